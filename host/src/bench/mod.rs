@@ -1,0 +1,51 @@
+//! Benchmarks: separate from the tests, they print their numbers.
+
+mod runtime;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Subcommand;
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Compile vs cached load, instantiate + call, rule cost per employee.
+    Runtime {
+        /// A rule plugin to measure (default: the built scope-rule plugin).
+        #[arg(long)]
+        plugin: Option<PathBuf>,
+        /// Instantiate + call iterations.
+        #[arg(long, default_value_t = 5000)]
+        iterations: usize,
+    },
+}
+
+pub fn run(command: BenchCommand) -> Result<ExitCode, String> {
+    match command {
+        BenchCommand::Runtime { plugin, iterations } => runtime::run(plugin, iterations),
+    }
+}
+
+/// Median and 99th percentile of a set of timings.
+pub struct Distribution {
+    pub median: Duration,
+    pub p99: Duration,
+    pub min: Duration,
+}
+
+impl Distribution {
+    pub fn of(mut samples: Vec<Duration>) -> Self {
+        samples.sort();
+        let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+        Self { median: at(0.5), p99: at(0.99), min: samples[0] }
+    }
+}
+
+/// `target/wasm32-wasip2/plugin/NAME.wasm`, where `scripts/build-plugins` puts them.
+pub fn built_plugin(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target")
+    });
+    target.join("wasm32-wasip2").join("plugin").join(format!("{name}.wasm"))
+}

@@ -1,0 +1,63 @@
+//! The `hrsync` command line: one module per command group.
+
+mod plugin;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::runtime::{Runtime, RuntimeOptions};
+
+#[derive(Debug, Parser)]
+#[command(name = "hrsync", version, about = "Keeps downstream app accounts in step with HR systems")]
+pub struct Cli {
+    /// Where precompiled plugins are cached.
+    #[arg(long, global = true, env = "HRSYNC_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect and test plugin components.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+    /// Benchmarks that print their numbers.
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Plugin(command) => runtime(cli.cache_dir).and_then(|rt| plugin::run(&rt, command)),
+        Command::Bench(command) => crate::bench::run(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime(cache_dir: Option<PathBuf>) -> Result<Runtime, String> {
+    let cache_dir = cache_dir.or_else(default_cache_dir);
+    Runtime::new(RuntimeOptions { cache_dir, ..RuntimeOptions::default() }).map_err(|e| e.to_string())
+}
+
+/// `$XDG_CACHE_HOME/hrsync/components`, else `~/.cache/hrsync/components`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("hrsync").join("components"))
+}
+
+/// Logs to stderr; `RUST_LOG` selects what (default: warnings).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

@@ -1,0 +1,13 @@
+//! hrsync: keeps the accounts of downstream apps in step with the employees
+//! of HR systems, through sandboxed WebAssembly plugins.
+//!
+//! - [`runtime`]: the plugin sandbox — engine, component cache, WIT version
+//!   checks, the capabilities plugins may import (HTTP, config and secrets,
+//!   logging, clock), and typed sessions for source, target and rule plugins.
+//! - [`cli`]: the `hrsync` command line.
+//! - [`bench`]: benchmarks that print their numbers.
+
+pub mod bench;
+pub mod cli;
+pub mod installation;
+pub mod runtime;

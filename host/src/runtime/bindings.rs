@@ -1,0 +1,42 @@
+//! Host-side bindings of `wit/`, generated once per world. The `target` and
+//! `rule` worlds reuse the types and imports generated for `source`, so the
+//! three worlds share one set of Rust types.
+
+pub mod source {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "source",
+    });
+}
+
+pub mod target {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "target",
+        with: {
+            "hrsync:plugin/types": super::source::hrsync::plugin::types,
+            "hrsync:plugin/http": super::source::hrsync::plugin::http,
+            "hrsync:plugin/log": super::source::hrsync::plugin::log,
+            "hrsync:plugin/config": super::source::hrsync::plugin::config,
+            "hrsync:plugin/clock": super::source::hrsync::plugin::clock,
+        },
+    });
+}
+
+pub mod rule {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "rule",
+        with: {
+            "hrsync:plugin/types": super::source::hrsync::plugin::types,
+            "hrsync:plugin/http": super::source::hrsync::plugin::http,
+            "hrsync:plugin/log": super::source::hrsync::plugin::log,
+            "hrsync:plugin/config": super::source::hrsync::plugin::config,
+            "hrsync:plugin/clock": super::source::hrsync::plugin::clock,
+        },
+    });
+}
+
+/// The records shared by every world (employee, account, change, error...).
+pub use source::hrsync::plugin::types;
+pub use source::hrsync::plugin::{clock, config, http, log};
