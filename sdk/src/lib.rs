@@ -22,7 +22,7 @@
 //!     fn evaluate_one(&mut self, subject: Subject) -> Decision {
 //!         match subject.employee.employment_type.as_deref() {
 //!             Some("external") => Decision::Exclude("external employee".into()),
-//!             _ => Decision::Keep(subject.desired),
+//!             _ => Decision::Keep,
 //!         }
 //!     }
 //! }

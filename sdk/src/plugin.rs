@@ -66,8 +66,8 @@ pub trait Rule: Sized + 'static {
         Ok(batch.into_iter().map(|subject| self.evaluate_one(subject)).collect())
     }
     /// By default keeps the employee with the desired account unchanged.
-    fn evaluate_one(&mut self, subject: Subject) -> Decision {
-        Decision::Keep(subject.desired)
+    fn evaluate_one(&mut self, _subject: Subject) -> Decision {
+        Decision::Keep
     }
 }
 

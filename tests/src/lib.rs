@@ -1,1 +1,47 @@
+//! Helpers for hrsync's integration tests: the built plugin components, a
+//! runtime with a private cache, and an HTTP server on loopback.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use hrsync::runtime::{Plugin, Runtime, RuntimeOptions};
+
+pub mod server;
+
+/// A component built by `scripts/build-plugins`.
+pub fn plugin_path(name: &str) -> PathBuf {
+    let path = hrsync::bench::built_plugin(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the plugins first with scripts/build-plugins (scripts/test does it)",
+        path.display()
+    );
+    path
+}
+
+pub fn plugin_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(plugin_path(name)).expect("read plugin")
+}
+
+/// One runtime per test binary, with its cache in a temporary folder, so
+/// each component compiles once per binary.
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<(Runtime, tempfile::TempDir)> = OnceLock::new();
+    let (runtime, _dir) = RUNTIME.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let runtime = Runtime::new(RuntimeOptions { cache_dir: Some(dir.path().to_path_buf()), ..RuntimeOptions::default() })
+            .expect("runtime");
+        (runtime, dir)
+    });
+    runtime
+}
+
+pub fn load(name: &str) -> Plugin {
+    runtime().load_file(&plugin_path(name)).unwrap_or_else(|e| panic!("loading {name}: {e}"))
+}
+
+/// `http://127.0.0.1:PORT`
+pub fn origin(addr: SocketAddr) -> String {
+    format!("http://{addr}")
+}

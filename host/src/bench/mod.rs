@@ -1,6 +1,7 @@
 //! Benchmarks: separate from the tests, they print their numbers.
 
 mod runtime;
+pub mod synthetic;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,12 +19,15 @@ pub enum BenchCommand {
         /// Instantiate + call iterations.
         #[arg(long, default_value_t = 5000)]
         iterations: usize,
+        /// Only the rule measurement (for profiling).
+        #[arg(long)]
+        rule_only: bool,
     },
 }
 
 pub fn run(command: BenchCommand) -> Result<ExitCode, String> {
     match command {
-        BenchCommand::Runtime { plugin, iterations } => runtime::run(plugin, iterations),
+        BenchCommand::Runtime { plugin, iterations, rule_only } => runtime::run(plugin, iterations, rule_only),
     }
 }
 

@@ -36,7 +36,7 @@ pub enum CallError {
     Memory { plugin: String, function: &'static str, limit_mib: usize },
     #[error("plugin `{plugin}` {function}: overflowed its call stack and was stopped")]
     StackOverflow { plugin: String, function: &'static str },
-    #[error("plugin `{plugin}` {function}: crashed (wasm trap: {message})")]
+    #[error("plugin `{plugin}` {function}: crashed ({message})")]
     Trap { plugin: String, function: &'static str, message: String },
     #[error("plugin `{plugin}` {function}: returned malformed output: {message}")]
     Malformed { plugin: String, function: &'static str, message: String },

@@ -41,7 +41,7 @@ impl Default for Limits {
 }
 
 /// What an installation gives a plugin session.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Sandbox {
     pub config: serde_json::Value,
     pub secrets: Secrets,
@@ -49,6 +49,19 @@ pub struct Sandbox {
     pub limits: Limits,
     /// The run the session belongs to, for attributing logs and HTTP calls.
     pub run_id: Option<String>,
+}
+
+impl Default for Sandbox {
+    /// An empty config object, no secrets, no hosts, default limits.
+    fn default() -> Self {
+        Self {
+            config: serde_json::Value::Object(Default::default()),
+            secrets: Secrets::new(),
+            http: HttpPolicy::default(),
+            limits: Limits::default(),
+            run_id: None,
+        }
+    }
 }
 
 enum KindPre {
@@ -355,6 +368,11 @@ fn classify(error: wasmtime::Error, function: &'static str, plugin: &str, limits
         Some(Trap::Interrupt) => CallError::Deadline { plugin, function, limit: limits.call_deadline },
         Some(Trap::StackOverflow) => CallError::StackOverflow { plugin, function },
         Some(_) if state.limiter.memory_cap_hit => memory(),
+        Some(Trap::MemoryOutOfBounds) => CallError::Trap {
+            plugin,
+            function,
+            message: format!("{}; in compiled languages this is most often the plugin's own stack overflowing", Trap::MemoryOutOfBounds),
+        },
         Some(trap) => CallError::Trap { plugin, function, message: trap.to_string() },
         None if state.limiter.memory_cap_hit => memory(),
         None => {

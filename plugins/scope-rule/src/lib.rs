@@ -12,7 +12,7 @@
 //!
 //! Comparisons ignore case; `regex` is as written (add `(?i)` for case).
 
-use hrsync_sdk::employee::is_known_field;
+use hrsync_sdk::employee::{is_known_field, normalize_field};
 use hrsync_sdk::{config, export_rule, Decision, Employee, PluginError, PluginInfo, Rule, Subject};
 use regex::Regex;
 use serde::Deserialize;
@@ -121,7 +121,7 @@ impl Scope {
         if let Some(filter) = self.exclude.iter().find(|f| f.matches(employee)) {
             return Decision::Exclude(format!("excluded by filter {}", filter.label));
         }
-        Decision::Keep(subject.desired)
+        Decision::Keep
     }
 }
 
@@ -176,7 +176,7 @@ fn compile_clause(clause: ClauseConfig, path: &str) -> Result<Clause, PluginErro
         Op::IsEmpty => Test::IsEmpty,
         Op::IsNotEmpty => Test::IsNotEmpty,
     };
-    Ok(Clause { field: clause.field, test })
+    Ok(Clause { field: normalize_field(&clause.field), test })
 }
 
 impl Rule for Scope {

@@ -1,0 +1,125 @@
+//! Loading components: WIT version checks before compiling, the on-disk
+//! cache and its recovery, manifests and config validation.
+
+use std::fs;
+
+use hrsync::runtime::cache::CacheOutcome;
+use hrsync::runtime::version::VersionError;
+use hrsync::runtime::{ConfigError, LoadError, Runtime, RuntimeOptions, Sandbox};
+use hrsync_tests::{load, plugin_bytes};
+
+fn fresh_runtime(dir: &std::path::Path) -> Runtime {
+    Runtime::new(RuntimeOptions { cache_dir: Some(dir.to_path_buf()), ..RuntimeOptions::default() }).expect("runtime")
+}
+
+#[test]
+fn a_newer_wit_major_version_is_rejected_before_compiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = fresh_runtime(dir.path());
+    let bytes = plugin_bytes("future_wit");
+    let error = match runtime.load(&bytes) {
+        Err(error) => error,
+        Ok(_) => panic!("a 2.0.0 plugin must not load"),
+    };
+    assert!(matches!(&error, LoadError::Version(VersionError::Unsupported { found }) if found.major == 2), "{error}");
+    let message = error.to_string();
+    assert!(message.contains("hrsync:plugin@2.0.0") && message.contains("hrsync:plugin@1.0.0"), "{message}");
+    // Rejected before compiling: nothing was cached.
+    assert!(!runtime.cache_entry(&bytes).unwrap().exists());
+}
+
+#[test]
+fn non_components_are_rejected_with_what_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = fresh_runtime(dir.path());
+    let not_wasm = runtime.load(b"#!/bin/sh\necho hi\n").err().expect("not wasm");
+    assert!(not_wasm.to_string().contains("not a WebAssembly file"), "{not_wasm}");
+    let core = runtime.load(b"\0asm\x01\0\0\0").err().expect("core module");
+    assert!(core.to_string().contains("core WebAssembly module"), "{core}");
+}
+
+#[test]
+fn cache_hits_and_recovers_from_corrupt_truncated_and_foreign_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = fresh_runtime(dir.path());
+    let bytes = plugin_bytes("scope_rule");
+    let entry = runtime.cache_entry(&bytes).unwrap();
+
+    assert_eq!(runtime.load(&bytes).unwrap().cache_outcome(), &CacheOutcome::Miss);
+    assert!(entry.exists());
+    assert_eq!(runtime.load(&bytes).unwrap().cache_outcome(), &CacheOutcome::Hit);
+
+    // Flip bytes in the middle of the compiled code.
+    let mut file = fs::read(&entry).unwrap();
+    let middle = file.len() / 2;
+    for byte in &mut file[middle..middle + 64] {
+        *byte ^= 0x5a;
+    }
+    fs::write(&entry, &file).unwrap();
+    let plugin = runtime.load(&bytes).expect("recompiled");
+    assert!(matches!(plugin.cache_outcome(), CacheOutcome::Recovered(reason) if reason.contains("checksum")), "{:?}", plugin.cache_outcome());
+    let mut session = plugin.rule(&Sandbox::default()).unwrap();
+    assert!(session.evaluate(&[]).is_ok(), "the recompiled plugin works");
+    assert_eq!(runtime.load(&bytes).unwrap().cache_outcome(), &CacheOutcome::Hit, "the entry was rewritten");
+
+    // Truncated.
+    let file = fs::read(&entry).unwrap();
+    fs::write(&entry, &file[..40]).unwrap();
+    assert!(matches!(runtime.load(&bytes).unwrap().cache_outcome(), CacheOutcome::Recovered(_)));
+
+    // Foreign: a valid entry written by another cache (another key).
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = fresh_runtime(other_dir.path());
+    other.load(&bytes).unwrap();
+    fs::copy(other.cache_entry(&bytes).unwrap(), &entry).unwrap();
+    let plugin = runtime.load(&bytes).unwrap();
+    assert!(matches!(plugin.cache_outcome(), CacheOutcome::Recovered(reason) if reason.contains("another cache")), "{:?}", plugin.cache_outcome());
+
+    // Not a cache entry at all.
+    fs::write(&entry, b"garbage").unwrap();
+    assert!(matches!(runtime.load(&bytes).unwrap().cache_outcome(), CacheOutcome::Recovered(reason) if reason.contains("not an hrsync")));
+}
+
+#[test]
+fn manifest_comes_from_describe() {
+    let plugin = load("scope_rule");
+    let manifest = plugin.manifest();
+    assert_eq!(manifest.name, "scope-rule");
+    assert_eq!(manifest.kind, "rule");
+    assert_eq!(plugin.wit_version().to_string(), "1.0.0");
+    assert!(manifest.config_schema["properties"]["exclude"].is_object());
+
+    let hostile = load("hostile");
+    assert_eq!(hostile.manifest().kind, "source");
+    assert_eq!(hostile.manifest().secrets[0].name, "token");
+}
+
+#[test]
+fn config_is_validated_against_the_schema_naming_the_field() {
+    let plugin = load("scope_rule");
+    let bad = Sandbox {
+        config: serde_json::json!({ "exclude": [{ "all": [{ "field": "department", "op": "sounds_like" }] }] }),
+        ..Sandbox::default()
+    };
+    let errors = plugin.validate(&bad).expect_err("invalid op");
+    assert!(
+        errors.iter().any(|e| matches!(e, ConfigError::Field { field, .. } if field == "exclude.0.all.0.op")),
+        "{errors:?}"
+    );
+    let unknown = Sandbox { config: serde_json::json!({ "includes": [] }), ..Sandbox::default() };
+    let errors = plugin.validate(&unknown).expect_err("unknown key");
+    assert!(errors[0].to_string().contains("includes"), "{errors:?}");
+}
+
+#[test]
+fn rule_config_errors_from_the_plugin_name_the_field() {
+    // Valid against the schema, but the plugin finds the field unknown.
+    let plugin = load("scope_rule");
+    let sandbox = Sandbox {
+        config: serde_json::json!({ "exclude": [{ "all": [{ "field": "shoe_size", "op": "is_empty" }] }] }),
+        ..Sandbox::default()
+    };
+    let error = plugin.rule(&sandbox).unwrap().evaluate(&[]).expect_err("unknown field");
+    let message = error.to_string();
+    assert!(message.contains("exclude[0].all[0].field") && message.contains("shoe_size"), "{message}");
+}

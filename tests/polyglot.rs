@@ -1,0 +1,39 @@
+//! A plugin written in Python (componentize-py) against the same WIT loads
+//! and runs like a Rust one.
+
+use hrsync::bench::synthetic::synthetic_subject;
+use hrsync::runtime::types::PluginKind;
+use hrsync::runtime::{Decision, Sandbox};
+use hrsync_tests::load;
+
+#[test]
+fn python_rule_loads_and_evaluates() {
+    let plugin = load("python_rule");
+    assert_eq!(plugin.kind(), PluginKind::Rule);
+    assert_eq!(plugin.manifest().name, "python-department-teams");
+
+    let sandbox = Sandbox { config: serde_json::json!({ "prefix": "Abteilung " }), ..Sandbox::default() };
+    plugin.validate(&sandbox).expect("config fits the Python plugin's schema");
+    let mut session = plugin.rule(&sandbox).expect("session");
+    let mut batch: Vec<_> = (0..3).map(synthetic_subject).collect();
+    batch[2].employee.email = None;
+    let decisions = session.evaluate(&batch).expect("evaluate");
+    assert_eq!(decisions.len(), 3);
+    match &decisions[0] {
+        Decision::Modify(desired) => assert_eq!(desired.teams, vec!["Abteilung Engineering".to_string()]),
+        other => panic!("expected keep, got {other:?}"),
+    }
+    match &decisions[1] {
+        Decision::Modify(desired) => assert_eq!(desired.teams, vec!["Abteilung Sales".to_string()]),
+        other => panic!("expected keep, got {other:?}"),
+    }
+    assert!(matches!(&decisions[2], Decision::Exclude(reason) if reason.contains("no e-mail")), "{:?}", decisions[2]);
+
+    // The instance is reused: a second batch on the same session works.
+    assert_eq!(session.evaluate(&batch[..1]).expect("second batch").len(), 1);
+
+    // A bad config is the plugin's typed error, naming the field.
+    let bad = Sandbox { config: serde_json::json!({ "prefix": 7 }), ..Sandbox::default() };
+    let error = plugin.rule(&bad).unwrap().evaluate(&batch).expect_err("bad prefix");
+    assert!(error.to_string().contains("prefix"), "{error}");
+}
