@@ -5,14 +5,31 @@ use std::time::Duration;
 
 use hrsync::runtime::bindings::http::{HttpError, Method, Request, Response};
 use hrsync::runtime::capability::http::OutboundHttp;
+use hrsync::runtime::state::Identity;
 use hrsync::runtime::HttpPolicy;
 use hrsync_tests::origin;
 use hrsync_tests::server::TestServer;
 
+fn identity() -> Identity {
+    Identity {
+        plugin: "allowlist-test".into(),
+        run: None,
+    }
+}
+
 fn send(grants: &[String], url: &str, headers: Vec<(String, String)>) -> (Result<Response, HttpError>, OutboundHttp) {
-    let policy = HttpPolicy { timeout: Duration::from_secs(3), ..HttpPolicy::with_grants(grants).expect("grants parse") };
-    let mut http = OutboundHttp::new(Arc::new(policy));
-    let request = Request { method: Method::Get, url: url.to_string(), headers, body: None, timeout_ms: None };
+    let policy = HttpPolicy {
+        timeout: Duration::from_secs(3),
+        ..HttpPolicy::with_grants(grants).expect("grants parse")
+    };
+    let mut http = OutboundHttp::new(Arc::new(policy), identity());
+    let request = Request {
+        method: Method::Get,
+        url: url.to_string(),
+        headers,
+        body: None,
+        timeout_ms: None,
+    };
     let result = http.send(request, Duration::from_secs(5));
     (result, http)
 }
@@ -59,7 +76,10 @@ fn wildcard_grants_subdomains_only() {
     // grant fails at DNS, and one that does not is denied before it.
     let grants = ["https://*.hrsync-test.invalid".to_string()];
     let (passed, _) = send(&grants, "https://api.hrsync-test.invalid/v1", vec![]);
-    assert!(matches!(passed, Err(HttpError::Transport(_))), "subdomain passes the grant: {passed:?}");
+    assert!(
+        matches!(passed, Err(HttpError::Transport(_))),
+        "subdomain passes the grant: {passed:?}"
+    );
     let (apex, _) = send(&grants, "https://hrsync-test.invalid/v1", vec![]);
     denied(apex);
     let (other, _) = send(&grants, "https://api.other.invalid/v1", vec![]);
@@ -109,16 +129,28 @@ fn redirect_within_grants_is_followed_without_credentials_across_origins() {
     let (result, http) = send(&grants, &cross_origin, headers);
     let response = result.expect("followed");
     assert_eq!(response.status, 200);
-    assert!(!String::from_utf8_lossy(&response.body).contains("authorization"), "credentials dropped");
+    assert!(
+        !String::from_utf8_lossy(&response.body).contains("authorization"),
+        "credentials dropped"
+    );
     assert_eq!(http.ledger.sent, 2, "each hop is counted");
 }
 
 #[test]
 fn slow_answers_time_out() {
     let server = TestServer::start();
-    let policy = HttpPolicy { timeout: Duration::from_millis(300), ..HttpPolicy::with_grants(&[origin(server.addr)]).unwrap() };
-    let mut http = OutboundHttp::new(Arc::new(policy));
-    let request = Request { method: Method::Get, url: server.url("/slow"), headers: vec![], body: None, timeout_ms: None };
+    let policy = HttpPolicy {
+        timeout: Duration::from_millis(300),
+        ..HttpPolicy::with_grants(&[origin(server.addr)]).unwrap()
+    };
+    let mut http = OutboundHttp::new(Arc::new(policy), identity());
+    let request = Request {
+        method: Method::Get,
+        url: server.url("/slow"),
+        headers: vec![],
+        body: None,
+        timeout_ms: None,
+    };
     let started = std::time::Instant::now();
     let result = http.send(request, Duration::from_secs(5));
     assert!(matches!(result, Err(HttpError::Timeout(_))), "{result:?}");

@@ -9,7 +9,11 @@ use hrsync::runtime::{ConfigError, LoadError, Runtime, RuntimeOptions, Sandbox};
 use hrsync_tests::{load, plugin_bytes};
 
 fn fresh_runtime(dir: &std::path::Path) -> Runtime {
-    Runtime::new(RuntimeOptions { cache_dir: Some(dir.to_path_buf()), ..RuntimeOptions::default() }).expect("runtime")
+    Runtime::new(RuntimeOptions {
+        cache_dir: Some(dir.to_path_buf()),
+        ..RuntimeOptions::default()
+    })
+    .expect("runtime")
 }
 
 #[test]
@@ -21,9 +25,15 @@ fn a_newer_wit_major_version_is_rejected_before_compiling() {
         Err(error) => error,
         Ok(_) => panic!("a 2.0.0 plugin must not load"),
     };
-    assert!(matches!(&error, LoadError::Version(VersionError::Unsupported { found }) if found.major == 2), "{error}");
+    assert!(
+        matches!(&error, LoadError::Version(VersionError::Unsupported { found }) if found.major == 2),
+        "{error}"
+    );
     let message = error.to_string();
-    assert!(message.contains("hrsync:plugin@2.0.0") && message.contains("hrsync:plugin@1.0.0"), "{message}");
+    assert!(
+        message.contains("hrsync:plugin@2.0.0") && message.contains("hrsync:plugin@1.0.0"),
+        "{message}"
+    );
     // Rejected before compiling: nothing was cached.
     assert!(!runtime.cache_entry(&bytes).unwrap().exists());
 }
@@ -57,15 +67,26 @@ fn cache_hits_and_recovers_from_corrupt_truncated_and_foreign_entries() {
     }
     fs::write(&entry, &file).unwrap();
     let plugin = runtime.load(&bytes).expect("recompiled");
-    assert!(matches!(plugin.cache_outcome(), CacheOutcome::Recovered(reason) if reason.contains("checksum")), "{:?}", plugin.cache_outcome());
+    assert!(
+        matches!(plugin.cache_outcome(), CacheOutcome::Recovered(reason) if reason.contains("checksum")),
+        "{:?}",
+        plugin.cache_outcome()
+    );
     let mut session = plugin.rule(&Sandbox::default()).unwrap();
     assert!(session.evaluate(&[]).is_ok(), "the recompiled plugin works");
-    assert_eq!(runtime.load(&bytes).unwrap().cache_outcome(), &CacheOutcome::Hit, "the entry was rewritten");
+    assert_eq!(
+        runtime.load(&bytes).unwrap().cache_outcome(),
+        &CacheOutcome::Hit,
+        "the entry was rewritten"
+    );
 
     // Truncated.
     let file = fs::read(&entry).unwrap();
     fs::write(&entry, &file[..40]).unwrap();
-    assert!(matches!(runtime.load(&bytes).unwrap().cache_outcome(), CacheOutcome::Recovered(_)));
+    assert!(matches!(
+        runtime.load(&bytes).unwrap().cache_outcome(),
+        CacheOutcome::Recovered(_)
+    ));
 
     // Foreign: a valid entry written by another cache (another key).
     let other_dir = tempfile::tempdir().unwrap();
@@ -73,11 +94,17 @@ fn cache_hits_and_recovers_from_corrupt_truncated_and_foreign_entries() {
     other.load(&bytes).unwrap();
     fs::copy(other.cache_entry(&bytes).unwrap(), &entry).unwrap();
     let plugin = runtime.load(&bytes).unwrap();
-    assert!(matches!(plugin.cache_outcome(), CacheOutcome::Recovered(reason) if reason.contains("another cache")), "{:?}", plugin.cache_outcome());
+    assert!(
+        matches!(plugin.cache_outcome(), CacheOutcome::Recovered(reason) if reason.contains("another cache")),
+        "{:?}",
+        plugin.cache_outcome()
+    );
 
     // Not a cache entry at all.
     fs::write(&entry, b"garbage").unwrap();
-    assert!(matches!(runtime.load(&bytes).unwrap().cache_outcome(), CacheOutcome::Recovered(reason) if reason.contains("not an hrsync")));
+    assert!(
+        matches!(runtime.load(&bytes).unwrap().cache_outcome(), CacheOutcome::Recovered(reason) if reason.contains("not an hrsync"))
+    );
 }
 
 #[test]
@@ -103,10 +130,15 @@ fn config_is_validated_against_the_schema_naming_the_field() {
     };
     let errors = plugin.validate(&bad).expect_err("invalid op");
     assert!(
-        errors.iter().any(|e| matches!(e, ConfigError::Field { field, .. } if field == "exclude.0.all.0.op")),
+        errors
+            .iter()
+            .any(|e| matches!(e, ConfigError::Field { field, .. } if field == "exclude.0.all.0.op")),
         "{errors:?}"
     );
-    let unknown = Sandbox { config: serde_json::json!({ "includes": [] }), ..Sandbox::default() };
+    let unknown = Sandbox {
+        config: serde_json::json!({ "includes": [] }),
+        ..Sandbox::default()
+    };
     let errors = plugin.validate(&unknown).expect_err("unknown key");
     assert!(errors[0].to_string().contains("includes"), "{errors:?}");
 }
@@ -121,5 +153,22 @@ fn rule_config_errors_from_the_plugin_name_the_field() {
     };
     let error = plugin.rule(&sandbox).unwrap().evaluate(&[]).expect_err("unknown field");
     let message = error.to_string();
-    assert!(message.contains("exclude[0].all[0].field") && message.contains("shoe_size"), "{message}");
+    assert!(
+        message.contains("exclude[0].all[0].field") && message.contains("shoe_size"),
+        "{message}"
+    );
+}
+
+#[test]
+fn on_demand_allocation_serves_when_pooling_is_off() {
+    let runtime = Runtime::new(RuntimeOptions {
+        pooling: false,
+        ..RuntimeOptions::default()
+    })
+    .expect("runtime");
+    assert!(!runtime.pooling());
+    let plugin = runtime.load(&plugin_bytes("scope_rule")).expect("load");
+    assert_eq!(plugin.cache_outcome(), &CacheOutcome::Disabled);
+    let mut session = plugin.rule(&Sandbox::default()).expect("session");
+    assert!(session.evaluate(&[]).expect("evaluate").is_empty());
 }

@@ -15,7 +15,10 @@ fn hostile() -> Plugin {
 fn sandbox(mode: &str) -> Sandbox {
     Sandbox {
         config: serde_json::json!({ "mode": mode }),
-        limits: Limits { memory_bytes: 64 << 20, call_deadline: Duration::from_millis(500) },
+        limits: Limits {
+            memory_bytes: 64 << 20,
+            call_deadline: Duration::from_millis(500),
+        },
         ..Sandbox::default()
     }
 }
@@ -23,11 +26,15 @@ fn sandbox(mode: &str) -> Sandbox {
 /// Runs the mode's `list-employees` and returns the error it must produce.
 fn misbehave(plugin: &Plugin, sandbox: &Sandbox) -> CallError {
     let mut session = plugin.source(sandbox).expect("session starts");
-    let error = session.list_employees(None, 10).expect_err("the hostile call must fail");
+    let error = session
+        .list_employees(None, 10)
+        .expect_err("the hostile call must fail");
     // The instance is discarded after a sandbox failure; a plugin error
     // leaves it usable.
     if error.is_sandbox_failure() {
-        let again = session.list_employees(None, 10).expect_err("a failed instance is not reused");
+        let again = session
+            .list_employees(None, 10)
+            .expect_err("a failed instance is not reused");
         assert!(matches!(again, CallError::Unusable { .. }), "{again}");
     }
     error
@@ -51,7 +58,10 @@ fn infinite_loop_hits_the_deadline() {
     let started = Instant::now();
     let error = misbehave(&hostile(), &sandbox("loop"));
     let elapsed = started.elapsed();
-    assert!(matches!(error, CallError::Deadline { limit, .. } if limit == Duration::from_millis(500)), "{error}");
+    assert!(
+        matches!(error, CallError::Deadline { limit, .. } if limit == Duration::from_millis(500)),
+        "{error}"
+    );
     assert!(elapsed < Duration::from_secs(5), "stopped after {elapsed:?}");
     assert!(error.to_string().contains("deadline"), "{error}");
     host_still_serves();
@@ -86,14 +96,19 @@ fn overflow_of_the_plugins_own_stack_is_reported() {
 fn trap_is_reported() {
     let error = misbehave(&hostile(), &sandbox("trap"));
     assert!(matches!(error, CallError::Trap { .. }), "{error}");
-    assert!(error.to_string().contains("list-employees"), "names the function: {error}");
+    assert!(
+        error.to_string().contains("list-employees"),
+        "names the function: {error}"
+    );
     host_still_serves();
 }
 
 #[test]
 fn garbage_output_is_refused() {
     let error = misbehave(&hostile(), &sandbox("garbage"));
-    let CallError::Malformed { message, .. } = &error else { panic!("expected malformed output, got {error}") };
+    let CallError::Malformed { message, .. } = &error else {
+        panic!("expected malformed output, got {error}")
+    };
     assert!(message.to_lowercase().contains("utf-8"), "{message}");
     host_still_serves();
 }
@@ -123,7 +138,10 @@ fn oversized_response_is_cut_off() {
         let mut sandbox = sandbox("http");
         sandbox.config["url"] = server.url(path).into();
         sandbox.limits.call_deadline = Duration::from_secs(20);
-        sandbox.http = HttpPolicy { max_response_bytes: 1 << 20, ..HttpPolicy::with_grants(&[origin(server.addr)]).unwrap() };
+        sandbox.http = HttpPolicy {
+            max_response_bytes: 1 << 20,
+            ..HttpPolicy::with_grants(&[origin(server.addr)]).unwrap()
+        };
         let plugin = hostile();
         let mut session = plugin.source(&sandbox).expect("session");
         let error = session.list_employees(None, 10).expect_err("too large");
@@ -138,32 +156,52 @@ fn secrets_never_leave_the_sandbox() {
     let token = "tok-9f8e7d6c5b4a";
     let mut secrets = Secrets::new();
     secrets.insert("token".into(), Secret::new(token));
-    let sandbox = Sandbox { secrets, ..sandbox("leak") };
+    let sandbox = Sandbox {
+        secrets,
+        ..sandbox("leak")
+    };
     let plugin = hostile();
     let mut session = plugin.source(&sandbox).expect("session");
     let error = session.list_employees(None, 10).expect_err("leaky plugin fails");
-    assert!(matches!(error.plugin_error(), Some(PluginError::Unauthorized(_))), "{error}");
+    assert!(
+        matches!(error.plugin_error(), Some(PluginError::Unauthorized(_))),
+        "{error}"
+    );
     let message = error.to_string();
     assert!(!message.contains(token), "secret in error: {message}");
     assert!(message.contains("[REDACTED]"), "{message}");
     let lines = session.log_lines();
     assert_eq!(lines.len(), 1);
-    assert!(!lines[0].message.contains(token) && lines[0].message.contains("[REDACTED]"), "{:?}", lines[0]);
+    assert!(
+        !lines[0].message.contains(token) && lines[0].message.contains("[REDACTED]"),
+        "{:?}",
+        lines[0]
+    );
 }
 
 #[test]
 fn undeclared_secrets_are_not_handed_out() {
     let mut secrets = Secrets::new();
     secrets.insert("not-declared".into(), Secret::new("should-not-be-read"));
-    let sandbox = Sandbox { secrets, ..sandbox("undeclared-secret") };
+    let sandbox = Sandbox {
+        secrets,
+        ..sandbox("undeclared-secret")
+    };
     let plugin = hostile();
-    let error = plugin.source(&sandbox).unwrap().list_employees(None, 1).expect_err("undeclared");
+    let error = plugin
+        .source(&sandbox)
+        .unwrap()
+        .list_employees(None, 1)
+        .expect_err("undeclared");
     let message = error.to_string();
     assert!(message.contains("not declared"), "{message}");
     assert!(!message.contains("should-not-be-read"), "{message}");
     // The manifest check refuses such an installation before it runs.
     let errors = plugin.validate(&sandbox).expect_err("undeclared secret supplied");
-    assert!(errors.iter().any(|e| e.to_string().contains("not-declared")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.to_string().contains("not-declared")),
+        "{errors:?}"
+    );
 }
 
 #[test]
@@ -172,7 +210,11 @@ fn no_filesystem_environment_or_sockets() {
     let mut sandbox = sandbox("escape");
     sandbox.config["url"] = server.addr.to_string().into();
     sandbox.http = HttpPolicy::with_grants(&[origin(server.addr)]).unwrap();
-    let error = hostile().source(&sandbox).unwrap().list_employees(None, 1).expect_err("reports what it reached");
+    let error = hostile()
+        .source(&sandbox)
+        .unwrap()
+        .list_employees(None, 1)
+        .expect_err("reports what it reached");
     let message = error.to_string();
     assert!(message.contains("fs: denied"), "{message}");
     assert!(message.contains("env: 0 vars"), "{message}");

@@ -28,7 +28,12 @@ pub struct InstallationFile {
 
 impl Default for InstallationFile {
     fn default() -> Self {
-        Self { config: empty_object(), secrets: BTreeMap::new(), allowed_hosts: Vec::new(), limits: LimitsFile::default() }
+        Self {
+            config: empty_object(),
+            secrets: BTreeMap::new(),
+            allowed_hosts: Vec::new(),
+            limits: LimitsFile::default(),
+        }
     }
 }
 
@@ -64,7 +69,11 @@ pub enum InstallationError {
     #[error("secret `{name}`: environment variable {var} is not set")]
     SecretEnv { name: String, var: String },
     #[error("secret `{name}`: cannot read {path}: {source}")]
-    SecretFile { name: String, path: PathBuf, source: std::io::Error },
+    SecretFile {
+        name: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Grant(#[from] crate::runtime::capability::http::GrantError),
     #[error("limits.{field}: {message}")]
@@ -73,8 +82,14 @@ pub enum InstallationError {
 
 impl InstallationFile {
     pub fn load(path: &Path) -> Result<Self, InstallationError> {
-        let text = std::fs::read_to_string(path).map_err(|source| InstallationError::Read { path: path.into(), source })?;
-        toml::from_str(&text).map_err(|e| InstallationError::Parse { path: path.into(), message: e.to_string() })
+        let text = std::fs::read_to_string(path).map_err(|source| InstallationError::Read {
+            path: path.into(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| InstallationError::Parse {
+            path: path.into(),
+            message: e.to_string(),
+        })
     }
 
     /// Resolves secrets and grants into what a plugin session gets.
@@ -82,17 +97,27 @@ impl InstallationFile {
         let mut secrets = Secrets::new();
         for (name, source) in &self.secrets {
             let value = match source {
-                SecretSource::Env(var) => std::env::var(var)
-                    .map_err(|_| InstallationError::SecretEnv { name: name.clone(), var: var.clone() })?,
+                SecretSource::Env(var) => std::env::var(var).map_err(|_| InstallationError::SecretEnv {
+                    name: name.clone(),
+                    var: var.clone(),
+                })?,
                 SecretSource::File(path) => std::fs::read_to_string(path)
-                    .map_err(|source| InstallationError::SecretFile { name: name.clone(), path: path.clone(), source })?
+                    .map_err(|source| InstallationError::SecretFile {
+                        name: name.clone(),
+                        path: path.clone(),
+                        source,
+                    })?
                     .trim()
                     .to_string(),
             };
             secrets.insert(name.clone(), Secret::new(value));
         }
         let mut http = HttpPolicy {
-            grants: self.allowed_hosts.iter().map(|g| Grant::parse(g)).collect::<Result<_, _>>()?,
+            grants: self
+                .allowed_hosts
+                .iter()
+                .map(|g| Grant::parse(g))
+                .collect::<Result<_, _>>()?,
             ..HttpPolicy::default()
         };
         let mut limits = Limits::default();
@@ -100,13 +125,19 @@ impl InstallationFile {
             if value.is_finite() && value > 0.0 && value <= 3600.0 {
                 Ok(Duration::from_secs_f64(value))
             } else {
-                Err(InstallationError::Limit { field, message: format!("{value} is not between 0 and 3600 seconds") })
+                Err(InstallationError::Limit {
+                    field,
+                    message: format!("{value} is not between 0 and 3600 seconds"),
+                })
             }
         };
         if let Some(mib) = self.limits.memory_mib {
             let max = crate::runtime::engine::MAX_PLUGIN_MEMORY >> 20;
             if mib == 0 || mib > max {
-                return Err(InstallationError::Limit { field: "memory_mib", message: format!("{mib} is not between 1 and {max}") });
+                return Err(InstallationError::Limit {
+                    field: "memory_mib",
+                    message: format!("{mib} is not between 1 and {max}"),
+                });
             }
             limits.memory_bytes = mib << 20;
         }
@@ -119,9 +150,17 @@ impl InstallationFile {
         if let Some(mib) = self.limits.max_response_mib {
             http.max_response_bytes = mib << 20;
         }
-        let config = serde_json::to_value(&self.config)
-            .map_err(|e| InstallationError::Parse { path: PathBuf::from("config"), message: e.to_string() })?;
-        Ok(Sandbox { config, secrets, http, limits, run_id: None })
+        let config = serde_json::to_value(&self.config).map_err(|e| InstallationError::Parse {
+            path: PathBuf::from("config"),
+            message: e.to_string(),
+        })?;
+        Ok(Sandbox {
+            config,
+            secrets,
+            http,
+            limits,
+            run_id: None,
+        })
     }
 }
 
@@ -147,7 +186,10 @@ mod tests {
         )
         .unwrap();
         let sandbox = file.sandbox().unwrap();
-        assert_eq!(sandbox.config, serde_json::json!({"client_id": "abc", "page_size": 100}));
+        assert_eq!(
+            sandbox.config,
+            serde_json::json!({"client_id": "abc", "page_size": 100})
+        );
         assert_eq!(sandbox.secrets["client-secret"].expose(), "value-from-env");
         assert_eq!(sandbox.limits.memory_bytes, 64 << 20);
         assert_eq!(sandbox.limits.call_deadline, Duration::from_millis(2500));
@@ -156,9 +198,13 @@ mod tests {
 
     #[test]
     fn errors_name_what_is_wrong() {
-        let file: InstallationFile = toml::from_str("[secrets]\ntoken = { env = \"HRSYNC_TEST_UNSET_VARIABLE\" }").unwrap();
+        let file: InstallationFile =
+            toml::from_str("[secrets]\ntoken = { env = \"HRSYNC_TEST_UNSET_VARIABLE\" }").unwrap();
         let message = file.sandbox().unwrap_err().to_string();
-        assert!(message.contains("token") && message.contains("HRSYNC_TEST_UNSET_VARIABLE"), "{message}");
+        assert!(
+            message.contains("token") && message.contains("HRSYNC_TEST_UNSET_VARIABLE"),
+            "{message}"
+        );
 
         let file: InstallationFile = toml::from_str("[limits]\nmemory_mib = 999999").unwrap();
         assert!(file.sandbox().unwrap_err().to_string().contains("memory_mib"));

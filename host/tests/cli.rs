@@ -20,6 +20,17 @@ fn plugin(name: &str) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// `hrsync plugin test PLUGIN --config FILE` with `installation` as FILE.
+fn plugin_test(name: &str, installation: &str) -> Output {
+    let cache = tempfile::tempdir().unwrap();
+    let file = cache.path().join("installation.toml");
+    std::fs::write(&file, installation).unwrap();
+    hrsync(
+        &["plugin", "test", &plugin(name), "--config", file.to_str().unwrap()],
+        cache.path(),
+    )
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -30,7 +41,12 @@ fn inspect_prints_manifest_kind_and_wit_version() {
     let output = hrsync(&["plugin", "inspect", &plugin("hostile")], cache.path());
     assert!(output.status.success(), "{output:?}");
     let text = stdout(&output);
-    for expected in ["name:         hostile", "kind:         source", "wit version:  hrsync:plugin@1.0.0", "token (optional)"] {
+    for expected in [
+        "name:         hostile",
+        "kind:         source",
+        "wit version:  hrsync:plugin@1.0.0",
+        "token (optional)",
+    ] {
         assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
     }
 
@@ -46,40 +62,55 @@ fn inspect_rejects_an_unsupported_wit_version() {
     let output = hrsync(&["plugin", "inspect", &plugin("future_wit")], cache.path());
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("hrsync:plugin@2.0.0") && stderr.contains("hrsync:plugin@1.0.0"), "{stderr}");
+    assert!(
+        stderr.contains("hrsync:plugin@2.0.0") && stderr.contains("hrsync:plugin@1.0.0"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn test_runs_describe_and_test_connection() {
-    let cache = tempfile::tempdir().unwrap();
-    let installation = cache.path().join("installation.toml");
-    std::fs::write(&installation, "[config]\nmode = \"ok\"\n[secrets]\ntoken = { env = \"HRSYNC_TEST_TOKEN\" }\n").unwrap();
-    let output = hrsync(&["plugin", "test", &plugin("hostile"), "--config", installation.to_str().unwrap()], cache.path());
+    let output = plugin_test(
+        "hostile",
+        "[config]\nmode = \"ok\"\n[secrets]\ntoken = { env = \"HRSYNC_TEST_TOKEN\" }\n",
+    );
     let text = stdout(&output);
     assert!(output.status.success(), "{text}");
-    assert!(text.contains("describe: ok — hostile 1.0.0 (source plugin, WIT 1.0.0)"), "{text}");
-    assert!(text.contains("config: valid") && text.contains("test-connection: ok"), "{text}");
+    assert!(
+        text.contains("describe: ok — hostile 1.0.0 (source plugin, WIT 1.0.0)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("config: valid") && text.contains("test-connection: ok"),
+        "{text}"
+    );
     assert!(!text.contains("tok-abcdef-123456"));
 }
 
 #[test]
 fn test_reports_invalid_config_by_field() {
-    let cache = tempfile::tempdir().unwrap();
-    let installation = cache.path().join("installation.toml");
-    std::fs::write(&installation, "[[config.exclude]]\nall = [{ field = \"department\", op = \"sounds_like\" }]\n").unwrap();
-    let output = hrsync(&["plugin", "test", &plugin("scope_rule"), "--config", installation.to_str().unwrap()], cache.path());
+    let output = plugin_test(
+        "scope_rule",
+        "[[config.exclude]]\nall = [{ field = \"department\", op = \"sounds_like\" }]\n",
+    );
     assert_eq!(output.status.code(), Some(2));
     let text = stdout(&output);
-    assert!(text.contains("config: invalid") && text.contains("exclude.0.all.0.op"), "{text}");
+    assert!(
+        text.contains("config: invalid") && text.contains("exclude.0.all.0.op"),
+        "{text}"
+    );
 }
 
 #[test]
 fn test_reports_the_typed_error() {
-    let cache = tempfile::tempdir().unwrap();
-    let installation = cache.path().join("installation.toml");
-    std::fs::write(&installation, "[[config.include]]\nall = [{ field = \"shoe_size\", op = \"is_empty\" }]\n").unwrap();
-    let output = hrsync(&["plugin", "test", &plugin("scope_rule"), "--config", installation.to_str().unwrap()], cache.path());
+    let output = plugin_test(
+        "scope_rule",
+        "[[config.include]]\nall = [{ field = \"shoe_size\", op = \"is_empty\" }]\n",
+    );
     assert_eq!(output.status.code(), Some(1));
     let text = stdout(&output);
-    assert!(text.contains("test-connection: failed") && text.contains("invalid input in `include[0].all[0].field`"), "{text}");
+    assert!(
+        text.contains("test-connection: failed") && text.contains("invalid input in `include[0].all[0].field`"),
+        "{text}"
+    );
 }

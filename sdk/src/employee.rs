@@ -136,7 +136,9 @@ impl crate::DesiredAccount {
 impl crate::Subject {
     /// What earlier rules decided, or the employee's default account.
     pub fn desired(&self) -> crate::DesiredAccount {
-        self.desired.clone().unwrap_or_else(|| crate::DesiredAccount::for_employee(&self.employee))
+        self.desired
+            .clone()
+            .unwrap_or_else(|| crate::DesiredAccount::for_employee(&self.employee))
     }
 
     /// Like [`Self::desired`], without cloning.

@@ -6,8 +6,8 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use crate::bindings::source::hrsync::plugin::http::{HttpError, Method};
 use crate::bindings::source::hrsync::plugin::http::{send, Request as WireRequest};
+pub use crate::bindings::source::hrsync::plugin::http::{HttpError, Method};
 use crate::PluginError;
 
 /// A request under construction.
@@ -22,7 +22,13 @@ pub struct Request {
 
 impl Request {
     pub fn new(method: Method, url: &str) -> Self {
-        Self { method, url: url.into(), headers: Vec::new(), body: None, timeout_ms: None }
+        Self {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: None,
+            timeout_ms: None,
+        }
     }
     pub fn get(url: &str) -> Self {
         Self::new(Method::Get, url)
@@ -80,8 +86,18 @@ impl Request {
         if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("accept")) {
             headers.push(accept);
         }
-        let response = send(&WireRequest { method: self.method, url: self.url, headers, body: self.body, timeout_ms: self.timeout_ms })?;
-        Ok(Response { status: response.status, headers: response.headers, body: response.body })
+        let response = send(&WireRequest {
+            method: self.method,
+            url: self.url,
+            headers,
+            body: self.body,
+            timeout_ms: self.timeout_ms,
+        })?;
+        Ok(Response {
+            status: response.status,
+            headers: response.headers,
+            body: response.body,
+        })
     }
 }
 
@@ -90,7 +106,9 @@ impl From<HttpError> for PluginError {
         match error {
             HttpError::Denied(m) => PluginError::Fatal(m),
             HttpError::Timeout(m) => PluginError::retryable(m, None),
-            HttpError::TooLarge(cap) => PluginError::Fatal(format!("response larger than the host's cap of {cap} bytes")),
+            HttpError::TooLarge(cap) => {
+                PluginError::Fatal(format!("response larger than the host's cap of {cap} bytes"))
+            }
             HttpError::InvalidRequest(m) => PluginError::Fatal(format!("invalid request: {m}")),
             HttpError::Transport(m) => PluginError::retryable(m, None),
         }
@@ -106,7 +124,10 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn is_success(&self) -> bool {
@@ -114,9 +135,8 @@ impl Response {
     }
 
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
-        serde_json::from_slice(&self.body).map_err(|e| {
-            PluginError::Fatal(format!("HTTP {} response is not the expected JSON: {e}", self.status))
-        })
+        serde_json::from_slice(&self.body)
+            .map_err(|e| PluginError::Fatal(format!("HTTP {} response is not the expected JSON: {e}", self.status)))
     }
 
     pub fn text(&self) -> String {
@@ -125,7 +145,9 @@ impl Response {
 
     /// `Retry-After` in milliseconds (seconds form; dates are not parsed).
     pub fn retry_after_ms(&self) -> Option<u64> {
-        self.header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(|s| s.saturating_mul(1000))
+        self.header("retry-after")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|s| s.saturating_mul(1000))
     }
 
     /// The response if 2xx; otherwise the typed error its status means:

@@ -41,7 +41,11 @@ impl PluginInfo {
 
     /// A secret the plugin reads with [`crate::secret`].
     pub fn secret(mut self, name: &str, description: &str, required: bool) -> Self {
-        self.secrets.push(SecretSpec { name: name.into(), description: description.into(), required });
+        self.secrets.push(SecretSpec {
+            name: name.into(),
+            description: description.into(),
+            required,
+        });
         self
     }
 

@@ -23,7 +23,12 @@ pub trait Source: Sized + 'static {
     fn list_employees(&mut self, page: Option<String>, page_size: u32) -> Result<EmployeePage, PluginError>;
     /// Employees changed since `cursor`. By default unsupported: the host then
     /// does full reads.
-    fn changes_since(&mut self, _cursor: String, _page: Option<String>, _page_size: u32) -> Result<ChangePage, PluginError> {
+    fn changes_since(
+        &mut self,
+        _cursor: String,
+        _page: Option<String>,
+        _page_size: u32,
+    ) -> Result<ChangePage, PluginError> {
         Err(PluginError::unsupported("incremental reads"))
     }
     /// Turns a webhook into events. By default unsupported.
@@ -45,7 +50,10 @@ pub trait Target: Sized + 'static {
     fn list_accounts(&mut self, page: Option<String>, page_size: u32) -> Result<AccountPage, PluginError>;
     /// By default: no teams.
     fn list_teams(&mut self, _page: Option<String>, _page_size: u32) -> Result<TeamPage, PluginError> {
-        Ok(TeamPage { teams: Vec::new(), next_page: None })
+        Ok(TeamPage {
+            teams: Vec::new(),
+            next_page: None,
+        })
     }
     /// Applies one change.
     fn apply(&mut self, change: Change) -> Result<Applied, PluginError>;
@@ -108,7 +116,11 @@ pub mod source {
     pub fn list_employees<P: Source>(page: Option<String>, size: u32) -> Result<EmployeePage, PluginError> {
         with_instance(P::new, |p: &mut P| p.list_employees(page, size))
     }
-    pub fn changes_since<P: Source>(cursor: String, page: Option<String>, size: u32) -> Result<ChangePage, PluginError> {
+    pub fn changes_since<P: Source>(
+        cursor: String,
+        page: Option<String>,
+        size: u32,
+    ) -> Result<ChangePage, PluginError> {
         with_instance(P::new, |p: &mut P| p.changes_since(cursor, page, size))
     }
     pub fn parse_webhook<P: Source>(request: WebhookRequest) -> Result<Vec<WebhookEvent>, PluginError> {

@@ -30,15 +30,20 @@ pub fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<(Runtime, tempfile::TempDir)> = OnceLock::new();
     let (runtime, _dir) = RUNTIME.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir");
-        let runtime = Runtime::new(RuntimeOptions { cache_dir: Some(dir.path().to_path_buf()), ..RuntimeOptions::default() })
-            .expect("runtime");
+        let runtime = Runtime::new(RuntimeOptions {
+            cache_dir: Some(dir.path().to_path_buf()),
+            ..RuntimeOptions::default()
+        })
+        .expect("runtime");
         (runtime, dir)
     });
     runtime
 }
 
 pub fn load(name: &str) -> Plugin {
-    runtime().load_file(&plugin_path(name)).unwrap_or_else(|e| panic!("loading {name}: {e}"))
+    runtime()
+        .load_file(&plugin_path(name))
+        .unwrap_or_else(|e| panic!("loading {name}: {e}"))
 }
 
 /// `http://127.0.0.1:PORT`

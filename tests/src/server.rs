@@ -21,14 +21,19 @@ impl TestServer {
     pub fn start() -> Self {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("tokio");
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
                 tx.send(listener.local_addr().expect("addr")).expect("send addr");
                 axum::serve(listener, router()).await.expect("serve");
             });
         });
-        Self { addr: rx.recv().expect("server address") }
+        Self {
+            addr: rx.recv().expect("server address"),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -38,7 +43,10 @@ impl TestServer {
 
 fn router() -> Router {
     Router::new()
-        .route("/ok", get(|| async { ([(header::CONTENT_TYPE, "application/json")], r#"{"ok":true}"#) }))
+        .route(
+            "/ok",
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], r#"{"ok":true}"#) }),
+        )
         .route("/big", get(|| async { vec![b'x'; 20 << 20] }))
         .route("/big-chunked", get(big_chunked))
         .route("/redirect", get(redirect))

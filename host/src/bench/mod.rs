@@ -27,7 +27,11 @@ pub enum BenchCommand {
 
 pub fn run(command: BenchCommand) -> Result<ExitCode, String> {
     match command {
-        BenchCommand::Runtime { plugin, iterations, rule_only } => runtime::run(plugin, iterations, rule_only),
+        BenchCommand::Runtime {
+            plugin,
+            iterations,
+            rule_only,
+        } => runtime::run(plugin, iterations, rule_only),
     }
 }
 
@@ -42,14 +46,18 @@ impl Distribution {
     pub fn of(mut samples: Vec<Duration>) -> Self {
         samples.sort();
         let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
-        Self { median: at(0.5), p99: at(0.99), min: samples[0] }
+        Self {
+            median: at(0.5),
+            p99: at(0.99),
+            min: samples[0],
+        }
     }
 }
 
 /// `target/wasm32-wasip2/plugin/NAME.wasm`, where `scripts/build-plugins` puts them.
 pub fn built_plugin(name: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target")
-    });
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target"));
     target.join("wasm32-wasip2").join("plugin").join(format!("{name}.wasm"))
 }

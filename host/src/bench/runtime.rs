@@ -17,13 +17,27 @@ use crate::runtime::{Plugin, Runtime, RuntimeOptions, Sandbox, Subject};
 
 pub fn run(plugin: Option<PathBuf>, iterations: usize, rule_only: bool) -> Result<ExitCode, String> {
     let path = plugin.unwrap_or_else(|| built_plugin("scope_rule"));
-    let bytes = std::fs::read(&path)
-        .map_err(|e| format!("{}: {e} (build the plugins first: scripts/build-plugins)", path.display()))?;
+    let bytes = std::fs::read(&path).map_err(|e| {
+        format!(
+            "{}: {e} (build the plugins first: scripts/build-plugins)",
+            path.display()
+        )
+    })?;
     let cache_dir = tempdir()?;
-    let runtime = Runtime::new(RuntimeOptions { cache_dir: Some(cache_dir.clone()), ..RuntimeOptions::default() })
-        .map_err(|e| e.to_string())?;
+    let runtime = Runtime::new(RuntimeOptions {
+        cache_dir: Some(cache_dir.clone()),
+        ..RuntimeOptions::default()
+    })
+    .map_err(|e| e.to_string())?;
     println!("hrsync bench runtime — {} ({} KiB)", path.display(), bytes.len() / 1024);
-    println!("allocator: {}", if runtime.pooling() { "pooling" } else { "on-demand (pooling unavailable)" });
+    println!(
+        "allocator: {}",
+        if runtime.pooling() {
+            "pooling"
+        } else {
+            "on-demand (pooling unavailable)"
+        }
+    );
 
     if !rule_only {
         measure_loading(&runtime, &bytes, &cache_dir)?;
@@ -51,7 +65,9 @@ fn measure_loading(runtime: &Runtime, bytes: &[u8], cache_dir: &std::path::Path)
     );
     let cache = ArtifactCache::open(cache_dir, engine).map_err(|e| e.to_string())?;
     let hash = content_hash(bytes);
-    cache.load_or_compile(engine, bytes, &hash).map_err(|e| format!("{e:#}"))?;
+    cache
+        .load_or_compile(engine, bytes, &hash)
+        .map_err(|e| format!("{e:#}"))?;
     let cached = Distribution::of(
         (0..50)
             .map(|_| {
@@ -73,7 +89,10 @@ fn measure_loading(runtime: &Runtime, bytes: &[u8], cache_dir: &std::path::Path)
     let speedup = compile.median.as_secs_f64() / cached.median.as_secs_f64();
     println!();
     println!("compile (Cranelift)            median {:>10}", fmt(compile.median));
-    println!("cached load (checksum+mmap)    median {:>10}   {speedup:.0}× faster than compile (target ≥ 100×)", fmt(cached.median));
+    println!(
+        "cached load (checksum+mmap)    median {:>10}   {speedup:.0}× faster than compile (target ≥ 100×)",
+        fmt(cached.median)
+    );
     println!("full load (+link, describe)    median {:>10}", fmt(full_load.median));
     Ok(())
 }
@@ -111,7 +130,10 @@ fn measure_rule(plugin: &Plugin) -> Result<(), String> {
         ("rule, no filters (boundary only)", serde_json::json!({})),
         ("rule, 3 filters (in, equals, regex)", realistic_scope()),
     ] {
-        let sandbox = Sandbox { config, ..Sandbox::default() };
+        let sandbox = Sandbox {
+            config,
+            ..Sandbox::default()
+        };
         let mut session = plugin.rule(&sandbox).map_err(|e| e.to_string())?;
         let mut kept = 0;
         let mut samples = Vec::new();
@@ -122,7 +144,10 @@ fn measure_rule(plugin: &Plugin) -> Result<(), String> {
             if round >= 10 {
                 samples.push(elapsed);
             }
-            kept = decisions.iter().filter(|d| matches!(d, crate::runtime::Decision::Keep | crate::runtime::Decision::Modify(_))).count();
+            kept = decisions
+                .iter()
+                .filter(|d| matches!(d, crate::runtime::Decision::Keep | crate::runtime::Decision::Modify(_)))
+                .count();
         }
         let per_batch = Distribution::of(samples);
         println!(

@@ -14,7 +14,11 @@ pub fn synthetic_subject(i: usize) -> Subject {
     let department = ["Engineering", "Sales", "People", "Finance", "Support"][i % 5];
     let employee = Employee {
         hr_id: format!("{}", 10_000 + i),
-        email: Some(if i % 97 == 0 { format!("test.user{i}@example.com") } else { format!("employee{i}@example.com") }),
+        email: Some(if i.is_multiple_of(97) {
+            format!("test.user{i}@example.com")
+        } else {
+            format!("employee{i}@example.com")
+        }),
         first_name: format!("First{i}"),
         last_name: format!("Last{i}"),
         preferred_name: None,
@@ -36,5 +40,8 @@ pub fn synthetic_subject(i: usize) -> Subject {
         language: Some("de".into()),
         custom: vec![],
     };
-    Subject { employee, desired: None }
+    Subject {
+        employee,
+        desired: None,
+    }
 }

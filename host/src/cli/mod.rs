@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use crate::runtime::{Runtime, RuntimeOptions};
 
 #[derive(Debug, Parser)]
-#[command(name = "hrsync", version, about = "Keeps downstream app accounts in step with HR systems")]
+#[command(
+    name = "hrsync",
+    version,
+    about = "Keeps downstream app accounts in step with HR systems"
+)]
 pub struct Cli {
     /// Where precompiled plugins are cached.
     #[arg(long, global = true, env = "HRSYNC_CACHE_DIR")]
@@ -45,7 +49,11 @@ pub fn run(cli: Cli) -> ExitCode {
 
 fn runtime(cache_dir: Option<PathBuf>) -> Result<Runtime, String> {
     let cache_dir = cache_dir.or_else(default_cache_dir);
-    Runtime::new(RuntimeOptions { cache_dir, ..RuntimeOptions::default() }).map_err(|e| e.to_string())
+    Runtime::new(RuntimeOptions {
+        cache_dir,
+        ..RuntimeOptions::default()
+    })
+    .map_err(|e| e.to_string())
 }
 
 /// `$XDG_CACHE_HOME/hrsync/components`, else `~/.cache/hrsync/components`.
@@ -59,5 +67,8 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 /// Logs to stderr; `RUST_LOG` selects what (default: warnings).
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -30,7 +30,9 @@ pub enum PluginCommand {
 pub fn run(runtime: &Runtime, command: PluginCommand) -> Result<ExitCode, String> {
     match command {
         PluginCommand::Inspect { file, json } => {
-            let plugin = runtime.load_file(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let plugin = runtime
+                .load_file(&file)
+                .map_err(|e| format!("{}: {e}", file.display()))?;
             if json {
                 let doc = serde_json::json!({
                     "manifest": plugin.manifest(),
@@ -44,14 +46,22 @@ pub fn run(runtime: &Runtime, command: PluginCommand) -> Result<ExitCode, String
             Ok(ExitCode::SUCCESS)
         }
         PluginCommand::Test { file, config } => {
-            let plugin = runtime.load_file(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let plugin = runtime
+                .load_file(&file)
+                .map_err(|e| format!("{}: {e}", file.display()))?;
             let installation = match &config {
                 Some(path) => InstallationFile::load(path).map_err(|e| e.to_string())?,
                 None => InstallationFile::default(),
             };
             let sandbox = installation.sandbox().map_err(|e| e.to_string())?;
             let manifest = plugin.manifest();
-            println!("describe: ok — {} {} ({} plugin, WIT {})", manifest.name, manifest.version, manifest.kind, plugin.wit_version());
+            println!(
+                "describe: ok — {} {} ({} plugin, WIT {})",
+                manifest.name,
+                manifest.version,
+                manifest.kind,
+                plugin.wit_version()
+            );
             if let Err(errors) = plugin.validate(&sandbox) {
                 println!("config: invalid");
                 for error in errors {
@@ -72,7 +82,11 @@ pub fn run(runtime: &Runtime, command: PluginCommand) -> Result<ExitCode, String
                     ledger.sent,
                     ledger.denied,
                     ledger.failed,
-                    if statuses.is_empty() { "-".into() } else { statuses.join(" ") }
+                    if statuses.is_empty() {
+                        "-".into()
+                    } else {
+                        statuses.join(" ")
+                    }
                 );
             }
             match probe.outcome {

@@ -41,13 +41,20 @@ pub struct ArtifactCache {
 
 impl ArtifactCache {
     pub fn open(dir: &Path, engine: &Engine) -> Result<Self, CacheError> {
-        let io = |source| CacheError::Io { path: dir.to_path_buf(), source };
+        let io = |source| CacheError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
         fs::create_dir_all(dir).map_err(io)?;
         let key = load_or_create_key(&dir.join(KEY_FILE)).map_err(io)?;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let engine_tag = format!("{:016x}", hasher.finish());
-        Ok(Self { dir: dir.to_path_buf(), key, engine_tag })
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            key,
+            engine_tag,
+        })
     }
 
     pub fn entry_path(&self, content_hash: &str) -> PathBuf {

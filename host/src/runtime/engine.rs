@@ -35,7 +35,11 @@ pub struct RuntimeOptions {
 
 impl Default for RuntimeOptions {
     fn default() -> Self {
-        Self { cache_dir: None, pooling: true, epoch_tick: Duration::from_millis(5) }
+        Self {
+            cache_dir: None,
+            pooling: true,
+            epoch_tick: Duration::from_millis(5),
+        }
     }
 }
 
@@ -62,9 +66,20 @@ impl Runtime {
         let (engine, pooling) = build_engine(options.pooling)?;
         let mut linkers = BTreeMap::new();
         linkers.insert(version::WIT_VERSION.major, build_linker(&engine)?);
-        let cache = options.cache_dir.as_deref().map(|dir| ArtifactCache::open(dir, &engine)).transpose()?;
+        let cache = options
+            .cache_dir
+            .as_deref()
+            .map(|dir| ArtifactCache::open(dir, &engine))
+            .transpose()?;
         let ticker = EpochTicker::start(&engine, options.epoch_tick)?;
-        Ok(Self { engine, linkers, cache, pooling, epoch_tick: options.epoch_tick, _ticker: ticker })
+        Ok(Self {
+            engine,
+            linkers,
+            cache,
+            pooling,
+            epoch_tick: options.epoch_tick,
+            _ticker: ticker,
+        })
     }
 
     /// Whether the pooling allocator is in use (false: on-demand fallback).
@@ -81,7 +96,10 @@ impl Runtime {
     }
 
     pub fn load_file(&self, path: &Path) -> Result<Plugin, LoadError> {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         self.load(&bytes)
     }
 
@@ -90,7 +108,9 @@ impl Runtime {
     pub fn load(&self, bytes: &[u8]) -> Result<Plugin, LoadError> {
         let info = version::inspect(bytes)?;
         let linker = self.linkers.get(&info.wit_version.major).ok_or_else(|| {
-            LoadError::Version(version::VersionError::Unsupported { found: info.wit_version.clone() })
+            LoadError::Version(version::VersionError::Unsupported {
+                found: info.wit_version.clone(),
+            })
         })?;
         let hash = content_hash(bytes);
         let (component, cache) = match &self.cache {
@@ -98,7 +118,9 @@ impl Runtime {
             None => wasmtime::component::Component::new(&self.engine, bytes).map(|c| (c, CacheOutcome::Disabled)),
         }
         .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
-        let pre = linker.instantiate_pre(&component).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Link(format!("{e:#}")))?;
         Plugin::new(self.engine.clone(), pre, info, hash, cache, self.epoch_tick)
     }
 }
@@ -107,7 +129,9 @@ fn build_engine(try_pooling: bool) -> Result<(Engine, bool), RuntimeError> {
     if try_pooling {
         match Engine::new(&engine_config(true)) {
             Ok(engine) => return Ok((engine, true)),
-            Err(e) => tracing::warn!("pooling allocator unavailable ({e:#}); using on-demand allocation"),
+            Err(e) => {
+                tracing::warn!("pooling allocator unavailable ({e:#}); using on-demand allocation")
+            }
         }
     }
     let engine = Engine::new(&engine_config(false)).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;

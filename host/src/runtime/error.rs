@@ -29,17 +29,37 @@ pub enum LoadError {
 pub enum CallError {
     /// The plugin returned one of its typed errors.
     #[error("plugin `{plugin}` {function}: {}", explain(error))]
-    Plugin { plugin: String, function: &'static str, error: PluginError },
+    Plugin {
+        plugin: String,
+        function: &'static str,
+        error: PluginError,
+    },
     #[error("plugin `{plugin}` {function}: exceeded its deadline of {limit:?} and was stopped")]
-    Deadline { plugin: String, function: &'static str, limit: Duration },
+    Deadline {
+        plugin: String,
+        function: &'static str,
+        limit: Duration,
+    },
     #[error("plugin `{plugin}` {function}: exceeded its memory limit of {limit_mib} MiB and was stopped")]
-    Memory { plugin: String, function: &'static str, limit_mib: usize },
+    Memory {
+        plugin: String,
+        function: &'static str,
+        limit_mib: usize,
+    },
     #[error("plugin `{plugin}` {function}: overflowed its call stack and was stopped")]
     StackOverflow { plugin: String, function: &'static str },
     #[error("plugin `{plugin}` {function}: crashed ({message})")]
-    Trap { plugin: String, function: &'static str, message: String },
+    Trap {
+        plugin: String,
+        function: &'static str,
+        message: String,
+    },
     #[error("plugin `{plugin}` {function}: returned malformed output: {message}")]
-    Malformed { plugin: String, function: &'static str, message: String },
+    Malformed {
+        plugin: String,
+        function: &'static str,
+        message: String,
+    },
     #[error("could not start plugin `{plugin}`: {message}")]
     Instantiate { plugin: String, message: String },
     #[error("plugin `{plugin}` cannot be called again in this session: an earlier call failed ({reason})")]
@@ -65,7 +85,11 @@ impl CallError {
 /// A plugin's typed error in words, for logs, run items and the CLI.
 pub fn explain(error: &PluginError) -> String {
     match error {
-        PluginError::Retryable(hint) => format!("temporary failure: {}{}", hint.message, retry_after(hint.retry_after_ms)),
+        PluginError::Retryable(hint) => format!(
+            "temporary failure: {}{}",
+            hint.message,
+            retry_after(hint.retry_after_ms)
+        ),
         PluginError::RateLimited(hint) => format!("rate limited: {}{}", hint.message, retry_after(hint.retry_after_ms)),
         PluginError::Conflict(c) => match &c.existing_id {
             Some(id) => format!("already exists (id {id}): {}", c.message),

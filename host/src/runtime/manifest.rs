@@ -30,7 +30,10 @@ pub enum ManifestError {
     #[error("manifest field `{field}`: {message}")]
     Field { field: &'static str, message: String },
     #[error("the manifest says kind `{declared}`, but the component exports the {exported} interface")]
-    KindMismatch { declared: &'static str, exported: &'static str },
+    KindMismatch {
+        declared: &'static str,
+        exported: &'static str,
+    },
 }
 
 /// Why an installation's config or secrets do not fit the plugin.
@@ -58,14 +61,20 @@ impl Manifest {
         let field = |field, message: String| ManifestError::Field { field, message };
         let name_ok = !raw.name.is_empty()
             && raw.name.len() <= 64
-            && raw.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            && raw
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !name_ok {
             return Err(field("name", format!("`{}` must be 1-64 of a-z, 0-9 and -", raw.name)));
         }
         let version = semver::Version::parse(&raw.version)
             .map_err(|e| field("version", format!("`{}` is not semver: {e}", raw.version)))?;
         if raw.kind != exported {
-            return Err(ManifestError::KindMismatch { declared: kind_name(raw.kind), exported: kind_name(exported) });
+            return Err(ManifestError::KindMismatch {
+                declared: kind_name(raw.kind),
+                exported: kind_name(exported),
+            });
         }
         let config_schema: serde_json::Value = if raw.config_schema.trim().is_empty() {
             serde_json::json!({})
@@ -91,7 +100,11 @@ impl Manifest {
             secrets: raw
                 .secrets
                 .into_iter()
-                .map(|s| SecretSpec { name: s.name, description: s.description, required: s.required })
+                .map(|s| SecretSpec {
+                    name: s.name,
+                    description: s.description,
+                    required: s.required,
+                })
                 .collect(),
             requested_hosts: raw.requested_hosts,
         })
@@ -105,11 +118,21 @@ impl Manifest {
             Ok(validator) => {
                 for error in validator.iter_errors(config) {
                     let path = error.instance_path.to_string();
-                    let field = if path.is_empty() { "(root)".to_string() } else { path.trim_start_matches('/').replace('/', ".") };
-                    errors.push(ConfigError::Field { field, message: error.to_string() });
+                    let field = if path.is_empty() {
+                        "(root)".to_string()
+                    } else {
+                        path.trim_start_matches('/').replace('/', ".")
+                    };
+                    errors.push(ConfigError::Field {
+                        field,
+                        message: error.to_string(),
+                    });
                 }
             }
-            Err(e) => errors.push(ConfigError::Field { field: "(schema)".into(), message: e.to_string() }),
+            Err(e) => errors.push(ConfigError::Field {
+                field: "(schema)".into(),
+                message: e.to_string(),
+            }),
         }
         for spec in &self.secrets {
             if spec.required && !secrets.contains_key(&spec.name) {
@@ -121,7 +144,11 @@ impl Manifest {
                 errors.push(ConfigError::UndeclaredSecret(name.clone()));
             }
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 
     pub fn declared_secrets(&self) -> impl Iterator<Item = String> + '_ {
@@ -141,7 +168,11 @@ mod tests {
             kind: PluginKind::Source,
             description: "Personio".into(),
             config_schema: schema.into(),
-            secrets: vec![types::SecretSpec { name: "client-secret".into(), description: String::new(), required: true }],
+            secrets: vec![types::SecretSpec {
+                name: "client-secret".into(),
+                description: String::new(),
+                required: true,
+            }],
             requested_hosts: vec!["https://api.personio.de".into()],
         }
     }
@@ -153,26 +184,56 @@ mod tests {
         let manifest = Manifest::from_plugin(raw(SCHEMA), PluginKind::Source).unwrap();
         let mut secrets = Secrets::new();
         secrets.insert("client-secret".into(), Secret::new("s3cr3t-value"));
-        assert!(manifest.validate_installation(&serde_json::json!({"client_id": "abc"}), &secrets).is_ok());
+        assert!(manifest
+            .validate_installation(&serde_json::json!({"client_id": "abc"}), &secrets)
+            .is_ok());
 
-        let errors = manifest.validate_installation(&serde_json::json!({"client_id": "abc", "page_size": 0}), &secrets).unwrap_err();
-        assert!(matches!(&errors[..], [ConfigError::Field { field, .. }] if field == "page_size"), "{errors:?}");
+        let errors = manifest
+            .validate_installation(&serde_json::json!({"client_id": "abc", "page_size": 0}), &secrets)
+            .unwrap_err();
+        assert!(
+            matches!(&errors[..], [ConfigError::Field { field, .. }] if field == "page_size"),
+            "{errors:?}"
+        );
 
-        let errors = manifest.validate_installation(&serde_json::json!({}), &Secrets::new()).unwrap_err();
+        let errors = manifest
+            .validate_installation(&serde_json::json!({}), &Secrets::new())
+            .unwrap_err();
         assert!(errors.iter().any(|e| e.to_string().contains("client_id")), "{errors:?}");
-        assert!(errors.contains(&ConfigError::MissingSecret("client-secret".into())), "{errors:?}");
+        assert!(
+            errors.contains(&ConfigError::MissingSecret("client-secret".into())),
+            "{errors:?}"
+        );
     }
 
     #[test]
     fn bad_manifests_are_rejected_with_the_field() {
         let mut bad = raw("{not json");
-        assert!(matches!(Manifest::from_plugin(bad.clone(), PluginKind::Source), Err(ManifestError::Field { field: "config-schema", .. })));
+        assert!(matches!(
+            Manifest::from_plugin(bad.clone(), PluginKind::Source),
+            Err(ManifestError::Field {
+                field: "config-schema",
+                ..
+            })
+        ));
         bad.config_schema = SCHEMA.into();
         bad.version = "one".into();
-        assert!(matches!(Manifest::from_plugin(bad.clone(), PluginKind::Source), Err(ManifestError::Field { field: "version", .. })));
-        assert!(matches!(Manifest::from_plugin(raw(SCHEMA), PluginKind::Target), Err(ManifestError::KindMismatch { .. })));
+        assert!(matches!(
+            Manifest::from_plugin(bad.clone(), PluginKind::Source),
+            Err(ManifestError::Field { field: "version", .. })
+        ));
+        assert!(matches!(
+            Manifest::from_plugin(raw(SCHEMA), PluginKind::Target),
+            Err(ManifestError::KindMismatch { .. })
+        ));
         let mut bad_host = raw(SCHEMA);
         bad_host.requested_hosts = vec!["api.personio.de".into()];
-        assert!(matches!(Manifest::from_plugin(bad_host, PluginKind::Source), Err(ManifestError::Field { field: "requested-hosts", .. })));
+        assert!(matches!(
+            Manifest::from_plugin(bad_host, PluginKind::Source),
+            Err(ManifestError::Field {
+                field: "requested-hosts",
+                ..
+            })
+        ));
     }
 }

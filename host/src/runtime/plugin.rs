@@ -10,8 +10,8 @@ use wasmtime::component::InstancePre;
 use wasmtime::{Engine, Store, Trap};
 
 use super::bindings::types::{
-    AccountPage, Applied, Capabilities, Change, ChangePage, EmployeePage, Manifest as RawManifest,
-    PluginError, PluginKind, TeamPage, WebhookEvent, WebhookRequest,
+    AccountPage, Applied, Capabilities, Change, ChangePage, EmployeePage, Manifest as RawManifest, PluginError,
+    PluginKind, TeamPage, WebhookEvent, WebhookRequest,
 };
 use super::bindings::{rule, source, target};
 use super::cache::CacheOutcome;
@@ -36,7 +36,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { memory_bytes: 256 << 20, call_deadline: Duration::from_secs(60) }
+        Self {
+            memory_bytes: 256 << 20,
+            call_deadline: Duration::from_secs(60),
+        }
     }
 }
 
@@ -82,7 +85,10 @@ pub struct Plugin {
 }
 
 /// `describe` runs with nothing granted and a short deadline.
-const DESCRIBE_LIMITS: Limits = Limits { memory_bytes: 256 << 20, call_deadline: Duration::from_secs(10) };
+const DESCRIBE_LIMITS: Limits = Limits {
+    memory_bytes: 256 << 20,
+    call_deadline: Duration::from_secs(10),
+};
 
 impl Plugin {
     pub(crate) fn new(
@@ -99,10 +105,21 @@ impl Plugin {
             PluginKind::Target => KindPre::Target(target::TargetPre::new(pre).map_err(link)?),
             PluginKind::Rule => KindPre::Rule(rule::RulePre::new(pre).map_err(link)?),
         };
-        let probe = Sandbox { limits: DESCRIBE_LIMITS, ..Sandbox::default() };
+        let probe = Sandbox {
+            limits: DESCRIBE_LIMITS,
+            ..Sandbox::default()
+        };
         let raw = describe(&engine, &pre, &probe, epoch_tick).map_err(LoadError::Describe)?;
         let manifest = Manifest::from_plugin(raw, info.kind)?;
-        Ok(Self { info, manifest, content_hash, cache, pre, engine, epoch_tick })
+        Ok(Self {
+            info,
+            manifest,
+            content_hash,
+            cache,
+            pre,
+            engine,
+            epoch_tick,
+        })
     }
 
     pub fn manifest(&self) -> &Manifest {
@@ -128,24 +145,40 @@ impl Plugin {
     }
 
     pub fn source(&self, sandbox: &Sandbox) -> Result<SourceSession, CallError> {
-        match &self.pre {
-            KindPre::Source(pre) => Session::start(&self.engine, &self.manifest.name, sandbox, self.declared(), self.epoch_tick, |s| pre.instantiate(s)),
-            _ => Err(self.wrong_kind("source")),
-        }
+        let KindPre::Source(pre) = &self.pre else {
+            return Err(self.wrong_kind("source"));
+        };
+        self.session(sandbox, |store| pre.instantiate(store))
     }
 
     pub fn target(&self, sandbox: &Sandbox) -> Result<TargetSession, CallError> {
-        match &self.pre {
-            KindPre::Target(pre) => Session::start(&self.engine, &self.manifest.name, sandbox, self.declared(), self.epoch_tick, |s| pre.instantiate(s)),
-            _ => Err(self.wrong_kind("target")),
-        }
+        let KindPre::Target(pre) = &self.pre else {
+            return Err(self.wrong_kind("target"));
+        };
+        self.session(sandbox, |store| pre.instantiate(store))
     }
 
     pub fn rule(&self, sandbox: &Sandbox) -> Result<RuleSession, CallError> {
-        match &self.pre {
-            KindPre::Rule(pre) => Session::start(&self.engine, &self.manifest.name, sandbox, self.declared(), self.epoch_tick, |s| pre.instantiate(s)),
-            _ => Err(self.wrong_kind("rule")),
-        }
+        let KindPre::Rule(pre) = &self.pre else {
+            return Err(self.wrong_kind("rule"));
+        };
+        self.session(sandbox, |store| pre.instantiate(store))
+    }
+
+    fn session<B>(
+        &self,
+        sandbox: &Sandbox,
+        instantiate: impl FnOnce(&mut Store<PluginState>) -> wasmtime::Result<B>,
+    ) -> Result<Session<B>, CallError> {
+        let declared = self.manifest.declared_secrets().collect();
+        Session::start(
+            &self.engine,
+            &self.manifest.name,
+            sandbox,
+            declared,
+            self.epoch_tick,
+            instantiate,
+        )
     }
 
     /// Starts a session of whatever kind the plugin is and tests the
@@ -159,10 +192,6 @@ impl Plugin {
         }
     }
 
-    fn declared(&self) -> Vec<String> {
-        self.manifest.declared_secrets().collect()
-    }
-
     fn wrong_kind(&self, wanted: &str) -> CallError {
         CallError::Instantiate {
             plugin: self.manifest.name.clone(),
@@ -174,8 +203,12 @@ impl Plugin {
 fn describe(engine: &Engine, pre: &KindPre, sandbox: &Sandbox, tick: Duration) -> Result<RawManifest, CallError> {
     const PLUGIN: &str = "(loading)";
     match pre {
-        KindPre::Source(pre) => Session::start(engine, PLUGIN, sandbox, vec![], tick, |s| pre.instantiate(s))?.describe(),
-        KindPre::Target(pre) => Session::start(engine, PLUGIN, sandbox, vec![], tick, |s| pre.instantiate(s))?.describe(),
+        KindPre::Source(pre) => {
+            Session::start(engine, PLUGIN, sandbox, vec![], tick, |s| pre.instantiate(s))?.describe()
+        }
+        KindPre::Target(pre) => {
+            Session::start(engine, PLUGIN, sandbox, vec![], tick, |s| pre.instantiate(s))?.describe()
+        }
         KindPre::Rule(pre) => Session::start(engine, PLUGIN, sandbox, vec![], tick, |s| pre.instantiate(s))?.describe(),
     }
 }
@@ -188,13 +221,24 @@ pub struct Probe {
 }
 
 impl Probe {
-    fn of<B>(session: Result<Session<B>, CallError>, test: impl FnOnce(&mut Session<B>) -> Result<(), CallError>) -> Self {
+    fn of<B>(
+        session: Result<Session<B>, CallError>,
+        test: impl FnOnce(&mut Session<B>) -> Result<(), CallError>,
+    ) -> Self {
         match session {
             Ok(mut session) => {
                 let outcome = test(&mut session);
-                Self { outcome, http: session.http_ledger().clone(), log: session.log_lines() }
+                Self {
+                    outcome,
+                    http: session.http_ledger().clone(),
+                    log: session.log_lines(),
+                }
             }
-            Err(error) => Self { outcome: Err(error), http: HttpLedger::default(), log: Vec::new() },
+            Err(error) => Self {
+                outcome: Err(error),
+                http: HttpLedger::default(),
+                log: Vec::new(),
+            },
         }
     }
 }
@@ -224,9 +268,17 @@ impl<B> Session<B> {
         epoch_tick: Duration,
         instantiate: impl FnOnce(&mut Store<PluginState>) -> wasmtime::Result<B>,
     ) -> Result<Self, CallError> {
-        let identity = Identity { plugin: Arc::from(plugin), run: sandbox.run_id.as_deref().map(Arc::from) };
+        let identity = Identity {
+            plugin: Arc::from(plugin),
+            run: sandbox.run_id.as_deref().map(Arc::from),
+        };
         let config = ConfigAccess::new(&sandbox.config, declared, sandbox.secrets.clone());
-        let state = PluginState::new(identity, config, Arc::new(sandbox.http.clone()), sandbox.limits.memory_bytes);
+        let state = PluginState::new(
+            identity,
+            config,
+            Arc::new(sandbox.http.clone()),
+            sandbox.limits.memory_bytes,
+        );
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(ticks(sandbox.limits.call_deadline, epoch_tick));
@@ -238,7 +290,14 @@ impl<B> Session<B> {
                 other => other,
             }
         })?;
-        Ok(Self { store, bindings, plugin: plugin.to_string(), limits: sandbox.limits.clone(), epoch_tick, failed: None })
+        Ok(Self {
+            store,
+            bindings,
+            plugin: plugin.to_string(),
+            limits: sandbox.limits.clone(),
+            epoch_tick,
+            failed: None,
+        })
     }
 
     /// What the plugin's outbound HTTP did in this session.
@@ -274,9 +333,13 @@ impl<B> Session<B> {
         f: impl FnOnce(&B, &mut Store<PluginState>) -> wasmtime::Result<T>,
     ) -> Result<T, CallError> {
         if let Some(reason) = &self.failed {
-            return Err(CallError::Unusable { plugin: self.plugin.clone(), reason: reason.clone() });
+            return Err(CallError::Unusable {
+                plugin: self.plugin.clone(),
+                reason: reason.clone(),
+            });
         }
-        self.store.set_epoch_deadline(ticks(self.limits.call_deadline, self.epoch_tick));
+        self.store
+            .set_epoch_deadline(ticks(self.limits.call_deadline, self.epoch_tick));
         self.store.data_mut().deadline = CallDeadline::start(self.limits.call_deadline);
         match f(&self.bindings, &mut self.store) {
             Ok(value) => Ok(value),
@@ -289,7 +352,11 @@ impl<B> Session<B> {
     }
 
     fn malformed(&mut self, function: &'static str, message: String) -> CallError {
-        let error = CallError::Malformed { plugin: self.plugin.clone(), function, message };
+        let error = CallError::Malformed {
+            plugin: self.plugin.clone(),
+            function,
+            message,
+        };
         self.failed = Some(error.to_string());
         error
     }
@@ -300,16 +367,25 @@ impl SourceSession {
         self.call_raw("describe", |b, s| b.hrsync_plugin_source_api().call_describe(s))
     }
     pub fn test_connection(&mut self) -> Result<(), CallError> {
-        self.call("test-connection", |b, s| b.hrsync_plugin_source_api().call_test_connection(s))
+        self.call("test-connection", |b, s| {
+            b.hrsync_plugin_source_api().call_test_connection(s)
+        })
     }
     pub fn list_employees(&mut self, page: Option<&str>, page_size: u32) -> Result<EmployeePage, CallError> {
-        self.call("list-employees", |b, s| b.hrsync_plugin_source_api().call_list_employees(s, page, page_size))
+        self.call("list-employees", |b, s| {
+            b.hrsync_plugin_source_api().call_list_employees(s, page, page_size)
+        })
     }
     pub fn changes_since(&mut self, cursor: &str, page: Option<&str>, page_size: u32) -> Result<ChangePage, CallError> {
-        self.call("changes-since", |b, s| b.hrsync_plugin_source_api().call_changes_since(s, cursor, page, page_size))
+        self.call("changes-since", |b, s| {
+            b.hrsync_plugin_source_api()
+                .call_changes_since(s, cursor, page, page_size)
+        })
     }
     pub fn parse_webhook(&mut self, request: &WebhookRequest) -> Result<Vec<WebhookEvent>, CallError> {
-        self.call("parse-webhook", |b, s| b.hrsync_plugin_source_api().call_parse_webhook(s, request))
+        self.call("parse-webhook", |b, s| {
+            b.hrsync_plugin_source_api().call_parse_webhook(s, request)
+        })
     }
 }
 
@@ -318,26 +394,39 @@ impl TargetSession {
         self.call_raw("describe", |b, s| b.hrsync_plugin_target_api().call_describe(s))
     }
     pub fn capabilities(&mut self) -> Result<Capabilities, CallError> {
-        self.call_raw("capabilities", |b, s| b.hrsync_plugin_target_api().call_get_capabilities(s))
+        self.call_raw("capabilities", |b, s| {
+            b.hrsync_plugin_target_api().call_get_capabilities(s)
+        })
     }
     pub fn test_connection(&mut self) -> Result<(), CallError> {
-        self.call("test-connection", |b, s| b.hrsync_plugin_target_api().call_test_connection(s))
+        self.call("test-connection", |b, s| {
+            b.hrsync_plugin_target_api().call_test_connection(s)
+        })
     }
     pub fn list_accounts(&mut self, page: Option<&str>, page_size: u32) -> Result<AccountPage, CallError> {
-        self.call("list-accounts", |b, s| b.hrsync_plugin_target_api().call_list_accounts(s, page, page_size))
+        self.call("list-accounts", |b, s| {
+            b.hrsync_plugin_target_api().call_list_accounts(s, page, page_size)
+        })
     }
     pub fn list_teams(&mut self, page: Option<&str>, page_size: u32) -> Result<TeamPage, CallError> {
-        self.call("list-teams", |b, s| b.hrsync_plugin_target_api().call_list_teams(s, page, page_size))
+        self.call("list-teams", |b, s| {
+            b.hrsync_plugin_target_api().call_list_teams(s, page, page_size)
+        })
     }
     /// One outcome per change, in order; plugin errors have secrets masked.
     pub fn apply_batch(&mut self, changes: &[Change]) -> Result<Vec<Result<Applied, PluginError>>, CallError> {
-        let outcomes = self.call_raw("apply-batch", |b, s| b.hrsync_plugin_target_api().call_apply_batch(s, changes))?;
+        let outcomes = self.call_raw("apply-batch", |b, s| {
+            b.hrsync_plugin_target_api().call_apply_batch(s, changes)
+        })?;
         if outcomes.len() != changes.len() {
             let message = format!("{} outcomes for {} changes", outcomes.len(), changes.len());
             return Err(self.malformed("apply-batch", message));
         }
         let redactor = self.store.data().config.redactor().clone();
-        Ok(outcomes.into_iter().map(|o| o.map_err(|e| e.redacted(&redactor))).collect())
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.map_err(|e| e.redacted(&redactor)))
+            .collect())
     }
 }
 
@@ -361,23 +450,48 @@ fn ticks(deadline: Duration, tick: Duration) -> u64 {
 }
 
 /// Explains a wasmtime failure: which limit was hit, or what went wrong.
-fn classify(error: wasmtime::Error, function: &'static str, plugin: &str, limits: &Limits, state: &PluginState) -> CallError {
+fn classify(
+    error: wasmtime::Error,
+    function: &'static str,
+    plugin: &str,
+    limits: &Limits,
+    state: &PluginState,
+) -> CallError {
     let plugin = plugin.to_string();
-    let memory = || CallError::Memory { plugin: plugin.clone(), function, limit_mib: limits.memory_bytes >> 20 };
+    let memory = || CallError::Memory {
+        plugin: plugin.clone(),
+        function,
+        limit_mib: limits.memory_bytes >> 20,
+    };
     match error.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => CallError::Deadline { plugin, function, limit: limits.call_deadline },
+        Some(Trap::Interrupt) => CallError::Deadline {
+            plugin,
+            function,
+            limit: limits.call_deadline,
+        },
         Some(Trap::StackOverflow) => CallError::StackOverflow { plugin, function },
         Some(_) if state.limiter.memory_cap_hit => memory(),
         Some(Trap::MemoryOutOfBounds) => CallError::Trap {
             plugin,
             function,
-            message: format!("{}; in compiled languages this is most often the plugin's own stack overflowing", Trap::MemoryOutOfBounds),
+            message: format!(
+                "{}; in compiled languages this is most often the plugin's own stack overflowing",
+                Trap::MemoryOutOfBounds
+            ),
         },
-        Some(trap) => CallError::Trap { plugin, function, message: trap.to_string() },
+        Some(trap) => CallError::Trap {
+            plugin,
+            function,
+            message: trap.to_string(),
+        },
         None if state.limiter.memory_cap_hit => memory(),
         None => {
             let message = state.config.redactor().redact(&format!("{error:#}"));
-            CallError::Malformed { plugin, function, message }
+            CallError::Malformed {
+                plugin,
+                function,
+                message,
+            }
         }
     }
 }

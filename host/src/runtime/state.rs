@@ -29,7 +29,10 @@ pub struct CallDeadline {
 
 impl CallDeadline {
     pub fn start(budget: Duration) -> Self {
-        Self { started: Instant::now(), budget }
+        Self {
+            started: Instant::now(),
+            budget,
+        }
     }
     pub fn time_left(&self) -> Duration {
         self.budget.saturating_sub(self.started.elapsed())
@@ -74,13 +77,21 @@ impl PluginState {
     pub fn new(identity: Identity, config: ConfigAccess, http: Arc<HttpPolicy>, memory_bytes: usize) -> Self {
         // WASI with nothing granted: no preopens, env, args or sockets; stdio
         // goes nowhere.
-        let wasi = WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
+        let wasi = WasiCtx::builder()
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
         Self {
+            http: OutboundHttp::new(http, identity.clone()),
             identity,
             config,
-            http: OutboundHttp::new(http),
             log: PluginLog::default(),
-            limiter: Limiter { memory_bytes, table_elements: 1 << 20, memory_cap_hit: false },
+            limiter: Limiter {
+                memory_bytes,
+                table_elements: 1 << 20,
+                memory_cap_hit: false,
+            },
             deadline: CallDeadline::start(Duration::ZERO),
             wasi,
             table: ResourceTable::new(),
@@ -90,6 +101,9 @@ impl PluginState {
 
 impl WasiView for PluginState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }

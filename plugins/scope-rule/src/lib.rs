@@ -85,7 +85,11 @@ impl Clause {
     fn matches(&self, employee: &Employee) -> bool {
         let value = employee.field(&self.field);
         // `want` is lowercased at compile time.
-        let eq = |want: &str| value.as_deref().is_some_and(|v| v.chars().flat_map(char::to_lowercase).eq(want.chars()));
+        let eq = |want: &str| {
+            value
+                .as_deref()
+                .is_some_and(|v| v.chars().flat_map(char::to_lowercase).eq(want.chars()))
+        };
         match &self.test {
             Test::Equals(want) => eq(want),
             Test::NotEquals(want) => !eq(want),
@@ -107,16 +111,25 @@ pub struct Scope {
 impl Scope {
     pub fn compile(config: ScopeConfig) -> Result<Self, PluginError> {
         let compile_all = |list: Vec<FilterConfig>, key: &str| {
-            list.into_iter().enumerate().map(|(i, f)| compile_filter(f, &format!("{key}[{i}]"))).collect::<Result<Vec<_>, _>>()
+            list.into_iter()
+                .enumerate()
+                .map(|(i, f)| compile_filter(f, &format!("{key}[{i}]")))
+                .collect::<Result<Vec<_>, _>>()
         };
-        Ok(Self { include: compile_all(config.include, "include")?, exclude: compile_all(config.exclude, "exclude")? })
+        Ok(Self {
+            include: compile_all(config.include, "include")?,
+            exclude: compile_all(config.exclude, "exclude")?,
+        })
     }
 
     pub fn decide(&self, subject: Subject) -> Decision {
         let employee = &subject.employee;
         if !self.include.is_empty() && !self.include.iter().any(|f| f.matches(employee)) {
             let names: Vec<&str> = self.include.iter().map(|f| f.label.as_str()).collect();
-            return Decision::Exclude(format!("out of scope: matches no include filter ({})", names.join(", ")));
+            return Decision::Exclude(format!(
+                "out of scope: matches no include filter ({})",
+                names.join(", ")
+            ));
         }
         if let Some(filter) = self.exclude.iter().find(|f| f.matches(employee)) {
             return Decision::Exclude(format!("excluded by filter {}", filter.label));
@@ -127,7 +140,10 @@ impl Scope {
 
 fn compile_filter(filter: FilterConfig, path: &str) -> Result<Filter, PluginError> {
     if filter.all.is_empty() {
-        return Err(PluginError::invalid(format!("{path}.all"), "a filter needs at least one clause"));
+        return Err(PluginError::invalid(
+            format!("{path}.all"),
+            "a filter needs at least one clause",
+        ));
     }
     let clauses = filter
         .all
@@ -146,7 +162,11 @@ fn compile_clause(clause: ClauseConfig, path: &str) -> Result<Clause, PluginErro
     if !is_known_field(&clause.field) {
         return Err(PluginError::invalid(
             format!("{path}.field"),
-            format!("unknown field `{}`; use one of {} or custom.<name>", clause.field, hrsync_sdk::employee::FIELDS.join(", ")),
+            format!(
+                "unknown field `{}`; use one of {} or custom.<name>",
+                clause.field,
+                hrsync_sdk::employee::FIELDS.join(", ")
+            ),
         ));
     }
     let text = |v: &serde_json::Value| match v {
@@ -156,14 +176,19 @@ fn compile_clause(clause: ClauseConfig, path: &str) -> Result<Clause, PluginErro
         _ => None,
     };
     let one = || {
-        clause.value.as_ref().and_then(text).ok_or_else(|| PluginError::invalid(format!("{path}.value"), format!("`{:?}` needs a text value", clause.op)))
+        clause.value.as_ref().and_then(text).ok_or_else(|| {
+            PluginError::invalid(format!("{path}.value"), format!("`{:?}` needs a text value", clause.op))
+        })
     };
     let many = || match &clause.value {
         Some(serde_json::Value::Array(items)) => items
             .iter()
             .map(|v| text(v).ok_or_else(|| PluginError::invalid(format!("{path}.value"), "list items must be text")))
             .collect::<Result<Vec<_>, _>>(),
-        _ => Err(PluginError::invalid(format!("{path}.value"), format!("`{:?}` needs a list of values", clause.op))),
+        _ => Err(PluginError::invalid(
+            format!("{path}.value"),
+            format!("`{:?}` needs a list of values", clause.op),
+        )),
     };
     let test = match clause.op {
         Op::Equals => Test::Equals(one()?),
@@ -171,12 +196,22 @@ fn compile_clause(clause: ClauseConfig, path: &str) -> Result<Clause, PluginErro
         Op::In => Test::In(many()?),
         Op::NotIn => Test::NotIn(many()?),
         Op::Regex => Test::Regex(
-            Regex::new(clause.value.as_ref().and_then(|v| v.as_str()).ok_or_else(|| PluginError::invalid(format!("{path}.value"), "`Regex` needs a pattern"))?).map_err(|e| PluginError::invalid(format!("{path}.value"), format!("invalid regex: {e}")))?,
+            Regex::new(
+                clause
+                    .value
+                    .as_ref()
+                    .and_then(|v| v.as_str())
+                    .ok_or_else(|| PluginError::invalid(format!("{path}.value"), "`Regex` needs a pattern"))?,
+            )
+            .map_err(|e| PluginError::invalid(format!("{path}.value"), format!("invalid regex: {e}")))?,
         ),
         Op::IsEmpty => Test::IsEmpty,
         Op::IsNotEmpty => Test::IsNotEmpty,
     };
-    Ok(Clause { field: normalize_field(&clause.field), test })
+    Ok(Clause {
+        field: normalize_field(&clause.field),
+        test,
+    })
 }
 
 impl Rule for Scope {

@@ -51,9 +51,17 @@ impl ConfigAccess {
     pub fn new(config: &serde_json::Value, declared: impl IntoIterator<Item = String>, secrets: Secrets) -> Self {
         let declared: BTreeSet<String> = declared.into_iter().collect();
         // Undeclared secrets are dropped here, so no path can reach them.
-        let secrets: Secrets = secrets.into_iter().filter(|(name, _)| declared.contains(name)).collect();
+        let secrets: Secrets = secrets
+            .into_iter()
+            .filter(|(name, _)| declared.contains(name))
+            .collect();
         let redactor = Redactor::new(secrets.values());
-        Self { config_json: config.to_string().into(), declared, secrets, redactor }
+        Self {
+            config_json: config.to_string().into(),
+            declared,
+            secrets,
+            redactor,
+        }
     }
 
     pub fn redactor(&self) -> &Redactor {
@@ -134,6 +142,9 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_value() {
-        assert_eq!(format!("{:?} {}", Secret::new("hunter22"), Secret::new("hunter22")), "Secret([redacted]) [redacted]");
+        assert_eq!(
+            format!("{:?} {}", Secret::new("hunter22"), Secret::new("hunter22")),
+            "Secret([redacted]) [redacted]"
+        );
     }
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use url::Url;
 
 use crate::runtime::bindings::http::{Host, HttpError, Method, Request, Response};
-use crate::runtime::state::PluginState;
+use crate::runtime::state::{Identity, PluginState};
 
 /// One origin an installation may reach.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +45,10 @@ pub struct GrantError {
 
 impl Grant {
     pub fn parse(text: &str) -> Result<Self, GrantError> {
-        let fail = |reason: &str| GrantError { grant: text.to_string(), reason: reason.to_string() };
+        let fail = |reason: &str| GrantError {
+            grant: text.to_string(),
+            reason: reason.to_string(),
+        };
         let (scheme, rest) = text.split_once("://").ok_or_else(|| fail("missing scheme"))?;
         let scheme = scheme.to_ascii_lowercase();
         if scheme != "http" && scheme != "https" {
@@ -62,19 +65,32 @@ impl Grant {
         // Parse through `url` so hosts and ports are normalised exactly as
         // request URLs are.
         let parsed = Url::parse(&format!("{scheme}://{rest}")).map_err(|e| fail(&e.to_string()))?;
-        let host = parsed.host_str().ok_or_else(|| fail("missing host"))?.to_ascii_lowercase();
+        let host = parsed
+            .host_str()
+            .ok_or_else(|| fail("missing host"))?
+            .to_ascii_lowercase();
         if host.contains('*') {
             return Err(fail("a wildcard may only stand first, as *.example.com"));
         }
         if wildcard && parsed.host().is_some_and(|h| !matches!(h, url::Host::Domain(_))) {
             return Err(fail("a wildcard needs a domain name, not an address"));
         }
-        let host = if wildcard { HostPattern::Subdomains(format!(".{host}")) } else { HostPattern::Exact(host) };
-        Ok(Self { scheme, host, port: parsed.port() })
+        let host = if wildcard {
+            HostPattern::Subdomains(format!(".{host}"))
+        } else {
+            HostPattern::Exact(host)
+        };
+        Ok(Self {
+            scheme,
+            host,
+            port: parsed.port(),
+        })
     }
 
     fn matches(&self, url: &Url) -> bool {
-        let Some(host) = url.host_str() else { return false };
+        let Some(host) = url.host_str() else {
+            return false;
+        };
         let host = host.to_ascii_lowercase();
         let host_ok = match &self.host {
             HostPattern::Exact(exact) => *exact == host,
@@ -86,7 +102,9 @@ impl Grant {
     /// Whether this grant names a loopback/private address (or `localhost`)
     /// literally, which is what it takes to reach one.
     fn names_local_address(&self, host: &str, port: u16) -> bool {
-        let HostPattern::Exact(exact) = &self.host else { return false };
+        let HostPattern::Exact(exact) = &self.host else {
+            return false;
+        };
         let grant_port = self.port.unwrap_or(if self.scheme == "https" { 443 } else { 80 });
         let literal = exact.trim_start_matches('[').trim_end_matches(']');
         let is_local_literal = literal == "localhost" || literal.parse::<IpAddr>().is_ok_and(is_local);
@@ -145,14 +163,25 @@ pub struct HttpPolicy {
 
 impl Default for HttpPolicy {
     fn default() -> Self {
-        Self { grants: Vec::new(), timeout: Duration::from_secs(30), max_response_bytes: 16 << 20, max_redirects: 5 }
+        Self {
+            grants: Vec::new(),
+            timeout: Duration::from_secs(30),
+            max_response_bytes: 16 << 20,
+            max_redirects: 5,
+        }
     }
 }
 
 impl HttpPolicy {
     pub fn with_grants(grants: &[impl AsRef<str>]) -> Result<Self, GrantError> {
-        let grants = grants.iter().map(|g| Grant::parse(g.as_ref())).collect::<Result<_, _>>()?;
-        Ok(Self { grants, ..Self::default() })
+        let grants = grants
+            .iter()
+            .map(|g| Grant::parse(g.as_ref()))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            grants,
+            ..Self::default()
+        })
     }
 
     fn check(&self, url: &Url) -> Result<(), String> {
@@ -198,12 +227,16 @@ pub struct HttpLedger {
 pub struct OutboundHttp {
     policy: Arc<HttpPolicy>,
     agent: ureq::Agent,
+    identity: Identity,
     pub ledger: HttpLedger,
 }
 
 impl fmt::Debug for OutboundHttp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OutboundHttp").field("policy", &self.policy).field("ledger", &self.ledger).finish()
+        f.debug_struct("OutboundHttp")
+            .field("policy", &self.policy)
+            .field("ledger", &self.ledger)
+            .finish()
     }
 }
 
@@ -246,14 +279,19 @@ impl ureq::Resolver for PolicyResolver {
 }
 
 impl OutboundHttp {
-    pub fn new(policy: Arc<HttpPolicy>) -> Self {
+    pub fn new(policy: Arc<HttpPolicy>, identity: Identity) -> Self {
         let agent = ureq::AgentBuilder::new()
             .redirects(0)
             .timeout(policy.timeout)
             .resolver(PolicyResolver(policy.clone()))
             .user_agent(concat!("hrsync/", env!("CARGO_PKG_VERSION")))
             .build();
-        Self { policy, agent, ledger: HttpLedger::default() }
+        Self {
+            policy,
+            agent,
+            identity,
+            ledger: HttpLedger::default(),
+        }
     }
 
     /// Sends a request, following redirects within the grants.
@@ -262,7 +300,10 @@ impl OutboundHttp {
             .map_err(|e| HttpError::InvalidRequest(format!("invalid URL `{}`: {e}", request.url)))?;
         for (name, _) in &request.headers {
             let lower = name.to_ascii_lowercase();
-            if matches!(lower.as_str(), "host" | "content-length" | "transfer-encoding" | "connection") {
+            if matches!(
+                lower.as_str(),
+                "host" | "content-length" | "transfer-encoding" | "connection"
+            ) {
                 return Err(HttpError::InvalidRequest(format!("header `{name}` is set by the host")));
             }
         }
@@ -278,13 +319,21 @@ impl OutboundHttp {
         loop {
             if let Err(denied) = self.policy.check(&url) {
                 self.ledger.denied += 1;
-                let message = if hops == 0 { denied } else { format!("redirect refused: {denied}") };
+                let message = if hops == 0 {
+                    denied
+                } else {
+                    format!("redirect refused: {denied}")
+                };
                 return Err(HttpError::Denied(message));
             }
             let left = timeout.saturating_sub(started.elapsed());
             let response = self.send_once(method, &url, &headers, body.as_deref(), left)?;
-            let location = response.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("location"));
-            let Some((_, location)) = location.filter(|_| matches!(response.status, 301 | 302 | 303 | 307 | 308)) else {
+            let location = response
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("location"));
+            let Some((_, location)) = location.filter(|_| matches!(response.status, 301 | 302 | 303 | 307 | 308))
+            else {
                 return Ok(response);
             };
             hops += 1;
@@ -339,6 +388,8 @@ impl OutboundHttp {
         *self.ledger.by_status.entry(status).or_default() += 1;
         tracing::debug!(
             target: "plugin_http",
+            plugin = &*self.identity.plugin,
+            run = self.identity.run.as_deref().unwrap_or("-"),
             method = method_name(method),
             origin = %origin_of(url),
             path = url.path(),
@@ -347,7 +398,11 @@ impl OutboundHttp {
             "outbound request"
         );
         let cap = self.policy.max_response_bytes;
-        if response.header("content-length").and_then(|v| v.parse::<u64>().ok()).is_some_and(|len| len > cap) {
+        if response
+            .header("content-length")
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|len| len > cap)
+        {
             self.ledger.failed += 1;
             return Err(HttpError::TooLarge(cap));
         }
@@ -363,11 +418,13 @@ impl OutboundHttp {
         let read = response.into_reader().take(cap + 1).read_to_end(&mut body);
         if let Err(e) = read {
             self.ledger.failed += 1;
-            return Err(if e.kind() == io::ErrorKind::TimedOut || e.kind() == io::ErrorKind::WouldBlock {
-                HttpError::Timeout(format!("{} did not finish sending within {timeout:?}", origin_of(url)))
-            } else {
-                HttpError::Transport(format!("reading the response of {}: {e}", origin_of(url)))
-            });
+            return Err(
+                if e.kind() == io::ErrorKind::TimedOut || e.kind() == io::ErrorKind::WouldBlock {
+                    HttpError::Timeout(format!("{} did not finish sending within {timeout:?}", origin_of(url)))
+                } else {
+                    HttpError::Transport(format!("reading the response of {}: {e}", origin_of(url)))
+                },
+            );
         }
         self.ledger.bytes_received += body.len() as u64;
         if body.len() as u64 > cap {
@@ -391,7 +448,11 @@ fn transport_error(transport: ureq::Transport, url: &Url, timeout: Duration) -> 
         }
         source = error.source();
     }
-    HttpError::Transport(format!("{}: {}", origin_of(url), transport.message().unwrap_or(&transport.kind().to_string())))
+    HttpError::Transport(format!(
+        "{}: {}",
+        origin_of(url),
+        transport.message().unwrap_or(&transport.kind().to_string())
+    ))
 }
 
 fn method_name(method: Method) -> &'static str {
@@ -418,16 +479,25 @@ mod tests {
     use super::*;
 
     fn allowed(grants: &[&str], url: &str) -> bool {
-        HttpPolicy::with_grants(grants).unwrap().check(&Url::parse(url).unwrap()).is_ok()
+        HttpPolicy::with_grants(grants)
+            .unwrap()
+            .check(&Url::parse(url).unwrap())
+            .is_ok()
     }
 
     #[test]
     fn exact_host_and_default_port() {
         assert!(allowed(&["https://api.personio.de"], "https://api.personio.de/v1/auth"));
         assert!(allowed(&["https://api.personio.de"], "https://API.personio.de:443/v1"));
-        assert!(!allowed(&["https://api.personio.de"], "https://api.personio.de:8443/v1"));
+        assert!(!allowed(
+            &["https://api.personio.de"],
+            "https://api.personio.de:8443/v1"
+        ));
         assert!(!allowed(&["https://api.personio.de"], "https://personio.de/"));
-        assert!(!allowed(&["https://api.personio.de"], "https://api.personio.de.evil.com/"));
+        assert!(!allowed(
+            &["https://api.personio.de"],
+            "https://api.personio.de.evil.com/"
+        ));
     }
 
     #[test]
@@ -455,27 +525,52 @@ mod tests {
     #[test]
     fn denial_names_the_origin_and_how_to_grant_it() {
         let policy = HttpPolicy::with_grants(&["https://api.example.com"]).unwrap();
-        let message = policy.check(&Url::parse("https://evil.example.net:8443/steal").unwrap()).unwrap_err();
+        let message = policy
+            .check(&Url::parse("https://evil.example.net:8443/steal").unwrap())
+            .unwrap_err();
         assert!(message.contains("https://evil.example.net:8443"), "{message}");
         assert!(message.contains("allowed hosts"), "{message}");
     }
 
     #[test]
     fn bad_grants_are_rejected_with_the_reason() {
-        for bad in ["api.example.com", "ftp://x.example.com", "https://x.example.com/path", "https://a.*.example.com", "https://*.10.0.0.1"] {
+        for bad in [
+            "api.example.com",
+            "ftp://x.example.com",
+            "https://x.example.com/path",
+            "https://a.*.example.com",
+            "https://*.10.0.0.1",
+        ] {
             assert!(Grant::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(Grant::parse("https://*.Example.com").unwrap().to_string(), "https://*.example.com");
+        assert_eq!(
+            Grant::parse("https://*.Example.com").unwrap().to_string(),
+            "https://*.example.com"
+        );
     }
 
     #[test]
     fn local_addresses_need_a_literal_grant() {
-        let policy = HttpPolicy::with_grants(&["http://127.0.0.1:9000", "https://*.example.com", "http://localhost:81"]).unwrap();
+        let policy =
+            HttpPolicy::with_grants(&["http://127.0.0.1:9000", "https://*.example.com", "http://localhost:81"])
+                .unwrap();
         assert!(policy.may_reach_local("127.0.0.1", 9000));
         assert!(!policy.may_reach_local("127.0.0.1", 9001));
         assert!(policy.may_reach_local("localhost", 81));
         assert!(!policy.may_reach_local("intranet.example.com", 443));
-        for local in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1"] {
+        for local in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
             assert!(is_local(local.parse().unwrap()), "{local}");
         }
         for public in ["1.1.1.1", "2606:4700::1111", "100.128.0.1"] {

@@ -49,7 +49,7 @@ impl Host for PluginState {
                 cut -= 1;
             }
             message.truncate(cut);
-            message.push_str("…");
+            message.push('…');
         }
         let (plugin, run) = (&*self.identity.plugin, self.identity.run.as_deref().unwrap_or("-"));
         match level {

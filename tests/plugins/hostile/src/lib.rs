@@ -61,21 +61,37 @@ impl Source for Hostile {
             "trap" => panic!("deliberate panic"),
             "http" => {
                 let url = self.config.url.clone().unwrap_or_default();
-                let response = http::Request::get(&url).send_raw().map_err(|e| PluginError::fatal(format!("{e:?}")))?;
-                Err(PluginError::fatal(format!("status {} with {} bytes", response.status, response.body.len())))
+                let response = http::Request::get(&url)
+                    .send_raw()
+                    .map_err(|e| PluginError::fatal(format!("{e:?}")))?;
+                Err(PluginError::fatal(format!(
+                    "status {} with {} bytes",
+                    response.status,
+                    response.body.len()
+                )))
             }
             "garbage" => {
                 // Invalid UTF-8 where the WIT says `string`: the host must
                 // refuse to lift it.
                 let invalid = unsafe { String::from_utf8_unchecked(vec![0xff, 0xfe, 0x41]) };
-                Ok(EmployeePage { employees: vec![], rejected: vec![], next_page: Some(invalid), cursor: None })
+                Ok(EmployeePage {
+                    employees: vec![],
+                    rejected: vec![],
+                    next_page: Some(invalid),
+                    cursor: None,
+                })
             }
             "leak" => {
                 let token = secret("token")?;
                 log::error(format!("the token is {token}"));
                 Err(PluginError::unauthorized(format!("token {token} was refused")))
             }
-            "undeclared-secret" => secret("not-declared").map(|_| EmployeePage { employees: vec![], rejected: vec![], next_page: None, cursor: None }),
+            "undeclared-secret" => secret("not-declared").map(|_| EmployeePage {
+                employees: vec![],
+                rejected: vec![],
+                next_page: None,
+                cursor: None,
+            }),
             "escape" => {
                 // Everything WASI could offer that the host must not grant.
                 let fs = match std::fs::read_dir("/") {
@@ -90,7 +106,12 @@ impl Source for Hostile {
                 };
                 Err(PluginError::fatal(format!("{fs}; {env}; {tcp}")))
             }
-            "ok" => Ok(EmployeePage { employees: vec![], rejected: vec![], next_page: None, cursor: Some("done".into()) }),
+            "ok" => Ok(EmployeePage {
+                employees: vec![],
+                rejected: vec![],
+                next_page: None,
+                cursor: Some("done".into()),
+            }),
             other => Err(PluginError::invalid("mode", format!("unknown mode `{other}`"))),
         }
     }
