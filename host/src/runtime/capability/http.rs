@@ -226,7 +226,8 @@ pub struct HttpLedger {
 /// The HTTP capability of one plugin session.
 pub struct OutboundHttp {
     policy: Arc<HttpPolicy>,
-    agent: ureq::Agent,
+    /// Built on the first request: most sessions (rules) never send one.
+    agent: Option<ureq::Agent>,
     identity: Identity,
     pub ledger: HttpLedger,
 }
@@ -280,18 +281,24 @@ impl ureq::Resolver for PolicyResolver {
 
 impl OutboundHttp {
     pub fn new(policy: Arc<HttpPolicy>, identity: Identity) -> Self {
-        let agent = ureq::AgentBuilder::new()
-            .redirects(0)
-            .timeout(policy.timeout)
-            .resolver(PolicyResolver(policy.clone()))
-            .user_agent(concat!("hrsync/", env!("CARGO_PKG_VERSION")))
-            .build();
         Self {
             policy,
-            agent,
+            agent: None,
             identity,
             ledger: HttpLedger::default(),
         }
+    }
+
+    fn agent(&mut self) -> &ureq::Agent {
+        let policy = &self.policy;
+        self.agent.get_or_insert_with(|| {
+            ureq::AgentBuilder::new()
+                .redirects(0)
+                .timeout(policy.timeout)
+                .resolver(PolicyResolver(policy.clone()))
+                .user_agent(concat!("hrsync/", env!("CARGO_PKG_VERSION")))
+                .build()
+        })
     }
 
     /// Sends a request, following redirects within the grants.
@@ -367,7 +374,7 @@ impl OutboundHttp {
         body: Option<&[u8]>,
         timeout: Duration,
     ) -> Result<Response, HttpError> {
-        let mut request = self.agent.request_url(method_name(method), url).timeout(timeout);
+        let mut request = self.agent().request_url(method_name(method), url).timeout(timeout);
         for (name, value) in headers {
             request = request.set(name, value);
         }
