@@ -5,9 +5,12 @@
 //!   checks, the capabilities plugins may import (HTTP, config and secrets,
 //!   logging, clock), and typed sessions for source, target and rule plugins.
 //! - [`cli`]: the `hrsync` command line.
+//! - [`emulators`]: provider APIs (Personio, ...) served on loopback from
+//!   their public specs, for tests, benchmarks and the demo.
 //! - [`bench`]: benchmarks that print their numbers.
 
 pub mod bench;
 pub mod cli;
+pub mod emulators;
 pub mod installation;
 pub mod runtime;

@@ -6,6 +6,7 @@ pub mod source {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "source",
+        additional_derives: [PartialEq],
     });
 }
 
@@ -27,6 +28,7 @@ pub mod rule {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "rule",
+        additional_derives: [PartialEq],
         with: {
             "hrsync:plugin/types": super::source::hrsync::plugin::types,
             "hrsync:plugin/http": super::source::hrsync::plugin::http,

@@ -1,0 +1,444 @@
+//! The Personio API v1, as `shared/specs/personio/` describes it:
+//! `POST /v1/auth` (client id + secret → bearer token with `expires_in`) and
+//! `GET /v1/company/employees` (`limit`, `offset`, `updated_since`, `email`),
+//! answering `{success, metadata, offset, limit, data: [{type: "Employee",
+//! attributes: {key: {label, value, type, universal_id}}}]}`.
+//!
+//! Test controls: change employees, let tokens expire, queue faults (a 500 or
+//! a 429 with Retry-After on the next employee requests), count requests.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::{parse_timestamp_ms, serve};
+
+/// One employee as the emulator stores it.
+#[derive(Debug, Clone)]
+pub struct HrEmployee {
+    pub id: u64,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    /// onboarding | active | leave | inactive
+    pub status: String,
+    /// internal | external
+    pub employment_type: String,
+    pub position: Option<String>,
+    pub department: Option<String>,
+    pub office: Option<String>,
+    pub team: Option<String>,
+    pub supervisor_id: Option<u64>,
+    pub gender: Option<String>,
+    pub hire_date: Option<String>,
+    pub termination_date: Option<String>,
+    pub birthday: Option<String>,
+    /// `dynamic_NNNN` fields: key, label, type (standard | date | decimal |
+    /// integer), value.
+    pub dynamic: Vec<(String, String, String, Value)>,
+    pub last_modified_ms: u64,
+}
+
+impl HrEmployee {
+    /// A plausible employee `id` in `department`.
+    pub fn new(id: u64, first_name: &str, last_name: &str, department: &str) -> Self {
+        Self {
+            id,
+            first_name: first_name.into(),
+            last_name: last_name.into(),
+            email: format!("{}.{}@example.com", first_name.to_lowercase(), last_name.to_lowercase()),
+            status: "active".into(),
+            employment_type: "internal".into(),
+            position: Some("Specialist".into()),
+            department: Some(department.into()),
+            office: Some("Berlin".into()),
+            team: None,
+            supervisor_id: None,
+            gender: None,
+            hire_date: Some("2021-04-01".into()),
+            termination_date: None,
+            birthday: Some("1990-01-01".into()),
+            dynamic: Vec::new(),
+            last_modified_ms: now_ms(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    pub status: u16,
+    pub retry_after_secs: Option<u64>,
+}
+
+/// Requests the emulator answered, by endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub auth: u64,
+    pub employee_pages: u64,
+    pub rejected_tokens: u64,
+}
+
+struct Token {
+    value: String,
+    expires_at_ms: u64,
+}
+
+struct Inner {
+    client_id: String,
+    client_secret: String,
+    token_ttl: Duration,
+    tokens: Vec<Token>,
+    employees: Vec<HrEmployee>,
+    /// Applied to employee requests: skip this many, then fail.
+    faults: VecDeque<(u64, Fault)>,
+    counts: Counts,
+    issued: u64,
+}
+
+/// A running Personio emulator.
+#[derive(Clone)]
+pub struct PersonioEmulator {
+    inner: Arc<Mutex<Inner>>,
+    addr: SocketAddr,
+}
+
+impl PersonioEmulator {
+    pub fn start(client_id: &str, client_secret: &str) -> std::io::Result<Self> {
+        let inner = Arc::new(Mutex::new(Inner {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            token_ttl: Duration::from_secs(86_400),
+            tokens: Vec::new(),
+            employees: Vec::new(),
+            faults: VecDeque::new(),
+            counts: Counts::default(),
+            issued: 0,
+        }));
+        let router = Router::new()
+            .route("/v1/auth", post(auth))
+            .route("/v1/company/employees", get(employees))
+            .with_state(inner.clone());
+        let addr = serve(router)?;
+        Ok(Self { inner, addr })
+    }
+
+    /// `http://127.0.0.1:PORT`, the plugin's `base_url` and granted host.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Adds or replaces employees (by id), with their `last_modified_ms`.
+    pub fn upsert(&self, employees: impl IntoIterator<Item = HrEmployee>) {
+        let mut inner = self.lock();
+        for employee in employees {
+            match inner.employees.iter_mut().find(|e| e.id == employee.id) {
+                Some(existing) => *existing = employee,
+                None => inner.employees.push(employee),
+            }
+        }
+    }
+
+    /// Changes one employee and marks it modified now.
+    pub fn update(&self, id: u64, change: impl FnOnce(&mut HrEmployee)) -> bool {
+        let mut inner = self.lock();
+        let Some(employee) = inner.employees.iter_mut().find(|e| e.id == id) else {
+            return false;
+        };
+        change(employee);
+        employee.last_modified_ms = now_ms();
+        true
+    }
+
+    pub fn remove(&self, id: u64) {
+        self.lock().employees.retain(|e| e.id != id);
+    }
+
+    /// Tokens issued from now on expire after `ttl`.
+    pub fn set_token_ttl(&self, ttl: Duration) {
+        self.lock().token_ttl = ttl;
+    }
+
+    /// Makes every token issued so far invalid, as if it expired.
+    pub fn expire_tokens(&self) {
+        self.lock().tokens.clear();
+    }
+
+    /// Fails the employee request after `skip` more successful ones.
+    pub fn fail_after(&self, skip: u64, fault: Fault) {
+        self.lock().faults.push_back((skip, fault));
+    }
+
+    pub fn counts(&self) -> Counts {
+        self.lock().counts
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Json(json!({ "success": false, "error": { "code": status.as_u16(), "message": message } })),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    client_id: String,
+    client_secret: String,
+}
+
+async fn auth(State(inner): State<Arc<Mutex<Inner>>>, body: Option<Json<Credentials>>) -> Response {
+    let Some(Json(credentials)) = body else {
+        return error(StatusCode::BAD_REQUEST, "client_id and client_secret are required");
+    };
+    let mut inner = inner.lock().unwrap_or_else(|p| p.into_inner());
+    inner.counts.auth += 1;
+    if credentials.client_id != inner.client_id || credentials.client_secret != inner.client_secret {
+        return error(StatusCode::UNAUTHORIZED, "Wrong credentials");
+    }
+    inner.issued += 1;
+    let value = format!("emulated-token-{}-{}", inner.issued, now_ms());
+    let ttl = inner.token_ttl;
+    inner.tokens.push(Token {
+        value: value.clone(),
+        expires_at_ms: now_ms() + ttl.as_millis() as u64,
+    });
+    Json(json!({
+        "success": true,
+        "data": { "token": value, "expires_in": ttl.as_secs(), "scope": "employees:read" }
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct EmployeeQuery {
+    limit: Option<usize>,
+    offset: Option<usize>,
+    updated_since: Option<String>,
+    email: Option<String>,
+}
+
+async fn employees(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    Query(query): Query<EmployeeQuery>,
+) -> Response {
+    let mut inner = inner.lock().unwrap_or_else(|p| p.into_inner());
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let now = now_ms();
+    if !token.is_some_and(|t| inner.tokens.iter().any(|k| k.value == t && k.expires_at_ms > now)) {
+        inner.counts.rejected_tokens += 1;
+        return error(StatusCode::UNAUTHORIZED, "The token is invalid or expired");
+    }
+    if let Some((skip, fault)) = inner.faults.front_mut() {
+        if *skip == 0 {
+            let fault = *fault;
+            inner.faults.pop_front();
+            let mut response = error(
+                StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                "emulated fault",
+            );
+            if let Some(secs) = fault.retry_after_secs {
+                if let Ok(value) = secs.to_string().parse() {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+            }
+            return response;
+        }
+        *skip -= 1;
+    }
+    inner.counts.employee_pages += 1;
+    let limit = query.limit.unwrap_or(10).clamp(1, 200);
+    let offset = query.offset.unwrap_or(0);
+    let since = match query.updated_since.as_deref().map(|s| (s, parse_timestamp_ms(s))) {
+        Some((text, None)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("updated_since `{text}` is not ISO 8601"),
+            )
+        }
+        Some((_, Some(ms))) => Some(ms),
+        None => None,
+    };
+    let matching: Vec<&HrEmployee> = inner
+        .employees
+        .iter()
+        .filter(|e| since.is_none_or(|since| e.last_modified_ms > since))
+        .filter(|e| since.is_some() || query.email.as_ref().is_none_or(|m| e.email.eq_ignore_ascii_case(m)))
+        .collect();
+    let total = matching.len();
+    let data: Vec<Value> = matching
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|e| render(e, &inner.employees))
+        .collect();
+    Json(json!({
+        "success": true,
+        "metadata": { "total_elements": total, "current_page": offset / limit, "total_pages": total.div_ceil(limit) },
+        "offset": offset,
+        "limit": limit,
+        "data": data,
+    }))
+    .into_response()
+}
+
+fn attribute(label: &str, value: Value, kind: &str, universal_id: Option<&str>) -> Value {
+    json!({ "label": label, "value": value, "type": kind, "universal_id": universal_id })
+}
+
+fn named(kind: &str, id: u64, name: &Option<String>) -> Value {
+    match name {
+        Some(name) => json!({ "type": kind, "attributes": { "id": id, "name": name } }),
+        None => Value::Null,
+    }
+}
+
+/// Small stable ids for departments, offices and teams.
+fn id_of(name: &Option<String>) -> u64 {
+    name.as_deref()
+        .map(|n| {
+            n.bytes()
+                .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
+                % 1_000_000
+        })
+        .unwrap_or(0)
+}
+
+fn render(e: &HrEmployee, all: &[HrEmployee]) -> Value {
+    let date = |d: &Option<String>| {
+        d.as_ref()
+            .map(|d| Value::String(format!("{d}T00:00:00+01:00")))
+            .unwrap_or(Value::Null)
+    };
+    let supervisor = e.supervisor_id.map(|id| {
+        let boss = all.iter().find(|b| b.id == id);
+        let mut attrs = Map::new();
+        attrs.insert("id".into(), attribute("ID", json!(id), "integer", Some("id")));
+        if let Some(boss) = boss {
+            attrs.insert(
+                "first_name".into(),
+                attribute("First name", json!(boss.first_name), "standard", Some("first_name")),
+            );
+            attrs.insert(
+                "last_name".into(),
+                attribute("Last name", json!(boss.last_name), "standard", Some("last_name")),
+            );
+            attrs.insert(
+                "email".into(),
+                attribute("Email", json!(boss.email), "standard", Some("email")),
+            );
+        }
+        json!({ "type": "Employee", "attributes": attrs })
+    });
+    let mut attrs = Map::new();
+    let mut put = |key: &str, label: &str, value: Value, kind: &str| {
+        attrs.insert(key.into(), attribute(label, value, kind, Some(key)));
+    };
+    put("id", "ID", json!(e.id), "integer");
+    put("first_name", "First name", json!(e.first_name), "standard");
+    put("last_name", "Last name", json!(e.last_name), "standard");
+    put("email", "Email", json!(e.email), "standard");
+    put("gender", "Gender", json!(e.gender), "standard");
+    put("status", "Status", json!(e.status), "standard");
+    put("position", "Position", json!(e.position), "standard");
+    put(
+        "supervisor",
+        "Supervisor",
+        supervisor.unwrap_or(Value::Null),
+        "standard",
+    );
+    put(
+        "employment_type",
+        "Employment type",
+        json!(e.employment_type),
+        "standard",
+    );
+    put("weekly_working_hours", "Weekly hours", json!("40"), "standard");
+    put("hire_date", "Hire date", date(&e.hire_date), "date");
+    put(
+        "termination_date",
+        "Termination date",
+        date(&e.termination_date),
+        "date",
+    );
+    put("birthday", "Birthday", date(&e.birthday), "date");
+    put(
+        "office",
+        "Office",
+        named("Office", id_of(&e.office), &e.office),
+        "standard",
+    );
+    put(
+        "department",
+        "Department",
+        named("Department", id_of(&e.department), &e.department),
+        "standard",
+    );
+    put("team", "Team", named("Team", id_of(&e.team), &e.team), "standard");
+    put(
+        "cost_centers",
+        "Cost center",
+        json!([{ "type": "CostCenter", "attributes": { "id": 82957, "name": "Cost center 1", "percentage": 100 } }]),
+        "standard",
+    );
+    put("fix_salary", "Fix salary", json!(3000), "decimal");
+    put(
+        "last_modified_at",
+        "Last modified",
+        json!(format_ms(e.last_modified_ms)),
+        "date",
+    );
+    for (key, label, kind, value) in &e.dynamic {
+        attrs.insert(
+            key.clone(),
+            json!({ "label": label, "value": value, "universal_id": null, "type": kind }),
+        );
+    }
+    json!({ "type": "Employee", "attributes": attrs })
+}
+
+fn format_ms(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Civil date from days (Howard Hinnant), for the `last_modified_at` field.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}+00:00",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
