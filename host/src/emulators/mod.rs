@@ -4,6 +4,7 @@
 //! its own async runtime, so synchronous callers can drive it.
 
 pub mod personio;
+pub mod scim;
 
 use std::net::SocketAddr;
 

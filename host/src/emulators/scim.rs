@@ -1,0 +1,518 @@
+//! A SCIM 2.0 service provider (RFC 7643/7644) in memory: `/Users` and
+//! `/Groups` with bearer-token auth, `startIndex`/`count` paging,
+//! `filter=userName eq "..."` (and `externalId eq`, `displayName eq`),
+//! POST (409 `uniqueness` on a taken userName), GET, PATCH (add, replace,
+//! remove; paths as plain attributes, `name.givenName`, enterprise-extension
+//! URNs, `members[value eq "..."]`; operation names in any case), DELETE.
+//!
+//! Test controls: pre-existing users (created "by hand"), queued faults (a
+//! 429 with Retry-After or a 5xx on the next requests), write counts.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::personio::Fault;
+use super::serve;
+
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+
+/// Writes the emulator received, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Writes {
+    pub user_posts: u64,
+    pub user_patches: u64,
+    pub group_posts: u64,
+    pub group_patches: u64,
+    pub deletes: u64,
+}
+
+impl Writes {
+    pub fn total(&self) -> u64 {
+        self.user_posts + self.user_patches + self.group_posts + self.group_patches + self.deletes
+    }
+}
+
+struct Inner {
+    token: String,
+    users: Vec<Value>,
+    groups: Vec<Value>,
+    next_id: u64,
+    faults: VecDeque<(u64, Fault)>,
+    writes: Writes,
+    requests: u64,
+}
+
+type Shared = Arc<Mutex<Inner>>;
+
+#[derive(Clone)]
+pub struct ScimEmulator {
+    inner: Shared,
+    addr: SocketAddr,
+}
+
+impl ScimEmulator {
+    pub fn start(token: &str) -> std::io::Result<Self> {
+        let inner = Arc::new(Mutex::new(Inner {
+            token: token.into(),
+            users: Vec::new(),
+            groups: Vec::new(),
+            next_id: 1,
+            faults: VecDeque::new(),
+            writes: Writes::default(),
+            requests: 0,
+        }));
+        let router = Router::new()
+            .route("/scim/v2/Users", get(list_users).post(create_user))
+            .route(
+                "/scim/v2/Users/{id}",
+                get(get_user).patch(patch_user).delete(delete_user),
+            )
+            .route("/scim/v2/Groups", get(list_groups).post(create_group))
+            .route(
+                "/scim/v2/Groups/{id}",
+                get(get_group).patch(patch_group).delete(delete_group),
+            )
+            .with_state(inner.clone());
+        let addr = serve(router)?;
+        Ok(Self { inner, addr })
+    }
+
+    /// `http://127.0.0.1:PORT/scim/v2`
+    pub fn base_url(&self) -> String {
+        format!("http://{}/scim/v2", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT`, the origin to grant.
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A user created by hand in the app, outside any sync. Returns its id.
+    pub fn add_user(&self, user_name: &str, given: &str, family: &str, active: bool) -> String {
+        let mut inner = self.lock();
+        let id = inner.new_id();
+        let user = json!({
+            "schemas": [USER_SCHEMA], "id": id, "userName": user_name, "active": active,
+            "name": { "givenName": given, "familyName": family },
+            "emails": [{ "value": user_name, "type": "work", "primary": true }],
+            "meta": { "resourceType": "User" }
+        });
+        inner.users.push(user);
+        id
+    }
+
+    pub fn users(&self) -> Vec<Value> {
+        self.lock().users.clone()
+    }
+
+    pub fn user_by_name(&self, user_name: &str) -> Option<Value> {
+        self.lock()
+            .users
+            .iter()
+            .find(|u| eq_ci(&u["userName"], user_name))
+            .cloned()
+    }
+
+    pub fn groups(&self) -> Vec<Value> {
+        self.lock().groups.clone()
+    }
+
+    /// Changes a user directly, as an admin of the app would.
+    pub fn edit_user(&self, id: &str, change: impl FnOnce(&mut Value)) -> bool {
+        let mut inner = self.lock();
+        let Some(user) = inner.users.iter_mut().find(|u| u["id"] == id) else {
+            return false;
+        };
+        change(user);
+        true
+    }
+
+    /// Fails a request after `skip` more successful ones.
+    pub fn fail_after(&self, skip: u64, fault: Fault) {
+        self.lock().faults.push_back((skip, fault));
+    }
+
+    pub fn writes(&self) -> Writes {
+        self.lock().writes
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.lock().requests
+    }
+}
+
+impl Inner {
+    fn new_id(&mut self) -> String {
+        self.next_id += 1;
+        format!("u{:06}", self.next_id)
+    }
+
+    /// Auth and queued faults, for every request: the refusal, if any.
+    fn refuse(&mut self, headers: &HeaderMap) -> Option<Response> {
+        self.requests += 1;
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if bearer != Some(self.token.as_str()) {
+            return Some(scim_error(StatusCode::UNAUTHORIZED, None, "invalid bearer token"));
+        }
+        if let Some((skip, fault)) = self.faults.front_mut() {
+            if *skip == 0 {
+                let fault = *fault;
+                self.faults.pop_front();
+                let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let mut response = scim_error(status, None, "emulated fault");
+                if let Some(secs) = fault.retry_after_secs.and_then(|s| s.to_string().parse().ok()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, secs);
+                }
+                return Some(response);
+            }
+            *skip -= 1;
+        }
+        None
+    }
+}
+
+fn eq_ci(value: &Value, text: &str) -> bool {
+    value.as_str().is_some_and(|v| v.eq_ignore_ascii_case(text))
+}
+
+fn scim_error(status: StatusCode, scim_type: Option<&str>, detail: &str) -> Response {
+    let mut body = json!({ "schemas": [ERROR], "status": status.as_u16().to_string(), "detail": detail });
+    if let Some(t) = scim_type {
+        body["scimType"] = json!(t);
+    }
+    (status, [(header::CONTENT_TYPE, "application/scim+json")], Json(body)).into_response()
+}
+
+fn scim_json(status: StatusCode, body: Value) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/scim+json")], Json(body)).into_response()
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    #[serde(rename = "startIndex")]
+    start_index: Option<usize>,
+    count: Option<usize>,
+    filter: Option<String>,
+}
+
+/// `attr eq "value"` → (attr, value).
+fn parse_filter(filter: &str) -> Option<(String, String)> {
+    let (attr, rest) = filter.trim().split_once(char::is_whitespace)?;
+    let (op, value) = rest.trim().split_once(char::is_whitespace)?;
+    if !op.eq_ignore_ascii_case("eq") {
+        return None;
+    }
+    Some((attr.to_string(), value.trim().trim_matches('"').to_string()))
+}
+
+fn list(resources: &[Value], query: &ListQuery) -> Response {
+    let filtered: Vec<&Value> = match query.filter.as_deref() {
+        None => resources.iter().collect(),
+        Some(filter) => match parse_filter(filter) {
+            Some((attr, value)) => resources.iter().filter(|r| eq_ci(&r[attr.as_str()], &value)).collect(),
+            None => {
+                return scim_error(
+                    StatusCode::BAD_REQUEST,
+                    Some("invalidFilter"),
+                    "only `attribute eq \"value\"` is supported",
+                )
+            }
+        },
+    };
+    let start = query.start_index.unwrap_or(1).max(1);
+    let count = query.count.unwrap_or(100).min(1000);
+    let page: Vec<Value> = filtered
+        .iter()
+        .skip(start - 1)
+        .take(count)
+        .map(|r| (*r).clone())
+        .collect();
+    scim_json(
+        StatusCode::OK,
+        json!({ "schemas": [LIST], "totalResults": filtered.len(), "startIndex": start, "itemsPerPage": page.len(), "Resources": page }),
+    )
+}
+
+async fn list_users(State(inner): State<Shared>, headers: HeaderMap, Query(query): Query<ListQuery>) -> Response {
+    let mut inner = inner.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(response) = inner.refuse(&headers) {
+        return response;
+    }
+    list(&inner.users, &query)
+}
+
+async fn list_groups(State(inner): State<Shared>, headers: HeaderMap, Query(query): Query<ListQuery>) -> Response {
+    let mut inner = inner.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(response) = inner.refuse(&headers) {
+        return response;
+    }
+    list(&inner.groups, &query)
+}
+
+async fn create_user(State(inner): State<Shared>, headers: HeaderMap, body: Option<Json<Value>>) -> Response {
+    let mut inner = inner.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(response) = inner.refuse(&headers) {
+        return response;
+    }
+    let Some(Json(mut user)) = body.filter(|b| b.is_object()) else {
+        return scim_error(
+            StatusCode::BAD_REQUEST,
+            Some("invalidSyntax"),
+            "body must be a User object",
+        );
+    };
+    let Some(user_name) = user["userName"].as_str().map(str::to_string).filter(|n| !n.is_empty()) else {
+        return scim_error(StatusCode::BAD_REQUEST, Some("invalidValue"), "userName is required");
+    };
+    if inner.users.iter().any(|u| eq_ci(&u["userName"], &user_name)) {
+        return scim_error(
+            StatusCode::CONFLICT,
+            Some("uniqueness"),
+            &format!("User already exists: {user_name}"),
+        );
+    }
+    inner.writes.user_posts += 1;
+    let id = inner.new_id();
+    user["id"] = json!(id);
+    if user.get("active").is_none() {
+        user["active"] = json!(true);
+    }
+    user["meta"] = json!({ "resourceType": "User", "location": format!("/scim/v2/Users/{id}") });
+    inner.users.push(user.clone());
+    scim_json(StatusCode::CREATED, user)
+}
+
+async fn create_group(State(inner): State<Shared>, headers: HeaderMap, body: Option<Json<Value>>) -> Response {
+    let mut inner = inner.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(response) = inner.refuse(&headers) {
+        return response;
+    }
+    let Some(Json(mut group)) = body.filter(|b| b["displayName"].is_string()) else {
+        return scim_error(StatusCode::BAD_REQUEST, Some("invalidValue"), "displayName is required");
+    };
+    if inner.groups.iter().any(|g| g["displayName"] == group["displayName"]) {
+        return scim_error(StatusCode::CONFLICT, Some("uniqueness"), "Group already exists");
+    }
+    inner.writes.group_posts += 1;
+    let id = inner.new_id().replace('u', "g");
+    group["id"] = json!(id);
+    if group.get("members").is_none() {
+        group["members"] = json!([]);
+    }
+    group["meta"] = json!({ "resourceType": "Group" });
+    inner.groups.push(group.clone());
+    scim_json(StatusCode::CREATED, group)
+}
+
+fn resource<'a>(list: &'a mut [Value], id: &str) -> Option<&'a mut Value> {
+    list.iter_mut().find(|r| r["id"] == id)
+}
+
+async fn get_user(State(inner): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    get_resource(inner, headers, id, true).await
+}
+
+async fn get_group(State(inner): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    get_resource(inner, headers, id, false).await
+}
+
+async fn get_resource(inner: Shared, headers: HeaderMap, id: String, user: bool) -> Response {
+    let mut inner = inner.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(response) = inner.refuse(&headers) {
+        return response;
+    }
+    let list = if user { &mut inner.users } else { &mut inner.groups };
+    match resource(list, &id) {
+        Some(r) => scim_json(StatusCode::OK, r.clone()),
+        None => scim_error(StatusCode::NOT_FOUND, None, &format!("{id} not found")),
+    }
+}
+
+async fn delete_user(State(inner): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    delete_resource(inner, headers, id, true).await
+}
+
+async fn delete_group(State(inner): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    delete_resource(inner, headers, id, false).await
+}
+
+async fn delete_resource(inner: Shared, headers: HeaderMap, id: String, user: bool) -> Response {
+    let mut inner = inner.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(response) = inner.refuse(&headers) {
+        return response;
+    }
+    inner.writes.deletes += 1;
+    let list = if user { &mut inner.users } else { &mut inner.groups };
+    let before = list.len();
+    list.retain(|r| r["id"] != id);
+    if list.len() == before {
+        return scim_error(StatusCode::NOT_FOUND, None, &format!("{id} not found"));
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn patch_user(
+    State(inner): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Option<Json<Value>>,
+) -> Response {
+    patch(inner, headers, id, body, true).await
+}
+
+async fn patch_group(
+    State(inner): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Option<Json<Value>>,
+) -> Response {
+    patch(inner, headers, id, body, false).await
+}
+
+async fn patch(inner: Shared, headers: HeaderMap, id: String, body: Option<Json<Value>>, user: bool) -> Response {
+    let mut inner = inner.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(response) = inner.refuse(&headers) {
+        return response;
+    }
+    let Some(operations) = body.as_ref().and_then(|b| b.0["Operations"].as_array()).cloned() else {
+        return scim_error(
+            StatusCode::BAD_REQUEST,
+            Some("invalidSyntax"),
+            "PatchOp needs Operations",
+        );
+    };
+    if user {
+        inner.writes.user_patches += 1;
+    } else {
+        inner.writes.group_patches += 1;
+    }
+    let list = if user { &mut inner.users } else { &mut inner.groups };
+    let Some(target) = resource(list, &id) else {
+        return scim_error(StatusCode::NOT_FOUND, None, &format!("{id} not found"));
+    };
+    let mut patched = target.clone();
+    for operation in &operations {
+        if let Err(detail) = apply_operation(&mut patched, operation) {
+            return scim_error(StatusCode::BAD_REQUEST, Some("invalidPath"), &detail);
+        }
+    }
+    *target = patched.clone();
+    scim_json(StatusCode::OK, patched)
+}
+
+/// Applies one PATCH operation to a resource.
+fn apply_operation(resource: &mut Value, operation: &Value) -> Result<(), String> {
+    let op = operation["op"].as_str().unwrap_or_default().to_ascii_lowercase();
+    let value = operation.get("value").cloned().unwrap_or(Value::Null);
+    let Some(path) = operation["path"].as_str() else {
+        // No path: the value is an object of attributes to add or replace.
+        let Value::Object(fields) = value else {
+            return Err("an operation without path needs an object value".into());
+        };
+        for (key, field) in fields {
+            set_path(resource, &key, field);
+        }
+        return Ok(());
+    };
+    // members[value eq "id"]
+    if let Some(inner) = path.strip_prefix("members[").and_then(|p| p.strip_suffix(']')) {
+        let (_, member) = parse_filter(inner).ok_or_else(|| format!("bad filter in `{path}`"))?;
+        if op == "remove" {
+            if let Some(members) = resource["members"].as_array_mut() {
+                members.retain(|m| m["value"] != member.as_str());
+            }
+            return Ok(());
+        }
+        return Err(format!("`{op}` on `{path}` is not supported"));
+    }
+    match op.as_str() {
+        "add" if path == "members" => {
+            let members = resource["members"].as_array().cloned().unwrap_or_default();
+            let mut merged = members;
+            for member in value.as_array().cloned().unwrap_or_default() {
+                if !merged.iter().any(|m| m["value"] == member["value"]) {
+                    merged.push(member);
+                }
+            }
+            resource["members"] = Value::Array(merged);
+        }
+        "add" | "replace" => set_path(resource, path, value),
+        "remove" => remove_path(resource, path),
+        other => return Err(format!("unknown op `{other}`")),
+    }
+    Ok(())
+}
+
+/// `name.givenName`, `active`, `urn:...:User:department`, `urn:...:User`.
+fn split_path(path: &str) -> (Option<&str>, &str) {
+    if let Some(rest) = path.strip_prefix(ENTERPRISE) {
+        return match rest.strip_prefix(':') {
+            Some(attr) => (Some(ENTERPRISE), attr),
+            None => (None, ENTERPRISE),
+        };
+    }
+    (None, path)
+}
+
+fn set_path(resource: &mut Value, path: &str, value: Value) {
+    let (extension, attr) = split_path(path);
+    let mut node = resource;
+    if let Some(ext) = extension {
+        if !node[ext].is_object() {
+            node[ext] = Value::Object(Map::new());
+        }
+        node = &mut node[ext];
+    }
+    let mut parts = attr.split('.').peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            if value.is_object() && node[part].is_object() {
+                if let (Some(existing), Value::Object(fields)) = (node[part].as_object_mut(), value.clone()) {
+                    existing.extend(fields);
+                    return;
+                }
+            }
+            node[part] = value;
+            return;
+        }
+        if !node[part].is_object() {
+            node[part] = Value::Object(Map::new());
+        }
+        node = &mut node[part];
+    }
+}
+
+fn remove_path(resource: &mut Value, path: &str) {
+    let (extension, attr) = split_path(path);
+    let mut node = resource;
+    if let Some(ext) = extension {
+        node = &mut node[ext];
+    }
+    let parts: Vec<&str> = attr.split('.').collect();
+    for part in &parts[..parts.len() - 1] {
+        node = &mut node[*part];
+    }
+    if let Some(object) = node.as_object_mut() {
+        object.remove(parts[parts.len() - 1]);
+    }
+}
