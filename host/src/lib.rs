@@ -4,6 +4,7 @@
 //! - [`runtime`]: the plugin sandbox — engine, component cache, WIT version
 //!   checks, the capabilities plugins may import (HTTP, config and secrets,
 //!   logging, clock), and typed sessions for source, target and rule plugins.
+//! - [`sync`]: the sync engine, one module per step of a run.
 //! - [`cli`]: the `hrsync` command line.
 //! - [`emulators`]: provider APIs (Personio, ...) served on loopback from
 //!   their public specs, for tests, benchmarks and the demo.
@@ -14,3 +15,4 @@ pub mod cli;
 pub mod emulators;
 pub mod installation;
 pub mod runtime;
+pub mod sync;

@@ -42,3 +42,17 @@ pub mod rule {
 /// The records shared by every world (employee, account, change, error...).
 pub use source::hrsync::plugin::types;
 pub use source::hrsync::plugin::{clock, config, http, log};
+
+impl types::AttributeValue {
+    /// The value as text: numbers in decimal, booleans as `true`/`false`,
+    /// lists joined with `, ` (as the SDK's `AttributeValue::to_text`).
+    pub fn to_text(&self) -> String {
+        match self {
+            Self::Text(s) | Self::Date(s) => s.clone(),
+            Self::Integer(i) => i.to_string(),
+            Self::Decimal(d) => d.to_string(),
+            Self::Boolean(b) => b.to_string(),
+            Self::TextList(items) => items.join(", "),
+        }
+    }
+}
