@@ -56,3 +56,21 @@ impl types::AttributeValue {
         }
     }
 }
+
+impl types::DesiredAccount {
+    /// The account an employee gets when no rule says otherwise (see
+    /// `subject` in wit/worlds.wit; the SDKs build the same default).
+    pub fn for_employee(employee: &types::Employee) -> Self {
+        Self {
+            external_id: employee.hr_id.clone(),
+            user_name: employee.email.clone().unwrap_or_else(|| employee.hr_id.clone()),
+            email: employee.email.clone(),
+            first_name: employee.first_name.clone(),
+            last_name: employee.last_name.clone(),
+            attributes: Vec::new(),
+            create_only: Vec::new(),
+            teams: Vec::new(),
+            manager_hr_id: employee.supervisor.as_ref().map(|s| s.hr_id.clone()),
+        }
+    }
+}

@@ -3,16 +3,22 @@
 //!
 //! 1. trigger — schedule, sync now, webhook, provision one, dry run
 //! 2. claim — one active run per integration
-//! 3. read — page through the source
-//! 4. rules — exclusion, mapping, team naming, scripts
+//! 3. [`read`] — page through the source
+//! 4. [`rules`] — exclusion, mapping, team naming, scripts
 //! 5. [`correlate`] — links first, then matching attributes, adopt switch
 //! 6. [`plan`] — the diff, owned fields only, deletion threshold; a dry run
 //!    stops here
-//! 7. apply — bounded concurrency, retries, journal
+//! 7. [`apply`] — batches, [`retry`] with backoff and Retry-After
 //! 8. record — outcomes, counts, audit, cursor
 //!
-//! Built so far: correlate and plan (pure, unit-tested). Read, rules, apply
-//! and record, with the store, come next (issue 3).
+//! [`run`] ties read, rules, correlate, plan and apply together over links
+//! the caller keeps; the store (links, runs, items, audit, cursors), the
+//! claim and record steps come next (issue 3).
 
+pub mod apply;
 pub mod correlate;
 pub mod plan;
+pub mod read;
+pub mod retry;
+pub mod rules;
+pub mod run;

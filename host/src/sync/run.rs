@@ -1,0 +1,265 @@
+//! One run of an integration, end to end: read → rules → correlate → plan →
+//! apply (accounts, then teams, memberships and managers). The links come
+//! in and go out; keeping them (and the run's record) is the caller's job.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use super::apply::{apply, ItemOutcome, ItemResult};
+use super::correlate::{correlate, Link, LinkOrigin, MatchAttribute};
+use super::plan::{
+    is_managed, plan_accounts, plan_managers, plan_memberships, plan_teams, AccountInputs, Options, PlanError, Planned,
+    Skipped, Verdict,
+};
+use super::read::read_all;
+use super::retry::RetryPolicy;
+use super::rules;
+use crate::runtime::types::{Account, Capabilities, Change, EmployeeStatus, RejectedRecord, Team};
+use crate::runtime::{CallError, RuleSession, SourceSession, TargetSession};
+
+pub struct Sessions<'a> {
+    pub source: &'a mut SourceSession,
+    pub rules: &'a mut [RuleSession],
+    pub target: &'a mut TargetSession,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub options: Options,
+    pub matching: Vec<MatchAttribute>,
+    pub page_size: u32,
+    pub retry: RetryPolicy,
+    pub dry_run: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            options: Options::default(),
+            matching: vec![MatchAttribute::Email],
+            page_size: 200,
+            retry: RetryPolicy::default(),
+            dry_run: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("reading the source failed; nothing was changed: {0}")]
+    Read(CallError),
+    #[error("a rule failed; nothing was changed: {0}")]
+    Rules(CallError),
+    #[error("reading the target failed; nothing was changed: {0}")]
+    Target(CallError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("applying changes failed: {0}")]
+    Apply(CallError),
+}
+
+/// What a run did (or, for a dry run, would do).
+#[derive(Debug, Default)]
+pub struct RunReport {
+    /// A dry run: the planned account changes; otherwise every applied
+    /// change with its outcome.
+    pub planned: Vec<Planned>,
+    pub outcomes: Vec<ItemOutcome>,
+    pub skipped: Vec<Skipped>,
+    pub rejected: Vec<RejectedRecord>,
+    /// The links after the run.
+    pub links: Vec<Link>,
+    pub cursor: Option<String>,
+    pub employees_read: usize,
+}
+
+impl RunReport {
+    /// Writes made (successful changes).
+    pub fn writes(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| !matches!(o.result, ItemResult::Failed(_)))
+            .count()
+    }
+
+    pub fn failed(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| matches!(o.result, ItemResult::Failed(_)))
+            .count()
+    }
+
+    /// Successful changes of one kind, e.g. `|c| matches!(c, Change::CreateAccount(_))`.
+    pub fn count(&self, kind: impl Fn(&Change) -> bool) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| !matches!(o.result, ItemResult::Failed(_)) && kind(&o.planned.change))
+            .count()
+    }
+}
+
+fn all_pages<T>(
+    mut next: impl FnMut(Option<&str>) -> Result<(Vec<T>, Option<String>), CallError>,
+) -> Result<Vec<T>, CallError> {
+    let mut items = Vec::new();
+    let mut page: Option<String> = None;
+    loop {
+        let (mut batch, next_page) = next(page.as_deref())?;
+        items.append(&mut batch);
+        match next_page {
+            Some(token) if page.as_deref() != Some(token.as_str()) => page = Some(token),
+            _ => return Ok(items),
+        }
+    }
+}
+
+fn read_target(
+    target: &mut TargetSession,
+    page_size: u32,
+    teams: bool,
+) -> Result<(Vec<Account>, Vec<Team>), CallError> {
+    let accounts = all_pages(|page| target.list_accounts(page, page_size).map(|p| (p.accounts, p.next_page)))?;
+    let teams = if teams {
+        all_pages(|page| target.list_teams(page, page_size).map(|p| (p.teams, p.next_page)))?
+    } else {
+        Vec::new()
+    };
+    Ok((accounts, teams))
+}
+
+/// Runs the integration once against `links`.
+pub fn run(sessions: Sessions<'_>, links: &[Link], settings: &Settings) -> Result<RunReport, RunError> {
+    let Sessions {
+        source,
+        rules: rule_sessions,
+        target,
+    } = sessions;
+    let read = read_all(source, settings.page_size, &settings.retry).map_err(RunError::Read)?;
+    let verdicts = rules::evaluate(rule_sessions, &read.employees).map_err(RunError::Rules)?;
+    let capabilities: Capabilities = target.capabilities().map_err(RunError::Target)?;
+    let (accounts, teams) = read_target(target, settings.page_size, capabilities.teams).map_err(RunError::Target)?;
+
+    let in_scope: Vec<(&str, &crate::runtime::types::DesiredAccount)> = verdicts
+        .iter()
+        .filter_map(|(id, v)| match v {
+            Verdict::InScope { desired, .. } => Some((id.as_str(), desired)),
+            Verdict::Excluded { .. } => None,
+        })
+        .collect();
+    let pairings = correlate(in_scope, &accounts, links, &settings.matching, settings.options.adopt);
+    let rejected_ids: HashSet<String> = read.rejected.iter().filter_map(|r| r.hr_id.clone()).collect();
+    let plan = plan_accounts(AccountInputs {
+        verdicts: &verdicts,
+        rejected: &rejected_ids,
+        pairings: &pairings,
+        accounts: &accounts,
+        links,
+        read: read.kind,
+        options: &settings.options,
+        can_reactivate: capabilities.reactivation,
+    })?;
+
+    let mut report = RunReport {
+        skipped: plan.skipped.clone(),
+        rejected: read.rejected.clone(),
+        cursor: read.cursor.clone(),
+        employees_read: read.employees.len(),
+        ..RunReport::default()
+    };
+    if settings.dry_run {
+        report.planned = plan.changes;
+        report.links = links.to_vec();
+        return Ok(report);
+    }
+
+    // Accounts.
+    let mut links: Vec<Link> = links
+        .iter()
+        .filter(|l| !plan.disconnected.contains(&l.hr_id))
+        .cloned()
+        .collect();
+    links.extend(plan.adopted.iter().cloned());
+    let outcomes = apply(target, plan.changes, capabilities.max_batch, &settings.retry).map_err(RunError::Apply)?;
+    for outcome in &outcomes {
+        let (Change::CreateAccount(_), Some(hr_id)) = (&outcome.planned.change, &outcome.planned.hr_id) else {
+            continue;
+        };
+        let (id, origin) = match &outcome.result {
+            ItemResult::Done { id: Some(id) } => (id.clone(), LinkOrigin::Created),
+            ItemResult::LinkedExisting { id } => (id.clone(), LinkOrigin::Adopted),
+            _ => continue,
+        };
+        links.retain(|l| &l.hr_id != hr_id);
+        links.push(Link {
+            hr_id: hr_id.clone(),
+            account_id: id,
+            origin,
+        });
+    }
+    report.outcomes = outcomes;
+
+    // Teams and managers need every account's id: a second pass.
+    let account_of: HashMap<&str, &str> = links
+        .iter()
+        .map(|l| (l.hr_id.as_str(), l.account_id.as_str()))
+        .collect();
+    let active_in_scope: Vec<(&String, &crate::runtime::types::DesiredAccount)> = verdicts
+        .iter()
+        .filter_map(|(id, v)| match v {
+            Verdict::InScope { status, desired } if *status != EmployeeStatus::Inactive => Some((id, desired)),
+            _ => None,
+        })
+        .collect();
+    let mut second_pass = Vec::new();
+    if capabilities.teams {
+        let names: BTreeSet<String> = active_in_scope
+            .iter()
+            .flat_map(|(_, d)| d.teams.iter().cloned())
+            .collect();
+        let creates = plan_teams(&names, &teams);
+        let created = apply(target, creates, capabilities.max_batch, &settings.retry).map_err(RunError::Apply)?;
+        let mut teams = teams;
+        for outcome in &created {
+            if let (Change::CreateTeam(draft), ItemResult::Done { id: Some(id) }) =
+                (&outcome.planned.change, &outcome.result)
+            {
+                teams.push(Team {
+                    id: id.clone(),
+                    name: draft.name.clone(),
+                    external_id: draft.external_id.clone(),
+                    member_ids: vec![],
+                });
+            }
+        }
+        report.outcomes.extend(created);
+        let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (hr_id, desired) in &active_in_scope {
+            if let Some(account) = account_of.get(hr_id.as_str()) {
+                for team in &desired.teams {
+                    wanted.entry(team.clone()).or_default().insert(account.to_string());
+                }
+            }
+        }
+        let managed: HashSet<String> = links.iter().map(|l| l.account_id.clone()).collect();
+        let teams: Vec<Team> = teams.into_iter().filter(is_managed).collect();
+        second_pass.extend(plan_memberships(&wanted, &teams, &managed));
+    }
+    if capabilities.managers {
+        let desired_managers: BTreeMap<String, Option<String>> = active_in_scope
+            .iter()
+            .filter_map(|(hr_id, desired)| {
+                let account = account_of.get(hr_id.as_str())?;
+                let manager = desired
+                    .manager_hr_id
+                    .as_deref()
+                    .and_then(|m| account_of.get(m))
+                    .map(|m| m.to_string());
+                Some((account.to_string(), manager))
+            })
+            .collect();
+        second_pass.extend(plan_managers(&desired_managers, &accounts));
+    }
+    let outcomes = apply(target, second_pass, capabilities.max_batch, &settings.retry).map_err(RunError::Apply)?;
+    report.outcomes.extend(outcomes);
+    report.links = links;
+    Ok(report)
+}
