@@ -114,3 +114,23 @@ fn test_reports_the_typed_error() {
         "{text}"
     );
 }
+
+#[test]
+fn demo_syncs_changes_and_then_nothing() {
+    let cache = tempfile::tempdir().unwrap();
+    let output = hrsync(&["demo"], cache.path());
+    let text = stdout(&output);
+    assert!(
+        output.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        text.contains("users created 10, updated 1, deactivated 0 | teams created 3"),
+        "{text}"
+    );
+    assert!(text.contains("no changes: zero writes"), "{text}");
+    assert!(text.contains("users created 1, updated 0, deactivated 1"), "{text}");
+    assert!(text.contains("excluded by filter `externals`"), "{text}");
+    assert!(text.contains("jonas.becker@example.com         INACTIVE"), "{text}");
+}

@@ -1,5 +1,6 @@
 //! The `hrsync` command line: one module per command group.
 
+mod demo;
 mod plugin;
 
 use std::path::PathBuf;
@@ -28,6 +29,9 @@ enum Command {
     /// Inspect and test plugin components.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Sync a Personio emulator into a SCIM app on loopback, change a few
+    /// employees, sync again, and print what happened each time.
+    Demo,
     /// Benchmarks that print their numbers.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
@@ -36,6 +40,7 @@ enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Plugin(command) => runtime(cli.cache_dir).and_then(|rt| plugin::run(&rt, command)),
+        Command::Demo => runtime(cli.cache_dir).and_then(|rt| demo::run_demo(&rt)),
         Command::Bench(command) => crate::bench::run(command),
     };
     match result {
