@@ -5,6 +5,8 @@
 //!   checks, the capabilities plugins may import (HTTP, config and secrets,
 //!   logging, clock), and typed sessions for source, target and rule plugins.
 //! - [`sync`]: the sync engine, one module per step of a run.
+//! - [`store`]: links, runs, run items, audit events and cursors on SQLite
+//!   or PostgreSQL (sqlx, migrations in `host/migrations/`).
 //! - [`cli`]: the `hrsync` command line.
 //! - [`emulators`]: provider APIs (Personio, ...) served on loopback from
 //!   their public specs, for tests, benchmarks and the demo.
@@ -15,4 +17,5 @@ pub mod cli;
 pub mod emulators;
 pub mod installation;
 pub mod runtime;
+pub mod store;
 pub mod sync;

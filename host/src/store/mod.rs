@@ -1,0 +1,354 @@
+//! Durable state with sqlx, the same code on SQLite (the embedded default,
+//! a file) and PostgreSQL: links, runs, run items, audit events, cursors.
+//! Migrations live in `host/migrations/`. Writes of many rows go in
+//! multi-row statements, never one round trip per record.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+use crate::sync::correlate::{Link, LinkOrigin};
+
+/// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bind
+/// limits.
+const CHUNK: usize = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database URL `{0}` is not sqlite:// or postgres://")]
+    Url(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrating the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is malformed: {0}")]
+    Malformed(String),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+}
+
+/// One planned change and how it ended, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemRecord {
+    pub hr_id: Option<String>,
+    pub kind: String,
+    pub summary: String,
+    /// `done`, `linked-existing`, `failed`, `planned` (dry run).
+    pub outcome: String,
+    pub error: Option<String>,
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    pub id: String,
+    pub integration_id: String,
+    pub trigger: String,
+    pub started_by: Option<String>,
+    pub status: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub error: Option<String>,
+    /// JSON object of counts (created, updated, deactivated, ...).
+    pub counts: String,
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A new id: time-ordered (strictly, within one process), random-suffixed.
+pub fn new_id(prefix: &str) -> String {
+    static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let sequence = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) & 0xff_ffff;
+    let mut random = [0u8; 4];
+    let _ = getrandom::fill(&mut random);
+    let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}_{:012x}{sequence:06x}{suffix}", now_ms())
+}
+
+fn origin_name(origin: LinkOrigin) -> &'static str {
+    match origin {
+        LinkOrigin::Created => "created",
+        LinkOrigin::Adopted => "adopted",
+    }
+}
+
+impl Store {
+    /// Connects and migrates. `sqlite://PATH` (created when missing) or
+    /// `postgres://...`.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let url = if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.contains('?') {
+                url.to_string()
+            } else {
+                format!("sqlite://{path}?mode=rwc")
+            }
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            url.to_string()
+        } else {
+            return Err(StoreError::Url(url.to_string()));
+        };
+        let sqlite = url.starts_with("sqlite:");
+        // SQLite allows one writer: one connection avoids busy errors.
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 1 } else { 8 })
+            .connect(&url)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub async fn links(&self, integration: &str) -> Result<Vec<Link>, StoreError> {
+        let rows = sqlx::query("SELECT hr_id, account_id, origin FROM links WHERE integration_id = $1 ORDER BY hr_id")
+            .bind(integration)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row: &AnyRow| {
+                let origin = match row.try_get::<String, _>("origin")?.as_str() {
+                    "created" => LinkOrigin::Created,
+                    "adopted" => LinkOrigin::Adopted,
+                    other => return Err(StoreError::Malformed(format!("link origin `{other}`"))),
+                };
+                Ok(Link {
+                    hr_id: row.try_get("hr_id")?,
+                    account_id: row.try_get("account_id")?,
+                    origin,
+                })
+            })
+            .collect()
+    }
+
+    /// Makes the stored links of `integration` equal to `links`: upserts
+    /// in multi-row statements, deletes the rest, in one transaction.
+    pub async fn save_links(&self, integration: &str, links: &[Link]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // This save's rows carry a stamp newer than any before it, so the
+        // rows it did not write can be told apart and deleted.
+        let newest: Option<i64> = sqlx::query("SELECT MAX(updated_at) AS newest FROM links WHERE integration_id = $1")
+            .bind(integration)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("newest")?;
+        let now = now_ms().max(newest.unwrap_or(0) + 1);
+        for chunk in links.chunks(CHUNK) {
+            let mut sql =
+                String::from("INSERT INTO links (integration_id, hr_id, account_id, origin, updated_at) VALUES ");
+            for i in 0..chunk.len() {
+                let b = i * 5;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("(${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5));
+            }
+            sql.push_str(
+                " ON CONFLICT (integration_id, hr_id) DO UPDATE SET account_id = excluded.account_id, \
+                 origin = excluded.origin, updated_at = excluded.updated_at",
+            );
+            let mut query = sqlx::query(&sql);
+            for link in chunk {
+                query = query
+                    .bind(integration)
+                    .bind(link.hr_id.as_str())
+                    .bind(link.account_id.as_str())
+                    .bind(origin_name(link.origin))
+                    .bind(now);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        // Everything not written just now is gone.
+        sqlx::query("DELETE FROM links WHERE integration_id = $1 AND updated_at <> $2")
+            .bind(integration)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn start_run(
+        &self,
+        integration: &str,
+        trigger: &str,
+        started_by: Option<&str>,
+    ) -> Result<String, StoreError> {
+        let id = new_id("run");
+        sqlx::query(
+            "INSERT INTO runs (id, integration_id, run_trigger, started_by, status, started_at, counts) \
+             VALUES ($1, $2, $3, $4, 'running', $5, '{}')",
+        )
+        .bind(id.as_str())
+        .bind(integration)
+        .bind(trigger)
+        .bind(started_by)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    /// Appends items to a run, numbering them after those already there.
+    pub async fn record_items(&self, run: &str, items: &[ItemRecord]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let first: i64 = sqlx::query("SELECT COUNT(*) AS n FROM run_items WHERE run_id = $1")
+            .bind(run)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
+        for (chunk_index, chunk) in items.chunks(CHUNK).enumerate() {
+            let mut sql = String::from(
+                "INSERT INTO run_items (run_id, seq, hr_id, kind, summary, outcome, error, attempts) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 8;
+                if i > 0 {
+                    sql.push(',');
+                }
+                let params: Vec<String> = (1..=8).map(|k| format!("${}", b + k)).collect();
+                sql.push_str(&format!("({})", params.join(", ")));
+            }
+            let mut query = sqlx::query(&sql);
+            for (i, item) in chunk.iter().enumerate() {
+                let seq = first + (chunk_index * CHUNK + i) as i64;
+                query = query
+                    .bind(run)
+                    .bind(seq)
+                    .bind(item.hr_id.as_deref())
+                    .bind(item.kind.as_str())
+                    .bind(item.summary.as_str())
+                    .bind(item.outcome.as_str())
+                    .bind(item.error.as_deref())
+                    .bind(i64::from(item.attempts));
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn items(&self, run: &str) -> Result<Vec<ItemRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT hr_id, kind, summary, outcome, error, attempts FROM run_items WHERE run_id = $1 ORDER BY seq",
+        )
+        .bind(run)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ItemRecord {
+                    hr_id: row.try_get("hr_id")?,
+                    kind: row.try_get("kind")?,
+                    summary: row.try_get("summary")?,
+                    outcome: row.try_get("outcome")?,
+                    error: row.try_get("error")?,
+                    attempts: row.try_get::<i64, _>("attempts")?.try_into().unwrap_or(u32::MAX),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn finish_run(
+        &self,
+        run: &str,
+        status: &str,
+        error: Option<&str>,
+        counts: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE runs SET status = $1, error = $2, counts = $3, finished_at = $4 WHERE id = $5")
+            .bind(status)
+            .bind(error)
+            .bind(counts.to_string())
+            .bind(now_ms())
+            .bind(run)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The newest runs first.
+    pub async fn runs(&self, integration: &str, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, integration_id, run_trigger, started_by, status, started_at, finished_at, error, counts \
+             FROM runs WHERE integration_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2",
+        )
+        .bind(integration)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RunRecord {
+                    id: row.try_get("id")?,
+                    integration_id: row.try_get("integration_id")?,
+                    trigger: row.try_get("run_trigger")?,
+                    started_by: row.try_get("started_by")?,
+                    status: row.try_get("status")?,
+                    started_at: row.try_get("started_at")?,
+                    finished_at: row.try_get("finished_at")?,
+                    error: row.try_get("error")?,
+                    counts: row.try_get("counts")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn cursor(&self, integration: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT cursor_value FROM cursors WHERE integration_id = $1")
+            .bind(integration)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("cursor_value")).transpose()?)
+    }
+
+    /// Call only after a run succeeded.
+    pub async fn advance_cursor(&self, integration: &str, cursor: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO cursors (integration_id, cursor_value, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (integration_id) DO UPDATE SET cursor_value = excluded.cursor_value, updated_at = excluded.updated_at",
+        )
+        .bind(integration)
+        .bind(cursor)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn append_audit(
+        &self,
+        integration: Option<&str>,
+        actor: &str,
+        action: &str,
+        detail: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_events (id, integration_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(new_id("audit"))
+        .bind(integration)
+        .bind(now_ms())
+        .bind(actor)
+        .bind(action)
+        .bind(detail.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn audit_actions(&self, integration: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT action FROM audit_events WHERE integration_id = $1 ORDER BY at, id")
+            .bind(integration)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("action")?)).collect()
+    }
+}

@@ -1,0 +1,178 @@
+//! The store on SQLite (a file) and on PostgreSQL: the same checks on both.
+//! PostgreSQL comes from `HRSYNC_TEST_POSTGRES_URL` (scripts/test sets it up
+//! with scripts/postgres).
+
+use hrsync::store::{new_id, ItemRecord, Store};
+use hrsync::sync::correlate::{Link, LinkOrigin};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Runs `check` against a fresh SQLite file and the PostgreSQL server.
+fn on_both<F, Fut>(check: F)
+where
+    F: Fn(Store) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let postgres = std::env::var("HRSYNC_TEST_POSTGRES_URL")
+        .expect("HRSYNC_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts PostgreSQL");
+    let sqlite = format!("sqlite://{}", dir.path().join("hrsync.db").display());
+    for url in [sqlite, postgres] {
+        runtime().block_on(async {
+            let store = Store::connect(&url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+            check(store).await;
+        });
+    }
+}
+
+fn link(hr: &str, account: &str, origin: LinkOrigin) -> Link {
+    Link {
+        hr_id: hr.into(),
+        account_id: account.into(),
+        origin,
+    }
+}
+
+#[test]
+fn links_are_saved_in_bulk_and_replaced() {
+    on_both(|store| async move {
+        let integration = new_id("int");
+        let many: Vec<Link> = (0..1234)
+            .map(|i| link(&format!("{i}"), &format!("acc-{i}"), LinkOrigin::Created))
+            .collect();
+        store.save_links(&integration, &many).await.unwrap();
+        assert_eq!(store.links(&integration).await.unwrap().len(), 1234);
+
+        let now = vec![
+            link("1", "acc-1b", LinkOrigin::Adopted),
+            link("2", "acc-2", LinkOrigin::Created),
+        ];
+        store.save_links(&integration, &now).await.unwrap();
+        let mut stored = store.links(&integration).await.unwrap();
+        stored.sort_by(|a, b| a.hr_id.cmp(&b.hr_id));
+        assert_eq!(stored, now, "upserted, and the rest deleted");
+        store.save_links(&integration, &now).await.unwrap();
+        assert_eq!(
+            store.links(&integration).await.unwrap().len(),
+            2,
+            "saving twice at once keeps them"
+        );
+        assert!(
+            store.links(&new_id("other")).await.unwrap().is_empty(),
+            "scoped to the integration"
+        );
+    });
+}
+
+#[test]
+fn runs_and_their_items() {
+    on_both(|store| async move {
+        let integration = new_id("int");
+        let run = store
+            .start_run(&integration, "manual", Some("admin@example.com"))
+            .await
+            .unwrap();
+        let items: Vec<ItemRecord> = (0..700)
+            .map(|i| ItemRecord {
+                hr_id: Some(format!("{i}")),
+                kind: "create-account".into(),
+                summary: format!("create e{i}@example.com"),
+                outcome: if i == 5 { "failed".into() } else { "done".into() },
+                error: (i == 5).then(|| "invalid input in `email`".to_string()),
+                attempts: 1,
+            })
+            .collect();
+        store.record_items(&run, &items[..600]).await.unwrap();
+        store.record_items(&run, &items[600..]).await.unwrap();
+        let stored = store.items(&run).await.unwrap();
+        assert_eq!(stored, items, "in order, across two appends");
+        store
+            .finish_run(
+                &run,
+                "succeeded",
+                None,
+                &serde_json::json!({ "created": 699, "failed": 1 }),
+            )
+            .await
+            .unwrap();
+
+        let failed = store.start_run(&integration, "schedule", None).await.unwrap();
+        store
+            .finish_run(
+                &failed,
+                "failed",
+                Some("reading the source failed"),
+                &serde_json::json!({}),
+            )
+            .await
+            .unwrap();
+        let runs = store.runs(&integration, 10).await.unwrap();
+        assert_eq!(runs.len(), 2);
+        let first = runs.iter().find(|r| r.id == run).unwrap();
+        assert_eq!((first.trigger.as_str(), first.status.as_str()), ("manual", "succeeded"));
+        assert_eq!(first.started_by.as_deref(), Some("admin@example.com"));
+        assert!(first.finished_at.is_some_and(|f| f >= first.started_at));
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&first.counts).unwrap()["created"],
+            699
+        );
+        let second = runs.iter().find(|r| r.id == failed).unwrap();
+        assert_eq!(second.error.as_deref(), Some("reading the source failed"));
+    });
+}
+
+#[test]
+fn cursors_and_audit_events() {
+    on_both(|store| async move {
+        let integration = new_id("int");
+        assert_eq!(store.cursor(&integration).await.unwrap(), None);
+        store
+            .advance_cursor(&integration, "2026-11-21T10:00:00Z")
+            .await
+            .unwrap();
+        store
+            .advance_cursor(&integration, "2026-11-21T11:00:00Z")
+            .await
+            .unwrap();
+        assert_eq!(
+            store.cursor(&integration).await.unwrap().as_deref(),
+            Some("2026-11-21T11:00:00Z")
+        );
+
+        store
+            .append_audit(
+                Some(&integration),
+                "admin@example.com",
+                "integration.activate",
+                &serde_json::json!({}),
+            )
+            .await
+            .unwrap();
+        store
+            .append_audit(
+                Some(&integration),
+                "sync",
+                "account.create",
+                &serde_json::json!({ "hr_id": "7" }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store.audit_actions(&integration).await.unwrap(),
+            ["integration.activate", "account.create"]
+        );
+    });
+}
+
+#[test]
+fn bad_urls_are_named() {
+    runtime().block_on(async {
+        let error = Store::connect("mysql://localhost/x").await.err().expect("refused");
+        assert!(error.to_string().contains("mysql://localhost/x"), "{error}");
+    });
+}
