@@ -176,3 +176,70 @@ fn bad_urls_are_named() {
         assert!(error.to_string().contains("mysql://localhost/x"), "{error}");
     });
 }
+
+#[test]
+fn the_cursor_advances_only_after_a_successful_run() {
+    use hrsync::runtime::types::{Change, PluginError};
+    use hrsync::sync::apply::{ItemOutcome, ItemResult};
+    use hrsync::sync::plan::Planned;
+    use hrsync::sync::record;
+    use hrsync::sync::run::RunReport;
+
+    on_both(|store| async move {
+        let integration = new_id("int");
+        let outcome = |result| ItemOutcome {
+            planned: Planned {
+                hr_id: Some("7".into()),
+                change: Change::DeactivateAccount("a7".into()),
+            },
+            result,
+            attempts: 1,
+        };
+        let ok = RunReport {
+            outcomes: vec![outcome(ItemResult::Done { id: None })],
+            links: vec![link("7", "a7", LinkOrigin::Created)],
+            cursor: Some("2026-11-21T10:00:00Z".into()),
+            ..RunReport::default()
+        };
+        let run = store.start_run(&integration, "schedule", None).await.unwrap();
+        record::record(&store, &integration, &run, &ok).await.unwrap();
+        assert_eq!(
+            store.cursor(&integration).await.unwrap().as_deref(),
+            Some("2026-11-21T10:00:00Z")
+        );
+        assert_eq!(store.links(&integration).await.unwrap().len(), 1);
+        let items = store.items(&run).await.unwrap();
+        assert_eq!(
+            (items[0].kind.as_str(), items[0].outcome.as_str()),
+            ("deactivate-account", "done")
+        );
+
+        let partial = RunReport {
+            outcomes: vec![outcome(ItemResult::Failed(PluginError::Fatal("boom".into())))],
+            cursor: Some("2026-11-21T11:00:00Z".into()),
+            ..RunReport::default()
+        };
+        let run = store.start_run(&integration, "schedule", None).await.unwrap();
+        record::record(&store, &integration, &run, &partial).await.unwrap();
+        assert_eq!(
+            store.cursor(&integration).await.unwrap().as_deref(),
+            Some("2026-11-21T10:00:00Z"),
+            "unchanged"
+        );
+        let runs = store.runs(&integration, 5).await.unwrap();
+        assert_eq!(runs.iter().find(|r| r.id == run).unwrap().status, "partial");
+        assert_eq!(
+            store.items(&run).await.unwrap()[0].error.as_deref(),
+            Some("fatal: boom")
+        );
+
+        let failed = store.start_run(&integration, "schedule", None).await.unwrap();
+        record::record_failure(&store, &integration, &failed, "reading the source failed")
+            .await
+            .unwrap();
+        assert_eq!(
+            store.cursor(&integration).await.unwrap().as_deref(),
+            Some("2026-11-21T10:00:00Z")
+        );
+    });
+}

@@ -9,8 +9,9 @@ use crate::emulators::personio::{HrEmployee, PersonioEmulator};
 use crate::emulators::scim::{ScimEmulator, ENTERPRISE};
 use crate::runtime::types::Change;
 use crate::runtime::{HttpPolicy, Plugin, Runtime, Sandbox, Secret, Secrets};
+use crate::store::Store;
 use crate::sync::apply::ItemResult;
-use crate::sync::correlate::Link;
+use crate::sync::record;
 use crate::sync::run::{run, RunReport, Sessions, Settings};
 
 const PEOPLE: &[(&str, &str, &str, &str)] = &[
@@ -69,32 +70,57 @@ pub fn run_demo(runtime: &Runtime) -> Result<ExitCode, String> {
         },
         ..Settings::default()
     };
-    let sync = |links: &[Link]| -> Result<RunReport, String> {
+    // Links, runs, items and the cursor go to a SQLite file, as in
+    // production (PostgreSQL works the same).
+    let folder = std::env::temp_dir().join(format!("hrsync-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).map_err(|e| e.to_string())?;
+    let database = format!("sqlite://{}", folder.join("hrsync.db").display());
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let store = tokio.block_on(Store::connect(&database)).map_err(|e| e.to_string())?;
+    let integration = "demo-personio-to-scim";
+    let sync = || -> Result<RunReport, String> {
+        let links = tokio.block_on(store.links(integration)).map_err(|e| e.to_string())?;
+        let run_id = tokio
+            .block_on(store.start_run(integration, "manual", Some("demo")))
+            .map_err(|e| e.to_string())?;
         let mut source = personio.source(&sandboxes.source).map_err(|e| e.to_string())?;
         let mut rules = vec![
             scope.rule(&sandboxes.scope).map_err(|e| e.to_string())?,
             teams.rule(&sandboxes.teams).map_err(|e| e.to_string())?,
         ];
         let mut target = scim.target(&sandboxes.target).map_err(|e| e.to_string())?;
-        run(
-            Sessions {
-                source: &mut source,
-                rules: &mut rules,
-                target: &mut target,
-            },
-            links,
-            &settings,
-        )
-        .map_err(|e| e.to_string())
+        let sessions = Sessions {
+            source: &mut source,
+            rules: &mut rules,
+            target: &mut target,
+        };
+        match run(sessions, &links, &settings) {
+            Ok(report) => {
+                tokio
+                    .block_on(record::record(&store, integration, &run_id, &report))
+                    .map_err(|e| e.to_string())?;
+                Ok(report)
+            }
+            Err(error) => {
+                let message = error.to_string();
+                tokio
+                    .block_on(record::record_failure(&store, integration, &run_id, &message))
+                    .map_err(|e| e.to_string())?;
+                Err(message)
+            }
+        }
     };
 
     println!("\n== First sync: automated onboarding, teams per department, managers ==");
-    let first = sync(&[])?;
+    let first = sync()?;
     print_report(&first);
     print_app(&app);
 
     println!("\n== Second sync, nothing changed in Personio ==");
-    let second = sync(&first.links)?;
+    let second = sync()?;
     print_report(&second);
 
     println!("\n== In Personio: Ida Neumann is hired into IT, Jonas Becker leaves, Marta López moves to IT ==");
@@ -109,9 +135,28 @@ pub fn run_demo(runtime: &Runtime) -> Result<ExitCode, String> {
         e.termination_date = Some("2026-11-30".into());
     });
     hr.update(6, |e| e.department = Some("IT".into()));
-    let third = sync(&second.links)?;
+    let third = sync()?;
     print_report(&third);
     print_app(&app);
+
+    println!("\n== Run history ({database}) ==");
+    let runs = tokio.block_on(store.runs(integration, 10)).map_err(|e| e.to_string())?;
+    println!("{:<34} {:<8} {:<10} {:>8}  counts", "run", "trigger", "status", "ms");
+    for run in runs.iter().rev() {
+        let took = run
+            .finished_at
+            .map(|f| (f - run.started_at).to_string())
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:<34} {:<8} {:<10} {:>8}  {}",
+            run.id, run.trigger, run.status, took, run.counts
+        );
+    }
+    let cursor = tokio.block_on(store.cursor(integration)).map_err(|e| e.to_string())?;
+    println!(
+        "cursor for the next incremental read: {}",
+        cursor.as_deref().unwrap_or("-")
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -163,28 +208,6 @@ impl Sandboxes {
     }
 }
 
-fn describe(change: &Change) -> String {
-    match change {
-        Change::CreateAccount(d) => format!("create account {}", d.user_name),
-        Change::UpdateAccount(u) => {
-            let fields: Vec<&str> = u.changes.iter().map(|c| c.field.as_str()).collect();
-            format!("update {} ({})", u.id, fields.join(", "))
-        }
-        Change::DeactivateAccount(id) => format!("deactivate {id}"),
-        Change::ReactivateAccount(id) => format!("reactivate {id}"),
-        Change::Invite(id) => format!("invite {id}"),
-        Change::CreateTeam(t) => format!("create team \"{}\"", t.name),
-        Change::RenameTeam(t) => format!("rename team \"{}\" to \"{}\"", t.before, t.after),
-        Change::AddMember(m) => format!("add {} to team {}", m.account_id, m.team_id),
-        Change::RemoveMember(m) => format!("remove {} from team {}", m.account_id, m.team_id),
-        Change::LinkManager(l) => format!(
-            "manager of {} := {}",
-            l.account_id,
-            l.manager_id.as_deref().unwrap_or("none")
-        ),
-    }
-}
-
 fn print_report(report: &RunReport) {
     let count = |f: fn(&Change) -> bool| report.count(f);
     println!(
@@ -211,7 +234,10 @@ fn print_report(report: &RunReport) {
             ItemResult::LinkedExisting { id } => format!("existed already: linked {id}"),
             ItemResult::Failed(error) => format!("FAILED: {}", crate::runtime::error::explain(error)),
         };
-        println!("  {who}{} — {result}", describe(&outcome.planned.change));
+        println!(
+            "  {who}{} — {result}",
+            crate::sync::record::summary(&outcome.planned.change)
+        );
     }
     for skipped in &report.skipped {
         println!("  [employee {}] skipped: {}", skipped.hr_id, skipped.reason);

@@ -9,16 +9,17 @@
 //! 6. [`plan`] — the diff, owned fields only, deletion threshold; a dry run
 //!    stops here
 //! 7. [`apply`] — batches, [`retry`] with backoff and Retry-After
-//! 8. record — outcomes, counts, audit, cursor
+//! 8. [`record`] — outcomes, counts, links, audit, cursor (into the [`crate::store`])
 //!
 //! [`run`] ties read, rules, correlate, plan and apply together over links
-//! the caller keeps; the store (links, runs, items, audit, cursors), the
-//! claim and record steps come next (issue 3).
+//! the caller loads; [`record`] writes the outcome to the store. Trigger and
+//! claim (leases) come with the scheduler.
 
 pub mod apply;
 pub mod correlate;
 pub mod plan;
 pub mod read;
+pub mod record;
 pub mod retry;
 pub mod rules;
 pub mod run;

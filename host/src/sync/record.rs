@@ -1,0 +1,130 @@
+//! Step 8 of a run: outcomes per change, counts, links, audit events and the
+//! cursor — which advances only when the run succeeded.
+
+use super::apply::ItemResult;
+use super::run::RunReport;
+use crate::runtime::error::explain;
+use crate::runtime::types::Change;
+use crate::store::{ItemRecord, Store, StoreError};
+
+/// The kind of a change, as run items and counts name it.
+pub fn kind(change: &Change) -> &'static str {
+    match change {
+        Change::CreateAccount(_) => "create-account",
+        Change::UpdateAccount(_) => "update-account",
+        Change::DeactivateAccount(_) => "deactivate-account",
+        Change::ReactivateAccount(_) => "reactivate-account",
+        Change::Invite(_) => "invite",
+        Change::CreateTeam(_) => "create-team",
+        Change::RenameTeam(_) => "rename-team",
+        Change::AddMember(_) => "add-member",
+        Change::RemoveMember(_) => "remove-member",
+        Change::LinkManager(_) => "link-manager",
+    }
+}
+
+/// A one-line summary of a change, without personal data beyond ids.
+pub fn summary(change: &Change) -> String {
+    match change {
+        Change::CreateAccount(d) => format!("create account {}", d.user_name),
+        Change::UpdateAccount(u) => {
+            let fields: Vec<&str> = u.changes.iter().map(|c| c.field.as_str()).collect();
+            format!("update {} ({})", u.id, fields.join(", "))
+        }
+        Change::DeactivateAccount(id) => format!("deactivate {id}"),
+        Change::ReactivateAccount(id) => format!("reactivate {id}"),
+        Change::Invite(id) => format!("invite {id}"),
+        Change::CreateTeam(t) => format!("create team \"{}\"", t.name),
+        Change::RenameTeam(t) => format!("rename team \"{}\" to \"{}\"", t.before, t.after),
+        Change::AddMember(m) => format!("add {} to team {}", m.account_id, m.team_id),
+        Change::RemoveMember(m) => format!("remove {} from team {}", m.account_id, m.team_id),
+        Change::LinkManager(l) => format!(
+            "manager of {} := {}",
+            l.account_id,
+            l.manager_id.as_deref().unwrap_or("none")
+        ),
+    }
+}
+
+/// One record per applied (or, in a dry run, planned) change.
+pub fn items(report: &RunReport) -> Vec<ItemRecord> {
+    let applied = report.outcomes.iter().map(|o| {
+        let (outcome, error) = match &o.result {
+            ItemResult::Done { .. } => ("done", None),
+            ItemResult::LinkedExisting { .. } => ("linked-existing", None),
+            ItemResult::Failed(e) => ("failed", Some(explain(e))),
+        };
+        ItemRecord {
+            hr_id: o.planned.hr_id.clone(),
+            kind: kind(&o.planned.change).into(),
+            summary: summary(&o.planned.change),
+            outcome: outcome.into(),
+            error,
+            attempts: o.attempts,
+        }
+    });
+    let planned = report.planned.iter().map(|p| ItemRecord {
+        hr_id: p.hr_id.clone(),
+        kind: kind(&p.change).into(),
+        summary: summary(&p.change),
+        outcome: "planned".into(),
+        error: None,
+        attempts: 0,
+    });
+    applied.chain(planned).collect()
+}
+
+/// Counts of successful changes by kind, plus skipped and failed.
+pub fn counts(report: &RunReport) -> serde_json::Value {
+    let mut counts = serde_json::Map::new();
+    for outcome in report
+        .outcomes
+        .iter()
+        .filter(|o| !matches!(o.result, ItemResult::Failed(_)))
+    {
+        let entry = counts
+            .entry(kind(&outcome.planned.change))
+            .or_insert(serde_json::json!(0));
+        *entry = serde_json::json!(entry.as_u64().unwrap_or(0) + 1);
+    }
+    counts.insert("skipped".into(), serde_json::json!(report.skipped.len()));
+    counts.insert("failed".into(), serde_json::json!(report.failed()));
+    counts.insert("employees_read".into(), serde_json::json!(report.employees_read));
+    serde_json::Value::Object(counts)
+}
+
+/// Records a finished run: items, links, counts, audit, and the cursor
+/// (only when nothing failed).
+pub async fn record(store: &Store, integration: &str, run: &str, report: &RunReport) -> Result<(), StoreError> {
+    store.record_items(run, &items(report)).await?;
+    store.save_links(integration, &report.links).await?;
+    let status = if report.failed() == 0 { "succeeded" } else { "partial" };
+    store.finish_run(run, status, None, &counts(report)).await?;
+    store
+        .append_audit(
+            Some(integration),
+            "sync",
+            "run.finish",
+            &serde_json::json!({ "run": run, "status": status }),
+        )
+        .await?;
+    if let (Some(cursor), 0) = (&report.cursor, report.failed()) {
+        store.advance_cursor(integration, cursor).await?;
+    }
+    Ok(())
+}
+
+/// Records a run that stopped: nothing applied, the cursor stays.
+pub async fn record_failure(store: &Store, integration: &str, run: &str, error: &str) -> Result<(), StoreError> {
+    store
+        .finish_run(run, "failed", Some(error), &serde_json::json!({}))
+        .await?;
+    store
+        .append_audit(
+            Some(integration),
+            "sync",
+            "run.fail",
+            &serde_json::json!({ "run": run, "error": error }),
+        )
+        .await
+}
