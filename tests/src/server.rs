@@ -19,20 +19,8 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start() -> Self {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("tokio");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-                tx.send(listener.local_addr().expect("addr")).expect("send addr");
-                axum::serve(listener, router()).await.expect("serve");
-            });
-        });
         Self {
-            addr: rx.recv().expect("server address"),
+            addr: hrsync::emulators::serve(router()).expect("test server"),
         }
     }
 

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use axum::Router;
 
 /// Serves `router` on 127.0.0.1 (a free port) on a background thread.
-pub(crate) fn serve(router: Router) -> std::io::Result<SocketAddr> {
+pub fn serve(router: Router) -> std::io::Result<SocketAddr> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;

@@ -160,6 +160,16 @@ mod tests {
         }
     }
 
+    fn pair(
+        wanted: &[(&str, DesiredAccount)],
+        accounts: &[Account],
+        links: &[Link],
+        order: &[MatchAttribute],
+        adopt: bool,
+    ) -> HashMap<String, Pairing> {
+        correlate(wanted.iter().map(|(id, d)| (*id, d)), accounts, links, order, adopt)
+    }
+
     #[test]
     fn links_first_then_matching_case_insensitive() {
         let accounts = [account("a1", "linked@example.com"), account("a2", "Manual@Example.com")];
@@ -173,13 +183,7 @@ mod tests {
             ("2", desired("2", "manual@example.com")),
             ("3", desired("3", "new@example.com")),
         ];
-        let pairings = correlate(
-            wanted.iter().map(|(id, d)| (*id, d)),
-            &accounts,
-            &links,
-            &[MatchAttribute::Email],
-            true,
-        );
+        let pairings = pair(&wanted, &accounts, &links, &[MatchAttribute::Email], true);
         assert_eq!(
             pairings["1"],
             Pairing::Linked {
@@ -208,13 +212,7 @@ mod tests {
             ("1", desired("1", "ada@example.com")),
             ("2", desired("2", "bob@example.com")),
         ];
-        let pairings = correlate(
-            wanted.iter().map(|(id, d)| (*id, d)),
-            &accounts,
-            &links,
-            &[MatchAttribute::Email],
-            false,
-        );
+        let pairings = pair(&wanted, &accounts, &links, &[MatchAttribute::Email], false);
         assert_eq!(
             pairings["1"],
             Pairing::MatchedNotAdopted {
@@ -235,7 +233,7 @@ mod tests {
             ("2", desired("2", "ada@example.com")),
         ];
         let order = [MatchAttribute::ExternalId, MatchAttribute::Email];
-        let pairings = correlate(wanted.iter().map(|(id, d)| (*id, d)), &accounts, &[], &order, true);
+        let pairings = pair(&wanted, &accounts, &[], &order, true);
         assert_eq!(
             pairings["1"],
             Pairing::Adopt {
@@ -261,13 +259,7 @@ mod tests {
             origin: LinkOrigin::Created,
         }];
         let wanted = [("1", desired("1", "ada@example.com"))];
-        let pairings = correlate(
-            wanted.iter().map(|(id, d)| (*id, d)),
-            &accounts,
-            &links,
-            &[MatchAttribute::Email],
-            true,
-        );
+        let pairings = pair(&wanted, &accounts, &links, &[MatchAttribute::Email], true);
         assert_eq!(
             pairings["1"],
             Pairing::Adopt {
