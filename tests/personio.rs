@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use hrsync::emulators::personio::{Fault, HrEmployee, PersonioEmulator};
+use hrsync::emulators::personio::{HrEmployee, PersonioEmulator};
+use hrsync::emulators::Fault;
 use hrsync::runtime::types::{AttributeValue, Employee, EmployeeStatus, PluginError};
 use hrsync::runtime::{HttpPolicy, Sandbox, Secret, Secrets, SourceSession};
 use hrsync_tests::load;

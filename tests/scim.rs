@@ -1,6 +1,6 @@
 //! The `scim` target plugin against the SCIM emulator, over HTTP on loopback.
 
-use hrsync::emulators::personio::Fault;
+use hrsync::emulators::Fault;
 use hrsync::emulators::scim::{ScimEmulator, ENTERPRISE};
 use hrsync::runtime::types::{
     AccountDraft, AccountUpdate, Attribute, AttributeValue, Change, FieldChange, ManagerLink, Membership, PluginError,

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use hrsync::emulators::personio::{Fault, HrEmployee, PersonioEmulator};
+use hrsync::emulators::personio::{HrEmployee, PersonioEmulator};
+use hrsync::emulators::Fault;
 use hrsync::emulators::scim::{ScimEmulator, ENTERPRISE};
 use hrsync::runtime::types::Change;
 use hrsync::runtime::{HttpPolicy, Plugin, Sandbox, Secret, Secrets};

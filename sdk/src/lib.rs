@@ -154,6 +154,7 @@ pub mod http;
 mod info;
 pub mod log;
 mod plugin;
+pub mod template;
 pub mod time;
 
 pub use bindings::rule::exports::hrsync::plugin::rule_api::{Decision, Subject};

@@ -3,12 +3,50 @@
 //! demo real HTTP, deterministic and fast. Each runs on its own thread with
 //! its own async runtime, so synchronous callers can drive it.
 
+pub mod perks;
 pub mod personio;
 pub mod scim;
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 
+use axum::http::{header, StatusCode};
+use axum::response::Response;
 use axum::Router;
+
+/// An error answer an emulator gives on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    pub status: u16,
+    pub retry_after_secs: Option<u64>,
+}
+
+/// Faults queued by a test: each one skips that many requests, then fails one.
+#[derive(Debug, Default)]
+pub struct Faults(VecDeque<(u64, Fault)>);
+
+impl Faults {
+    pub fn push(&mut self, skip: u64, fault: Fault) {
+        self.0.push_back((skip, fault));
+    }
+
+    /// Called once per request: the fault to answer with, if its turn came.
+    /// `body` renders the provider's error format for a status.
+    pub fn next(&mut self, body: impl FnOnce(StatusCode) -> Response) -> Option<Response> {
+        let (skip, fault) = self.0.front_mut()?;
+        if *skip > 0 {
+            *skip -= 1;
+            return None;
+        }
+        let fault = *fault;
+        self.0.pop_front();
+        let mut response = body(StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+        if let Some(value) = fault.retry_after_secs.and_then(|s| s.to_string().parse().ok()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        Some(response)
+    }
+}
 
 /// Serves `router` on 127.0.0.1 (a free port) on a background thread.
 pub fn serve(router: Router) -> std::io::Result<SocketAddr> {

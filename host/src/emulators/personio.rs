@@ -7,7 +7,6 @@
 //! Test controls: change employees, let tokens expire, queue faults (a 500 or
 //! a 429 with Retry-After on the next employee requests), count requests.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -20,7 +19,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{parse_timestamp_ms, serve};
+use super::{parse_timestamp_ms, serve, Fault, Faults};
 
 /// One employee as the emulator stores it.
 #[derive(Debug, Clone)]
@@ -73,12 +72,6 @@ impl HrEmployee {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fault {
-    pub status: u16,
-    pub retry_after_secs: Option<u64>,
-}
-
 /// Requests the emulator answered, by endpoint.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -99,7 +92,7 @@ struct Inner {
     tokens: Vec<Token>,
     employees: Vec<HrEmployee>,
     /// Applied to employee requests: skip this many, then fail.
-    faults: VecDeque<(u64, Fault)>,
+    faults: Faults,
     counts: Counts,
     issued: u64,
 }
@@ -119,7 +112,7 @@ impl PersonioEmulator {
             token_ttl: Duration::from_secs(86_400),
             tokens: Vec::new(),
             employees: Vec::new(),
-            faults: VecDeque::new(),
+            faults: Faults::default(),
             counts: Counts::default(),
             issued: 0,
         }));
@@ -178,7 +171,7 @@ impl PersonioEmulator {
 
     /// Fails the employee request after `skip` more successful ones.
     pub fn fail_after(&self, skip: u64, fault: Fault) {
-        self.lock().faults.push_back((skip, fault));
+        self.lock().faults.push(skip, fault);
     }
 
     pub fn counts(&self) -> Counts {
@@ -253,22 +246,8 @@ async fn employees(
         inner.counts.rejected_tokens += 1;
         return error(StatusCode::UNAUTHORIZED, "The token is invalid or expired");
     }
-    if let Some((skip, fault)) = inner.faults.front_mut() {
-        if *skip == 0 {
-            let fault = *fault;
-            inner.faults.pop_front();
-            let mut response = error(
-                StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                "emulated fault",
-            );
-            if let Some(secs) = fault.retry_after_secs {
-                if let Ok(value) = secs.to_string().parse() {
-                    response.headers_mut().insert(header::RETRY_AFTER, value);
-                }
-            }
-            return response;
-        }
-        *skip -= 1;
+    if let Some(response) = inner.faults.next(|status| error(status, "emulated fault")) {
+        return response;
     }
     inner.counts.employee_pages += 1;
     let limit = query.limit.unwrap_or(10).clamp(1, 200);

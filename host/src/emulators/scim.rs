@@ -8,7 +8,6 @@
 //! Test controls: pre-existing users (created "by hand"), queued faults (a
 //! 429 with Retry-After or a 5xx on the next requests), write counts.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -20,8 +19,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::personio::Fault;
-use super::serve;
+use super::{serve, Fault, Faults};
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -50,7 +48,7 @@ struct Inner {
     users: Vec<Value>,
     groups: Vec<Value>,
     next_id: u64,
-    faults: VecDeque<(u64, Fault)>,
+    faults: Faults,
     writes: Writes,
     requests: u64,
 }
@@ -70,7 +68,7 @@ impl ScimEmulator {
             users: Vec::new(),
             groups: Vec::new(),
             next_id: 1,
-            faults: VecDeque::new(),
+            faults: Faults::default(),
             writes: Writes::default(),
             requests: 0,
         }));
@@ -146,7 +144,7 @@ impl ScimEmulator {
 
     /// Fails a request after `skip` more successful ones.
     pub fn fail_after(&self, skip: u64, fault: Fault) {
-        self.lock().faults.push_back((skip, fault));
+        self.lock().faults.push(skip, fault);
     }
 
     pub fn writes(&self) -> Writes {
@@ -174,20 +172,7 @@ impl Inner {
         if bearer != Some(self.token.as_str()) {
             return Some(scim_error(StatusCode::UNAUTHORIZED, None, "invalid bearer token"));
         }
-        if let Some((skip, fault)) = self.faults.front_mut() {
-            if *skip == 0 {
-                let fault = *fault;
-                self.faults.pop_front();
-                let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                let mut response = scim_error(status, None, "emulated fault");
-                if let Some(secs) = fault.retry_after_secs.and_then(|s| s.to_string().parse().ok()) {
-                    response.headers_mut().insert(header::RETRY_AFTER, secs);
-                }
-                return Some(response);
-            }
-            *skip -= 1;
-        }
-        None
+        self.faults.next(|status| scim_error(status, None, "emulated fault"))
     }
 }
 

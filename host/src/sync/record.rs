@@ -71,7 +71,15 @@ pub fn items(report: &RunReport) -> Vec<ItemRecord> {
         error: None,
         attempts: 0,
     });
-    applied.chain(planned).collect()
+    let rejected = report.rejected.iter().map(|r| ItemRecord {
+        hr_id: r.hr_id.clone(),
+        kind: "rejected-record".into(),
+        summary: "left as is this run".into(),
+        outcome: "rejected".into(),
+        error: Some(r.reason.clone()),
+        attempts: 0,
+    });
+    applied.chain(planned).chain(rejected).collect()
 }
 
 /// Counts of successful changes by kind, plus skipped and failed.
@@ -89,6 +97,7 @@ pub fn counts(report: &RunReport) -> serde_json::Value {
     }
     counts.insert("skipped".into(), serde_json::json!(report.skipped.len()));
     counts.insert("failed".into(), serde_json::json!(report.failed()));
+    counts.insert("rejected".into(), serde_json::json!(report.rejected.len()));
     counts.insert("employees_read".into(), serde_json::json!(report.employees_read));
     serde_json::Value::Object(counts)
 }

@@ -1,21 +1,27 @@
 //! Step 4 of a run: the rule pipeline. Each rule sees the employees still in
 //! scope, in batches, with what earlier rules decided; the first exclusion
-//! wins.
+//! wins. A rule that cannot decide for one employee rejects that record:
+//! it is left alone this run and reported, and the others go on.
 
 use std::collections::BTreeMap;
 
 use super::plan::Verdict;
-use crate::runtime::types::{DesiredAccount, Employee};
+use crate::runtime::types::{DesiredAccount, Employee, RejectedRecord};
 use crate::runtime::{CallError, Decision, RuleSession, Subject};
 
 pub const BATCH: usize = 1000;
 
-/// One verdict per employee.
-pub fn evaluate(
-    rules: &mut [RuleSession],
-    employees: &BTreeMap<String, Employee>,
-) -> Result<BTreeMap<String, Verdict>, CallError> {
+/// What the rules decided: a verdict per employee, except the records a
+/// rule rejected.
+#[derive(Debug, Default)]
+pub struct Decided {
+    pub verdicts: BTreeMap<String, Verdict>,
+    pub rejected: Vec<RejectedRecord>,
+}
+
+pub fn evaluate(rules: &mut [RuleSession], employees: &BTreeMap<String, Employee>) -> Result<Decided, CallError> {
     let mut verdicts = BTreeMap::new();
+    let mut rejected = Vec::new();
     let all: Vec<&Employee> = employees.values().collect();
     for chunk in all.chunks(BATCH) {
         let mut subjects: Vec<Subject> = chunk
@@ -36,6 +42,10 @@ pub fn evaluate(
                     Decision::Exclude(reason) => {
                         verdicts.insert(subject.employee.hr_id.clone(), Verdict::Excluded { reason });
                     }
+                    Decision::Reject(reason) => rejected.push(RejectedRecord {
+                        hr_id: Some(subject.employee.hr_id.clone()),
+                        reason,
+                    }),
                     Decision::Keep => kept.push(subject),
                     Decision::Modify(desired) => {
                         subject.desired = Some(desired);
@@ -58,5 +68,5 @@ pub fn evaluate(
             );
         }
     }
-    Ok(verdicts)
+    Ok(Decided { verdicts, rejected })
 }

@@ -134,7 +134,10 @@ pub fn run(sessions: Sessions<'_>, links: &[Link], settings: &Settings) -> Resul
         target,
     } = sessions;
     let read = read_all(source, settings.page_size, &settings.retry).map_err(RunError::Read)?;
-    let verdicts = rules::evaluate(rule_sessions, &read.employees).map_err(RunError::Rules)?;
+    let decided = rules::evaluate(rule_sessions, &read.employees).map_err(RunError::Rules)?;
+    let verdicts = decided.verdicts;
+    let mut rejected = read.rejected;
+    rejected.extend(decided.rejected);
     let capabilities: Capabilities = target.capabilities().map_err(RunError::Target)?;
     let (accounts, teams) = read_target(target, settings.page_size, capabilities.teams).map_err(RunError::Target)?;
 
@@ -146,7 +149,7 @@ pub fn run(sessions: Sessions<'_>, links: &[Link], settings: &Settings) -> Resul
         })
         .collect();
     let pairings = correlate(in_scope, &accounts, links, &settings.matching, settings.options.adopt);
-    let rejected_ids: HashSet<String> = read.rejected.iter().filter_map(|r| r.hr_id.clone()).collect();
+    let rejected_ids: HashSet<String> = rejected.iter().filter_map(|r| r.hr_id.clone()).collect();
     let plan = plan_accounts(AccountInputs {
         verdicts: &verdicts,
         rejected: &rejected_ids,
@@ -160,7 +163,7 @@ pub fn run(sessions: Sessions<'_>, links: &[Link], settings: &Settings) -> Resul
 
     let mut report = RunReport {
         skipped: plan.skipped.clone(),
-        rejected: read.rejected.clone(),
+        rejected,
         cursor: read.cursor.clone(),
         employees_read: read.employees.len(),
         ..RunReport::default()

@@ -14,7 +14,7 @@
 //! API: the same protocol; the base URL is the one Leapsome shows in its
 //! SCIM settings, under `https://*.leapsome.com`).
 
-use hrsync_sdk::http::{Request, Response};
+use hrsync_sdk::http::{percent_encode, Request, Response};
 use hrsync_sdk::{
     config, export_target, secret, Account, AccountDraft, AccountPage, AccountUpdate, Applied, Attribute,
     AttributeValue, Capabilities, Change, ManagerLink, Membership, PluginError, PluginInfo, Target, Team, TeamDraft,
@@ -234,16 +234,6 @@ impl Scim {
         }
         self.patch(&format!("/Users/{}", update.id), operations)
     }
-}
-
-/// Percent-encodes a query value (RFC 3986 unreserved characters stay).
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn account(user: &Value) -> Option<Account> {
