@@ -111,7 +111,7 @@ fn runs_and_their_items() {
             )
             .await
             .unwrap();
-        let runs = store.runs(&integration, 10).await.unwrap();
+        let runs = store.runs(Some(&integration), 10).await.unwrap();
         assert_eq!(runs.len(), 2);
         let first = runs.iter().find(|r| r.id == run).unwrap();
         assert_eq!((first.trigger.as_str(), first.status.as_str()), ("manual", "succeeded"));
@@ -131,17 +131,24 @@ fn cursors_and_audit_events() {
     on_both(|store| async move {
         let integration = new_id("int");
         assert_eq!(store.cursor(&integration).await.unwrap(), None);
+        assert_eq!(store.full_read_at(&integration).await.unwrap(), None);
         store
-            .advance_cursor(&integration, "2026-11-21T10:00:00Z")
+            .advance_cursor(&integration, "2026-11-21T10:00:00Z", true)
             .await
             .unwrap();
+        let full = store.full_read_at(&integration).await.unwrap().expect("a full read");
         store
-            .advance_cursor(&integration, "2026-11-21T11:00:00Z")
+            .advance_cursor(&integration, "2026-11-21T11:00:00Z", false)
             .await
             .unwrap();
         assert_eq!(
             store.cursor(&integration).await.unwrap().as_deref(),
             Some("2026-11-21T11:00:00Z")
+        );
+        assert_eq!(
+            store.full_read_at(&integration).await.unwrap(),
+            Some(full),
+            "an incremental run keeps the time of the last full read"
         );
 
         store
@@ -226,7 +233,7 @@ fn the_cursor_advances_only_after_a_successful_run() {
             Some("2026-11-21T10:00:00Z"),
             "unchanged"
         );
-        let runs = store.runs(&integration, 5).await.unwrap();
+        let runs = store.runs(Some(&integration), 5).await.unwrap();
         assert_eq!(runs.iter().find(|r| r.id == run).unwrap().status, "partial");
         assert_eq!(
             store.items(&run).await.unwrap()[0].error.as_deref(),

@@ -13,6 +13,10 @@ use crate::runtime::{Grant, HttpPolicy, Limits, Sandbox, Secret, Secrets};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InstallationFile {
+    /// The component, when the file names it (integration files do);
+    /// relative paths are relative to the file.
+    #[serde(default)]
+    pub plugin: Option<PathBuf>,
     /// The plugin's config, checked against its schema.
     #[serde(default = "empty_object")]
     pub config: toml::Value,
@@ -29,6 +33,7 @@ pub struct InstallationFile {
 impl Default for InstallationFile {
     fn default() -> Self {
         Self {
+            plugin: None,
             config: empty_object(),
             secrets: BTreeMap::new(),
             allowed_hosts: Vec::new(),
@@ -86,10 +91,25 @@ impl InstallationFile {
             path: path.into(),
             source,
         })?;
-        toml::from_str(&text).map_err(|e| InstallationError::Parse {
+        let mut file: Self = toml::from_str(&text).map_err(|e| InstallationError::Parse {
             path: path.into(),
             message: e.to_string(),
-        })
+        })?;
+        file.resolve_paths(path.parent().unwrap_or(Path::new(".")));
+        Ok(file)
+    }
+
+    /// Makes the plugin and secret file paths relative to `base` (the
+    /// folder of the file they were written in).
+    pub fn resolve_paths(&mut self, base: &Path) {
+        if let Some(plugin) = &mut self.plugin {
+            *plugin = base.join(&*plugin);
+        }
+        for source in self.secrets.values_mut() {
+            if let SecretSource::File(path) = source {
+                *path = base.join(&*path);
+            }
+        }
     }
 
     /// Resolves secrets and grants into what a plugin session gets.

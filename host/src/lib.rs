@@ -16,6 +16,7 @@ pub mod bench;
 pub mod cli;
 pub mod emulators;
 pub mod installation;
+pub mod integration;
 pub mod runtime;
 pub mod store;
 pub mod sync;

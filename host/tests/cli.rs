@@ -125,12 +125,154 @@ fn demo_syncs_changes_and_then_nothing() {
         "{text}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(
-        text.contains("users created 10, updated 1, deactivated 0 | teams created 3"),
-        "{text}"
-    );
-    assert!(text.contains("no changes: zero writes"), "{text}");
-    assert!(text.contains("users created 1, updated 0, deactivated 1"), "{text}");
+    let squashed = squash(&text);
+    // First sync: 10 created, Anna's hand-made account adopted and updated.
+    assert!(squashed.contains("(full read, 12 employees) succeeded"), "{text}");
+    assert!(squashed.contains("users 10 1 0 0 0"), "{text}");
+    assert!(squashed.contains("teams 3 0 - - 0"), "{text}");
+    assert!(squashed.contains("no changes: zero writes"), "{text}");
+    // Third sync: incremental, a hire and a leaver.
+    assert!(squashed.contains("(incremental read, 3 employees) succeeded"), "{text}");
+    assert!(squashed.contains("users 1 0 1 0 0"), "{text}");
     assert!(text.contains("excluded by filter `externals`"), "{text}");
-    assert!(text.contains("jonas.becker@example.com         INACTIVE"), "{text}");
+    assert!(squashed.contains("jonas.becker@example.com INACTIVE"), "{text}");
+}
+
+/// Runs of spaces as one, so tables compare by content.
+fn squash(text: &str) -> String {
+    text.lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The documented example integration, pointed at emulators on loopback.
+fn example_integration(dir: &Path, personio: &str, perks: &str) -> std::path::PathBuf {
+    let plugins = built_plugin("personio")
+        .parent()
+        .expect("plugin folder")
+        .to_string_lossy()
+        .into_owned();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/personio-to-perks.toml"))
+        .expect("the example")
+        .replace("../target/wasm32-wasip2/plugin", &plugins)
+        .replace("https://api.personio.de", personio)
+        .replace("https://api.4geeks.io", perks);
+    let file = dir.join("integration.toml");
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+fn sync_env<'a>(command: &'a mut Command, cache: &Path) -> &'a mut Command {
+    command
+        .env("HRSYNC_CACHE_DIR", cache)
+        .env("PERSONIO_CLIENT_ID", "cli-client")
+        .env("PERSONIO_CLIENT_SECRET", "cli-secret-0f1e2d")
+        .env("PERKS_API_KEY", "sk_test_cli_9a8b7c")
+        .env_remove("HRSYNC_DATABASE_URL")
+}
+
+fn run_hrsync(args: &[&str], cache: &Path) -> Output {
+    sync_env(&mut Command::new(env!("CARGO_BIN_EXE_hrsync")), cache)
+        .args(args)
+        .output()
+        .expect("run hrsync")
+}
+
+#[test]
+fn sync_dry_run_then_apply_then_runs_history() {
+    use hrsync::emulators::perks::{Mode, PerksEmulator};
+    use hrsync::emulators::personio::{HrEmployee, PersonioEmulator};
+
+    let dir = tempfile::tempdir().unwrap();
+    let hr = PersonioEmulator::start("cli-client", "cli-secret-0f1e2d").unwrap();
+    let perks = PerksEmulator::start("sk_test_cli_9a8b7c", "sk_live_cli_unused").unwrap();
+    hr.upsert((1..=4).map(|id| {
+        let mut e = HrEmployee::new(id, &format!("First{id}"), &format!("Last{id}"), "IT");
+        e.email = format!("person{id}@example.com");
+        e.employment_type = if id == 4 { "external" } else { "internal" }.into();
+        e.last_modified_ms -= 60_000;
+        e
+    }));
+    let file = example_integration(dir.path(), &hr.base_url(), &perks.base_url());
+    let config = file.to_str().unwrap();
+
+    let output = run_hrsync(&["sync", "--config", config, "--dry-run"], dir.path());
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(text.contains("dry run: the plan below was not applied"), "{text}");
+    assert!(squash(&text).contains("users 3 0 0 0 0"), "{text}");
+    assert!(text.contains("create account person1@example.com"), "{text}");
+    assert!(text.contains("excluded by filter `externals`"), "{text}");
+    assert!(perks.users(Mode::Sandbox).is_empty(), "a dry run changes nothing");
+
+    let output = run_hrsync(&["sync", "--config", config], dir.path());
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(squash(&text).contains("users 3 0 0 0 0"), "{text}");
+    let wallets = perks.users(Mode::Sandbox);
+    assert_eq!(wallets.len(), 3);
+    assert!(wallets.iter().all(|w| w["benefits_package"] == "New Hire" && w["invited"] == true));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("cli-secret-0f1e2d") && !stderr.contains("sk_test_cli_9a8b7c"));
+
+    // A leaver: one of three wallets is over the 10% deletion threshold, so
+    // the run stops before apply and says why ...
+    hr.update(2, |e| e.status = "inactive".into());
+    let output = run_hrsync(&["sync", "--config", config], dir.path());
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("1 of 3 managed accounts would be deactivated"), "{stderr}");
+    assert_eq!(perks.user_by_email(Mode::Sandbox, "person2@example.com").unwrap()["status"], "active");
+    // ... and with the threshold raised the wallet is archived.
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("deletion_threshold_percent = 10", "deletion_threshold_percent = 50");
+    std::fs::write(&file, text).unwrap();
+    let output = run_hrsync(&["sync", "--config", config], dir.path());
+    assert!(
+        squash(&stdout(&output)).contains("(incremental read, 1 employees)"),
+        "{}\n{}",
+        stdout(&output),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(perks.user_by_email(Mode::Sandbox, "person2@example.com").unwrap()["status"], "archived");
+
+    let output = run_hrsync(&["runs", "--config", config], dir.path());
+    let text = squash(&stdout(&output));
+    assert!(output.status.success(), "{text}");
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(rows.len(), 4, "{text}");
+    assert!(rows[0].contains("personio-to-perks cli succeeded") && rows[0].contains("users +0 ~0 -1"), "{text}");
+    assert!(rows[1].contains("cli failed") && rows[1].contains("deletion threshold"), "{text}");
+    assert!(rows[3].contains("cli dry-run") && rows[3].contains("users +3"), "{text}");
+
+    let run_id = rows[2].split(' ').nth(3).expect("run id column").to_string();
+    let output = run_hrsync(&["runs", "--config", config, "--run", &run_id], dir.path());
+    let text = squash(&stdout(&output));
+    assert!(text.contains("1 create-account done 1 create account person1@example.com"), "{text}");
+}
+
+#[test]
+fn sync_refuses_a_bad_integration_file_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = example_integration(dir.path(), "http://127.0.0.1:9", "http://127.0.0.1:9");
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("environment = \"sandbox\"", "environment = \"staging\"");
+    std::fs::write(&file, text).unwrap();
+    let output = run_hrsync(&["sync", "--config", file.to_str().unwrap()], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("target.config") && stderr.contains("environment"), "{stderr}");
+
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("environment = \"staging\"", "environment = \"sandbox\"")
+        .replace("match = [\"email\"]", "match = [\"email\", \"phone\"]");
+    std::fs::write(&file, text).unwrap();
+    let output = run_hrsync(&["sync", "--config", file.to_str().unwrap()], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("options.match[1]") && stderr.contains("phone"), "{stderr}");
 }

@@ -5,7 +5,7 @@
 //! instance, so it can keep tokens and caches between calls.
 
 use crate::{
-    AccountPage, Applied, Capabilities, Change, ChangePage, Decision, EmployeePage, PluginError, PluginInfo, Subject,
+    Account, AccountPage, Applied, Capabilities, Change, ChangePage, Decision, EmployeePage, PluginError, PluginInfo, Subject,
     TeamPage, WebhookEvent, WebhookRequest,
 };
 
@@ -54,6 +54,11 @@ pub trait Target: Sized + 'static {
             teams: Vec::new(),
             next_page: None,
         })
+    }
+    /// The accounts with these ids (missing ones left out). By default
+    /// unsupported: the host then lists every account instead.
+    fn get_accounts(&mut self, _ids: Vec<String>) -> Result<Vec<Account>, PluginError> {
+        Err(PluginError::unsupported("this target cannot look accounts up by id"))
     }
     /// Applies one change.
     fn apply(&mut self, change: Change) -> Result<Applied, PluginError>;
@@ -145,6 +150,9 @@ pub mod target {
     pub fn list_accounts<P: Target>(page: Option<String>, size: u32) -> Result<AccountPage, PluginError> {
         with_instance(P::new, |p: &mut P| p.list_accounts(page, size))
     }
+    pub fn get_accounts<P: Target>(ids: Vec<String>) -> Result<Vec<Account>, PluginError> {
+        with_instance(P::new, |p: &mut P| p.get_accounts(ids))
+    }
     pub fn list_teams<P: Target>(page: Option<String>, size: u32) -> Result<TeamPage, PluginError> {
         with_instance(P::new, |p: &mut P| p.list_teams(page, size))
     }
@@ -220,6 +228,9 @@ macro_rules! export_target {
             }
             fn list_accounts(page: Option<String>, page_size: u32) -> Result<$crate::AccountPage, $crate::PluginError> {
                 $crate::__private::target::list_accounts::<$plugin>(page, page_size)
+            }
+            fn get_accounts(ids: Vec<String>) -> Result<Vec<$crate::Account>, $crate::PluginError> {
+                $crate::__private::target::get_accounts::<$plugin>(ids)
             }
             fn list_teams(page: Option<String>, page_size: u32) -> Result<$crate::TeamPage, $crate::PluginError> {
                 $crate::__private::target::list_teams::<$plugin>(page, page_size)

@@ -7,12 +7,12 @@ use std::process::ExitCode;
 use crate::bench::built_plugin;
 use crate::emulators::personio::{HrEmployee, PersonioEmulator};
 use crate::emulators::scim::{ScimEmulator, ENTERPRISE};
-use crate::runtime::types::Change;
+use super::report::{print_report, print_runs};
 use crate::runtime::{HttpPolicy, Plugin, Runtime, Sandbox, Secret, Secrets};
 use crate::store::Store;
-use crate::sync::apply::ItemResult;
-use crate::sync::record;
-use crate::sync::run::{run, RunReport, Sessions, Settings};
+use crate::sync::job::{Job, PluginSetup, RunRequest};
+use crate::sync::run::Settings;
+use crate::sync::trigger::FullReads;
 
 const PEOPLE: &[(&str, &str, &str, &str)] = &[
     ("Peter", "Wright", "Vertrieb", "internal"),
@@ -63,65 +63,61 @@ pub fn run_demo(runtime: &Runtime) -> Result<ExitCode, String> {
     );
 
     let sandboxes = Sandboxes::new(&hr, &app);
-    let settings = Settings {
-        options: crate::sync::plan::Options {
-            deletion_threshold_percent: 25,
-            ..Default::default()
+    let job = Job {
+        integration: "demo-personio-to-scim".into(),
+        source: PluginSetup {
+            plugin: personio,
+            sandbox: sandboxes.source,
         },
-        ..Settings::default()
+        rules: vec![
+            PluginSetup {
+                plugin: scope,
+                sandbox: sandboxes.scope,
+            },
+            PluginSetup {
+                plugin: teams,
+                sandbox: sandboxes.teams,
+            },
+        ],
+        target: PluginSetup {
+            plugin: scim,
+            sandbox: sandboxes.target,
+        },
+        settings: Settings {
+            options: crate::sync::plan::Options {
+                deletion_threshold_percent: 25,
+                ..Default::default()
+            },
+            ..Settings::default()
+        },
+        full_reads: FullReads::default(),
     };
     // Links, runs, items and the cursor go to a SQLite file, as in
     // production (PostgreSQL works the same).
     let folder = std::env::temp_dir().join(format!("hrsync-demo-{}", std::process::id()));
     std::fs::create_dir_all(&folder).map_err(|e| e.to_string())?;
     let database = format!("sqlite://{}", folder.join("hrsync.db").display());
-    let tokio = tokio::runtime::Builder::new_current_thread()
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
     let store = tokio.block_on(Store::connect(&database)).map_err(|e| e.to_string())?;
-    let integration = "demo-personio-to-scim";
-    let sync = || -> Result<RunReport, String> {
-        let links = tokio.block_on(store.links(integration)).map_err(|e| e.to_string())?;
-        let run_id = tokio
-            .block_on(store.start_run(integration, "manual", Some("demo")))
+    let sync = || -> Result<(), String> {
+        let started = std::time::Instant::now();
+        let finished = job
+            .run(&store, tokio.handle(), RunRequest::default(), &|_| {})
             .map_err(|e| e.to_string())?;
-        let mut source = personio.source(&sandboxes.source).map_err(|e| e.to_string())?;
-        let mut rules = vec![
-            scope.rule(&sandboxes.scope).map_err(|e| e.to_string())?,
-            teams.rule(&sandboxes.teams).map_err(|e| e.to_string())?,
-        ];
-        let mut target = scim.target(&sandboxes.target).map_err(|e| e.to_string())?;
-        let sessions = Sessions {
-            source: &mut source,
-            rules: &mut rules,
-            target: &mut target,
-        };
-        match run(sessions, &links, &settings) {
-            Ok(report) => {
-                tokio
-                    .block_on(record::record(&store, integration, &run_id, &report))
-                    .map_err(|e| e.to_string())?;
-                Ok(report)
-            }
-            Err(error) => {
-                let message = error.to_string();
-                tokio
-                    .block_on(record::record_failure(&store, integration, &run_id, &message))
-                    .map_err(|e| e.to_string())?;
-                Err(message)
-            }
-        }
+        print_report(&finished.run_id, &finished.report, started.elapsed());
+        Ok(())
     };
 
     println!("\n== First sync: automated onboarding, teams per department, managers ==");
-    let first = sync()?;
-    print_report(&first);
+    sync()?;
     print_app(&app);
 
     println!("\n== Second sync, nothing changed in Personio ==");
-    let second = sync()?;
-    print_report(&second);
+    sync()?;
 
     println!("\n== In Personio: Ida Neumann is hired into IT, Jonas Becker leaves, Marta López moves to IT ==");
     hr.upsert([{
@@ -135,24 +131,15 @@ pub fn run_demo(runtime: &Runtime) -> Result<ExitCode, String> {
         e.termination_date = Some("2026-11-30".into());
     });
     hr.update(6, |e| e.department = Some("IT".into()));
-    let third = sync()?;
-    print_report(&third);
+    sync()?;
     print_app(&app);
 
     println!("\n== Run history ({database}) ==");
-    let runs = tokio.block_on(store.runs(integration, 10)).map_err(|e| e.to_string())?;
-    println!("{:<34} {:<8} {:<10} {:>8}  counts", "run", "trigger", "status", "ms");
-    for run in runs.iter().rev() {
-        let took = run
-            .finished_at
-            .map(|f| (f - run.started_at).to_string())
-            .unwrap_or_else(|| "-".into());
-        println!(
-            "{:<34} {:<8} {:<10} {:>8}  {}",
-            run.id, run.trigger, run.status, took, run.counts
-        );
-    }
-    let cursor = tokio.block_on(store.cursor(integration)).map_err(|e| e.to_string())?;
+    let runs = tokio
+        .block_on(store.runs(Some(&job.integration), 10))
+        .map_err(|e| e.to_string())?;
+    print_runs(&runs);
+    let cursor = tokio.block_on(store.cursor(&job.integration)).map_err(|e| e.to_string())?;
     println!(
         "cursor for the next incremental read: {}",
         cursor.as_deref().unwrap_or("-")
@@ -205,45 +192,6 @@ impl Sandboxes {
                 ..Sandbox::default()
             },
         }
-    }
-}
-
-fn print_report(report: &RunReport) {
-    let count = |f: fn(&Change) -> bool| report.count(f);
-    println!(
-        "read {} employees | users created {}, updated {}, deactivated {} | teams created {}, memberships {} | managers {} | skipped {}, failed {}",
-        report.employees_read,
-        count(|c| matches!(c, Change::CreateAccount(_))),
-        count(|c| matches!(c, Change::UpdateAccount(_))),
-        count(|c| matches!(c, Change::DeactivateAccount(_))),
-        count(|c| matches!(c, Change::CreateTeam(_))),
-        count(|c| matches!(c, Change::AddMember(_) | Change::RemoveMember(_))),
-        count(|c| matches!(c, Change::LinkManager(_))),
-        report.skipped.len(),
-        report.failed(),
-    );
-    for outcome in &report.outcomes {
-        let who = outcome
-            .planned
-            .hr_id
-            .as_deref()
-            .map(|id| format!("[employee {id}] "))
-            .unwrap_or_default();
-        let result = match &outcome.result {
-            ItemResult::Done { .. } => "ok".to_string(),
-            ItemResult::LinkedExisting { id } => format!("existed already: linked {id}"),
-            ItemResult::Failed(error) => format!("FAILED: {}", crate::runtime::error::explain(error)),
-        };
-        println!(
-            "  {who}{} — {result}",
-            crate::sync::record::summary(&outcome.planned.change)
-        );
-    }
-    for skipped in &report.skipped {
-        println!("  [employee {}] skipped: {}", skipped.hr_id, skipped.reason);
-    }
-    if report.outcomes.is_empty() {
-        println!("  no changes: zero writes");
     }
 }
 

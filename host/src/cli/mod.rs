@@ -2,6 +2,8 @@
 
 mod demo;
 mod plugin;
+mod report;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +31,11 @@ enum Command {
     /// Inspect and test plugin components.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Run an integration described in a TOML file once: read, rules,
+    /// plan, apply, record. `--dry-run` shows the plan and changes nothing.
+    Sync(sync::SyncArgs),
+    /// The run history: started at, trigger, status, counts, error.
+    Runs(sync::RunsArgs),
     /// Sync a Personio emulator into a SCIM app on loopback, change a few
     /// employees, sync again, and print what happened each time.
     Demo,
@@ -40,6 +47,8 @@ enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Plugin(command) => runtime(cli.cache_dir).and_then(|rt| plugin::run(&rt, command)),
+        Command::Sync(args) => runtime(cli.cache_dir).and_then(|rt| sync::sync(&rt, args)),
+        Command::Runs(args) => sync::runs(args),
         Command::Demo => runtime(cli.cache_dir).and_then(|rt| demo::run_demo(&rt)),
         Command::Bench(command) => crate::bench::run(command),
     };

@@ -10,7 +10,7 @@ use wasmtime::component::InstancePre;
 use wasmtime::{Engine, Store, Trap};
 
 use super::bindings::types::{
-    AccountPage, Applied, Capabilities, Change, ChangePage, EmployeePage, Manifest as RawManifest, PluginError,
+    Account, AccountPage, Applied, Capabilities, Change, ChangePage, EmployeePage, Manifest as RawManifest, PluginError,
     PluginKind, TeamPage, WebhookEvent, WebhookRequest,
 };
 use super::bindings::{rule, source, target};
@@ -406,6 +406,11 @@ impl TargetSession {
     pub fn list_accounts(&mut self, page: Option<&str>, page_size: u32) -> Result<AccountPage, CallError> {
         self.call("list-accounts", |b, s| {
             b.hrsync_plugin_target_api().call_list_accounts(s, page, page_size)
+        })
+    }
+    pub fn get_accounts(&mut self, ids: &[String]) -> Result<Vec<Account>, CallError> {
+        self.call("get-accounts", |b, s| {
+            b.hrsync_plugin_target_api().call_get_accounts(s, ids)
         })
     }
     pub fn list_teams(&mut self, page: Option<&str>, page_size: u32) -> Result<TeamPage, CallError> {

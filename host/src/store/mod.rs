@@ -64,6 +64,20 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+fn run_record(row: &AnyRow) -> Result<RunRecord, StoreError> {
+    Ok(RunRecord {
+        id: row.try_get("id")?,
+        integration_id: row.try_get("integration_id")?,
+        trigger: row.try_get("run_trigger")?,
+        started_by: row.try_get("started_by")?,
+        status: row.try_get("status")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        error: row.try_get("error")?,
+        counts: row.try_get("counts")?,
+    })
+}
+
 /// A new id: time-ordered (strictly, within one process), random-suffixed.
 pub fn new_id(prefix: &str) -> String {
     static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -274,31 +288,39 @@ impl Store {
         Ok(())
     }
 
-    /// The newest runs first.
-    pub async fn runs(&self, integration: &str, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
-        let rows = sqlx::query(
+    /// The newest runs first, of one integration or of all.
+    pub async fn runs(&self, integration: Option<&str>, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
+        const COLUMNS: &str =
+            "SELECT id, integration_id, run_trigger, started_by, status, started_at, finished_at, error, counts FROM runs";
+        let rows = match integration {
+            Some(integration) => {
+                sqlx::query(&format!(
+                    "{COLUMNS} WHERE integration_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2"
+                ))
+                .bind(integration)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(&format!("{COLUMNS} ORDER BY started_at DESC, id DESC LIMIT $1"))
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter().map(run_record).collect()
+    }
+
+    pub async fn run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
+        let row = sqlx::query(
             "SELECT id, integration_id, run_trigger, started_by, status, started_at, finished_at, error, counts \
-             FROM runs WHERE integration_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2",
+             FROM runs WHERE id = $1",
         )
-        .bind(integration)
-        .bind(limit)
-        .fetch_all(&self.pool)
+        .bind(id)
+        .fetch_optional(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(RunRecord {
-                    id: row.try_get("id")?,
-                    integration_id: row.try_get("integration_id")?,
-                    trigger: row.try_get("run_trigger")?,
-                    started_by: row.try_get("started_by")?,
-                    status: row.try_get("status")?,
-                    started_at: row.try_get("started_at")?,
-                    finished_at: row.try_get("finished_at")?,
-                    error: row.try_get("error")?,
-                    counts: row.try_get("counts")?,
-                })
-            })
-            .collect()
+        row.as_ref().map(run_record).transpose()
     }
 
     pub async fn cursor(&self, integration: &str) -> Result<Option<String>, StoreError> {
@@ -309,15 +331,28 @@ impl Store {
         Ok(row.map(|r| r.try_get("cursor_value")).transpose()?)
     }
 
-    /// Call only after a run succeeded.
-    pub async fn advance_cursor(&self, integration: &str, cursor: &str) -> Result<(), StoreError> {
+    /// When the last successful full read of the integration happened
+    /// (milliseconds since the epoch).
+    pub async fn full_read_at(&self, integration: &str) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT full_read_at FROM cursors WHERE integration_id = $1")
+            .bind(integration)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get::<Option<i64>, _>("full_read_at")).transpose()?.flatten())
+    }
+
+    /// Call only after a run succeeded; `full_read` when it read everyone.
+    pub async fn advance_cursor(&self, integration: &str, cursor: &str, full_read: bool) -> Result<(), StoreError> {
+        let now = now_ms();
         sqlx::query(
-            "INSERT INTO cursors (integration_id, cursor_value, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (integration_id) DO UPDATE SET cursor_value = excluded.cursor_value, updated_at = excluded.updated_at",
+            "INSERT INTO cursors (integration_id, cursor_value, updated_at, full_read_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (integration_id) DO UPDATE SET cursor_value = excluded.cursor_value, \
+             updated_at = excluded.updated_at, full_read_at = COALESCE(excluded.full_read_at, cursors.full_read_at)",
         )
         .bind(integration)
         .bind(cursor)
-        .bind(now_ms())
+        .bind(now)
+        .bind(full_read.then_some(now))
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -28,11 +28,13 @@ pub struct ItemOutcome {
     pub attempts: u32,
 }
 
+/// `applied` hears how many changes are done after each batch.
 pub fn apply(
     target: &mut TargetSession,
     planned: Vec<Planned>,
     max_batch: u32,
     retry: &RetryPolicy,
+    applied: &mut dyn FnMut(usize),
 ) -> Result<Vec<ItemOutcome>, CallError> {
     let batch = max_batch.max(1) as usize;
     let mut outcomes = Vec::with_capacity(planned.len());
@@ -69,6 +71,7 @@ pub fn apply(
                 attempts,
             });
         }
+        applied(outcomes.len());
     }
     Ok(outcomes)
 }

@@ -1,8 +1,8 @@
 //! The sync engine, one module per step of a run (see shared/design.md,
 //! "One run, step by step"):
 //!
-//! 1. trigger — schedule, sync now, webhook, provision one, dry run
-//! 2. claim — one active run per integration
+//! 1. [`trigger`] — what started the run; a full or an incremental read
+//! 2. claim — one active run per integration (with the scheduler)
 //! 3. [`read`] — page through the source
 //! 4. [`rules`] — exclusion, mapping, team naming, scripts
 //! 5. [`correlate`] — links first, then matching attributes, adopt switch
@@ -12,14 +12,16 @@
 //! 8. [`record`] — outcomes, counts, links, audit, cursor (into the [`crate::store`])
 //!
 //! [`run`] ties read, rules, correlate, plan and apply together over links
-//! the caller loads; [`record`] writes the outcome to the store. Trigger and
-//! claim (leases) come with the scheduler.
+//! the caller loads; [`record`] writes the outcome to the store; [`job`]
+//! is one whole run of an integration against the store.
 
 pub mod apply;
 pub mod correlate;
+pub mod job;
 pub mod plan;
 pub mod read;
 pub mod record;
 pub mod retry;
 pub mod rules;
 pub mod run;
+pub mod trigger;

@@ -101,8 +101,9 @@ pub enum PlanError {
 
 /// How much of the source was read: only a full read may deactivate
 /// employees for being absent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ReadKind {
+    #[default]
     Full,
     Incremental,
 }
@@ -111,6 +112,8 @@ pub struct AccountInputs<'a> {
     pub verdicts: &'a BTreeMap<String, Verdict>,
     /// HR ids the source reported but could not read: never touched.
     pub rejected: &'a HashSet<String>,
+    /// HR ids an incremental read reports deleted in the HR system.
+    pub removed: &'a HashSet<String>,
     pub pairings: &'a HashMap<String, Pairing>,
     pub accounts: &'a [Account],
     pub links: &'a [Link],
@@ -211,11 +214,16 @@ pub fn plan_accounts(input: AccountInputs<'_>) -> Result<AccountPlan, PlanError>
             }
         }
     }
-    // Employees gone from the HR system: only a full read can tell, and a
-    // record the source could not read is not gone.
-    if input.read == ReadKind::Full && options.auto_deactivate {
+    // Employees gone from the HR system: a full read tells by absence, an
+    // incremental one only by the deletions the source reports; a record
+    // the source could not read is not gone.
+    if options.auto_deactivate {
         for link in input.links {
-            if input.verdicts.contains_key(&link.hr_id) || input.rejected.contains(&link.hr_id) {
+            let gone = match input.read {
+                ReadKind::Full => !input.verdicts.contains_key(&link.hr_id),
+                ReadKind::Incremental => input.removed.contains(&link.hr_id),
+            };
+            if !gone || input.rejected.contains(&link.hr_id) {
                 continue;
             }
             if accounts.get(link.account_id.as_str()).is_some_and(|a| a.active) {
@@ -455,6 +463,7 @@ mod tests {
         accounts: Vec<Account>,
         links: Vec<Link>,
         rejected: HashSet<String>,
+        removed: HashSet<String>,
         options: Options,
         read: ReadKind,
     }
@@ -466,6 +475,7 @@ mod tests {
                 accounts: vec![],
                 links: vec![],
                 rejected: HashSet::new(),
+                removed: HashSet::new(),
                 options: Options {
                     deletion_threshold_percent: 100,
                     ..Options::default()
@@ -503,6 +513,7 @@ mod tests {
             plan_accounts(AccountInputs {
                 verdicts: &self.verdicts,
                 rejected: &self.rejected,
+                removed: &self.removed,
                 pairings: &pairings,
                 accounts: &self.accounts,
                 links: &self.links,
@@ -618,6 +629,21 @@ mod tests {
         world.read = ReadKind::Full;
         let plan = world.plan().unwrap();
         assert_eq!(plan.changes.len(), 1, "only the employee that is really gone");
+    }
+
+    #[test]
+    fn incremental_reads_deactivate_what_the_source_reports_deleted() {
+        let mut world = World::new();
+        world.accounts = vec![
+            account_for("a2", &desired("2", "x@example.com"), true),
+            account_for("a3", &desired("3", "y@example.com"), true),
+        ];
+        world.links = vec![link("2", "a2"), link("3", "a3")];
+        world.read = ReadKind::Incremental;
+        world.removed.insert("3".into());
+        let plan = world.plan().unwrap();
+        let changes: Vec<&Change> = plan.changes.iter().map(|p| &p.change).collect();
+        assert_eq!(changes, [&Change::DeactivateAccount("a3".into())]);
     }
 
     #[test]

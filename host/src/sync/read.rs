@@ -1,39 +1,99 @@
-//! Step 3 of a run: page through the source. A read that fails halfway
-//! returns an error and nothing else, so nothing downstream acts on a
-//! partial view (a failed read never deactivates).
+//! Step 3 of a run: page through the source — every employee, or only those
+//! changed since the cursor of the last successful run. A read that fails
+//! halfway returns an error and nothing else, so nothing downstream acts on
+//! a partial view (a failed read never deactivates).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use super::plan::ReadKind;
 use super::retry::RetryPolicy;
-use crate::runtime::types::{Employee, RejectedRecord};
+use crate::runtime::types::{Employee, PluginError, RejectedRecord};
 use crate::runtime::{CallError, SourceSession};
 
 pub struct SourceRead {
     /// By HR id; a record repeated across pages counts once (the last wins).
     pub employees: BTreeMap<String, Employee>,
     pub rejected: Vec<RejectedRecord>,
+    /// HR ids the source reports deleted (incremental reads only).
+    pub removed: HashSet<String>,
     /// Where the next incremental read starts.
     pub cursor: Option<String>,
     pub kind: ReadKind,
     pub pages: u32,
 }
 
+/// One page, whichever way it was read.
+struct Page {
+    employees: Vec<Employee>,
+    rejected: Vec<RejectedRecord>,
+    removed: Vec<String>,
+    next_page: Option<String>,
+    cursor: Option<String>,
+}
+
 /// Reads every employee, page by page, retrying pages that fail for a
 /// retryable reason.
-pub fn read_all(source: &mut SourceSession, page_size: u32, retry: &RetryPolicy) -> Result<SourceRead, CallError> {
+/// `progress` hears the number of employees read after each page.
+pub fn read_all(
+    source: &mut SourceSession,
+    page_size: u32,
+    retry: &RetryPolicy,
+    progress: &dyn Fn(usize),
+) -> Result<SourceRead, CallError> {
+    read_pages(ReadKind::Full, retry, progress, |page| {
+        source.list_employees(page, page_size).map(|p| Page {
+            employees: p.employees,
+            rejected: p.rejected,
+            removed: Vec::new(),
+            next_page: p.next_page,
+            cursor: p.cursor,
+        })
+    })
+}
+
+/// Reads the employees changed since `cursor`. `Ok(None)` when the source
+/// cannot read changes: the caller reads everything instead.
+pub fn read_changes(
+    source: &mut SourceSession,
+    cursor: &str,
+    page_size: u32,
+    retry: &RetryPolicy,
+    progress: &dyn Fn(usize),
+) -> Result<Option<SourceRead>, CallError> {
+    let read = read_pages(ReadKind::Incremental, retry, progress, |page| {
+        source.changes_since(cursor, page, page_size).map(|p| Page {
+            employees: p.employees,
+            rejected: p.rejected,
+            removed: p.removed,
+            next_page: p.next_page,
+            cursor: p.cursor,
+        })
+    });
+    match read {
+        Err(error) if matches!(error.plugin_error(), Some(PluginError::Unsupported(_))) => Ok(None),
+        other => other.map(Some),
+    }
+}
+
+fn read_pages(
+    kind: ReadKind,
+    retry: &RetryPolicy,
+    progress: &dyn Fn(usize),
+    mut fetch: impl FnMut(Option<&str>) -> Result<Page, CallError>,
+) -> Result<SourceRead, CallError> {
     let mut read = SourceRead {
         employees: BTreeMap::new(),
         rejected: Vec::new(),
+        removed: HashSet::new(),
         cursor: None,
-        kind: ReadKind::Full,
+        kind,
         pages: 0,
     };
     let mut page: Option<String> = None;
     loop {
         let mut attempt = 0;
         let result = loop {
-            match source.list_employees(page.as_deref(), page_size) {
+            match fetch(page.as_deref()) {
                 Err(error) => match error.plugin_error().and_then(|e| retry.delay(e, attempt)) {
                     Some(wait) => {
                         std::thread::sleep(wait);
@@ -46,9 +106,11 @@ pub fn read_all(source: &mut SourceSession, page_size: u32, retry: &RetryPolicy)
         };
         read.pages += 1;
         read.rejected.extend(result.rejected);
+        read.removed.extend(result.removed);
         for employee in result.employees {
             read.employees.insert(employee.hr_id.clone(), employee);
         }
+        progress(read.employees.len());
         match result.next_page {
             // A page token that repeats would loop for ever.
             Some(next) if page.as_deref() != Some(next.as_str()) => page = Some(next),

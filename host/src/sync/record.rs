@@ -82,17 +82,17 @@ pub fn items(report: &RunReport) -> Vec<ItemRecord> {
     applied.chain(planned).chain(rejected).collect()
 }
 
-/// Counts of successful changes by kind, plus skipped and failed.
+/// Counts of successful (or, in a dry run, planned) changes by kind, plus
+/// skipped, failed and rejected.
 pub fn counts(report: &RunReport) -> serde_json::Value {
     let mut counts = serde_json::Map::new();
-    for outcome in report
+    let succeeded = report
         .outcomes
         .iter()
         .filter(|o| !matches!(o.result, ItemResult::Failed(_)))
-    {
-        let entry = counts
-            .entry(kind(&outcome.planned.change))
-            .or_insert(serde_json::json!(0));
+        .map(|o| &o.planned.change);
+    for change in succeeded.chain(report.planned.iter().map(|p| &p.change)) {
+        let entry = counts.entry(kind(change)).or_insert(serde_json::json!(0));
         *entry = serde_json::json!(entry.as_u64().unwrap_or(0) + 1);
     }
     counts.insert("skipped".into(), serde_json::json!(report.skipped.len()));
@@ -103,9 +103,20 @@ pub fn counts(report: &RunReport) -> serde_json::Value {
 }
 
 /// Records a finished run: items, links, counts, audit, and the cursor
-/// (only when nothing failed).
+/// (only when nothing failed). A dry run records its plan and nothing else.
 pub async fn record(store: &Store, integration: &str, run: &str, report: &RunReport) -> Result<(), StoreError> {
     store.record_items(run, &items(report)).await?;
+    if report.dry_run {
+        store.finish_run(run, "dry-run", None, &counts(report)).await?;
+        return store
+            .append_audit(
+                Some(integration),
+                "sync",
+                "run.dry-run",
+                &serde_json::json!({ "run": run, "planned": report.planned.len() }),
+            )
+            .await;
+    }
     store.save_links(integration, &report.links).await?;
     let status = if report.failed() == 0 { "succeeded" } else { "partial" };
     store.finish_run(run, status, None, &counts(report)).await?;
@@ -118,7 +129,8 @@ pub async fn record(store: &Store, integration: &str, run: &str, report: &RunRep
         )
         .await?;
     if let (Some(cursor), 0) = (&report.cursor, report.failed()) {
-        store.advance_cursor(integration, cursor).await?;
+        let full_read = report.read_kind == crate::sync::plan::ReadKind::Full;
+        store.advance_cursor(integration, cursor, full_read).await?;
     }
     Ok(())
 }

@@ -10,10 +10,11 @@ use super::plan::{
     is_managed, plan_accounts, plan_managers, plan_memberships, plan_teams, AccountInputs, Options, PlanError, Planned,
     Skipped, Verdict,
 };
-use super::read::read_all;
+use super::plan::ReadKind;
+use super::read::{read_all, read_changes, SourceRead};
 use super::retry::RetryPolicy;
 use super::rules;
-use crate::runtime::types::{Account, Capabilities, Change, EmployeeStatus, RejectedRecord, Team};
+use crate::runtime::types::{Account, Capabilities, Change, EmployeeStatus, PluginError, RejectedRecord, Team};
 use crate::runtime::{CallError, RuleSession, SourceSession, TargetSession};
 
 pub struct Sessions<'a> {
@@ -29,6 +30,10 @@ pub struct Settings {
     pub page_size: u32,
     pub retry: RetryPolicy,
     pub dry_run: bool,
+    /// Read only the employees changed since this cursor (an incremental
+    /// run); `None` reads everyone. Sources that cannot read changes are
+    /// read in full.
+    pub since: Option<String>,
 }
 
 impl Default for Settings {
@@ -39,12 +44,15 @@ impl Default for Settings {
             page_size: 200,
             retry: RetryPolicy::default(),
             dry_run: false,
+            since: None,
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    #[error("the {role} plugin could not start; nothing was changed: {error}")]
+    Start { role: &'static str, error: CallError },
     #[error("reading the source failed; nothing was changed: {0}")]
     Read(CallError),
     #[error("a rule failed; nothing was changed: {0}")]
@@ -70,7 +78,10 @@ pub struct RunReport {
     pub links: Vec<Link>,
     pub cursor: Option<String>,
     pub employees_read: usize,
+    pub read_kind: ReadKind,
+    pub dry_run: bool,
 }
+
 
 impl RunReport {
     /// Writes made (successful changes).
@@ -112,12 +123,45 @@ fn all_pages<T>(
     }
 }
 
+fn read_source(source: &mut SourceSession, settings: &Settings, observe: Observer) -> Result<SourceRead, CallError> {
+    let progress = |employees| observe(Progress::Reading { employees });
+    if let Some(cursor) = &settings.since {
+        if let Some(read) = read_changes(source, cursor, settings.page_size, &settings.retry, &progress)? {
+            return Ok(read);
+        }
+    }
+    read_all(source, settings.page_size, &settings.retry, &progress)
+}
+
+/// How far a run is, for progress bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    Reading { employees: usize },
+    Applying { done: usize, total: usize },
+}
+
+pub type Observer<'a> = &'a dyn Fn(Progress);
+
+/// The target's accounts and teams. An incremental run fetches only the
+/// accounts linked to the employees it read (when the target can).
 fn read_target(
     target: &mut TargetSession,
     page_size: u32,
     teams: bool,
+    only: Option<Vec<String>>,
 ) -> Result<(Vec<Account>, Vec<Team>), CallError> {
-    let accounts = all_pages(|page| target.list_accounts(page, page_size).map(|p| (p.accounts, p.next_page)))?;
+    let fetched = match only {
+        Some(ids) if ids.is_empty() => Some(Vec::new()),
+        Some(ids) => match target.get_accounts(&ids) {
+            Err(error) if matches!(error.plugin_error(), Some(PluginError::Unsupported(_))) => None,
+            other => Some(other?),
+        },
+        None => None,
+    };
+    let accounts = match fetched {
+        Some(accounts) => accounts,
+        None => all_pages(|page| target.list_accounts(page, page_size).map(|p| (p.accounts, p.next_page)))?,
+    };
     let teams = if teams {
         all_pages(|page| target.list_teams(page, page_size).map(|p| (p.teams, p.next_page)))?
     } else {
@@ -128,18 +172,36 @@ fn read_target(
 
 /// Runs the integration once against `links`.
 pub fn run(sessions: Sessions<'_>, links: &[Link], settings: &Settings) -> Result<RunReport, RunError> {
+    run_observed(sessions, links, settings, &|_| {})
+}
+
+/// [`run`], telling `observe` how far it is.
+pub fn run_observed(
+    sessions: Sessions<'_>,
+    links: &[Link],
+    settings: &Settings,
+    observe: Observer,
+) -> Result<RunReport, RunError> {
     let Sessions {
         source,
         rules: rule_sessions,
         target,
     } = sessions;
-    let read = read_all(source, settings.page_size, &settings.retry).map_err(RunError::Read)?;
+    let read = read_source(source, settings, observe).map_err(RunError::Read)?;
     let decided = rules::evaluate(rule_sessions, &read.employees).map_err(RunError::Rules)?;
     let verdicts = decided.verdicts;
     let mut rejected = read.rejected;
     rejected.extend(decided.rejected);
     let capabilities: Capabilities = target.capabilities().map_err(RunError::Target)?;
-    let (accounts, teams) = read_target(target, settings.page_size, capabilities.teams).map_err(RunError::Target)?;
+    let only = (read.kind == ReadKind::Incremental).then(|| {
+        links
+            .iter()
+            .filter(|l| read.employees.contains_key(&l.hr_id) || read.removed.contains(&l.hr_id))
+            .map(|l| l.account_id.clone())
+            .collect::<Vec<_>>()
+    });
+    let (accounts, teams) =
+        read_target(target, settings.page_size, capabilities.teams, only).map_err(RunError::Target)?;
 
     let in_scope: Vec<(&str, &crate::runtime::types::DesiredAccount)> = verdicts
         .iter()
@@ -153,6 +215,7 @@ pub fn run(sessions: Sessions<'_>, links: &[Link], settings: &Settings) -> Resul
     let plan = plan_accounts(AccountInputs {
         verdicts: &verdicts,
         rejected: &rejected_ids,
+        removed: &read.removed,
         pairings: &pairings,
         accounts: &accounts,
         links,
@@ -166,6 +229,8 @@ pub fn run(sessions: Sessions<'_>, links: &[Link], settings: &Settings) -> Resul
         rejected,
         cursor: read.cursor.clone(),
         employees_read: read.employees.len(),
+        read_kind: read.kind,
+        dry_run: settings.dry_run,
         ..RunReport::default()
     };
     if settings.dry_run {
@@ -181,7 +246,20 @@ pub fn run(sessions: Sessions<'_>, links: &[Link], settings: &Settings) -> Resul
         .cloned()
         .collect();
     links.extend(plan.adopted.iter().cloned());
-    let outcomes = apply(target, plan.changes, capabilities.max_batch, &settings.retry).map_err(RunError::Apply)?;
+    let mut applied = 0usize;
+    let mut apply = |target: &mut TargetSession, changes: Vec<Planned>| {
+        let (before, total) = (applied, applied + changes.len());
+        let outcomes = apply(target, changes, capabilities.max_batch, &settings.retry, &mut |done| {
+            observe(Progress::Applying {
+                done: before + done,
+                total,
+            })
+        })
+        .map_err(RunError::Apply)?;
+        applied = total;
+        Ok::<_, RunError>(outcomes)
+    };
+    let outcomes = apply(target, plan.changes)?;
     for outcome in &outcomes {
         let (Change::CreateAccount(_), Some(hr_id)) = (&outcome.planned.change, &outcome.planned.hr_id) else {
             continue;
@@ -219,7 +297,7 @@ pub fn run(sessions: Sessions<'_>, links: &[Link], settings: &Settings) -> Resul
             .flat_map(|(_, d)| d.teams.iter().cloned())
             .collect();
         let creates = plan_teams(&names, &teams);
-        let created = apply(target, creates, capabilities.max_batch, &settings.retry).map_err(RunError::Apply)?;
+        let created = apply(target, creates)?;
         let mut teams = teams;
         for outcome in &created {
             if let (Change::CreateTeam(draft), ItemResult::Done { id: Some(id) }) =
@@ -242,7 +320,13 @@ pub fn run(sessions: Sessions<'_>, links: &[Link], settings: &Settings) -> Resul
                 }
             }
         }
-        let managed: HashSet<String> = links.iter().map(|l| l.account_id.clone()).collect();
+        // Memberships of accounts this run decided about: everyone on a
+        // full read, only the employees read on an incremental one.
+        let managed: HashSet<String> = links
+            .iter()
+            .filter(|l| read.kind == ReadKind::Full || verdicts.contains_key(&l.hr_id))
+            .map(|l| l.account_id.clone())
+            .collect();
         let teams: Vec<Team> = teams.into_iter().filter(is_managed).collect();
         second_pass.extend(plan_memberships(&wanted, &teams, &managed));
     }
@@ -261,7 +345,7 @@ pub fn run(sessions: Sessions<'_>, links: &[Link], settings: &Settings) -> Resul
             .collect();
         second_pass.extend(plan_managers(&desired_managers, &accounts));
     }
-    let outcomes = apply(target, second_pass, capabilities.max_batch, &settings.retry).map_err(RunError::Apply)?;
+    let outcomes = apply(target, second_pass)?;
     report.outcomes.extend(outcomes);
     report.links = links;
     Ok(report)

@@ -275,6 +275,19 @@ impl Target for Perks {
         })
     }
 
+    fn get_accounts(&mut self, ids: Vec<String>) -> Result<Vec<Account>, PluginError> {
+        let mut accounts = Vec::with_capacity(ids.len());
+        for id in ids {
+            let response = self.send(Request::get(&self.url(&format!("/v1/users/{}/", percent_encode(&id)))))?;
+            if response.status == 404 {
+                continue;
+            }
+            let user: Value = response.error_for_status()?.json()?;
+            accounts.extend(account(&user));
+        }
+        Ok(accounts)
+    }
+
     fn apply(&mut self, change: Change) -> Result<Applied, PluginError> {
         match change {
             Change::CreateAccount(draft) => self.create(draft),

@@ -331,6 +331,21 @@ impl Target for Scim {
         })
     }
 
+    /// One `GET /Users/{id}` each: incremental runs fetch only the
+    /// accounts of the employees that changed.
+    fn get_accounts(&mut self, ids: Vec<String>) -> Result<Vec<Account>, PluginError> {
+        let mut accounts = Vec::with_capacity(ids.len());
+        for id in ids {
+            let response = self.send(Request::get(&self.url(&format!("/Users/{}", percent_encode(&id)))))?;
+            if response.status == 404 {
+                continue;
+            }
+            let user: Value = response.error_for_status()?.json()?;
+            accounts.extend(account(&user));
+        }
+        Ok(accounts)
+    }
+
     fn list_teams(&mut self, page: Option<String>, page_size: u32) -> Result<TeamPage, PluginError> {
         let (groups, next_page) = self.list("Groups", page, page_size)?;
         Ok(TeamPage {

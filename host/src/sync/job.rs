@@ -1,0 +1,134 @@
+//! An integration ready to run: its components loaded, their sandboxes
+//! resolved, its settings. [`Job::run`] is one run from trigger to record:
+//! it loads the links and cursor, decides how much to read, starts a fresh
+//! session per plugin (one instance per run), runs the steps and records
+//! the outcome — the same for `hrsync sync`, the demo, the benchmark and
+//! (later) the scheduler.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::record;
+use super::run::{run_observed, Observer, RunError, RunReport, Sessions, Settings};
+use super::trigger::{read_since, FullReads, Trigger};
+use crate::runtime::{Plugin, Sandbox};
+use crate::store::{Store, StoreError};
+
+/// A component and what its installation gives it.
+pub struct PluginSetup {
+    pub plugin: Plugin,
+    pub sandbox: Sandbox,
+}
+
+pub struct Job {
+    pub integration: String,
+    pub source: PluginSetup,
+    pub rules: Vec<PluginSetup>,
+    pub target: PluginSetup,
+    pub settings: Settings,
+    pub full_reads: FullReads,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RunRequest<'a> {
+    pub trigger: Trigger,
+    /// The member who started it, if one did.
+    pub by: Option<&'a str>,
+    /// Stop after the plan and record it.
+    pub dry_run: bool,
+    /// Read everyone even when an incremental read would do.
+    pub full: bool,
+}
+
+impl Default for RunRequest<'_> {
+    fn default() -> Self {
+        Self {
+            trigger: Trigger::Cli,
+            by: None,
+            dry_run: false,
+            full: false,
+        }
+    }
+}
+
+/// A run that ended, with or without failed items.
+#[derive(Debug)]
+pub struct Finished {
+    pub run_id: String,
+    pub report: RunReport,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The run stopped; it is recorded as failed with this error.
+    #[error("run {run_id} failed: {error}")]
+    Run { run_id: String, error: RunError },
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Job {
+    /// One run, recorded in `store`. Blocking: call it from a thread that
+    /// may block (`tokio` drives the store's futures).
+    pub fn run(
+        &self,
+        store: &Store,
+        tokio: &tokio::runtime::Handle,
+        request: RunRequest<'_>,
+        observe: Observer,
+    ) -> Result<Finished, JobError> {
+        let integration = self.integration.as_str();
+        let links = tokio.block_on(store.links(integration))?;
+        let cursor = tokio.block_on(store.cursor(integration))?;
+        let full_read_at = tokio.block_on(store.full_read_at(integration))?;
+        let settings = Settings {
+            since: read_since(cursor, full_read_at, now_ms(), self.full_reads, request.full),
+            dry_run: request.dry_run,
+            ..self.settings.clone()
+        };
+        let run_id = tokio.block_on(store.start_run(integration, request.trigger.as_str(), request.by))?;
+        match self.run_steps(&run_id, &links, &settings, observe) {
+            Ok(report) => {
+                tokio.block_on(record::record(store, integration, &run_id, &report))?;
+                Ok(Finished { run_id, report })
+            }
+            Err(error) => {
+                tokio.block_on(record::record_failure(store, integration, &run_id, &error.to_string()))?;
+                Err(JobError::Run { run_id, error })
+            }
+        }
+    }
+
+    fn run_steps(
+        &self,
+        run_id: &str,
+        links: &[super::correlate::Link],
+        settings: &Settings,
+        observe: Observer,
+    ) -> Result<RunReport, RunError> {
+        let sandbox = |setup: &PluginSetup| Sandbox {
+            run_id: Some(run_id.to_string()),
+            ..setup.sandbox.clone()
+        };
+        let start = |role: &'static str| move |error| RunError::Start { role, error };
+        let mut source = self.source.plugin.source(&sandbox(&self.source)).map_err(start("source"))?;
+        let mut rules = self
+            .rules
+            .iter()
+            .map(|rule| rule.plugin.rule(&sandbox(rule)).map_err(start("rule")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut target = self.target.plugin.target(&sandbox(&self.target)).map_err(start("target"))?;
+        let sessions = Sessions {
+            source: &mut source,
+            rules: &mut rules,
+            target: &mut target,
+        };
+        run_observed(sessions, links, settings, observe)
+    }
+}
