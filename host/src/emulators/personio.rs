@@ -95,6 +95,8 @@ struct Inner {
     faults: Faults,
     counts: Counts,
     issued: u64,
+    /// Employee pages left before every token expires at once.
+    tokens_expire_after: Option<u64>,
 }
 
 /// A running Personio emulator.
@@ -115,6 +117,7 @@ impl PersonioEmulator {
             faults: Faults::default(),
             counts: Counts::default(),
             issued: 0,
+            tokens_expire_after: None,
         }));
         let router = Router::new()
             .route("/v1/auth", post(auth))
@@ -167,6 +170,12 @@ impl PersonioEmulator {
     /// Makes every token issued so far invalid, as if it expired.
     pub fn expire_tokens(&self) {
         self.lock().tokens.clear();
+    }
+
+    /// Every token expires after `pages` more employee pages: a token that
+    /// runs out in the middle of a read.
+    pub fn expire_tokens_after(&self, pages: u64) {
+        self.lock().tokens_expire_after = Some(pages);
     }
 
     /// Fails the employee request after `skip` more successful ones.
@@ -250,6 +259,12 @@ async fn employees(
         return response;
     }
     inner.counts.employee_pages += 1;
+    if let Some(pages) = inner.tokens_expire_after {
+        inner.tokens_expire_after = pages.checked_sub(1).filter(|left| *left > 0);
+        if inner.tokens_expire_after.is_none() {
+            inner.tokens.clear();
+        }
+    }
     let limit = query.limit.unwrap_or(10).clamp(1, 200);
     let offset = query.offset.unwrap_or(0);
     let since = match query.updated_since.as_deref().map(|s| (s, parse_timestamp_ms(s))) {

@@ -91,19 +91,7 @@ fn read_pages(
     };
     let mut page: Option<String> = None;
     loop {
-        let mut attempt = 0;
-        let result = loop {
-            match fetch(page.as_deref()) {
-                Err(error) => match error.plugin_error().and_then(|e| retry.delay(e, attempt)) {
-                    Some(wait) => {
-                        std::thread::sleep(wait);
-                        attempt += 1;
-                    }
-                    None => return Err(error),
-                },
-                Ok(result) => break result,
-            }
-        };
+        let result = retry.run(|| fetch(page.as_deref()))?;
         read.pages += 1;
         read.rejected.extend(result.rejected);
         read.removed.extend(result.removed);

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::runtime::types::PluginError;
+use crate::runtime::CallError;
 
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -42,6 +43,26 @@ impl RetryPolicy {
             None => jittered,
         };
         Some(wait.min(self.max_delay))
+    }
+}
+
+impl RetryPolicy {
+    /// Calls `call` until it succeeds, fails for a reason not worth
+    /// retrying, or the attempts are used up; waits between attempts.
+    pub fn run<T>(&self, mut call: impl FnMut() -> Result<T, CallError>) -> Result<T, CallError> {
+        let mut attempt = 0;
+        loop {
+            match call() {
+                Ok(value) => return Ok(value),
+                Err(error) => match error.plugin_error().and_then(|e| self.delay(e, attempt)) {
+                    Some(wait) => {
+                        std::thread::sleep(wait);
+                        attempt += 1;
+                    }
+                    None => return Err(error),
+                },
+            }
+        }
     }
 }
 

@@ -108,13 +108,15 @@ impl RunReport {
     }
 }
 
+/// Every page of a target listing, each page retried on retryable errors.
 fn all_pages<T>(
+    retry: &RetryPolicy,
     mut next: impl FnMut(Option<&str>) -> Result<(Vec<T>, Option<String>), CallError>,
 ) -> Result<Vec<T>, CallError> {
     let mut items = Vec::new();
     let mut page: Option<String> = None;
     loop {
-        let (mut batch, next_page) = next(page.as_deref())?;
+        let (mut batch, next_page) = retry.run(|| next(page.as_deref()))?;
         items.append(&mut batch);
         match next_page {
             Some(token) if page.as_deref() != Some(token.as_str()) => page = Some(token),
@@ -146,13 +148,14 @@ pub type Observer<'a> = &'a dyn Fn(Progress);
 /// accounts linked to the employees it read (when the target can).
 fn read_target(
     target: &mut TargetSession,
-    page_size: u32,
+    settings: &Settings,
     teams: bool,
     only: Option<Vec<String>>,
 ) -> Result<(Vec<Account>, Vec<Team>), CallError> {
+    let (page_size, retry) = (settings.page_size, &settings.retry);
     let fetched = match only {
         Some(ids) if ids.is_empty() => Some(Vec::new()),
-        Some(ids) => match target.get_accounts(&ids) {
+        Some(ids) => match retry.run(|| target.get_accounts(&ids)) {
             Err(error) if matches!(error.plugin_error(), Some(PluginError::Unsupported(_))) => None,
             other => Some(other?),
         },
@@ -160,10 +163,12 @@ fn read_target(
     };
     let accounts = match fetched {
         Some(accounts) => accounts,
-        None => all_pages(|page| target.list_accounts(page, page_size).map(|p| (p.accounts, p.next_page)))?,
+        None => all_pages(retry, |page| {
+            target.list_accounts(page, page_size).map(|p| (p.accounts, p.next_page))
+        })?,
     };
     let teams = if teams {
-        all_pages(|page| target.list_teams(page, page_size).map(|p| (p.teams, p.next_page)))?
+        all_pages(retry, |page| target.list_teams(page, page_size).map(|p| (p.teams, p.next_page)))?
     } else {
         Vec::new()
     };
@@ -201,7 +206,7 @@ pub fn run_observed(
             .collect::<Vec<_>>()
     });
     let (accounts, teams) =
-        read_target(target, settings.page_size, capabilities.teams, only).map_err(RunError::Target)?;
+        read_target(target, settings, capabilities.teams, only).map_err(RunError::Target)?;
 
     let in_scope: Vec<(&str, &crate::runtime::types::DesiredAccount)> = verdicts
         .iter()
@@ -321,10 +326,12 @@ pub fn run_observed(
             }
         }
         // Memberships of accounts this run decided about: everyone on a
-        // full read, only the employees read on an incremental one.
+        // full read, only the employees read on an incremental one; never
+        // those of records the source or a rule could not read.
         let managed: HashSet<String> = links
             .iter()
             .filter(|l| read.kind == ReadKind::Full || verdicts.contains_key(&l.hr_id))
+            .filter(|l| !rejected_ids.contains(&l.hr_id))
             .map(|l| l.account_id.clone())
             .collect();
         let teams: Vec<Team> = teams.into_iter().filter(is_managed).collect();
