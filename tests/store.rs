@@ -45,23 +45,21 @@ fn links_are_saved_in_bulk_and_replaced() {
         let many: Vec<Link> = (0..1234)
             .map(|i| link(&format!("{i}"), &format!("acc-{i}"), LinkOrigin::Created))
             .collect();
-        store.save_links(&integration, &many).await.unwrap();
+        store.change_links(&integration, &many, &[]).await.unwrap();
         assert_eq!(store.links(&integration).await.unwrap().len(), 1234);
 
-        let now = vec![
-            link("1", "acc-1b", LinkOrigin::Adopted),
-            link("2", "acc-2", LinkOrigin::Created),
-        ];
-        store.save_links(&integration, &now).await.unwrap();
+        // One link moves to another account, 1,232 go away.
+        let moved = link("1", "acc-1b", LinkOrigin::Adopted);
+        let removed: Vec<String> = (0..1234).filter(|i| *i > 2).map(|i| format!("{i}")).chain(["0".into()]).collect();
+        store
+            .change_links(&integration, std::slice::from_ref(&moved), &removed)
+            .await
+            .unwrap();
         let mut stored = store.links(&integration).await.unwrap();
         stored.sort_by(|a, b| a.hr_id.cmp(&b.hr_id));
-        assert_eq!(stored, now, "upserted, and the rest deleted");
-        store.save_links(&integration, &now).await.unwrap();
-        assert_eq!(
-            store.links(&integration).await.unwrap().len(),
-            2,
-            "saving twice at once keeps them"
-        );
+        assert_eq!(stored, vec![moved.clone(), link("2", "acc-2", LinkOrigin::Created)]);
+        store.change_links(&integration, &[], &[]).await.unwrap();
+        assert_eq!(store.links(&integration).await.unwrap().len(), 2, "no change, no loss");
         assert!(
             store.links(&new_id("other")).await.unwrap().is_empty(),
             "scoped to the integration"
@@ -209,7 +207,7 @@ fn the_cursor_advances_only_after_a_successful_run() {
             ..RunReport::default()
         };
         let run = store.start_run(&integration, "schedule", None).await.unwrap();
-        record::record(&store, &integration, &run, &ok).await.unwrap();
+        record::record(&store, &integration, &run, &[], &ok).await.unwrap();
         assert_eq!(
             store.cursor(&integration).await.unwrap().as_deref(),
             Some("2026-11-21T10:00:00Z")
@@ -223,11 +221,15 @@ fn the_cursor_advances_only_after_a_successful_run() {
 
         let partial = RunReport {
             outcomes: vec![outcome(ItemResult::Failed(PluginError::Fatal("boom".into())))],
+            links: ok.links.clone(),
             cursor: Some("2026-11-21T11:00:00Z".into()),
             ..RunReport::default()
         };
         let run = store.start_run(&integration, "schedule", None).await.unwrap();
-        record::record(&store, &integration, &run, &partial).await.unwrap();
+        record::record(&store, &integration, &run, &ok.links, &partial)
+            .await
+            .unwrap();
+        assert_eq!(store.links(&integration).await.unwrap().len(), 1, "links kept");
         assert_eq!(
             store.cursor(&integration).await.unwrap().as_deref(),
             Some("2026-11-21T10:00:00Z"),

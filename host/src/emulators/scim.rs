@@ -8,6 +8,7 @@
 //! Test controls: pre-existing users (created "by hand"), queued faults (a
 //! 429 with Retry-After or a 5xx on the next requests), write counts.
 
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -43,10 +44,84 @@ impl Writes {
     }
 }
 
+/// Users or groups, in creation order, indexed by id and by their unique
+/// name (`userName`, `displayName`; case-insensitive), so that lookups stay
+/// cheap at 100,000 users.
+struct Resources {
+    name_attribute: &'static str,
+    items: Vec<Value>,
+    by_id: HashMap<String, usize>,
+    by_name: HashMap<String, usize>,
+}
+
+impl Resources {
+    fn new(name_attribute: &'static str) -> Self {
+        Self {
+            name_attribute,
+            items: Vec::new(),
+            by_id: HashMap::new(),
+            by_name: HashMap::new(),
+        }
+    }
+
+    fn name_key(&self, resource: &Value) -> Option<String> {
+        resource[self.name_attribute].as_str().map(str::to_lowercase)
+    }
+
+    fn push(&mut self, resource: Value) {
+        let index = self.items.len();
+        if let Some(id) = resource["id"].as_str() {
+            self.by_id.insert(id.to_string(), index);
+        }
+        if let Some(name) = self.name_key(&resource) {
+            self.by_name.insert(name, index);
+        }
+        self.items.push(resource);
+    }
+
+    fn get(&self, id: &str) -> Option<&Value> {
+        self.by_id.get(id).map(|i| &self.items[*i])
+    }
+
+    fn by_name(&self, name: &str) -> Option<&Value> {
+        self.by_name.get(&name.to_lowercase()).map(|i| &self.items[*i])
+    }
+
+    /// Replaces a resource, keeping the name index right.
+    fn replace(&mut self, id: &str, resource: Value) -> bool {
+        let Some(&index) = self.by_id.get(id) else {
+            return false;
+        };
+        if let Some(old) = self.name_key(&self.items[index]) {
+            self.by_name.remove(&old);
+        }
+        if let Some(new) = self.name_key(&resource) {
+            self.by_name.insert(new, index);
+        }
+        self.items[index] = resource;
+        true
+    }
+
+    fn remove(&mut self, id: &str) -> bool {
+        let before = self.items.len();
+        self.items.retain(|r| r["id"] != id);
+        let removed = self.items.len() != before;
+        if removed {
+            let items = std::mem::take(&mut self.items);
+            self.by_id.clear();
+            self.by_name.clear();
+            for item in items {
+                self.push(item);
+            }
+        }
+        removed
+    }
+}
+
 struct Inner {
     token: String,
-    users: Vec<Value>,
-    groups: Vec<Value>,
+    users: Resources,
+    groups: Resources,
     next_id: u64,
     faults: Faults,
     writes: Writes,
@@ -65,8 +140,8 @@ impl ScimEmulator {
     pub fn start(token: &str) -> std::io::Result<Self> {
         let inner = Arc::new(Mutex::new(Inner {
             token: token.into(),
-            users: Vec::new(),
-            groups: Vec::new(),
+            users: Resources::new("userName"),
+            groups: Resources::new("displayName"),
             next_id: 1,
             faults: Faults::default(),
             writes: Writes::default(),
@@ -117,29 +192,37 @@ impl ScimEmulator {
     }
 
     pub fn users(&self) -> Vec<Value> {
-        self.lock().users.clone()
+        self.lock().users.items.clone()
     }
 
     pub fn user_by_name(&self, user_name: &str) -> Option<Value> {
-        self.lock()
-            .users
-            .iter()
-            .find(|u| eq_ci(&u["userName"], user_name))
-            .cloned()
+        self.lock().users.by_name(user_name).cloned()
     }
 
     pub fn groups(&self) -> Vec<Value> {
-        self.lock().groups.clone()
+        self.lock().groups.items.clone()
+    }
+
+    /// A group made by hand in the app. Returns its id.
+    pub fn add_group(&self, name: &str, member_ids: &[&str]) -> String {
+        let mut inner = self.lock();
+        let id = inner.new_id().replace('u', "g");
+        let members: Vec<Value> = member_ids.iter().map(|m| json!({ "value": m })).collect();
+        inner.groups.push(json!({
+            "schemas": [GROUP_SCHEMA], "id": id, "displayName": name, "members": members,
+            "meta": { "resourceType": "Group" }
+        }));
+        id
     }
 
     /// Changes a user directly, as an admin of the app would.
     pub fn edit_user(&self, id: &str, change: impl FnOnce(&mut Value)) -> bool {
         let mut inner = self.lock();
-        let Some(user) = inner.users.iter_mut().find(|u| u["id"] == id) else {
+        let Some(mut user) = inner.users.get(id).cloned() else {
             return false;
         };
-        change(user);
-        true
+        change(&mut user);
+        inner.users.replace(id, user)
     }
 
     /// Fails a request after `skip` more successful ones.
@@ -210,11 +293,18 @@ fn parse_filter(filter: &str) -> Option<(String, String)> {
     Some((attr.to_string(), value.trim().trim_matches('"').to_string()))
 }
 
-fn list(resources: &[Value], query: &ListQuery) -> Response {
+fn list(resources: &Resources, query: &ListQuery) -> Response {
     let filtered: Vec<&Value> = match query.filter.as_deref() {
-        None => resources.iter().collect(),
+        None => resources.items.iter().collect(),
         Some(filter) => match parse_filter(filter) {
-            Some((attr, value)) => resources.iter().filter(|r| eq_ci(&r[attr.as_str()], &value)).collect(),
+            Some((attr, value)) if attr.eq_ignore_ascii_case(resources.name_attribute) => {
+                resources.by_name(&value).into_iter().collect()
+            }
+            Some((attr, value)) => resources
+                .items
+                .iter()
+                .filter(|r| eq_ci(&r[attr.as_str()], &value))
+                .collect(),
             None => {
                 return scim_error(
                     StatusCode::BAD_REQUEST,
@@ -269,7 +359,7 @@ async fn create_user(State(inner): State<Shared>, headers: HeaderMap, body: Opti
     let Some(user_name) = user["userName"].as_str().map(str::to_string).filter(|n| !n.is_empty()) else {
         return scim_error(StatusCode::BAD_REQUEST, Some("invalidValue"), "userName is required");
     };
-    if inner.users.iter().any(|u| eq_ci(&u["userName"], &user_name)) {
+    if inner.users.by_name(&user_name).is_some() {
         return scim_error(
             StatusCode::CONFLICT,
             Some("uniqueness"),
@@ -295,7 +385,7 @@ async fn create_group(State(inner): State<Shared>, headers: HeaderMap, body: Opt
     let Some(Json(mut group)) = body.filter(|b| b["displayName"].is_string()) else {
         return scim_error(StatusCode::BAD_REQUEST, Some("invalidValue"), "displayName is required");
     };
-    if inner.groups.iter().any(|g| g["displayName"] == group["displayName"]) {
+    if group["displayName"].as_str().and_then(|name| inner.groups.by_name(name)).is_some() {
         return scim_error(StatusCode::CONFLICT, Some("uniqueness"), "Group already exists");
     }
     inner.writes.group_posts += 1;
@@ -307,10 +397,6 @@ async fn create_group(State(inner): State<Shared>, headers: HeaderMap, body: Opt
     group["meta"] = json!({ "resourceType": "Group" });
     inner.groups.push(group.clone());
     scim_json(StatusCode::CREATED, group)
-}
-
-fn resource<'a>(list: &'a mut [Value], id: &str) -> Option<&'a mut Value> {
-    list.iter_mut().find(|r| r["id"] == id)
 }
 
 async fn get_user(State(inner): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
@@ -326,8 +412,8 @@ async fn get_resource(inner: Shared, headers: HeaderMap, id: String, user: bool)
     if let Some(response) = inner.refuse(&headers) {
         return response;
     }
-    let list = if user { &mut inner.users } else { &mut inner.groups };
-    match resource(list, &id) {
+    let list = if user { &inner.users } else { &inner.groups };
+    match list.get(&id) {
         Some(r) => scim_json(StatusCode::OK, r.clone()),
         None => scim_error(StatusCode::NOT_FOUND, None, &format!("{id} not found")),
     }
@@ -348,9 +434,7 @@ async fn delete_resource(inner: Shared, headers: HeaderMap, id: String, user: bo
     }
     inner.writes.deletes += 1;
     let list = if user { &mut inner.users } else { &mut inner.groups };
-    let before = list.len();
-    list.retain(|r| r["id"] != id);
-    if list.len() == before {
+    if !list.remove(&id) {
         return scim_error(StatusCode::NOT_FOUND, None, &format!("{id} not found"));
     }
     StatusCode::NO_CONTENT.into_response()
@@ -392,17 +476,23 @@ async fn patch(inner: Shared, headers: HeaderMap, id: String, body: Option<Json<
         inner.writes.group_patches += 1;
     }
     let list = if user { &mut inner.users } else { &mut inner.groups };
-    let Some(target) = resource(list, &id) else {
+    let Some(mut patched) = list.get(&id).cloned() else {
         return scim_error(StatusCode::NOT_FOUND, None, &format!("{id} not found"));
     };
-    let mut patched = target.clone();
     for operation in &operations {
         if let Err(detail) = apply_operation(&mut patched, operation) {
             return scim_error(StatusCode::BAD_REQUEST, Some("invalidPath"), &detail);
         }
     }
-    *target = patched.clone();
-    scim_json(StatusCode::OK, patched)
+    if user {
+        list.replace(&id, patched.clone());
+        scim_json(StatusCode::OK, patched)
+    } else {
+        // Groups can have thousands of members: answer 204, as RFC 7644
+        // §3.5.2 allows, instead of sending them all back.
+        list.replace(&id, patched);
+        StatusCode::NO_CONTENT.into_response()
+    }
 }
 
 /// Applies one PATCH operation to a resource.
@@ -432,10 +522,13 @@ fn apply_operation(resource: &mut Value, operation: &Value) -> Result<(), String
     }
     match op.as_str() {
         "add" if path == "members" => {
-            let members = resource["members"].as_array().cloned().unwrap_or_default();
-            let mut merged = members;
+            let mut merged = resource["members"].as_array().cloned().unwrap_or_default();
+            let mut present: HashSet<String> = merged
+                .iter()
+                .filter_map(|m| m["value"].as_str().map(str::to_string))
+                .collect();
             for member in value.as_array().cloned().unwrap_or_default() {
-                if !merged.iter().any(|m| m["value"] == member["value"]) {
+                if member["value"].as_str().is_some_and(|id| present.insert(id.to_string())) {
                     merged.push(member);
                 }
             }

@@ -144,17 +144,16 @@ impl Store {
 
     /// Makes the stored links of `integration` equal to `links`: upserts
     /// in multi-row statements, deletes the rest, in one transaction.
-    pub async fn save_links(&self, integration: &str, links: &[Link]) -> Result<(), StoreError> {
+    /// Writes what changed in an integration's links: `upsert` new or
+    /// changed links, delete the links of `removed` HR ids. A run that
+    /// touches a few employees writes a few rows, not all of them.
+    pub async fn change_links(&self, integration: &str, upsert: &[Link], removed: &[String]) -> Result<(), StoreError> {
+        if upsert.is_empty() && removed.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        // This save's rows carry a stamp newer than any before it, so the
-        // rows it did not write can be told apart and deleted.
-        let newest: Option<i64> = sqlx::query("SELECT MAX(updated_at) AS newest FROM links WHERE integration_id = $1")
-            .bind(integration)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("newest")?;
-        let now = now_ms().max(newest.unwrap_or(0) + 1);
-        for chunk in links.chunks(CHUNK) {
+        for chunk in upsert.chunks(CHUNK) {
             let mut sql =
                 String::from("INSERT INTO links (integration_id, hr_id, account_id, origin, updated_at) VALUES ");
             for i in 0..chunk.len() {
@@ -179,12 +178,18 @@ impl Store {
             }
             query.execute(&mut *tx).await?;
         }
-        // Everything not written just now is gone.
-        sqlx::query("DELETE FROM links WHERE integration_id = $1 AND updated_at <> $2")
-            .bind(integration)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        for chunk in removed.chunks(CHUNK) {
+            let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "DELETE FROM links WHERE integration_id = $1 AND hr_id IN ({})",
+                placeholders.join(",")
+            );
+            let mut query = sqlx::query(&sql).bind(integration);
+            for hr_id in chunk {
+                query = query.bind(hr_id.as_str());
+            }
+            query.execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

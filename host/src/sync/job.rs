@@ -95,7 +95,7 @@ impl Job {
         let run_id = tokio.block_on(store.start_run(integration, request.trigger.as_str(), request.by))?;
         match self.run_steps(&run_id, &links, &settings, observe) {
             Ok(report) => {
-                tokio.block_on(record::record(store, integration, &run_id, &report))?;
+                tokio.block_on(record::record(store, integration, &run_id, &links, &report))?;
                 Ok(Finished { run_id, report })
             }
             Err(error) => {

@@ -5,6 +5,9 @@ use super::apply::ItemResult;
 use super::run::RunReport;
 use crate::runtime::error::explain;
 use crate::runtime::types::Change;
+use std::collections::{HashMap, HashSet};
+
+use super::correlate::Link;
 use crate::store::{ItemRecord, Store, StoreError};
 
 /// The kind of a change, as run items and counts name it.
@@ -102,9 +105,33 @@ pub fn counts(report: &RunReport) -> serde_json::Value {
     serde_json::Value::Object(counts)
 }
 
-/// Records a finished run: items, links, counts, audit, and the cursor
-/// (only when nothing failed). A dry run records its plan and nothing else.
-pub async fn record(store: &Store, integration: &str, run: &str, report: &RunReport) -> Result<(), StoreError> {
+/// The link changes from `before` to `after`: upserts and removed HR ids.
+pub fn link_changes(before: &[Link], after: &[Link]) -> (Vec<Link>, Vec<String>) {
+    let old: HashMap<&str, &Link> = before.iter().map(|l| (l.hr_id.as_str(), l)).collect();
+    let new: HashSet<&str> = after.iter().map(|l| l.hr_id.as_str()).collect();
+    let upsert = after
+        .iter()
+        .filter(|l| old.get(l.hr_id.as_str()) != Some(l))
+        .cloned()
+        .collect();
+    let removed = before
+        .iter()
+        .filter(|l| !new.contains(l.hr_id.as_str()))
+        .map(|l| l.hr_id.clone())
+        .collect();
+    (upsert, removed)
+}
+
+/// Records a finished run: items, link changes (against `links_before`),
+/// counts, audit, and the cursor (only when nothing failed). A dry run
+/// records its plan and nothing else.
+pub async fn record(
+    store: &Store,
+    integration: &str,
+    run: &str,
+    links_before: &[Link],
+    report: &RunReport,
+) -> Result<(), StoreError> {
     store.record_items(run, &items(report)).await?;
     if report.dry_run {
         store.finish_run(run, "dry-run", None, &counts(report)).await?;
@@ -117,7 +144,8 @@ pub async fn record(store: &Store, integration: &str, run: &str, report: &RunRep
             )
             .await;
     }
-    store.save_links(integration, &report.links).await?;
+    let (upsert, removed) = link_changes(links_before, &report.links);
+    store.change_links(integration, &upsert, &removed).await?;
     let status = if report.failed() == 0 { "succeeded" } else { "partial" };
     store.finish_run(run, status, None, &counts(report)).await?;
     store
@@ -148,4 +176,28 @@ pub async fn record_failure(store: &Store, integration: &str, run: &str, error: 
             &serde_json::json!({ "run": run, "error": error }),
         )
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::correlate::LinkOrigin;
+
+    fn link(hr: &str, account: &str) -> Link {
+        Link {
+            hr_id: hr.into(),
+            account_id: account.into(),
+            origin: LinkOrigin::Created,
+        }
+    }
+
+    #[test]
+    fn only_changed_links_are_written() {
+        let before = vec![link("1", "a1"), link("2", "a2"), link("3", "a3")];
+        let after = vec![link("1", "a1"), link("2", "a2b"), link("4", "a4")];
+        let (upsert, removed) = link_changes(&before, &after);
+        assert_eq!(upsert, vec![link("2", "a2b"), link("4", "a4")]);
+        assert_eq!(removed, vec!["3".to_string()]);
+        assert_eq!(link_changes(&after, &after), (vec![], vec![]));
+    }
 }

@@ -269,6 +269,19 @@ fn account(user: &Value) -> Option<Account> {
     })
 }
 
+/// One `add` with every member, or one `remove` per member.
+fn membership_operations(adding: bool, members: &[String]) -> Vec<Value> {
+    if adding {
+        let values: Vec<Value> = members.iter().map(|id| json!({ "value": id })).collect();
+        vec![json!({ "op": "add", "path": "members", "value": values })]
+    } else {
+        members
+            .iter()
+            .map(|id| json!({ "op": "remove", "path": format!("members[value eq \"{id}\"]") }))
+            .collect()
+    }
+}
+
 fn team(group: &Value) -> Option<Team> {
     Some(Team {
         id: group["id"].as_str()?.to_string(),
@@ -309,7 +322,9 @@ impl Target for Scim {
             managers: true,
             invites: false,
             reactivation: true,
-            max_batch: 1,
+            // Batches let consecutive membership changes of one team go out
+            // as one PATCH; everything else is still one request per change.
+            max_batch: 100,
             matching_attributes: vec!["user-name".into(), "email".into(), "external-id".into()],
         }
     }
@@ -354,6 +369,38 @@ impl Target for Scim {
         })
     }
 
+    fn apply_batch(&mut self, changes: Vec<Change>) -> Vec<Result<Applied, PluginError>> {
+        let mut outcomes = Vec::with_capacity(changes.len());
+        let mut changes = changes.into_iter().peekable();
+        while let Some(change) = changes.next() {
+            let (adding, Membership { team_id, account_id }) = match change {
+                Change::AddMember(m) => (true, m),
+                Change::RemoveMember(m) => (false, m),
+                other => {
+                    outcomes.push(self.apply(other));
+                    continue;
+                }
+            };
+            let mut members = vec![account_id];
+            while let Some(next) = changes.peek() {
+                let same = match next {
+                    Change::AddMember(m) => adding && m.team_id == team_id,
+                    Change::RemoveMember(m) => !adding && m.team_id == team_id,
+                    _ => false,
+                };
+                if !same {
+                    break;
+                }
+                if let Some(Change::AddMember(m) | Change::RemoveMember(m)) = changes.next() {
+                    members.push(m.account_id);
+                }
+            }
+            let result = self.patch(&format!("/Groups/{team_id}"), membership_operations(adding, &members));
+            outcomes.extend(std::iter::repeat_n(result, members.len()));
+        }
+        outcomes
+    }
+
     fn apply(&mut self, change: Change) -> Result<Applied, PluginError> {
         match change {
             Change::CreateAccount(draft) => self.create_account(draft),
@@ -388,11 +435,11 @@ impl Target for Scim {
             ),
             Change::AddMember(Membership { team_id, account_id }) => self.patch(
                 &format!("/Groups/{team_id}"),
-                vec![json!({ "op": "add", "path": "members", "value": [{ "value": account_id }] })],
+                membership_operations(true, &[account_id]),
             ),
             Change::RemoveMember(Membership { team_id, account_id }) => self.patch(
                 &format!("/Groups/{team_id}"),
-                vec![json!({ "op": "remove", "path": format!("members[value eq \"{account_id}\"]") })],
+                membership_operations(false, &[account_id]),
             ),
             Change::LinkManager(ManagerLink { account_id, manager_id }) => {
                 let path = format!("{ENTERPRISE}:manager");
