@@ -239,4 +239,16 @@ fn incremental_read_returns_only_changed_employees() {
     ids.sort();
     assert_eq!(ids, ["41", "7"]);
     assert!(changes.cursor.is_some());
+
+    // Personio ignores limit and offset with updated_since and answers every
+    // change at once: more changes than a page still take one request, and
+    // the read ends instead of asking for the same changes again.
+    for id in 1..=25 {
+        emulator.update(id, |e| e.office = Some("Madrid".into()));
+    }
+    let pages = emulator.counts().employee_pages;
+    let changes = session.changes_since(&cursor, None, 10).expect("changes");
+    assert_eq!(changes.employees.len(), 26, "25 moved and the new hire");
+    assert_eq!(changes.next_page, None);
+    assert_eq!(emulator.counts().employee_pages, pages + 1);
 }

@@ -406,8 +406,9 @@ fn hr_faults_midway_and_an_expired_token() {
     let counts = world.hr.counts();
     assert_eq!((counts.auth, counts.rejected_tokens), (2, 1), "{counts:?}");
 
-    // A 500 on the second page, longer than the retries: the run fails,
-    // is recorded, writes nothing and keeps the cursor.
+    // A full read meets a 500 on its second page, for longer than the
+    // retries last: the run fails, is recorded, writes nothing and keeps
+    // the cursor.
     let cursor = world.tokio.block_on(world.store.cursor("personio-to-perks")).unwrap();
     world.hr.update(2, |e| e.status = "inactive".into());
     world.hr.update(3, |e| e.status = "inactive".into());
@@ -423,7 +424,11 @@ fn hr_faults_midway_and_an_expired_token() {
             },
         );
     }
-    match world.run(&job, RunRequest::default()) {
+    let full = RunRequest {
+        full: true,
+        ..RunRequest::default()
+    };
+    match world.run(&job, full) {
         Err(JobError::Run {
             error: RunError::Read(_),
             ..

@@ -21,6 +21,14 @@ pub fn timestamp(ms: i64) -> String {
         .unwrap_or_else(|_| ms.to_string())
 }
 
+/// This process's peak resident memory (Linux `VmHWM`), in MiB.
+pub fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
 /// Counts by change kind: (succeeded or planned, failed).
 fn tally(report: &RunReport) -> BTreeMap<&'static str, (usize, usize)> {
     let mut counts: BTreeMap<&'static str, (usize, usize)> = BTreeMap::new();
@@ -49,8 +57,11 @@ pub fn print_report(run_id: &str, report: &RunReport, took: Duration) {
     } else {
         format!("finished with {} failed changes", report.failed())
     };
+    let memory = peak_memory_mib()
+        .map(|mib| format!(", peak memory {mib:.0} MiB"))
+        .unwrap_or_default();
     println!(
-        "run {run_id} ({read}, {} employees) {headline} in {:.2} s",
+        "run {run_id} ({read}, {} employees) {headline} in {:.2} s{memory}",
         report.employees_read,
         took.as_secs_f64()
     );

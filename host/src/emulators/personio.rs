@@ -7,6 +7,7 @@
 //! Test controls: change employees, let tokens expire, queue faults (a 500 or
 //! a 429 with Retry-After on the next employee requests), count requests.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -91,6 +92,12 @@ struct Inner {
     token_ttl: Duration,
     tokens: Vec<Token>,
     employees: Vec<HrEmployee>,
+    /// Employee id → position in `employees`.
+    index: HashMap<u64, usize>,
+    /// Each employee's JSON, rendered once: a page is then a join of
+    /// strings, so the emulator keeps up with 100,000-employee benchmarks.
+    /// Any change clears it (a rename changes the reports' supervisor too).
+    rendered: HashMap<u64, String>,
     /// Applied to employee requests: skip this many, then fail.
     faults: Faults,
     counts: Counts,
@@ -114,6 +121,8 @@ impl PersonioEmulator {
             token_ttl: Duration::from_secs(86_400),
             tokens: Vec::new(),
             employees: Vec::new(),
+            index: HashMap::new(),
+            rendered: HashMap::new(),
             faults: Faults::default(),
             counts: Counts::default(),
             issued: 0,
@@ -139,27 +148,56 @@ impl PersonioEmulator {
     /// Adds or replaces employees (by id), with their `last_modified_ms`.
     pub fn upsert(&self, employees: impl IntoIterator<Item = HrEmployee>) {
         let mut inner = self.lock();
+        inner.rendered.clear();
         for employee in employees {
-            match inner.employees.iter_mut().find(|e| e.id == employee.id) {
-                Some(existing) => *existing = employee,
-                None => inner.employees.push(employee),
+            match inner.index.get(&employee.id) {
+                Some(&at) => inner.employees[at] = employee,
+                None => {
+                    let at = inner.employees.len();
+                    inner.index.insert(employee.id, at);
+                    inner.employees.push(employee);
+                }
             }
+        }
+    }
+
+    /// Renders every employee's JSON now, so that reads measure the client
+    /// rather than the emulator's first rendering.
+    pub fn prerender(&self) {
+        let mut inner = self.lock();
+        let Inner {
+            employees,
+            index,
+            rendered,
+            ..
+        } = &mut *inner;
+        for employee in employees.iter() {
+            rendered.entry(employee.id).or_insert_with(|| {
+                render(employee, |id| index.get(&id).and_then(|at| employees.get(*at))).to_string()
+            });
         }
     }
 
     /// Changes one employee and marks it modified now.
     pub fn update(&self, id: u64, change: impl FnOnce(&mut HrEmployee)) -> bool {
         let mut inner = self.lock();
-        let Some(employee) = inner.employees.iter_mut().find(|e| e.id == id) else {
+        let Some(&at) = inner.index.get(&id) else {
+            return false;
+        };
+        let Some(employee) = inner.employees.get_mut(at) else {
             return false;
         };
         change(employee);
         employee.last_modified_ms = now_ms();
+        inner.rendered.clear();
         true
     }
 
     pub fn remove(&self, id: u64) {
-        self.lock().employees.retain(|e| e.id != id);
+        let mut inner = self.lock();
+        inner.employees.retain(|e| e.id != id);
+        inner.rendered.clear();
+        inner.index = inner.employees.iter().enumerate().map(|(at, e)| (e.id, at)).collect();
     }
 
     /// Tokens issued from now on expire after `ttl`.
@@ -277,27 +315,45 @@ async fn employees(
         Some((_, Some(ms))) => Some(ms),
         None => None,
     };
-    let matching: Vec<&HrEmployee> = inner
+    // As the spec says: with `updated_since`, `email`, `limit` and `offset`
+    // are ignored and every changed employee comes at once (the metadata
+    // still counts pages of `limit`).
+    let matching: Vec<usize> = inner
         .employees
         .iter()
-        .filter(|e| since.is_none_or(|since| e.last_modified_ms > since))
-        .filter(|e| since.is_some() || query.email.as_ref().is_none_or(|m| e.email.eq_ignore_ascii_case(m)))
+        .enumerate()
+        .filter(|(_, e)| since.is_none_or(|since| e.last_modified_ms > since))
+        .filter(|(_, e)| since.is_some() || query.email.as_ref().is_none_or(|m| e.email.eq_ignore_ascii_case(m)))
+        .map(|(at, _)| at)
         .collect();
     let total = matching.len();
-    let data: Vec<Value> = matching
-        .iter()
-        .skip(offset)
-        .take(limit)
-        .map(|e| render(e, &inner.employees))
-        .collect();
-    Json(json!({
-        "success": true,
-        "metadata": { "total_elements": total, "current_page": offset / limit, "total_pages": total.div_ceil(limit) },
-        "offset": offset,
-        "limit": limit,
-        "data": data,
-    }))
-    .into_response()
+    let page: Vec<usize> = if since.is_some() {
+        matching
+    } else {
+        matching.into_iter().skip(offset).take(limit).collect()
+    };
+    let Inner {
+        employees,
+        index,
+        rendered,
+        ..
+    } = &mut *inner;
+    let mut data = String::with_capacity(page.len() * 2600);
+    for (n, at) in page.into_iter().enumerate() {
+        let employee = &employees[at];
+        let json = rendered.entry(employee.id).or_insert_with(|| {
+            render(employee, |id| index.get(&id).and_then(|at| employees.get(*at))).to_string()
+        });
+        if n > 0 {
+            data.push(',');
+        }
+        data.push_str(json);
+    }
+    let metadata = json!({ "total_elements": total, "current_page": offset / limit, "total_pages": total.div_ceil(limit) });
+    let body = format!(
+        r#"{{"success":true,"metadata":{metadata},"offset":{offset},"limit":{limit},"data":[{data}]}}"#
+    );
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 fn attribute(label: &str, value: Value, kind: &str, universal_id: Option<&str>) -> Value {
@@ -322,14 +378,14 @@ fn id_of(name: &Option<String>) -> u64 {
         .unwrap_or(0)
 }
 
-fn render(e: &HrEmployee, all: &[HrEmployee]) -> Value {
+fn render<'a>(e: &HrEmployee, employee: impl Fn(u64) -> Option<&'a HrEmployee>) -> Value {
     let date = |d: &Option<String>| {
         d.as_ref()
             .map(|d| Value::String(format!("{d}T00:00:00+01:00")))
             .unwrap_or(Value::Null)
     };
     let supervisor = e.supervisor_id.map(|id| {
-        let boss = all.iter().find(|b| b.id == id);
+        let boss = employee(id);
         let mut attrs = Map::new();
         attrs.insert("id".into(), attribute("ID", json!(id), "integer", Some("id")));
         if let Some(boss) = boss {

@@ -50,6 +50,8 @@ impl Writes {
 struct Resources {
     name_attribute: &'static str,
     items: Vec<Value>,
+    /// Each item's JSON once rendered, for listing 100,000 users quickly.
+    rendered: Vec<Option<String>>,
     by_id: HashMap<String, usize>,
     by_name: HashMap<String, usize>,
 }
@@ -59,6 +61,7 @@ impl Resources {
         Self {
             name_attribute,
             items: Vec::new(),
+            rendered: Vec::new(),
             by_id: HashMap::new(),
             by_name: HashMap::new(),
         }
@@ -77,6 +80,13 @@ impl Resources {
             self.by_name.insert(name, index);
         }
         self.items.push(resource);
+        self.rendered.push(None);
+    }
+
+    /// The JSON of the item at `index`.
+    fn rendered(&mut self, index: usize) -> &str {
+        let item = &self.items[index];
+        self.rendered[index].get_or_insert_with(|| item.to_string())
     }
 
     fn get(&self, id: &str) -> Option<&Value> {
@@ -99,6 +109,7 @@ impl Resources {
             self.by_name.insert(new, index);
         }
         self.items[index] = resource;
+        self.rendered[index] = None;
         true
     }
 
@@ -108,6 +119,7 @@ impl Resources {
         let removed = self.items.len() != before;
         if removed {
             let items = std::mem::take(&mut self.items);
+            self.rendered.clear();
             self.by_id.clear();
             self.by_name.clear();
             for item in items {
@@ -293,17 +305,22 @@ fn parse_filter(filter: &str) -> Option<(String, String)> {
     Some((attr.to_string(), value.trim().trim_matches('"').to_string()))
 }
 
-fn list(resources: &Resources, query: &ListQuery) -> Response {
-    let filtered: Vec<&Value> = match query.filter.as_deref() {
-        None => resources.items.iter().collect(),
+fn list(resources: &mut Resources, query: &ListQuery) -> Response {
+    let filtered: Vec<usize> = match query.filter.as_deref() {
+        None => (0..resources.items.len()).collect(),
         Some(filter) => match parse_filter(filter) {
-            Some((attr, value)) if attr.eq_ignore_ascii_case(resources.name_attribute) => {
-                resources.by_name(&value).into_iter().collect()
-            }
+            Some((attr, value)) if attr.eq_ignore_ascii_case(resources.name_attribute) => resources
+                .by_name
+                .get(&value.to_lowercase())
+                .copied()
+                .into_iter()
+                .collect(),
             Some((attr, value)) => resources
                 .items
                 .iter()
-                .filter(|r| eq_ci(&r[attr.as_str()], &value))
+                .enumerate()
+                .filter(|(_, r)| eq_ci(&r[attr.as_str()], &value))
+                .map(|(at, _)| at)
                 .collect(),
             None => {
                 return scim_error(
@@ -316,16 +333,20 @@ fn list(resources: &Resources, query: &ListQuery) -> Response {
     };
     let start = query.start_index.unwrap_or(1).max(1);
     let count = query.count.unwrap_or(100).min(1000);
-    let page: Vec<Value> = filtered
-        .iter()
-        .skip(start - 1)
-        .take(count)
-        .map(|r| (*r).clone())
-        .collect();
-    scim_json(
-        StatusCode::OK,
-        json!({ "schemas": [LIST], "totalResults": filtered.len(), "startIndex": start, "itemsPerPage": page.len(), "Resources": page }),
-    )
+    let page: Vec<usize> = filtered.iter().skip(start - 1).take(count).copied().collect();
+    let mut resources_json = String::new();
+    for (n, at) in page.iter().enumerate() {
+        if n > 0 {
+            resources_json.push(',');
+        }
+        resources_json.push_str(resources.rendered(*at));
+    }
+    let body = format!(
+        r#"{{"schemas":["{LIST}"],"totalResults":{},"startIndex":{start},"itemsPerPage":{},"Resources":[{resources_json}]}}"#,
+        filtered.len(),
+        page.len()
+    );
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/scim+json")], body).into_response()
 }
 
 async fn list_users(State(inner): State<Shared>, headers: HeaderMap, Query(query): Query<ListQuery>) -> Response {
@@ -333,7 +354,7 @@ async fn list_users(State(inner): State<Shared>, headers: HeaderMap, Query(query
     if let Some(response) = inner.refuse(&headers) {
         return response;
     }
-    list(&inner.users, &query)
+    list(&mut inner.users, &query)
 }
 
 async fn list_groups(State(inner): State<Shared>, headers: HeaderMap, Query(query): Query<ListQuery>) -> Response {
@@ -341,7 +362,7 @@ async fn list_groups(State(inner): State<Shared>, headers: HeaderMap, Query(quer
     if let Some(response) = inner.refuse(&headers) {
         return response;
     }
-    list(&inner.groups, &query)
+    list(&mut inner.groups, &query)
 }
 
 async fn create_user(State(inner): State<Shared>, headers: HeaderMap, body: Option<Json<Value>>) -> Response {

@@ -129,6 +129,7 @@ pub fn plan_accounts(input: AccountInputs<'_>) -> Result<AccountPlan, PlanError>
     let accounts: HashMap<&str, &Account> = input.accounts.iter().map(|a| (a.id.as_str(), a)).collect();
     let mut plan = AccountPlan::default();
     let mut deactivations = 0usize;
+    let linked: HashSet<&str> = input.links.iter().map(|l| l.hr_id.as_str()).collect();
     let skip = |plan: &mut AccountPlan, hr_id: &str, reason: String| {
         plan.skipped.push(Skipped {
             hr_id: hr_id.to_string(),
@@ -139,7 +140,7 @@ pub fn plan_accounts(input: AccountInputs<'_>) -> Result<AccountPlan, PlanError>
         let hr = Some(hr_id.clone());
         let (status, desired) = match verdict {
             Verdict::Excluded { reason } => {
-                if input.links.iter().any(|l| &l.hr_id == hr_id) {
+                if linked.contains(hr_id.as_str()) {
                     plan.disconnected.push(hr_id.clone());
                 }
                 skip(&mut plan, hr_id, format!("excluded: {reason}"));

@@ -175,6 +175,20 @@ fn read_target(
     Ok((accounts, teams))
 }
 
+/// Logs how long each step of a run took (`RUST_LOG=hrsync=debug`).
+struct StepTimer(std::time::Instant);
+
+impl StepTimer {
+    fn new() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    fn done(&mut self, step: &str, items: usize) {
+        tracing::debug!(step, items, ms = self.0.elapsed().as_millis() as u64, "run step done");
+        self.0 = std::time::Instant::now();
+    }
+}
+
 /// Runs the integration once against `links`.
 pub fn run(sessions: Sessions<'_>, links: &[Link], settings: &Settings) -> Result<RunReport, RunError> {
     run_observed(sessions, links, settings, &|_| {})
@@ -192,8 +206,11 @@ pub fn run_observed(
         rules: rule_sessions,
         target,
     } = sessions;
+    let mut step = StepTimer::new();
     let read = read_source(source, settings, observe).map_err(RunError::Read)?;
+    step.done("read", read.employees.len());
     let decided = rules::evaluate(rule_sessions, &read.employees).map_err(RunError::Rules)?;
+    step.done("rules", decided.verdicts.len());
     let verdicts = decided.verdicts;
     let mut rejected = read.rejected;
     rejected.extend(decided.rejected);
@@ -215,7 +232,9 @@ pub fn run_observed(
             Verdict::Excluded { .. } => None,
         })
         .collect();
+    step.done("read target", accounts.len());
     let pairings = correlate(in_scope, &accounts, links, &settings.matching, settings.options.adopt);
+    step.done("correlate", pairings.len());
     let rejected_ids: HashSet<String> = rejected.iter().filter_map(|r| r.hr_id.clone()).collect();
     let plan = plan_accounts(AccountInputs {
         verdicts: &verdicts,
@@ -244,13 +263,14 @@ pub fn run_observed(
         return Ok(report);
     }
 
-    // Accounts.
-    let mut links: Vec<Link> = links
+    // Accounts. Links by HR id while they change; a list again at the end.
+    let disconnected: HashSet<&str> = plan.disconnected.iter().map(String::as_str).collect();
+    let mut links: BTreeMap<String, Link> = links
         .iter()
-        .filter(|l| !plan.disconnected.contains(&l.hr_id))
-        .cloned()
+        .filter(|l| !disconnected.contains(l.hr_id.as_str()))
+        .map(|l| (l.hr_id.clone(), l.clone()))
         .collect();
-    links.extend(plan.adopted.iter().cloned());
+    links.extend(plan.adopted.iter().map(|l| (l.hr_id.clone(), l.clone())));
     let mut applied = 0usize;
     let mut apply = |target: &mut TargetSession, changes: Vec<Planned>| {
         let (before, total) = (applied, applied + changes.len());
@@ -264,7 +284,9 @@ pub fn run_observed(
         applied = total;
         Ok::<_, RunError>(outcomes)
     };
+    step.done("plan", plan.changes.len());
     let outcomes = apply(target, plan.changes)?;
+    step.done("apply accounts", outcomes.len());
     for outcome in &outcomes {
         let (Change::CreateAccount(_), Some(hr_id)) = (&outcome.planned.change, &outcome.planned.hr_id) else {
             continue;
@@ -274,18 +296,20 @@ pub fn run_observed(
             ItemResult::LinkedExisting { id } => (id.clone(), LinkOrigin::Adopted),
             _ => continue,
         };
-        links.retain(|l| &l.hr_id != hr_id);
-        links.push(Link {
-            hr_id: hr_id.clone(),
-            account_id: id,
-            origin,
-        });
+        links.insert(
+            hr_id.clone(),
+            Link {
+                hr_id: hr_id.clone(),
+                account_id: id,
+                origin,
+            },
+        );
     }
     report.outcomes = outcomes;
 
     // Teams and managers need every account's id: a second pass.
     let account_of: HashMap<&str, &str> = links
-        .iter()
+        .values()
         .map(|l| (l.hr_id.as_str(), l.account_id.as_str()))
         .collect();
     let active_in_scope: Vec<(&String, &crate::runtime::types::DesiredAccount)> = verdicts
@@ -329,7 +353,7 @@ pub fn run_observed(
         // full read, only the employees read on an incremental one; never
         // those of records the source or a rule could not read.
         let managed: HashSet<String> = links
-            .iter()
+            .values()
             .filter(|l| read.kind == ReadKind::Full || verdicts.contains_key(&l.hr_id))
             .filter(|l| !rejected_ids.contains(&l.hr_id))
             .map(|l| l.account_id.clone())
@@ -354,6 +378,7 @@ pub fn run_observed(
     }
     let outcomes = apply(target, second_pass)?;
     report.outcomes.extend(outcomes);
-    report.links = links;
+    step.done("apply teams and managers", report.outcomes.len());
+    report.links = links.into_values().collect();
     Ok(report)
 }

@@ -12,7 +12,12 @@
 //!
 //! Pagination is read defensively: Personio has changed it before. A page
 //! is the last one when it is empty, shorter than asked, or the metadata says
-//! so.
+//! so. With `updated_since` Personio ignores `limit` and `offset` and
+//! answers every change at once, so an incremental read is one request.
+//!
+//! Pages are parsed without building a JSON tree: attributes are borrowed
+//! from the response and only the ones needed are decoded (a page of 200
+//! employees is about 500 KB).
 
 use hrsync_sdk::http::Request;
 use hrsync_sdk::time::{date_part, rfc3339_utc};
@@ -20,8 +25,12 @@ use hrsync_sdk::{
     config, export_source, log, now_millis, secret, Attribute, AttributeValue, ChangePage, Employee, EmployeePage,
     EmployeeStatus, PersonRef, PluginError, PluginInfo, RejectedRecord, Source,
 };
+use std::borrow::Cow;
+use std::collections::HashMap;
+
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 const DEFAULT_BASE_URL: &str = "https://api.personio.de";
 
@@ -90,7 +99,8 @@ impl Personio {
     }
 
     /// GET with the bearer token; a 401 renews the token and tries once more.
-    fn get(&mut self, path_and_query: &str) -> Result<Value, PluginError> {
+    /// Returns the body.
+    fn get(&mut self, path_and_query: &str) -> Result<Vec<u8>, PluginError> {
         for attempt in 0..2 {
             let token = self.token()?;
             let mut request = Request::get(&self.url(path_and_query)).bearer(&token);
@@ -106,7 +116,7 @@ impl Personio {
                 self.token = None;
                 continue;
             }
-            return response.error_for_status()?.json();
+            return Ok(response.error_for_status()?.body);
         }
         Err(PluginError::unauthorized("Personio refused a freshly issued token"))
     }
@@ -122,27 +132,28 @@ impl Personio {
                 .map_err(|_| PluginError::invalid("page", format!("`{token}` is not an offset")))?,
         };
         let limit = page_size.clamp(1, 200);
-        let body = self.get(&format!("/v1/company/employees?limit={limit}&offset={offset}{filter}"))?;
-        let data = body["data"]
-            .as_array()
-            .ok_or_else(|| PluginError::fatal("GET /v1/company/employees answered without a data list"))?;
-        let mut employees = Vec::with_capacity(data.len());
+        let bytes = self.get(&format!("/v1/company/employees?limit={limit}&offset={offset}{filter}"))?;
+        let body: EmployeesBody<'_> = serde_json::from_slice(&bytes).map_err(|e| {
+            PluginError::fatal(format!("GET /v1/company/employees answered unexpected JSON: {e}"))
+        })?;
+        let mut employees = Vec::with_capacity(body.data.len());
         let mut rejected = Vec::new();
-        for record in data {
+        for record in &body.data {
             match employee(record) {
                 Ok(employee) => employees.push(employee),
                 Err(reject) => rejected.push(reject),
             }
         }
-        let count = data.len() as u64;
-        let metadata_says_last = match (
-            body["metadata"]["current_page"].as_u64(),
-            body["metadata"]["total_pages"].as_u64(),
-        ) {
-            (Some(current), Some(total)) => current + 1 >= total,
+        let count = body.data.len() as u64;
+        let metadata_says_last = match body.metadata {
+            Some(Metadata {
+                current_page: Some(current),
+                total_pages: Some(total),
+            }) => current + 1 >= total,
             _ => false,
         };
-        let last = count == 0 || count < u64::from(limit) || metadata_says_last;
+        let changes_only = filter.contains("updated_since=");
+        let last = changes_only || count == 0 || count < u64::from(limit) || metadata_says_last;
         let next_page = (!last).then(|| (offset + count).to_string());
         let cursor = last.then(|| rfc3339_utc(self.read_started_ms.unwrap_or_else(now_millis)));
         Ok(Page {
@@ -238,33 +249,90 @@ impl Source for Personio {
     }
 }
 
-/// The `value` of an attribute in Personio's `{label, value, type}` shape.
-fn value<'a>(attributes: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    attributes
-        .get(key)
-        .map(|a| a.get("value").unwrap_or(a))
-        .filter(|v| !v.is_null())
+#[derive(Deserialize)]
+struct EmployeesBody<'a> {
+    #[serde(borrow)]
+    data: Vec<Record<'a>>,
+    #[serde(default)]
+    metadata: Option<Metadata>,
 }
 
-fn text(attributes: &Map<String, Value>, key: &str) -> Option<String> {
-    match value(attributes, key)? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Value::Number(n) => Some(n.to_string()),
+#[derive(Deserialize)]
+struct Metadata {
+    current_page: Option<u64>,
+    total_pages: Option<u64>,
+}
+
+/// Attribute key → its JSON, undecoded.
+type Attributes<'a> = HashMap<Cow<'a, str>, &'a RawValue>;
+
+#[derive(Deserialize)]
+struct Record<'a> {
+    #[serde(borrow, default)]
+    attributes: Option<Attributes<'a>>,
+}
+
+/// Personio's `{label, value, type, universal_id}` around a value.
+#[derive(Deserialize)]
+struct Wrapped<T> {
+    value: Option<T>,
+}
+
+/// A scalar attribute value that reads as text (booleans and objects
+/// do not).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Scalar<'a> {
+    Text(#[serde(borrow)] Cow<'a, str>),
+    Integer(i64),
+    Decimal(f64),
+}
+
+/// `{type: Department, attributes: {id, name}}` (or a bare `{name}`).
+#[derive(Deserialize)]
+struct Named<'a> {
+    #[serde(borrow, default)]
+    attributes: Option<NameOnly<'a>>,
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct NameOnly<'a> {
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Supervisor<'a> {
+    #[serde(borrow, default)]
+    attributes: Option<Attributes<'a>>,
+}
+
+/// The value of attribute `key`: wrapped in `{value: ...}` as Personio
+/// sends it, or bare.
+fn value<'a, T: Deserialize<'a>>(attributes: &Attributes<'a>, key: &str) -> Option<T> {
+    let raw: &'a RawValue = attributes.get(key)?;
+    match serde_json::from_str::<Wrapped<T>>(raw.get()) {
+        Ok(wrapped) => wrapped.value,
+        Err(_) => serde_json::from_str::<T>(raw.get()).ok(),
+    }
+}
+
+fn text(attributes: &Attributes<'_>, key: &str) -> Option<String> {
+    match value::<Scalar>(attributes, key)? {
+        Scalar::Text(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Scalar::Integer(i) => Some(i.to_string()),
+        Scalar::Decimal(d) => Some(d.to_string()),
         _ => None,
     }
 }
 
 /// `{type: Department, attributes: {id, name}}` → the name.
-fn object_name(attributes: &Map<String, Value>, key: &str) -> Option<String> {
-    let object = value(attributes, key)?;
-    let name = object
-        .get("attributes")
-        .and_then(|a| a.get("name"))
-        .or_else(|| object.get("name"))?;
-    name.as_str()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
+fn object_name(attributes: &Attributes<'_>, key: &str) -> Option<String> {
+    let named: Named = value(attributes, key)?;
+    let name = named.attributes.and_then(|a| a.name).or(named.name)?;
+    Some(name.trim().to_string()).filter(|s| !s.is_empty())
 }
 
 fn reject(hr_id: Option<String>, reason: String) -> RejectedRecord {
@@ -272,10 +340,10 @@ fn reject(hr_id: Option<String>, reason: String) -> RejectedRecord {
 }
 
 /// One Personio employee record → the canonical employee.
-fn employee(record: &Value) -> Result<Employee, RejectedRecord> {
+fn employee(record: &Record<'_>) -> Result<Employee, RejectedRecord> {
     let attributes = record
-        .get("attributes")
-        .and_then(Value::as_object)
+        .attributes
+        .as_ref()
         .ok_or_else(|| reject(None, "record has no attributes object".into()))?;
     let hr_id = text(attributes, "id").ok_or_else(|| reject(None, "record has no id".into()))?;
     let fail = |reason: String| reject(Some(hr_id.clone()), reason);
@@ -289,23 +357,25 @@ fn employee(record: &Value) -> Result<Employee, RejectedRecord> {
     };
     let first_name = text(attributes, "first_name").ok_or_else(|| fail("no first name".into()))?;
     let last_name = text(attributes, "last_name").ok_or_else(|| fail("no last name".into()))?;
-    let supervisor = value(attributes, "supervisor")
-        .and_then(|s| s.get("attributes"))
-        .and_then(Value::as_object)
+    let supervisor = value::<Supervisor>(attributes, "supervisor")
+        .and_then(|s| s.attributes)
         .and_then(|sup| {
             Some(PersonRef {
-                hr_id: text(sup, "id")?,
-                email: text(sup, "email"),
-                first_name: text(sup, "first_name"),
-                last_name: text(sup, "last_name"),
+                hr_id: text(&sup, "id")?,
+                email: text(&sup, "email"),
+                first_name: text(&sup, "first_name"),
+                last_name: text(&sup, "last_name"),
             })
         });
     let date = |key: &str| text(attributes, key).and_then(|t| date_part(&t));
-    let custom = attributes
+    let mut custom: Vec<Attribute> = attributes
         .iter()
-        .filter(|(key, _)| !STANDARD.contains(&key.as_str()))
-        .filter_map(|(key, attribute)| custom_attribute(key, attribute))
+        .filter(|(key, _)| !STANDARD.contains(&key.as_ref()))
+        .filter_map(|(key, raw)| custom_attribute(key, &serde_json::from_str(raw.get()).ok()?))
         .collect();
+    // Attribute order in the JSON is not kept by the map: sort for stable
+    // output.
+    custom.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Employee {
         hr_id,
         email: text(attributes, "email").map(|e| e.to_lowercase()),

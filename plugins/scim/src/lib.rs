@@ -154,12 +154,12 @@ impl Scim {
         Ok(Applied { id: None })
     }
 
-    fn list(
+    fn list<T: serde::de::DeserializeOwned>(
         &self,
         resource: &str,
         page: Option<String>,
         size: u32,
-    ) -> Result<(Vec<Value>, Option<String>), PluginError> {
+    ) -> Result<(Vec<T>, Option<String>), PluginError> {
         let start: u64 = match page {
             None => 1,
             Some(token) => token
@@ -167,14 +167,13 @@ impl Scim {
                 .map_err(|_| PluginError::invalid("page", format!("`{token}` is not a start index")))?,
         };
         let count = size.clamp(1, 1000);
-        let body: Value = self
+        let body: ListResponse<T> = self
             .send(Request::get(
                 &self.url(&format!("/{resource}?startIndex={start}&count={count}")),
             ))?
             .error_for_status()?
             .json()?;
-        let resources = body["Resources"].as_array().cloned().unwrap_or_default();
-        let total = body["totalResults"].as_u64().unwrap_or(0);
+        let (resources, total) = (body.resources, body.total_results);
         let got = resources.len() as u64;
         let next = (got > 0 && start - 1 + got < total).then(|| (start + got).to_string());
         Ok((resources, next))
@@ -236,36 +235,137 @@ impl Scim {
     }
 }
 
-fn account(user: &Value) -> Option<Account> {
-    let id = user["id"].as_str()?.to_string();
-    let emails = user["emails"].as_array();
-    let email = emails
-        .and_then(|list| list.iter().find(|e| e["primary"] == true).or_else(|| list.first()))
-        .and_then(|e| e["value"].as_str())
-        .map(str::to_string);
-    let mut attributes = Vec::new();
-    for (name, path) in ATTRIBUTES {
-        let value = match path.strip_prefix(ENTERPRISE).and_then(|p| p.strip_prefix(':')) {
-            Some(attr) => &user[ENTERPRISE][attr],
-            None => &user[*path],
-        };
-        if let Some(text) = value.as_str().filter(|t| !t.is_empty()) {
-            attributes.push(Attribute {
-                name: name.to_string(),
-                value: AttributeValue::Text(text.to_string()),
-            });
-        }
+#[derive(Deserialize)]
+struct ListResponse<T> {
+    #[serde(rename = "totalResults", default)]
+    total_results: u64,
+    #[serde(rename = "Resources", default = "Vec::new")]
+    resources: Vec<T>,
+}
+
+/// A JSON string, or nothing for any other value: one odd attribute does
+/// not make a whole page unreadable.
+#[derive(Default)]
+struct Text(Option<String>);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Text(match Value::deserialize(deserializer)? {
+            Value::String(text) => Some(text),
+            _ => None,
+        }))
     }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ScimName {
+    #[serde(rename = "givenName")]
+    given_name: Text,
+    #[serde(rename = "familyName")]
+    family_name: Text,
+}
+
+#[derive(Deserialize)]
+struct ScimEmail {
+    #[serde(default)]
+    value: Text,
+    #[serde(default)]
+    primary: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ScimManager {
+    value: Text,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct EnterpriseUser {
+    department: Text,
+    #[serde(rename = "employeeNumber")]
+    employee_number: Text,
+    #[serde(rename = "costCenter")]
+    cost_center: Text,
+    organization: Text,
+    division: Text,
+    manager: Option<ScimManager>,
+}
+
+/// The parts of a SCIM User this target reads.
+#[derive(Deserialize)]
+struct ScimUser {
+    id: Option<String>,
+    #[serde(rename = "externalId", default)]
+    external_id: Text,
+    #[serde(rename = "userName", default)]
+    user_name: Text,
+    #[serde(default)]
+    emails: Option<Vec<ScimEmail>>,
+    #[serde(default)]
+    name: Option<ScimName>,
+    #[serde(default)]
+    active: Option<bool>,
+    #[serde(default)]
+    title: Text,
+    #[serde(rename = "displayName", default)]
+    display_name: Text,
+    #[serde(rename = "nickName", default)]
+    nick_name: Text,
+    #[serde(rename = "preferredLanguage", default)]
+    preferred_language: Text,
+    #[serde(default)]
+    locale: Text,
+    #[serde(default)]
+    timezone: Text,
+    #[serde(rename = "userType", default)]
+    user_type: Text,
+    #[serde(rename = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", default)]
+    enterprise: Option<EnterpriseUser>,
+}
+
+fn account(user: ScimUser) -> Option<Account> {
+    let email = user.emails.and_then(|list| {
+        let primary = list.iter().position(|e| e.primary == Some(true)).unwrap_or(0);
+        list.into_iter().nth(primary).and_then(|e| e.value.0)
+    });
+    let enterprise = user.enterprise.unwrap_or_default();
+    let name = user.name.unwrap_or_default();
+    // In the order of ATTRIBUTES.
+    let values = [
+        ("title", user.title),
+        ("display_name", user.display_name),
+        ("nick_name", user.nick_name),
+        ("preferred_language", user.preferred_language),
+        ("locale", user.locale),
+        ("timezone", user.timezone),
+        ("user_type", user.user_type),
+        ("department", enterprise.department),
+        ("employee_number", enterprise.employee_number),
+        ("cost_center", enterprise.cost_center),
+        ("organization", enterprise.organization),
+        ("division", enterprise.division),
+    ];
+    let attributes = values
+        .into_iter()
+        .filter_map(|(name, text)| {
+            Some(Attribute {
+                name: name.to_string(),
+                value: AttributeValue::Text(text.0.filter(|t| !t.is_empty())?),
+            })
+        })
+        .collect();
     Some(Account {
-        id,
-        external_id: user["externalId"].as_str().map(str::to_string),
-        user_name: user["userName"].as_str().unwrap_or_default().to_string(),
+        id: user.id?,
+        external_id: user.external_id.0,
+        user_name: user.user_name.0.unwrap_or_default(),
         email,
-        first_name: user["name"]["givenName"].as_str().map(str::to_string),
-        last_name: user["name"]["familyName"].as_str().map(str::to_string),
-        active: user["active"].as_bool().unwrap_or(true),
+        first_name: name.given_name.0,
+        last_name: name.family_name.0,
+        active: user.active.unwrap_or(true),
         attributes,
-        manager_id: user[ENTERPRISE]["manager"]["value"].as_str().map(str::to_string),
+        manager_id: enterprise.manager.and_then(|m| m.value.0),
     })
 }
 
@@ -341,7 +441,7 @@ impl Target for Scim {
     fn list_accounts(&mut self, page: Option<String>, page_size: u32) -> Result<AccountPage, PluginError> {
         let (users, next_page) = self.list("Users", page, page_size)?;
         Ok(AccountPage {
-            accounts: users.iter().filter_map(account).collect(),
+            accounts: users.into_iter().filter_map(account).collect(),
             next_page,
         })
     }
@@ -355,14 +455,14 @@ impl Target for Scim {
             if response.status == 404 {
                 continue;
             }
-            let user: Value = response.error_for_status()?.json()?;
-            accounts.extend(account(&user));
+            let user: ScimUser = response.error_for_status()?.json()?;
+            accounts.extend(account(user));
         }
         Ok(accounts)
     }
 
     fn list_teams(&mut self, page: Option<String>, page_size: u32) -> Result<TeamPage, PluginError> {
-        let (groups, next_page) = self.list("Groups", page, page_size)?;
+        let (groups, next_page) = self.list::<Value>("Groups", page, page_size)?;
         Ok(TeamPage {
             teams: groups.iter().filter_map(team).collect(),
             next_page,
