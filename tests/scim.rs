@@ -307,3 +307,54 @@ fn rate_limits_server_errors_and_bad_tokens_are_typed() {
     );
     assert!(!error.to_string().contains("not-the-token"));
 }
+
+/// A batch goes out as one `/Bulk` request when the service offers it, and
+/// as one request per change when it does not; the outcomes are the same.
+#[test]
+fn batches_use_bulk_when_offered_and_fall_back_when_not() {
+    for bulk in [true, false] {
+        let emulator = ScimEmulator::start(TOKEN).unwrap();
+        emulator.set_bulk(bulk);
+        let by_hand = emulator.add_user("taken@example.com", "Hand", "Made", true);
+        let mut target = session(&emulator, TOKEN);
+        let mut bad = draft("bad@example.com");
+        bad.attributes.push(Attribute {
+            name: "shoe_size".into(),
+            value: text("44"),
+        });
+        let changes = vec![
+            Change::CreateAccount(draft("one@example.com")),
+            Change::CreateAccount(draft("taken@example.com")),
+            Change::CreateAccount(bad),
+            Change::CreateAccount(draft("two@example.com")),
+            Change::DeactivateAccount("u-missing".into()),
+            Change::CreateTeam(TeamDraft {
+                name: "Abteilung IT".into(),
+                external_id: None,
+            }),
+        ];
+        let requests = emulator.requests();
+        let outcomes = target.apply_batch(&changes).expect("apply-batch call");
+        assert_eq!(outcomes.len(), 6, "bulk {bulk}");
+        let one = outcomes[0].as_ref().expect("created").id.clone().expect("an id");
+        assert_eq!(emulator.user_by_name("one@example.com").unwrap()["id"], one.as_str());
+        match &outcomes[1] {
+            Err(PluginError::Conflict(c)) => assert_eq!(c.existing_id.as_deref(), Some(by_hand.as_str())),
+            other => panic!("bulk {bulk}: expected a conflict, got {other:?}"),
+        }
+        assert!(matches!(&outcomes[2], Err(PluginError::InvalidInput(f)) if f.field == "shoe_size"));
+        assert!(outcomes[3].as_ref().unwrap().id.is_some());
+        assert!(matches!(&outcomes[4], Err(PluginError::NotFound(_))), "{:?}", outcomes[4]);
+        assert!(outcomes[5].as_ref().unwrap().id.as_deref().is_some_and(|id| id.starts_with('g')));
+        let made = emulator.requests() - requests;
+        if bulk {
+            assert_eq!(emulator.bulk_requests(), 1);
+            // The bulk request and the lookup of the taken user (the
+            // service provider config is read without auth, uncounted).
+            assert_eq!(made, 2, "requests with bulk");
+        } else {
+            assert_eq!(emulator.bulk_requests(), 0);
+            assert_eq!(made, 6, "one per change that was sent, plus the lookup");
+        }
+    }
+}

@@ -157,24 +157,32 @@ impl Response {
         if self.is_success() {
             return Ok(self);
         }
-        let mut detail = self.text();
-        if detail.len() > 500 {
-            let mut cut = 500;
-            while !detail.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            detail.truncate(cut);
+        Err(status_error(self.status, &self.text(), self.retry_after_ms()))
+    }
+}
+
+/// The typed error an HTTP status means, with `detail` (the response body,
+/// cut to 500 bytes) in the message: 401/403 unauthorized, 404/410
+/// not-found, 409 conflict, 400/422 invalid input, 429 rate-limited, 5xx and
+/// 408 retryable. Also for statuses inside bulk responses.
+pub fn status_error(status: u16, detail: &str, retry_after_ms: Option<u64>) -> PluginError {
+    let mut detail = detail.trim();
+    if detail.len() > 500 {
+        let mut cut = 500;
+        while !detail.is_char_boundary(cut) {
+            cut -= 1;
         }
-        let message = format!("HTTP {}: {}", self.status, detail.trim());
-        Err(match self.status {
-            401 | 403 => PluginError::unauthorized(message),
-            404 | 410 => PluginError::not_found(message),
-            409 => PluginError::conflict(message, None),
-            400 | 422 => PluginError::invalid("request", message),
-            429 => PluginError::rate_limited(message, self.retry_after_ms()),
-            408 | 500..=599 => PluginError::retryable(message, self.retry_after_ms()),
-            _ => PluginError::fatal(message),
-        })
+        detail = &detail[..cut];
+    }
+    let message = format!("HTTP {status}: {detail}");
+    match status {
+        401 | 403 => PluginError::unauthorized(message),
+        404 | 410 => PluginError::not_found(message),
+        409 => PluginError::conflict(message, None),
+        400 | 422 => PluginError::invalid("request", message),
+        429 => PluginError::rate_limited(message, retry_after_ms),
+        408 | 500..=599 => PluginError::retryable(message, retry_after_ms),
+        _ => PluginError::fatal(message),
     }
 }
 

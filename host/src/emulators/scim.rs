@@ -5,6 +5,9 @@
 //! remove; paths as plain attributes, `name.givenName`, enterprise-extension
 //! URNs, `members[value eq "..."]`; operation names in any case), DELETE.
 //!
+//! `POST /Bulk` (RFC 7644 §3.7) runs the same operations in order, each
+//! answered with its own status, as `/ServiceProviderConfig` advertises.
+//!
 //! Test controls: pre-existing users (created "by hand"), queued faults (a
 //! 429 with Retry-After or a 5xx on the next requests), write counts.
 
@@ -15,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -27,6 +30,9 @@ pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+const BULK_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
+pub const BULK_MAX_OPERATIONS: usize = 1000;
+const BULK_MAX_PAYLOAD: usize = 4 << 20;
 
 /// Writes the emulator received, by kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -138,6 +144,9 @@ struct Inner {
     faults: Faults,
     writes: Writes,
     requests: u64,
+    /// Whether `/Bulk` is offered (ServiceProviderConfig says so).
+    bulk: bool,
+    bulk_requests: u64,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -158,6 +167,8 @@ impl ScimEmulator {
             faults: Faults::default(),
             writes: Writes::default(),
             requests: 0,
+            bulk: true,
+            bulk_requests: 0,
         }));
         let router = Router::new()
             .route("/scim/v2/Users", get(list_users).post(create_user))
@@ -166,6 +177,8 @@ impl ScimEmulator {
                 get(get_user).patch(patch_user).delete(delete_user),
             )
             .route("/scim/v2/Groups", get(list_groups).post(create_group))
+            .route("/scim/v2/Bulk", post(bulk))
+            .route("/scim/v2/ServiceProviderConfig", get(service_provider_config))
             .route(
                 "/scim/v2/Groups/{id}",
                 get(get_group).patch(patch_group).delete(delete_group),
@@ -240,6 +253,16 @@ impl ScimEmulator {
     /// Fails a request after `skip` more successful ones.
     pub fn fail_after(&self, skip: u64, fault: Fault) {
         self.lock().faults.push(skip, fault);
+    }
+
+    /// Offer `/Bulk` or not (on by default).
+    pub fn set_bulk(&self, supported: bool) {
+        self.lock().bulk = supported;
+    }
+
+    /// Bulk requests answered.
+    pub fn bulk_requests(&self) -> u64 {
+        self.lock().bulk_requests
     }
 
     pub fn writes(&self) -> Writes {
@@ -365,37 +388,142 @@ async fn list_groups(State(inner): State<Shared>, headers: HeaderMap, Query(quer
     list(&mut inner.groups, &query)
 }
 
+/// A refused write: status, SCIM error type and detail.
+struct Refusal {
+    status: StatusCode,
+    scim_type: Option<&'static str>,
+    detail: String,
+}
+
+fn refusal(status: StatusCode, scim_type: Option<&'static str>, detail: impl Into<String>) -> Refusal {
+    Refusal {
+        status,
+        scim_type,
+        detail: detail.into(),
+    }
+}
+
+/// What a write answers: a status and maybe the resource.
+type Written = Result<(StatusCode, Option<Value>), Refusal>;
+
+fn respond(written: Written) -> Response {
+    match written {
+        Ok((status, Some(body))) => scim_json(status, body),
+        Ok((status, None)) => status.into_response(),
+        Err(r) => scim_error(r.status, r.scim_type, &r.detail),
+    }
+}
+
+impl Inner {
+    fn create_user(&mut self, body: Option<Value>) -> Written {
+        let Some(mut user) = body.filter(Value::is_object) else {
+            return Err(refusal(StatusCode::BAD_REQUEST, Some("invalidSyntax"), "body must be a User object"));
+        };
+        let Some(user_name) = user["userName"].as_str().map(str::to_string).filter(|n| !n.is_empty()) else {
+            return Err(refusal(StatusCode::BAD_REQUEST, Some("invalidValue"), "userName is required"));
+        };
+        if self.users.by_name(&user_name).is_some() {
+            return Err(refusal(
+                StatusCode::CONFLICT,
+                Some("uniqueness"),
+                format!("User already exists: {user_name}"),
+            ));
+        }
+        self.writes.user_posts += 1;
+        let id = self.new_id();
+        user["id"] = json!(id);
+        if user.get("active").is_none() {
+            user["active"] = json!(true);
+        }
+        user["meta"] = json!({ "resourceType": "User", "location": format!("/scim/v2/Users/{id}") });
+        self.users.push(user.clone());
+        Ok((StatusCode::CREATED, Some(user)))
+    }
+
+    fn create_group(&mut self, body: Option<Value>) -> Written {
+        let Some(mut group) = body.filter(|b| b["displayName"].is_string()) else {
+            return Err(refusal(StatusCode::BAD_REQUEST, Some("invalidValue"), "displayName is required"));
+        };
+        if group["displayName"].as_str().and_then(|name| self.groups.by_name(name)).is_some() {
+            return Err(refusal(StatusCode::CONFLICT, Some("uniqueness"), "Group already exists"));
+        }
+        self.writes.group_posts += 1;
+        let id = self.new_id().replace('u', "g");
+        group["id"] = json!(id);
+        if group.get("members").is_none() {
+            group["members"] = json!([]);
+        }
+        group["meta"] = json!({ "resourceType": "Group", "location": format!("/scim/v2/Groups/{id}") });
+        self.groups.push(group.clone());
+        Ok((StatusCode::CREATED, Some(group)))
+    }
+
+    fn patch(&mut self, id: &str, body: Option<Value>, user: bool) -> Written {
+        let Some(operations) = body.as_ref().and_then(|b| b["Operations"].as_array()).cloned() else {
+            return Err(refusal(StatusCode::BAD_REQUEST, Some("invalidSyntax"), "PatchOp needs Operations"));
+        };
+        if user {
+            self.writes.user_patches += 1;
+        } else {
+            self.writes.group_patches += 1;
+        }
+        let list = if user { &mut self.users } else { &mut self.groups };
+        let Some(mut patched) = list.get(id).cloned() else {
+            return Err(refusal(StatusCode::NOT_FOUND, None, format!("{id} not found")));
+        };
+        for operation in &operations {
+            apply_operation(&mut patched, operation)
+                .map_err(|detail| refusal(StatusCode::BAD_REQUEST, Some("invalidPath"), detail))?;
+        }
+        if user {
+            list.replace(id, patched.clone());
+            Ok((StatusCode::OK, Some(patched)))
+        } else {
+            // Groups can have thousands of members: answer 204, as RFC 7644
+            // §3.5.2 allows, instead of sending them all back.
+            list.replace(id, patched);
+            Ok((StatusCode::NO_CONTENT, None))
+        }
+    }
+
+    fn delete(&mut self, id: &str, user: bool) -> Written {
+        self.writes.deletes += 1;
+        let list = if user { &mut self.users } else { &mut self.groups };
+        if !list.remove(id) {
+            return Err(refusal(StatusCode::NOT_FOUND, None, format!("{id} not found")));
+        }
+        Ok((StatusCode::NO_CONTENT, None))
+    }
+
+    /// One operation of a bulk request, by method and path.
+    fn bulk_operation(&mut self, method: &str, path: &str, data: Option<Value>) -> Written {
+        let path = path.trim_start_matches('/');
+        let (resource, id) = path.split_once('/').unwrap_or((path, ""));
+        let user = match resource {
+            "Users" => true,
+            "Groups" => false,
+            _ => return Err(refusal(StatusCode::BAD_REQUEST, Some("invalidPath"), format!("unknown path /{path}"))),
+        };
+        match (method.to_ascii_uppercase().as_str(), id) {
+            ("POST", "") if user => self.create_user(data),
+            ("POST", "") => self.create_group(data),
+            ("PATCH", id) if !id.is_empty() => self.patch(id, data, user),
+            ("DELETE", id) if !id.is_empty() => self.delete(id, user),
+            (method, _) => Err(refusal(
+                StatusCode::BAD_REQUEST,
+                Some("invalidSyntax"),
+                format!("{method} /{path} is not a bulk operation"),
+            )),
+        }
+    }
+}
+
 async fn create_user(State(inner): State<Shared>, headers: HeaderMap, body: Option<Json<Value>>) -> Response {
     let mut inner = inner.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(response) = inner.refuse(&headers) {
         return response;
     }
-    let Some(Json(mut user)) = body.filter(|b| b.is_object()) else {
-        return scim_error(
-            StatusCode::BAD_REQUEST,
-            Some("invalidSyntax"),
-            "body must be a User object",
-        );
-    };
-    let Some(user_name) = user["userName"].as_str().map(str::to_string).filter(|n| !n.is_empty()) else {
-        return scim_error(StatusCode::BAD_REQUEST, Some("invalidValue"), "userName is required");
-    };
-    if inner.users.by_name(&user_name).is_some() {
-        return scim_error(
-            StatusCode::CONFLICT,
-            Some("uniqueness"),
-            &format!("User already exists: {user_name}"),
-        );
-    }
-    inner.writes.user_posts += 1;
-    let id = inner.new_id();
-    user["id"] = json!(id);
-    if user.get("active").is_none() {
-        user["active"] = json!(true);
-    }
-    user["meta"] = json!({ "resourceType": "User", "location": format!("/scim/v2/Users/{id}") });
-    inner.users.push(user.clone());
-    scim_json(StatusCode::CREATED, user)
+    respond(inner.create_user(body.map(|b| b.0)))
 }
 
 async fn create_group(State(inner): State<Shared>, headers: HeaderMap, body: Option<Json<Value>>) -> Response {
@@ -403,21 +531,7 @@ async fn create_group(State(inner): State<Shared>, headers: HeaderMap, body: Opt
     if let Some(response) = inner.refuse(&headers) {
         return response;
     }
-    let Some(Json(mut group)) = body.filter(|b| b["displayName"].is_string()) else {
-        return scim_error(StatusCode::BAD_REQUEST, Some("invalidValue"), "displayName is required");
-    };
-    if group["displayName"].as_str().and_then(|name| inner.groups.by_name(name)).is_some() {
-        return scim_error(StatusCode::CONFLICT, Some("uniqueness"), "Group already exists");
-    }
-    inner.writes.group_posts += 1;
-    let id = inner.new_id().replace('u', "g");
-    group["id"] = json!(id);
-    if group.get("members").is_none() {
-        group["members"] = json!([]);
-    }
-    group["meta"] = json!({ "resourceType": "Group" });
-    inner.groups.push(group.clone());
-    scim_json(StatusCode::CREATED, group)
+    respond(inner.create_group(body.map(|b| b.0)))
 }
 
 async fn get_user(State(inner): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
@@ -453,12 +567,7 @@ async fn delete_resource(inner: Shared, headers: HeaderMap, id: String, user: bo
     if let Some(response) = inner.refuse(&headers) {
         return response;
     }
-    inner.writes.deletes += 1;
-    let list = if user { &mut inner.users } else { &mut inner.groups };
-    if !list.remove(&id) {
-        return scim_error(StatusCode::NOT_FOUND, None, &format!("{id} not found"));
-    }
-    StatusCode::NO_CONTENT.into_response()
+    respond(inner.delete(&id, user))
 }
 
 async fn patch_user(
@@ -484,36 +593,83 @@ async fn patch(inner: Shared, headers: HeaderMap, id: String, body: Option<Json<
     if let Some(response) = inner.refuse(&headers) {
         return response;
     }
+    respond(inner.patch(&id, body.map(|b| b.0), user))
+}
+
+/// RFC 7644 §3.7: the operations in order, each answered with its own
+/// status; `failOnErrors` stops after that many errors.
+async fn bulk(State(inner): State<Shared>, headers: HeaderMap, body: Option<Json<Value>>) -> Response {
+    let mut inner = inner.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(response) = inner.refuse(&headers) {
+        return response;
+    }
+    if !inner.bulk {
+        return scim_error(StatusCode::NOT_IMPLEMENTED, None, "bulk operations are not supported");
+    }
     let Some(operations) = body.as_ref().and_then(|b| b.0["Operations"].as_array()).cloned() else {
+        return scim_error(StatusCode::BAD_REQUEST, Some("invalidSyntax"), "BulkRequest needs Operations");
+    };
+    if operations.len() > BULK_MAX_OPERATIONS {
         return scim_error(
-            StatusCode::BAD_REQUEST,
-            Some("invalidSyntax"),
-            "PatchOp needs Operations",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Some("tooMany"),
+            &format!("more than {BULK_MAX_OPERATIONS} operations"),
         );
-    };
-    if user {
-        inner.writes.user_patches += 1;
-    } else {
-        inner.writes.group_patches += 1;
     }
-    let list = if user { &mut inner.users } else { &mut inner.groups };
-    let Some(mut patched) = list.get(&id).cloned() else {
-        return scim_error(StatusCode::NOT_FOUND, None, &format!("{id} not found"));
-    };
-    for operation in &operations {
-        if let Err(detail) = apply_operation(&mut patched, operation) {
-            return scim_error(StatusCode::BAD_REQUEST, Some("invalidPath"), &detail);
+    let fail_on_errors = body.as_ref().and_then(|b| b.0["failOnErrors"].as_u64());
+    inner.bulk_requests += 1;
+    let mut answers = Vec::with_capacity(operations.len());
+    let mut errors = 0;
+    for operation in operations {
+        if fail_on_errors.is_some_and(|max| errors >= max) {
+            break;
         }
+        let method = operation["method"].as_str().unwrap_or_default().to_string();
+        let path = operation["path"].as_str().unwrap_or_default().to_string();
+        let mut answer = json!({ "method": method });
+        if let Some(bulk_id) = operation.get("bulkId") {
+            answer["bulkId"] = bulk_id.clone();
+        }
+        match inner.bulk_operation(&method, &path, operation.get("data").cloned()) {
+            Ok((status, resource)) => {
+                answer["status"] = json!(status.as_u16().to_string());
+                if let Some(location) = resource.as_ref().and_then(|r| r["meta"]["location"].as_str()) {
+                    answer["location"] = json!(location);
+                }
+                if let Some(resource) = resource.filter(|_| method.eq_ignore_ascii_case("POST")) {
+                    answer["response"] = resource;
+                }
+            }
+            Err(r) => {
+                errors += 1;
+                answer["status"] = json!(r.status.as_u16().to_string());
+                let mut error = json!({ "schemas": [ERROR], "status": r.status.as_u16().to_string(), "detail": r.detail });
+                if let Some(t) = r.scim_type {
+                    error["scimType"] = json!(t);
+                }
+                answer["response"] = error;
+            }
+        }
+        answers.push(answer);
     }
-    if user {
-        list.replace(&id, patched.clone());
-        scim_json(StatusCode::OK, patched)
-    } else {
-        // Groups can have thousands of members: answer 204, as RFC 7644
-        // §3.5.2 allows, instead of sending them all back.
-        list.replace(&id, patched);
-        StatusCode::NO_CONTENT.into_response()
-    }
+    scim_json(StatusCode::OK, json!({ "schemas": [BULK_RESPONSE], "Operations": answers }))
+}
+
+async fn service_provider_config(State(inner): State<Shared>) -> Response {
+    let bulk = inner.lock().unwrap_or_else(|p| p.into_inner()).bulk;
+    scim_json(
+        StatusCode::OK,
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+            "patch": { "supported": true },
+            "bulk": { "supported": bulk, "maxOperations": BULK_MAX_OPERATIONS, "maxPayloadSize": BULK_MAX_PAYLOAD },
+            "filter": { "supported": true, "maxResults": 1000 },
+            "changePassword": { "supported": false },
+            "sort": { "supported": false },
+            "etag": { "supported": false },
+            "authenticationSchemes": [{ "type": "oauthbearertoken", "name": "OAuth Bearer Token", "description": "Bearer token" }]
+        }),
+    )
 }
 
 /// Applies one PATCH operation to a resource.

@@ -143,6 +143,11 @@ fn engine_config(pooling: bool) -> Config {
     config.wasm_component_model(true);
     config.epoch_interruption(true);
     config.max_wasm_stack(1 << 20);
+    // `HRSYNC_PROFILE=perfmap` lets `perf` name the functions of plugins
+    // (sdk/README.md, "Profiling").
+    if std::env::var("HRSYNC_PROFILE").as_deref() == Ok("perfmap") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     if pooling {
         let mut pool = PoolingAllocationConfig::default();
         // Room for many concurrent runs; interpreted-language plugins

@@ -29,6 +29,7 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    sqlite: bool,
 }
 
 /// One planned change and how it ended, as recorded.
@@ -118,7 +119,24 @@ impl Store {
             .connect(&url)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, sqlite })
+    }
+
+    /// `count` placeholders numbered from `first`: `$n` for PostgreSQL;
+    /// plain `?` for SQLite, which looks numbered ones up by a linear scan
+    /// per parameter — quadratic in statements of thousands.
+    fn placeholders(&self, first: usize, count: usize) -> Vec<String> {
+        (first..first + count)
+            .map(|n| if self.sqlite { "?".to_string() } else { format!("${n}") })
+            .collect()
+    }
+
+    /// `(..), (..)` for a multi-row INSERT of `rows` rows.
+    fn rows(&self, rows: usize, columns: usize) -> String {
+        (0..rows)
+            .map(|row| format!("({})", self.placeholders(row * columns + 1, columns).join(", ")))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     pub async fn links(&self, integration: &str) -> Result<Vec<Link>, StoreError> {
@@ -154,15 +172,10 @@ impl Store {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         for chunk in upsert.chunks(CHUNK) {
-            let mut sql =
-                String::from("INSERT INTO links (integration_id, hr_id, account_id, origin, updated_at) VALUES ");
-            for i in 0..chunk.len() {
-                let b = i * 5;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!("(${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5));
-            }
+            let mut sql = format!(
+                "INSERT INTO links (integration_id, hr_id, account_id, origin, updated_at) VALUES {}",
+                self.rows(chunk.len(), 5)
+            );
             sql.push_str(
                 " ON CONFLICT (integration_id, hr_id) DO UPDATE SET account_id = excluded.account_id, \
                  origin = excluded.origin, updated_at = excluded.updated_at",
@@ -179,10 +192,11 @@ impl Store {
             query.execute(&mut *tx).await?;
         }
         for chunk in removed.chunks(CHUNK) {
-            let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let params = self.placeholders(1, chunk.len() + 1);
             let sql = format!(
-                "DELETE FROM links WHERE integration_id = $1 AND hr_id IN ({})",
-                placeholders.join(",")
+                "DELETE FROM links WHERE integration_id = {} AND hr_id IN ({})",
+                params[0],
+                params[1..].join(",")
             );
             let mut query = sqlx::query(&sql).bind(integration);
             for hr_id in chunk {
@@ -224,17 +238,10 @@ impl Store {
             .await?
             .try_get("n")?;
         for (chunk_index, chunk) in items.chunks(CHUNK).enumerate() {
-            let mut sql = String::from(
-                "INSERT INTO run_items (run_id, seq, hr_id, kind, summary, outcome, error, attempts) VALUES ",
+            let sql = format!(
+                "INSERT INTO run_items (run_id, seq, hr_id, kind, summary, outcome, error, attempts) VALUES {}",
+                self.rows(chunk.len(), 8)
             );
-            for i in 0..chunk.len() {
-                let b = i * 8;
-                if i > 0 {
-                    sql.push(',');
-                }
-                let params: Vec<String> = (1..=8).map(|k| format!("${}", b + k)).collect();
-                sql.push_str(&format!("({})", params.join(", ")));
-            }
             let mut query = sqlx::query(&sql);
             for (i, item) in chunk.iter().enumerate() {
                 let seq = first + (chunk_index * CHUNK + i) as i64;

@@ -14,9 +14,9 @@
 //! API: the same protocol; the base URL is the one Leapsome shows in its
 //! SCIM settings, under `https://*.leapsome.com`).
 
-use hrsync_sdk::http::{percent_encode, Request, Response};
+use hrsync_sdk::http::{percent_encode, status_error, Request, Response};
 use hrsync_sdk::{
-    config, export_target, secret, Account, AccountDraft, AccountPage, AccountUpdate, Applied, Attribute,
+    config, export_target, log, secret, Account, AccountDraft, AccountPage, Applied, Attribute,
     AttributeValue, Capabilities, Change, ManagerLink, Membership, PluginError, PluginInfo, Target, Team, TeamDraft,
     TeamPage, TeamRename,
 };
@@ -27,6 +27,7 @@ const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,6 +108,14 @@ struct Scim {
     base_url: String,
     token: String,
     _preset: Preset,
+    /// What `/ServiceProviderConfig` says about `/Bulk`, once asked.
+    bulk: Option<Option<BulkLimits>>,
+}
+
+#[derive(Clone, Copy)]
+struct BulkLimits {
+    max_operations: usize,
+    max_payload_bytes: usize,
 }
 
 fn text(value: &AttributeValue) -> Value {
@@ -135,6 +144,184 @@ fn emails(email: &str) -> Value {
     json!([{ "value": email, "type": "work", "primary": true }])
 }
 
+/// The request one change (or a run of membership changes) becomes: sent
+/// alone, or as one operation of a `/Bulk` request.
+struct Operation {
+    method: &'static str,
+    path: String,
+    data: Option<Value>,
+    /// How many planned changes it covers.
+    covers: usize,
+    /// For a user create: the userName to look up on 409.
+    creates_user: Option<String>,
+}
+
+impl Operation {
+    fn patch(path: String, operations: Vec<Value>, covers: usize) -> Self {
+        Self {
+            method: "PATCH",
+            path,
+            data: Some(json!({ "schemas": [PATCH_OP], "Operations": operations })),
+            covers,
+            creates_user: None,
+        }
+    }
+}
+
+/// Either an operation to send or an outcome known without a request.
+enum Step {
+    Send(Operation),
+    Done(Result<Applied, PluginError>),
+}
+
+fn user_resource(draft: &AccountDraft) -> Result<Value, PluginError> {
+    let mut user = json!({
+        "schemas": [USER, ENTERPRISE],
+        "userName": draft.user_name,
+        "externalId": draft.external_id,
+        "name": { "givenName": draft.first_name, "familyName": draft.last_name },
+        "active": true,
+    });
+    if let Some(email) = &draft.email {
+        user["emails"] = emails(email);
+    }
+    for Attribute { name, value } in &draft.attributes {
+        put(&mut user, scim_path(name)?, text(value));
+    }
+    Ok(user)
+}
+
+/// The step for one change.
+fn step(change: Change) -> Step {
+    let operation = match change {
+        Change::CreateAccount(draft) => match user_resource(&draft) {
+            Ok(user) => Operation {
+                method: "POST",
+                path: "/Users".into(),
+                data: Some(user),
+                covers: 1,
+                creates_user: Some(draft.user_name),
+            },
+            Err(error) => return Step::Done(Err(error)),
+        },
+        Change::UpdateAccount(update) => {
+            let mut operations = Vec::new();
+            for change in update.changes {
+                let path = match scim_path(&change.field) {
+                    Ok(path) => path,
+                    Err(error) => return Step::Done(Err(error)),
+                };
+                operations.push(match (&change.after, path) {
+                    (None, path) => json!({ "op": "remove", "path": path }),
+                    (Some(value), "emails") => {
+                        json!({ "op": "replace", "path": "emails", "value": emails(text(value).as_str().unwrap_or_default()) })
+                    }
+                    (Some(value), path) => json!({ "op": "replace", "path": path, "value": text(value) }),
+                });
+            }
+            if operations.is_empty() {
+                return Step::Done(Ok(Applied { id: None }));
+            }
+            Operation::patch(format!("/Users/{}", update.id), operations, 1)
+        }
+        Change::DeactivateAccount(id) => Operation::patch(
+            format!("/Users/{id}"),
+            vec![json!({ "op": "replace", "path": "active", "value": false })],
+            1,
+        ),
+        Change::ReactivateAccount(id) => Operation::patch(
+            format!("/Users/{id}"),
+            vec![json!({ "op": "replace", "path": "active", "value": true })],
+            1,
+        ),
+        Change::Invite(_) => {
+            return Step::Done(Err(PluginError::unsupported(
+                "SCIM has no invitations; the app sends its own",
+            )))
+        }
+        Change::CreateTeam(TeamDraft { name, external_id }) => {
+            let mut group = json!({ "schemas": [GROUP], "displayName": name, "members": [] });
+            if let Some(external_id) = external_id {
+                group["externalId"] = json!(external_id);
+            }
+            Operation {
+                method: "POST",
+                path: "/Groups".into(),
+                data: Some(group),
+                covers: 1,
+                creates_user: None,
+            }
+        }
+        Change::RenameTeam(TeamRename { id, after, .. }) => Operation::patch(
+            format!("/Groups/{id}"),
+            vec![json!({ "op": "replace", "path": "displayName", "value": after })],
+            1,
+        ),
+        Change::AddMember(Membership { team_id, account_id }) => {
+            Operation::patch(format!("/Groups/{team_id}"), membership_operations(true, &[account_id]), 1)
+        }
+        Change::RemoveMember(Membership { team_id, account_id }) => {
+            Operation::patch(format!("/Groups/{team_id}"), membership_operations(false, &[account_id]), 1)
+        }
+        Change::LinkManager(ManagerLink { account_id, manager_id }) => {
+            let path = format!("{ENTERPRISE}:manager");
+            let operation = match manager_id {
+                Some(manager) => json!({ "op": "replace", "path": path, "value": { "value": manager } }),
+                None => json!({ "op": "remove", "path": path }),
+            };
+            Operation::patch(format!("/Users/{account_id}"), vec![operation], 1)
+        }
+    };
+    Step::Send(operation)
+}
+
+/// The steps for a batch: consecutive membership changes of one team
+/// become one PATCH.
+fn steps(changes: Vec<Change>) -> Vec<Step> {
+    let mut steps = Vec::with_capacity(changes.len());
+    let mut changes = changes.into_iter().peekable();
+    while let Some(change) = changes.next() {
+        let (adding, Membership { team_id, account_id }) = match change {
+            Change::AddMember(m) => (true, m),
+            Change::RemoveMember(m) => (false, m),
+            other => {
+                steps.push(step(other));
+                continue;
+            }
+        };
+        let mut members = vec![account_id];
+        while let Some(next) = changes.peek() {
+            let same = match next {
+                Change::AddMember(m) => adding && m.team_id == team_id,
+                Change::RemoveMember(m) => !adding && m.team_id == team_id,
+                _ => false,
+            };
+            if !same {
+                break;
+            }
+            if let Some(Change::AddMember(m) | Change::RemoveMember(m)) = changes.next() {
+                members.push(m.account_id);
+            }
+        }
+        let covers = members.len();
+        steps.push(Step::Send(Operation::patch(
+            format!("/Groups/{team_id}"),
+            membership_operations(adding, &members),
+            covers,
+        )));
+    }
+    steps
+}
+
+/// A bulk answer's status: `"201"` as the RFC writes it, or a number.
+fn bulk_status(answer: &Value) -> u16 {
+    match &answer["status"] {
+        Value::String(text) => text.trim().get(..3).and_then(|code| code.parse().ok()).unwrap_or(500),
+        Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()).unwrap_or(500),
+        _ => 500,
+    }
+}
+
 impl Scim {
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url.trim_end_matches('/'))
@@ -145,13 +332,6 @@ impl Scim {
             .bearer(&self.token)
             .header("accept", "application/scim+json")
             .send()
-    }
-
-    fn patch(&self, resource: &str, operations: Vec<Value>) -> Result<Applied, PluginError> {
-        let body = json!({ "schemas": [PATCH_OP], "Operations": operations });
-        self.send(Request::patch(&self.url(resource)).json(&body)?)?
-            .error_for_status()?;
-        Ok(Applied { id: None })
     }
 
     fn list<T: serde::de::DeserializeOwned>(
@@ -186,52 +366,135 @@ impl Scim {
         Ok(body["Resources"][0]["id"].as_str().map(str::to_string))
     }
 
-    fn create_account(&self, draft: AccountDraft) -> Result<Applied, PluginError> {
-        let mut user = json!({
-            "schemas": [USER, ENTERPRISE],
-            "userName": draft.user_name,
-            "externalId": draft.external_id,
-            "name": { "givenName": draft.first_name, "familyName": draft.last_name },
-            "active": true,
+    /// "User already exists": the existing id, for the host to link.
+    fn conflict(&self, user_name: &str) -> PluginError {
+        match self.find_user_id(user_name) {
+            Ok(existing) => PluginError::conflict(format!("user {user_name} already exists"), existing),
+            Err(error) => error,
+        }
+    }
+
+    /// `/Bulk` limits, asked once per session; none when not offered.
+    fn bulk_limits(&mut self) -> Option<BulkLimits> {
+        if let Some(known) = self.bulk {
+            return known;
+        }
+        let config: Option<Value> = self
+            .send(Request::get(&self.url("/ServiceProviderConfig")))
+            .and_then(Response::error_for_status)
+            .and_then(|r| r.json())
+            .ok();
+        let limits = config.filter(|c| c["bulk"]["supported"] == true).map(|c| BulkLimits {
+            max_operations: c["bulk"]["maxOperations"].as_u64().unwrap_or(100).clamp(1, 1000) as usize,
+            max_payload_bytes: c["bulk"]["maxPayloadSize"].as_u64().unwrap_or(1 << 20).max(1024) as usize,
         });
-        if let Some(email) = &draft.email {
-            user["emails"] = emails(email);
+        if limits.is_none() {
+            log::debug("the SCIM service offers no /Bulk: one request per change");
         }
-        for Attribute { name, value } in &draft.attributes {
-            put(&mut user, scim_path(name)?, text(value));
+        self.bulk = Some(limits);
+        limits
+    }
+
+    /// Sends one operation on its own.
+    fn send_one(&self, operation: &Operation) -> Result<Applied, PluginError> {
+        let url = self.url(&operation.path);
+        let request = match operation.method {
+            "POST" => Request::post(&url),
+            "PATCH" => Request::patch(&url),
+            _ => Request::delete(&url),
+        };
+        let request = match &operation.data {
+            Some(data) => request.json(data)?,
+            None => request,
+        };
+        let response = self.send(request)?;
+        if let (409, Some(user_name)) = (response.status, &operation.creates_user) {
+            return Err(self.conflict(user_name));
         }
-        let response = self.send(Request::post(&self.url("/Users")).json(&user)?)?;
-        if response.status == 409 {
-            // "User already exists": hand the host the existing id to link.
-            let existing = self.find_user_id(&draft.user_name)?;
-            return Err(PluginError::conflict(
-                format!("user {} already exists", draft.user_name),
-                existing,
-            ));
+        let response = response.error_for_status()?;
+        if operation.method != "POST" {
+            return Ok(Applied { id: None });
         }
-        let created: Value = response.error_for_status()?.json()?;
+        let created: Value = response.json()?;
         let id = created["id"]
             .as_str()
-            .ok_or_else(|| PluginError::fatal("POST /Users answered without an id"))?;
+            .ok_or_else(|| PluginError::fatal(format!("POST {} answered without an id", operation.path)))?;
         Ok(Applied {
             id: Some(id.to_string()),
         })
     }
 
-    fn update_account(&self, update: AccountUpdate) -> Result<Applied, PluginError> {
-        let mut operations = Vec::new();
-        for change in update.changes {
-            let path = scim_path(&change.field)?;
-            operations.push(match (&change.after, path) {
-                (None, path) => json!({ "op": "remove", "path": path }),
-                (Some(value), "emails") => json!({ "op": "replace", "path": "emails", "value": emails(text(value).as_str().unwrap_or_default()) }),
-                (Some(value), path) => json!({ "op": "replace", "path": path, "value": text(value) }),
-            });
+    /// Sends operations as `/Bulk` requests within the service's limits;
+    /// one outcome per operation, in order.
+    fn send_bulk(&self, operations: &[&Operation], limits: BulkLimits) -> Vec<Result<Applied, PluginError>> {
+        let mut outcomes = Vec::with_capacity(operations.len());
+        let mut start = 0;
+        while start < operations.len() {
+            let mut body_ops = Vec::new();
+            let mut size = 200;
+            let mut end = start;
+            while end < operations.len() && body_ops.len() < limits.max_operations {
+                let operation = operations[end];
+                let mut op = json!({ "method": operation.method, "path": operation.path, "bulkId": end.to_string() });
+                if let Some(data) = &operation.data {
+                    op["data"] = data.clone();
+                }
+                let op_size = op.to_string().len() + 1;
+                if !body_ops.is_empty() && size + op_size > limits.max_payload_bytes {
+                    break;
+                }
+                size += op_size;
+                body_ops.push(op);
+                end += 1;
+            }
+            let body = json!({ "schemas": [BULK_REQUEST], "Operations": body_ops });
+            let answers = Request::post(&self.url("/Bulk"))
+                .json(&body)
+                .and_then(|request| self.send(request))
+                .and_then(Response::error_for_status)
+                .and_then(|response| response.json::<Value>());
+            match answers {
+                Err(error) => outcomes.extend(std::iter::repeat_n(Err(error), end - start)),
+                Ok(answers) => {
+                    let answers = answers["Operations"].as_array().cloned().unwrap_or_default();
+                    for (index, operation) in operations.iter().enumerate().take(end).skip(start) {
+                        let answer = answers
+                            .iter()
+                            .find(|a| a["bulkId"].as_str() == Some(index.to_string().as_str()))
+                            .or_else(|| answers.get(index - start).filter(|a| a.get("bulkId").is_none()));
+                        outcomes.push(self.bulk_outcome(operation, answer));
+                    }
+                }
+            }
+            start = end;
         }
-        if operations.is_empty() {
-            return Ok(Applied { id: None });
+        outcomes
+    }
+
+    fn bulk_outcome(&self, operation: &Operation, answer: Option<&Value>) -> Result<Applied, PluginError> {
+        let Some(answer) = answer else {
+            return Err(PluginError::retryable("the bulk response left this operation out", None));
+        };
+        let status = bulk_status(answer);
+        if (200..300).contains(&status) {
+            let id = (operation.method == "POST")
+                .then(|| {
+                    answer["response"]["id"]
+                        .as_str()
+                        .map(str::to_string)
+                        .or_else(|| answer["location"].as_str().and_then(|l| l.rsplit('/').next()).map(str::to_string))
+                })
+                .flatten();
+            return Ok(Applied { id });
         }
-        self.patch(&format!("/Users/{}", update.id), operations)
+        if let (409, Some(user_name)) = (status, &operation.creates_user) {
+            return Err(self.conflict(user_name));
+        }
+        let detail = answer["response"]["detail"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| answer["response"].to_string());
+        Err(status_error(status, &detail, None))
     }
 }
 
@@ -422,9 +685,9 @@ impl Target for Scim {
             managers: true,
             invites: false,
             reactivation: true,
-            // Batches let consecutive membership changes of one team go out
-            // as one PATCH; everything else is still one request per change.
-            max_batch: 100,
+            // A batch is one /Bulk request where the service offers it, and
+            // a team's consecutive membership changes are one PATCH.
+            max_batch: 500,
             matching_attributes: vec!["user-name".into(), "email".into(), "external-id".into()],
         }
     }
@@ -435,6 +698,7 @@ impl Target for Scim {
             base_url: config.base_url,
             token: secret("token")?,
             _preset: config.preset,
+            bulk: None,
         })
     }
 
@@ -469,86 +733,43 @@ impl Target for Scim {
         })
     }
 
+    /// One `/Bulk` request for the whole batch when the service offers
+    /// it (RFC 7644 §3.7); otherwise one request per change. Either way a
+    /// team's consecutive membership changes are one PATCH.
     fn apply_batch(&mut self, changes: Vec<Change>) -> Vec<Result<Applied, PluginError>> {
-        let mut outcomes = Vec::with_capacity(changes.len());
-        let mut changes = changes.into_iter().peekable();
-        while let Some(change) = changes.next() {
-            let (adding, Membership { team_id, account_id }) = match change {
-                Change::AddMember(m) => (true, m),
-                Change::RemoveMember(m) => (false, m),
-                other => {
-                    outcomes.push(self.apply(other));
-                    continue;
-                }
-            };
-            let mut members = vec![account_id];
-            while let Some(next) = changes.peek() {
-                let same = match next {
-                    Change::AddMember(m) => adding && m.team_id == team_id,
-                    Change::RemoveMember(m) => !adding && m.team_id == team_id,
-                    _ => false,
-                };
-                if !same {
-                    break;
-                }
-                if let Some(Change::AddMember(m) | Change::RemoveMember(m)) = changes.next() {
-                    members.push(m.account_id);
+        let steps = steps(changes);
+        let to_send: Vec<&Operation> = steps
+            .iter()
+            .filter_map(|step| match step {
+                Step::Send(operation) => Some(operation),
+                Step::Done(_) => None,
+            })
+            .collect();
+        let bulk = if to_send.len() > 1 { self.bulk_limits() } else { None };
+        let mut sent = match bulk {
+            Some(limits) => self.send_bulk(&to_send, limits),
+            None => to_send.iter().map(|operation| self.send_one(operation)).collect(),
+        }
+        .into_iter();
+        let mut outcomes = Vec::new();
+        for step in &steps {
+            match step {
+                Step::Done(outcome) => outcomes.push(outcome.clone()),
+                Step::Send(operation) => {
+                    let outcome = sent
+                        .next()
+                        .unwrap_or_else(|| Err(PluginError::fatal("an operation was not sent")));
+                    outcomes.extend(std::iter::repeat_n(outcome, operation.covers));
                 }
             }
-            let result = self.patch(&format!("/Groups/{team_id}"), membership_operations(adding, &members));
-            outcomes.extend(std::iter::repeat_n(result, members.len()));
         }
         outcomes
     }
 
     fn apply(&mut self, change: Change) -> Result<Applied, PluginError> {
-        match change {
-            Change::CreateAccount(draft) => self.create_account(draft),
-            Change::UpdateAccount(update) => self.update_account(update),
-            Change::DeactivateAccount(id) => self.patch(
-                &format!("/Users/{id}"),
-                vec![json!({ "op": "replace", "path": "active", "value": false })],
-            ),
-            Change::ReactivateAccount(id) => self.patch(
-                &format!("/Users/{id}"),
-                vec![json!({ "op": "replace", "path": "active", "value": true })],
-            ),
-            Change::Invite(_) => Err(PluginError::unsupported(
-                "SCIM has no invitations; the app sends its own",
-            )),
-            Change::CreateTeam(TeamDraft { name, external_id }) => {
-                let mut group = json!({ "schemas": [GROUP], "displayName": name, "members": [] });
-                if let Some(external_id) = external_id {
-                    group["externalId"] = json!(external_id);
-                }
-                let created: Value = self
-                    .send(Request::post(&self.url("/Groups")).json(&group)?)?
-                    .error_for_status()?
-                    .json()?;
-                Ok(Applied {
-                    id: created["id"].as_str().map(str::to_string),
-                })
-            }
-            Change::RenameTeam(TeamRename { id, after, .. }) => self.patch(
-                &format!("/Groups/{id}"),
-                vec![json!({ "op": "replace", "path": "displayName", "value": after })],
-            ),
-            Change::AddMember(Membership { team_id, account_id }) => self.patch(
-                &format!("/Groups/{team_id}"),
-                membership_operations(true, &[account_id]),
-            ),
-            Change::RemoveMember(Membership { team_id, account_id }) => self.patch(
-                &format!("/Groups/{team_id}"),
-                membership_operations(false, &[account_id]),
-            ),
-            Change::LinkManager(ManagerLink { account_id, manager_id }) => {
-                let path = format!("{ENTERPRISE}:manager");
-                let operation = match manager_id {
-                    Some(manager) => json!({ "op": "replace", "path": path, "value": { "value": manager } }),
-                    None => json!({ "op": "remove", "path": path }),
-                };
-                self.patch(&format!("/Users/{account_id}"), vec![operation])
-            }
+        match step(change) {
+            Step::Done(outcome) => outcome,
+            Step::Send(operation) => self.send_one(&operation),
         }
     }
 }
