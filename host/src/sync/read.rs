@@ -1,9 +1,10 @@
 //! Step 3 of a run: page through the source — every employee, or only those
-//! changed since the cursor of the last successful run. A read that fails
-//! halfway returns an error and nothing else, so nothing downstream acts on
-//! a partial view (a failed read never deactivates).
+//! changed since the cursor of the last successful run — handing each page
+//! on (to the rules) as it arrives. A read that fails halfway returns an
+//! error, so nothing downstream acts on a partial view (a failed read never
+//! deactivates).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use super::plan::ReadKind;
 use super::retry::RetryPolicy;
@@ -11,8 +12,8 @@ use crate::runtime::types::{Employee, PluginError, RejectedRecord};
 use crate::runtime::{CallError, SourceSession};
 
 pub struct SourceRead {
-    /// By HR id; a record repeated across pages counts once (the last wins).
-    pub employees: BTreeMap<String, Employee>,
+    /// Records handed on (a record repeated across pages counts each time).
+    pub records: usize,
     pub rejected: Vec<RejectedRecord>,
     /// HR ids the source reports deleted (incremental reads only).
     pub removed: HashSet<String>,
@@ -31,16 +32,27 @@ struct Page {
     cursor: Option<String>,
 }
 
+/// Why a read stopped: the source failed, or what took the pages did.
+#[derive(Debug)]
+pub enum ReadError {
+    Source(CallError),
+    Consumer(CallError),
+}
+
+/// Takes each page's employees.
+pub type Consumer<'a> = &'a mut dyn FnMut(Vec<Employee>) -> Result<(), CallError>;
+
 /// Reads every employee, page by page, retrying pages that fail for a
-/// retryable reason.
-/// `progress` hears the number of employees read after each page.
+/// retryable reason. `progress` hears the number of employees read after
+/// each page.
 pub fn read_all(
     source: &mut SourceSession,
     page_size: u32,
     retry: &RetryPolicy,
     progress: &dyn Fn(usize),
-) -> Result<SourceRead, CallError> {
-    read_pages(ReadKind::Full, retry, progress, |page| {
+    consume: Consumer,
+) -> Result<SourceRead, ReadError> {
+    read_pages(ReadKind::Full, retry, progress, consume, |page| {
         source.list_employees(page, page_size).map(|p| Page {
             employees: p.employees,
             rejected: p.rejected,
@@ -52,15 +64,17 @@ pub fn read_all(
 }
 
 /// Reads the employees changed since `cursor`. `Ok(None)` when the source
-/// cannot read changes: the caller reads everything instead.
+/// cannot read changes (it says so on the first page, before anything was
+/// handed on): the caller reads everything instead.
 pub fn read_changes(
     source: &mut SourceSession,
     cursor: &str,
     page_size: u32,
     retry: &RetryPolicy,
     progress: &dyn Fn(usize),
-) -> Result<Option<SourceRead>, CallError> {
-    let read = read_pages(ReadKind::Incremental, retry, progress, |page| {
+    consume: Consumer,
+) -> Result<Option<SourceRead>, ReadError> {
+    let read = read_pages(ReadKind::Incremental, retry, progress, consume, |page| {
         source.changes_since(cursor, page, page_size).map(|p| Page {
             employees: p.employees,
             rejected: p.rejected,
@@ -70,7 +84,7 @@ pub fn read_changes(
         })
     });
     match read {
-        Err(error) if matches!(error.plugin_error(), Some(PluginError::Unsupported(_))) => Ok(None),
+        Err(ReadError::Source(error)) if matches!(error.plugin_error(), Some(PluginError::Unsupported(_))) => Ok(None),
         other => other.map(Some),
     }
 }
@@ -79,10 +93,11 @@ fn read_pages(
     kind: ReadKind,
     retry: &RetryPolicy,
     progress: &dyn Fn(usize),
+    consume: Consumer,
     mut fetch: impl FnMut(Option<&str>) -> Result<Page, CallError>,
-) -> Result<SourceRead, CallError> {
+) -> Result<SourceRead, ReadError> {
     let mut read = SourceRead {
-        employees: BTreeMap::new(),
+        records: 0,
         rejected: Vec::new(),
         removed: HashSet::new(),
         cursor: None,
@@ -91,14 +106,13 @@ fn read_pages(
     };
     let mut page: Option<String> = None;
     loop {
-        let result = retry.run(|| fetch(page.as_deref()))?;
+        let result = retry.run(|| fetch(page.as_deref())).map_err(ReadError::Source)?;
         read.pages += 1;
         read.rejected.extend(result.rejected);
         read.removed.extend(result.removed);
-        for employee in result.employees {
-            read.employees.insert(employee.hr_id.clone(), employee);
-        }
-        progress(read.employees.len());
+        read.records += result.employees.len();
+        consume(result.employees).map_err(ReadError::Consumer)?;
+        progress(read.records);
         match result.next_page {
             // A page token that repeats would loop for ever.
             Some(next) if page.as_deref() != Some(next.as_str()) => page = Some(next),

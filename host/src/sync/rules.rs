@@ -2,6 +2,9 @@
 //! scope, in batches, with what earlier rules decided; the first exclusion
 //! wins. A rule that cannot decide for one employee rejects that record:
 //! it is left alone this run and reported, and the others go on.
+//!
+//! Employees stream through as the source pages come in: only their
+//! verdicts are kept, never the whole HR read at once.
 
 use std::collections::BTreeMap;
 
@@ -19,33 +22,68 @@ pub struct Decided {
     pub rejected: Vec<RejectedRecord>,
 }
 
-pub fn evaluate(rules: &mut [RuleSession], employees: &BTreeMap<String, Employee>) -> Result<Decided, CallError> {
-    let mut verdicts = BTreeMap::new();
-    let mut rejected = Vec::new();
-    let all: Vec<&Employee> = employees.values().collect();
-    for chunk in all.chunks(BATCH) {
-        let mut subjects: Vec<Subject> = chunk
-            .iter()
-            .map(|e| Subject {
-                employee: (*e).clone(),
+/// The rules of one run, fed employees page by page.
+pub struct Pipeline<'a> {
+    rules: &'a mut [RuleSession],
+    pending: Vec<Employee>,
+    decided: Decided,
+}
+
+impl<'a> Pipeline<'a> {
+    pub fn new(rules: &'a mut [RuleSession]) -> Self {
+        Self {
+            rules,
+            pending: Vec::with_capacity(BATCH),
+            decided: Decided::default(),
+        }
+    }
+
+    /// Takes employees; decides in batches of [`BATCH`]. A record repeated
+    /// across pages is decided again and the last verdict wins.
+    pub fn push(&mut self, employees: Vec<Employee>) -> Result<(), CallError> {
+        for employee in employees {
+            self.pending.push(employee);
+            if self.pending.len() == BATCH {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<Decided, CallError> {
+        self.flush()?;
+        Ok(self.decided)
+    }
+
+    fn flush(&mut self) -> Result<(), CallError> {
+        let mut subjects: Vec<Subject> = self
+            .pending
+            .drain(..)
+            .map(|employee| Subject {
+                employee,
                 desired: None,
             })
             .collect();
-        for rule in rules.iter_mut() {
+        let Decided { verdicts, rejected } = &mut self.decided;
+        for rule in self.rules.iter_mut() {
             if subjects.is_empty() {
                 break;
             }
             let decisions = rule.evaluate(&subjects)?;
             let mut kept = Vec::with_capacity(subjects.len());
             for (mut subject, decision) in subjects.into_iter().zip(decisions) {
+                let hr_id = || subject.employee.hr_id.clone();
                 match decision {
                     Decision::Exclude(reason) => {
-                        verdicts.insert(subject.employee.hr_id.clone(), Verdict::Excluded { reason });
+                        verdicts.insert(hr_id(), Verdict::Excluded { reason });
                     }
-                    Decision::Reject(reason) => rejected.push(RejectedRecord {
-                        hr_id: Some(subject.employee.hr_id.clone()),
-                        reason,
-                    }),
+                    Decision::Reject(reason) => {
+                        verdicts.remove(&subject.employee.hr_id);
+                        rejected.push(RejectedRecord {
+                            hr_id: Some(hr_id()),
+                            reason,
+                        });
+                    }
                     Decision::Keep => kept.push(subject),
                     Decision::Modify(desired) => {
                         subject.desired = Some(desired);
@@ -60,13 +98,13 @@ pub fn evaluate(rules: &mut [RuleSession], employees: &BTreeMap<String, Employee
                 .desired
                 .unwrap_or_else(|| DesiredAccount::for_employee(&subject.employee));
             verdicts.insert(
-                subject.employee.hr_id.clone(),
+                subject.employee.hr_id,
                 Verdict::InScope {
                     status: subject.employee.status,
                     desired,
                 },
             );
         }
+        Ok(())
     }
-    Ok(Decided { verdicts, rejected })
 }

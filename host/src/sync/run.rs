@@ -11,9 +11,9 @@ use super::plan::{
     Skipped, Verdict,
 };
 use super::plan::ReadKind;
-use super::read::{read_all, read_changes, SourceRead};
+use super::read::{read_all, read_changes, ReadError, SourceRead};
+use super::rules::{Decided, Pipeline};
 use super::retry::RetryPolicy;
-use super::rules;
 use crate::runtime::types::{Account, Capabilities, Change, EmployeeStatus, PluginError, RejectedRecord, Team};
 use crate::runtime::{CallError, RuleSession, SourceSession, TargetSession};
 
@@ -125,14 +125,30 @@ fn all_pages<T>(
     }
 }
 
-fn read_source(source: &mut SourceSession, settings: &Settings, observe: Observer) -> Result<SourceRead, CallError> {
+/// Reads the source and runs each page through the rules as it comes.
+fn read_and_decide(
+    source: &mut SourceSession,
+    rules: &mut [RuleSession],
+    settings: &Settings,
+    observe: Observer,
+) -> Result<(SourceRead, Decided), RunError> {
     let progress = |employees| observe(Progress::Reading { employees });
+    let failed = |error| match error {
+        ReadError::Source(error) => RunError::Read(error),
+        ReadError::Consumer(error) => RunError::Rules(error),
+    };
+    let (retry, page_size) = (&settings.retry, settings.page_size);
     if let Some(cursor) = &settings.since {
-        if let Some(read) = read_changes(source, cursor, settings.page_size, &settings.retry, &progress)? {
-            return Ok(read);
+        let mut pipeline = Pipeline::new(rules);
+        let read = read_changes(source, cursor, page_size, retry, &progress, &mut |page| pipeline.push(page))
+            .map_err(failed)?;
+        if let Some(read) = read {
+            return Ok((read, pipeline.finish().map_err(RunError::Rules)?));
         }
     }
-    read_all(source, settings.page_size, &settings.retry, &progress)
+    let mut pipeline = Pipeline::new(rules);
+    let read = read_all(source, page_size, retry, &progress, &mut |page| pipeline.push(page)).map_err(failed)?;
+    Ok((read, pipeline.finish().map_err(RunError::Rules)?))
 }
 
 /// How far a run is, for progress bars.
@@ -207,10 +223,11 @@ pub fn run_observed(
         target,
     } = sessions;
     let mut step = StepTimer::new();
-    let read = read_source(source, settings, observe).map_err(RunError::Read)?;
-    step.done("read", read.employees.len());
-    let decided = rules::evaluate(rule_sessions, &read.employees).map_err(RunError::Rules)?;
-    step.done("rules", decided.verdicts.len());
+    let (read, decided) = read_and_decide(source, rule_sessions, settings, observe)?;
+    step.done("read and rules", read.records);
+    // Distinct employees the rules decided about (a record repeated across
+    // pages counts once).
+    let employees_read = decided.verdicts.len() + decided.rejected.len();
     let verdicts = decided.verdicts;
     let mut rejected = read.rejected;
     rejected.extend(decided.rejected);
@@ -218,7 +235,7 @@ pub fn run_observed(
     let only = (read.kind == ReadKind::Incremental).then(|| {
         links
             .iter()
-            .filter(|l| read.employees.contains_key(&l.hr_id) || read.removed.contains(&l.hr_id))
+            .filter(|l| verdicts.contains_key(&l.hr_id) || read.removed.contains(&l.hr_id))
             .map(|l| l.account_id.clone())
             .collect::<Vec<_>>()
     });
@@ -252,7 +269,7 @@ pub fn run_observed(
         skipped: plan.skipped.clone(),
         rejected,
         cursor: read.cursor.clone(),
-        employees_read: read.employees.len(),
+        employees_read,
         read_kind: read.kind,
         dry_run: settings.dry_run,
         ..RunReport::default()
