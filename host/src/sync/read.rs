@@ -32,15 +32,16 @@ struct Page {
     cursor: Option<String>,
 }
 
-/// Why a read stopped: the source failed, or what took the pages did.
+/// Why a read stopped: the source failed, or what took the pages asked to
+/// stop (it has its own error to tell).
 #[derive(Debug)]
 pub enum ReadError {
     Source(CallError),
-    Consumer(CallError),
+    Stopped,
 }
 
-/// Takes each page's employees.
-pub type Consumer<'a> = &'a mut dyn FnMut(Vec<Employee>) -> Result<(), CallError>;
+/// Takes each page's employees; `false` stops the read.
+pub type Consumer<'a> = &'a mut dyn FnMut(Vec<Employee>) -> bool;
 
 /// Reads every employee, page by page, retrying pages that fail for a
 /// retryable reason. `progress` hears the number of employees read after
@@ -111,7 +112,9 @@ fn read_pages(
         read.rejected.extend(result.rejected);
         read.removed.extend(result.removed);
         read.records += result.employees.len();
-        consume(result.employees).map_err(ReadError::Consumer)?;
+        if !consume(result.employees) {
+            return Err(ReadError::Stopped);
+        }
         progress(read.records);
         match result.next_page {
             // A page token that repeats would loop for ever.

@@ -27,6 +27,8 @@ pub struct Pipeline<'a> {
     rules: &'a mut [RuleSession],
     pending: Vec<Employee>,
     decided: Decided,
+    /// Time spent in the rules, for the run's step log.
+    spent: std::time::Duration,
 }
 
 impl<'a> Pipeline<'a> {
@@ -35,6 +37,7 @@ impl<'a> Pipeline<'a> {
             rules,
             pending: Vec::with_capacity(BATCH),
             decided: Decided::default(),
+            spent: std::time::Duration::ZERO,
         }
     }
 
@@ -52,10 +55,18 @@ impl<'a> Pipeline<'a> {
 
     pub fn finish(mut self) -> Result<Decided, CallError> {
         self.flush()?;
+        tracing::debug!(ms = self.spent.as_millis() as u64, "time in the rules");
         Ok(self.decided)
     }
 
     fn flush(&mut self) -> Result<(), CallError> {
+        let started = std::time::Instant::now();
+        let result = self.decide_pending();
+        self.spent += started.elapsed();
+        result
+    }
+
+    fn decide_pending(&mut self) -> Result<(), CallError> {
         let mut subjects: Vec<Subject> = self
             .pending
             .drain(..)

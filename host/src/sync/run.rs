@@ -12,6 +12,7 @@ use super::plan::{
 };
 use super::plan::ReadKind;
 use super::read::{read_all, read_changes, ReadError, SourceRead};
+use crate::runtime::types::Employee;
 use super::rules::{Decided, Pipeline};
 use super::retry::RetryPolicy;
 use crate::runtime::types::{Account, Capabilities, Change, EmployeeStatus, PluginError, RejectedRecord, Team};
@@ -125,7 +126,9 @@ fn all_pages<T>(
     }
 }
 
-/// Reads the source and runs each page through the rules as it comes.
+/// Reads the source and runs each page through the rules as it comes: the
+/// rules on their own thread, so that they decide one page while the
+/// source fetches the next.
 fn read_and_decide(
     source: &mut SourceSession,
     rules: &mut [RuleSession],
@@ -133,22 +136,35 @@ fn read_and_decide(
     observe: Observer,
 ) -> Result<(SourceRead, Decided), RunError> {
     let progress = |employees| observe(Progress::Reading { employees });
-    let failed = |error| match error {
-        ReadError::Source(error) => RunError::Read(error),
-        ReadError::Consumer(error) => RunError::Rules(error),
-    };
     let (retry, page_size) = (&settings.retry, settings.page_size);
-    if let Some(cursor) = &settings.since {
-        let mut pipeline = Pipeline::new(rules);
-        let read = read_changes(source, cursor, page_size, retry, &progress, &mut |page| pipeline.push(page))
-            .map_err(failed)?;
-        if let Some(read) = read {
-            return Ok((read, pipeline.finish().map_err(RunError::Rules)?));
+    std::thread::scope(|scope| {
+        let (pages, inbox) = std::sync::mpsc::sync_channel::<Vec<Employee>>(2);
+        let decide = scope.spawn(move || {
+            let mut pipeline = Pipeline::new(rules);
+            for page in inbox {
+                pipeline.push(page)?;
+            }
+            pipeline.finish()
+        });
+        let mut consume = |page| pages.send(page).is_ok();
+        let read = match &settings.since {
+            Some(cursor) => match read_changes(source, cursor, page_size, retry, &progress, &mut consume) {
+                Ok(None) => read_all(source, page_size, retry, &progress, &mut consume),
+                Ok(Some(read)) => Ok(read),
+                Err(error) => Err(error),
+            },
+            None => read_all(source, page_size, retry, &progress, &mut consume),
+        };
+        drop(pages);
+        let decided = decide.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        match (read, decided) {
+            (Err(ReadError::Source(error)), _) => Err(RunError::Read(error)),
+            (_, Err(error)) => Err(RunError::Rules(error)),
+            (Ok(read), Ok(decided)) => Ok((read, decided)),
+            // The rules stop a read only by failing, so this cannot be.
+            (Err(ReadError::Stopped), Ok(_)) => unreachable!("the rules stopped the read without an error"),
         }
-    }
-    let mut pipeline = Pipeline::new(rules);
-    let read = read_all(source, page_size, retry, &progress, &mut |page| pipeline.push(page)).map_err(failed)?;
-    Ok((read, pipeline.finish().map_err(RunError::Rules)?))
+    })
 }
 
 /// How far a run is, for progress bars.
@@ -223,25 +239,45 @@ pub fn run_observed(
         target,
     } = sessions;
     let mut step = StepTimer::new();
-    let (read, decided) = read_and_decide(source, rule_sessions, settings, observe)?;
-    step.done("read and rules", read.records);
+    let capabilities: Capabilities = target.capabilities().map_err(RunError::Target)?;
+    // A full run reads the target in full: at the same time as the source,
+    // on its own thread (each plugin has its own instance).
+    let (decided_read, target_read) = if settings.since.is_none() {
+        std::thread::scope(|scope| {
+            let target_read = scope.spawn(|| read_target(&mut *target, settings, capabilities.teams, None));
+            let decided_read = read_and_decide(source, rule_sessions, settings, observe);
+            let target_read = target_read
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (decided_read, Some(target_read))
+        })
+    } else {
+        (read_and_decide(source, rule_sessions, settings, observe), None)
+    };
+    let (read, decided) = decided_read?;
+    step.done("read and rules (and target, on a full run)", read.records);
     // Distinct employees the rules decided about (a record repeated across
     // pages counts once).
     let employees_read = decided.verdicts.len() + decided.rejected.len();
     let verdicts = decided.verdicts;
     let mut rejected = read.rejected;
     rejected.extend(decided.rejected);
-    let capabilities: Capabilities = target.capabilities().map_err(RunError::Target)?;
-    let only = (read.kind == ReadKind::Incremental).then(|| {
-        links
-            .iter()
-            .filter(|l| verdicts.contains_key(&l.hr_id) || read.removed.contains(&l.hr_id))
-            .map(|l| l.account_id.clone())
-            .collect::<Vec<_>>()
-    });
-    let (accounts, teams) =
-        read_target(target, settings, capabilities.teams, only).map_err(RunError::Target)?;
-
+    let (accounts, teams) = match target_read {
+        Some(target_read) => target_read,
+        None => {
+            // Incremental: only the accounts linked to the employees read (a
+            // source that cannot read changes was read in full: all).
+            let only = (read.kind == ReadKind::Incremental).then(|| {
+                links
+                    .iter()
+                    .filter(|l| verdicts.contains_key(&l.hr_id) || read.removed.contains(&l.hr_id))
+                    .map(|l| l.account_id.clone())
+                    .collect::<Vec<_>>()
+            });
+            read_target(target, settings, capabilities.teams, only)
+        }
+    }
+    .map_err(RunError::Target)?;
     let in_scope: Vec<(&str, &crate::runtime::types::DesiredAccount)> = verdicts
         .iter()
         .filter_map(|(id, v)| match v {

@@ -26,10 +26,9 @@ use hrsync_sdk::{
     EmployeeStatus, PersonRef, PluginError, PluginInfo, RejectedRecord, Source,
 };
 use std::borrow::Cow;
-use std::collections::HashMap;
 
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 const DEFAULT_BASE_URL: &str = "https://api.personio.de";
@@ -136,15 +135,15 @@ impl Personio {
         let body: EmployeesBody<'_> = serde_json::from_slice(&bytes).map_err(|e| {
             PluginError::fatal(format!("GET /v1/company/employees answered unexpected JSON: {e}"))
         })?;
+        let count = body.data.len() as u64;
         let mut employees = Vec::with_capacity(body.data.len());
         let mut rejected = Vec::new();
-        for record in &body.data {
+        for record in body.data {
             match employee(record) {
                 Ok(employee) => employees.push(employee),
                 Err(reject) => rejected.push(reject),
             }
         }
-        let count = body.data.len() as u64;
         let metadata_says_last = match body.metadata {
             Some(Metadata {
                 current_page: Some(current),
@@ -263,138 +262,34 @@ struct Metadata {
     total_pages: Option<u64>,
 }
 
-/// Attribute key → its JSON, undecoded.
-type Attributes<'a> = HashMap<Cow<'a, str>, &'a RawValue>;
-
 #[derive(Deserialize)]
 struct Record<'a> {
     #[serde(borrow, default)]
     attributes: Option<Attributes<'a>>,
 }
 
-/// Personio's `{label, value, type, universal_id}` around a value.
-#[derive(Deserialize)]
-struct Wrapped<T> {
-    value: Option<T>,
-}
-
-/// A scalar attribute value that reads as text (booleans and objects
-/// do not).
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// A scalar value; anything else (objects, lists, booleans) reads as
+/// `Other`, so one odd attribute never makes a page unreadable.
 enum Scalar<'a> {
-    Text(#[serde(borrow)] Cow<'a, str>),
+    Text(Cow<'a, str>),
     Integer(i64),
     Decimal(f64),
+    Other,
 }
 
-/// `{type: Department, attributes: {id, name}}` (or a bare `{name}`).
-#[derive(Deserialize)]
-struct Named<'a> {
-    #[serde(borrow, default)]
-    attributes: Option<NameOnly<'a>>,
-    #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
-}
+/// `{type: Department, attributes: {id, name}}` (or a bare `{name}`) → the
+/// name; anything else → none.
+struct Named<'a>(Option<Cow<'a, str>>);
 
-#[derive(Deserialize)]
-struct NameOnly<'a> {
-    #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct Supervisor<'a> {
-    #[serde(borrow, default)]
-    attributes: Option<Attributes<'a>>,
-}
-
-/// The value of attribute `key`: wrapped in `{value: ...}` as Personio
-/// sends it, or bare.
-fn value<'a, T: Deserialize<'a>>(attributes: &Attributes<'a>, key: &str) -> Option<T> {
-    let raw: &'a RawValue = attributes.get(key)?;
-    match serde_json::from_str::<Wrapped<T>>(raw.get()) {
-        Ok(wrapped) => wrapped.value,
-        Err(_) => serde_json::from_str::<T>(raw.get()).ok(),
-    }
-}
-
-fn text(attributes: &Attributes<'_>, key: &str) -> Option<String> {
-    match value::<Scalar>(attributes, key)? {
-        Scalar::Text(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Scalar::Integer(i) => Some(i.to_string()),
-        Scalar::Decimal(d) => Some(d.to_string()),
-        _ => None,
-    }
-}
-
-/// `{type: Department, attributes: {id, name}}` → the name.
-fn object_name(attributes: &Attributes<'_>, key: &str) -> Option<String> {
-    let named: Named = value(attributes, key)?;
-    let name = named.attributes.and_then(|a| a.name).or(named.name)?;
-    Some(name.trim().to_string()).filter(|s| !s.is_empty())
-}
-
-fn reject(hr_id: Option<String>, reason: String) -> RejectedRecord {
-    RejectedRecord { hr_id, reason }
-}
-
-/// One Personio employee record → the canonical employee.
-fn employee(record: &Record<'_>) -> Result<Employee, RejectedRecord> {
-    let attributes = record
-        .attributes
-        .as_ref()
-        .ok_or_else(|| reject(None, "record has no attributes object".into()))?;
-    let hr_id = text(attributes, "id").ok_or_else(|| reject(None, "record has no id".into()))?;
-    let fail = |reason: String| reject(Some(hr_id.clone()), reason);
-    let status = match text(attributes, "status").as_deref() {
-        Some("onboarding") => EmployeeStatus::Onboarding,
-        Some("active") => EmployeeStatus::Active,
-        Some("leave") => EmployeeStatus::Leave,
-        Some("inactive") => EmployeeStatus::Inactive,
-        Some(other) => return Err(fail(format!("unknown status `{other}`"))),
-        None => return Err(fail("no status".into())),
-    };
-    let first_name = text(attributes, "first_name").ok_or_else(|| fail("no first name".into()))?;
-    let last_name = text(attributes, "last_name").ok_or_else(|| fail("no last name".into()))?;
-    let supervisor = value::<Supervisor>(attributes, "supervisor")
-        .and_then(|s| s.attributes)
-        .and_then(|sup| {
-            Some(PersonRef {
-                hr_id: text(&sup, "id")?,
-                email: text(&sup, "email"),
-                first_name: text(&sup, "first_name"),
-                last_name: text(&sup, "last_name"),
-            })
-        });
-    let date = |key: &str| text(attributes, key).and_then(|t| date_part(&t));
-    let mut custom: Vec<Attribute> = attributes
-        .iter()
-        .filter(|(key, _)| !STANDARD.contains(&key.as_ref()))
-        .filter_map(|(key, raw)| custom_attribute(key, &serde_json::from_str(raw.get()).ok()?))
-        .collect();
-    // Attribute order in the JSON is not kept by the map: sort for stable
-    // output.
-    custom.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Employee {
-        hr_id,
-        email: text(attributes, "email").map(|e| e.to_lowercase()),
-        first_name,
-        last_name,
-        preferred_name: text(attributes, "preferred_name"),
-        status,
-        employment_type: text(attributes, "employment_type"),
-        job_title: text(attributes, "position"),
-        department: object_name(attributes, "department"),
-        team: object_name(attributes, "team"),
-        office: object_name(attributes, "office"),
-        supervisor,
-        hire_date: date("hire_date"),
-        termination_date: date("termination_date"),
-        gender: text(attributes, "gender"),
-        language: text(attributes, "preferred_language").or_else(|| text(attributes, "language")),
-        custom,
-    })
+/// An employee's `attributes`, decoded in one pass over the JSON: the
+/// standard ones typed (each `{label, value, type, universal_id}`), any
+/// other kept as JSON for the custom attributes.
+#[derive(Default)]
+struct Attributes<'a> {
+    scalars: Vec<(&'static str, Scalar<'a>)>,
+    named: Vec<(&'static str, Named<'a>)>,
+    supervisor: Option<Box<Attributes<'a>>>,
+    custom: Vec<Attribute>,
 }
 
 /// Attributes with a slot in the canonical employee.
@@ -407,54 +302,395 @@ const STANDARD: &[&str] = &[
     "status",
     "employment_type",
     "position",
-    "department",
-    "team",
-    "office",
-    "supervisor",
     "hire_date",
     "termination_date",
     "gender",
     "preferred_language",
     "language",
 ];
+const NAMED: &[&str] = &["department", "team", "office"];
 
-/// Any other attribute, typed by its `type` and shape; objects become their
-/// name, lists of objects a list of names. Empty values are left out.
-fn custom_attribute(key: &str, attribute: &Value) -> Option<Attribute> {
-    let kind = attribute.get("type").and_then(Value::as_str).unwrap_or("standard");
-    let raw = attribute.get("value").unwrap_or(attribute);
-    let name_of = |v: &Value| {
-        v.get("attributes")
-            .and_then(|a| a.get("name"))
-            .or_else(|| v.get("name"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
-    let value = match raw {
-        Value::Null => return None,
-        Value::Bool(b) => AttributeValue::Boolean(*b),
-        Value::Number(n) => match (kind, n.as_i64()) {
-            ("decimal", _) | (_, None) => AttributeValue::Decimal(n.as_f64()?),
-            (_, Some(i)) => AttributeValue::Integer(i),
-        },
-        Value::String(s) if s.trim().is_empty() => return None,
-        Value::String(s) if kind == "date" => AttributeValue::Date(date_part(s).unwrap_or_else(|| s.clone())),
-        Value::String(s) => AttributeValue::Text(s.clone()),
-        Value::Array(items) => {
-            let names: Vec<String> = items
-                .iter()
-                .filter_map(|item| item.as_str().map(str::to_string).or_else(|| name_of(item)))
-                .collect();
-            if names.is_empty() {
-                return None;
+impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Visit<'a> {
+            type Value = Scalar<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
             }
-            AttributeValue::TextList(names)
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Scalar::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Scalar::Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Scalar::Integer(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(i64::try_from(v).map(Scalar::Integer).unwrap_or(Scalar::Decimal(v as f64)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Scalar::Decimal(v))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
         }
-        Value::Object(_) => AttributeValue::Text(name_of(raw)?),
+        deserializer.deserialize_any(Visit(std::marker::PhantomData))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Named<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Visit<'a> {
+            type Value = Named<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut name = None;
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    match key.as_ref() {
+                        "name" => name = name.or(text_of(map.next_value::<Scalar>()?)),
+                        "attributes" => name = map.next_value::<Named>()?.0.map(Cow::into_owned).or(name),
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(Named(name.map(Cow::Owned)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Named(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Named(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Named(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Named(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Named(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Named(None))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Named(None))
+            }
+        }
+        deserializer.deserialize_any(Visit(std::marker::PhantomData))
+    }
+}
+
+/// The `value` of `{label, value, type, universal_id}`, the rest skipped.
+struct Wrapped<T>(Option<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Wrapped<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Visit<T> {
+            type Value = Wrapped<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an attribute object with a value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut value = None;
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    if key == "value" {
+                        value = map.next_value::<Option<T>>()?;
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(Wrapped(value))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Wrapped(None))
+            }
+        }
+        deserializer.deserialize_any(Visit(std::marker::PhantomData))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Attributes<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Visit<'a> {
+            type Value = Attributes<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an attributes object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut attributes = Attributes::default();
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    if let Some(name) = STANDARD.iter().find(|k| **k == key) {
+                        if let Some(value) = map.next_value::<Wrapped<Scalar>>()?.0 {
+                            attributes.scalars.push((name, value));
+                        }
+                    } else if let Some(name) = NAMED.iter().find(|k| **k == key) {
+                        if let Some(value) = map.next_value::<Wrapped<Named>>()?.0 {
+                            attributes.named.push((name, value));
+                        }
+                    } else if key == "supervisor" {
+                        attributes.supervisor = map
+                            .next_value::<Wrapped<SupervisorValue>>()?
+                            .0
+                            .and_then(|s| s.attributes)
+                            .map(Box::new);
+                    } else if let Some(value) = map.next_value::<Custom>()?.0 {
+                        attributes.custom.push(Attribute {
+                            name: key.into_owned(),
+                            value,
+                        });
+                    }
+                }
+                Ok(attributes)
+            }
+        }
+        deserializer.deserialize_map(Visit(std::marker::PhantomData))
+    }
+}
+
+#[derive(Deserialize)]
+struct SupervisorValue<'a> {
+    #[serde(borrow, default)]
+    attributes: Option<Attributes<'a>>,
+}
+
+fn text_of(scalar: Scalar<'_>) -> Option<String> {
+    match scalar {
+        Scalar::Text(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Scalar::Integer(i) => Some(i.to_string()),
+        Scalar::Decimal(d) => Some(d.to_string()),
+        _ => None,
+    }
+}
+
+impl Attributes<'_> {
+    fn text(&self, key: &str) -> Option<String> {
+        let scalar = self.scalars.iter().find(|(k, _)| *k == key).map(|(_, v)| v)?;
+        match scalar {
+            Scalar::Text(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            Scalar::Integer(i) => Some(i.to_string()),
+            Scalar::Decimal(d) => Some(d.to_string()),
+            _ => None,
+        }
+    }
+
+    fn name(&self, key: &str) -> Option<String> {
+        let Named(name) = self.named.iter().find(|(k, _)| *k == key).map(|(_, v)| v)?;
+        Some(name.as_deref()?.trim().to_string()).filter(|s| !s.is_empty())
+    }
+}
+
+fn reject(hr_id: Option<String>, reason: String) -> RejectedRecord {
+    RejectedRecord { hr_id, reason }
+}
+
+/// One Personio employee record → the canonical employee.
+fn employee(record: Record<'_>) -> Result<Employee, RejectedRecord> {
+    let mut attributes = record
+        .attributes
+        .ok_or_else(|| reject(None, "record has no attributes object".into()))?;
+    let mut custom = std::mem::take(&mut attributes.custom);
+    custom.sort_by(|a, b| a.name.cmp(&b.name));
+    let attributes = attributes;
+    let text = |key: &str| attributes.text(key);
+    let hr_id = text("id").ok_or_else(|| reject(None, "record has no id".into()))?;
+    let fail = |reason: String| reject(Some(hr_id.clone()), reason);
+    let status = match text("status").as_deref() {
+        Some("onboarding") => EmployeeStatus::Onboarding,
+        Some("active") => EmployeeStatus::Active,
+        Some("leave") => EmployeeStatus::Leave,
+        Some("inactive") => EmployeeStatus::Inactive,
+        Some(other) => return Err(fail(format!("unknown status `{other}`"))),
+        None => return Err(fail("no status".into())),
     };
-    Some(Attribute {
-        name: key.to_string(),
-        value,
+    let first_name = text("first_name").ok_or_else(|| fail("no first name".into()))?;
+    let last_name = text("last_name").ok_or_else(|| fail("no last name".into()))?;
+    let supervisor = attributes.supervisor.as_ref().and_then(|sup| {
+        Some(PersonRef {
+            hr_id: sup.text("id")?,
+            email: sup.text("email"),
+            first_name: sup.text("first_name"),
+            last_name: sup.text("last_name"),
+        })
+    });
+    let date = |key: &str| text(key).and_then(|t| date_part(&t));
+    Ok(Employee {
+        hr_id,
+        email: text("email").map(|e| e.to_lowercase()),
+        first_name,
+        last_name,
+        preferred_name: text("preferred_name"),
+        status,
+        employment_type: text("employment_type"),
+        job_title: text("position"),
+        department: attributes.name("department"),
+        team: attributes.name("team"),
+        office: attributes.name("office"),
+        supervisor,
+        hire_date: date("hire_date"),
+        termination_date: date("termination_date"),
+        gender: text("gender"),
+        language: text("preferred_language").or_else(|| text("language")),
+        custom,
+    })
+}
+
+
+/// A custom attribute's value as sent, before its `type` says what it is.
+enum Raw<'a> {
+    Null,
+    Boolean(bool),
+    Integer(i64),
+    Decimal(f64),
+    Text(Cow<'a, str>),
+    /// A list of texts or of `{attributes: {name}}` objects: the names.
+    Names(Vec<String>),
+    /// An object: its name, if it has one.
+    Named(Option<String>),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Raw<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Visit<'a> {
+            type Value = Raw<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Raw::Null)
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(Raw::Null)
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Raw::Boolean(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Raw::Integer(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(i64::try_from(v).map(Raw::Integer).unwrap_or(Raw::Decimal(v as f64)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Raw::Decimal(v))
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Raw::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Raw::Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut names = Vec::new();
+                while let Some(item) = seq.next_element::<Raw>()? {
+                    match item {
+                        Raw::Text(text) => names.push(text.into_owned()),
+                        Raw::Named(Some(name)) => names.push(name),
+                        _ => {}
+                    }
+                }
+                Ok(Raw::Names(names))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let Named(name) = Named::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(Raw::Named(name.map(Cow::into_owned)))
+            }
+        }
+        deserializer.deserialize_any(Visit(std::marker::PhantomData))
+    }
+}
+
+/// Any other attribute (`{label, value, type}`), typed by its `type` and
+/// shape; objects become their name, lists of objects a list of names.
+/// Empty values are left out.
+struct Custom(Option<AttributeValue>);
+
+impl<'de> Deserialize<'de> for Custom {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Custom;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an attribute object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let (mut kind, mut raw) = (None::<Cow<'de, str>>, Raw::Null);
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    match key.as_ref() {
+                        "type" => kind = map.next_value::<Option<Cow<'de, str>>>()?,
+                        "value" => raw = map.next_value()?,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(Custom(typed(kind.as_deref().unwrap_or("standard"), raw)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Custom(None))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Custom(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Custom(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Custom(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Custom(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Custom(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Custom(None))
+            }
+        }
+        deserializer.deserialize_any(Visit)
+    }
+}
+
+fn typed(kind: &str, raw: Raw<'_>) -> Option<AttributeValue> {
+    Some(match raw {
+        Raw::Null => return None,
+        Raw::Boolean(b) => AttributeValue::Boolean(b),
+        Raw::Integer(i) if kind == "decimal" => AttributeValue::Decimal(i as f64),
+        Raw::Integer(i) => AttributeValue::Integer(i),
+        Raw::Decimal(d) => AttributeValue::Decimal(d),
+        Raw::Text(s) if s.trim().is_empty() => return None,
+        Raw::Text(s) if kind == "date" => AttributeValue::Date(date_part(&s).unwrap_or_else(|| s.into_owned())),
+        Raw::Text(s) => AttributeValue::Text(s.into_owned()),
+        Raw::Names(names) if names.is_empty() => return None,
+        Raw::Names(names) => AttributeValue::TextList(names),
+        Raw::Named(name) => AttributeValue::Text(name?),
     })
 }
 
