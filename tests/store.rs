@@ -45,14 +45,16 @@ fn links_are_saved_in_bulk_and_replaced() {
         let many: Vec<Link> = (0..1234)
             .map(|i| link(&format!("{i}"), &format!("acc-{i}"), LinkOrigin::Created))
             .collect();
-        store.change_links(&integration, &many, &[]).await.unwrap();
+        let all: Vec<&Link> = many.iter().collect();
+        store.change_links(&integration, &all, &[]).await.unwrap();
         assert_eq!(store.links(&integration).await.unwrap().len(), 1234);
 
         // One link moves to another account, 1,232 go away.
         let moved = link("1", "acc-1b", LinkOrigin::Adopted);
         let removed: Vec<String> = (0..1234).filter(|i| *i > 2).map(|i| format!("{i}")).chain(["0".into()]).collect();
+        let removed: Vec<&str> = removed.iter().map(String::as_str).collect();
         store
-            .change_links(&integration, std::slice::from_ref(&moved), &removed)
+            .change_links(&integration, &[&moved], &removed)
             .await
             .unwrap();
         let mut stored = store.links(&integration).await.unwrap();
@@ -85,8 +87,8 @@ fn runs_and_their_items() {
                 attempts: 1,
             })
             .collect();
-        store.record_items(&run, &items[..600]).await.unwrap();
-        store.record_items(&run, &items[600..]).await.unwrap();
+        store.record_items(&run, items[..600].to_vec()).await.unwrap();
+        store.record_items(&run, items[600..].to_vec()).await.unwrap();
         let stored = store.items(&run).await.unwrap();
         assert_eq!(stored, items, "in order, across two appends");
         store

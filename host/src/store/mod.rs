@@ -6,6 +6,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
+use futures_util::TryStreamExt;
 use sqlx::{AnyPool, Row};
 
 use crate::sync::correlate::{Link, LinkOrigin};
@@ -139,33 +140,37 @@ impl Store {
             .join(",")
     }
 
+    /// An integration's links, streamed from the database row by row (an
+    /// integration of 100,000 employees holds no second copy in rows).
     pub async fn links(&self, integration: &str) -> Result<Vec<Link>, StoreError> {
-        let rows = sqlx::query("SELECT hr_id, account_id, origin FROM links WHERE integration_id = $1 ORDER BY hr_id")
+        let mut rows = sqlx::query("SELECT hr_id, account_id, origin FROM links WHERE integration_id = $1 ORDER BY hr_id")
             .bind(integration)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|row: &AnyRow| {
-                let origin = match row.try_get::<String, _>("origin")?.as_str() {
-                    "created" => LinkOrigin::Created,
-                    "adopted" => LinkOrigin::Adopted,
-                    other => return Err(StoreError::Malformed(format!("link origin `{other}`"))),
-                };
-                Ok(Link {
-                    hr_id: row.try_get("hr_id")?,
-                    account_id: row.try_get("account_id")?,
-                    origin,
-                })
-            })
-            .collect()
+            .fetch(&self.pool);
+        let mut links = Vec::new();
+        while let Some(row) = rows.try_next().await? {
+            let origin = match row.try_get::<String, _>("origin")?.as_str() {
+                "created" => LinkOrigin::Created,
+                "adopted" => LinkOrigin::Adopted,
+                other => return Err(StoreError::Malformed(format!("link origin `{other}`"))),
+            };
+            links.push(Link {
+                hr_id: row.try_get("hr_id")?,
+                account_id: row.try_get("account_id")?,
+                origin,
+            });
+        }
+        Ok(links)
     }
 
-    /// Makes the stored links of `integration` equal to `links`: upserts
-    /// in multi-row statements, deletes the rest, in one transaction.
     /// Writes what changed in an integration's links: `upsert` new or
     /// changed links, delete the links of `removed` HR ids. A run that
     /// touches a few employees writes a few rows, not all of them.
-    pub async fn change_links(&self, integration: &str, upsert: &[Link], removed: &[String]) -> Result<(), StoreError> {
+    pub async fn change_links(
+        &self,
+        integration: &str,
+        upsert: &[&Link],
+        removed: &[&str],
+    ) -> Result<(), StoreError> {
         if upsert.is_empty() && removed.is_empty() {
             return Ok(());
         }
@@ -200,7 +205,7 @@ impl Store {
             );
             let mut query = sqlx::query(&sql).bind(integration);
             for hr_id in chunk {
-                query = query.bind(hr_id.as_str());
+                query = query.bind(*hr_id);
             }
             query.execute(&mut *tx).await?;
         }
@@ -230,21 +235,31 @@ impl Store {
     }
 
     /// Appends items to a run, numbering them after those already there.
-    pub async fn record_items(&self, run: &str, items: &[ItemRecord]) -> Result<(), StoreError> {
+    /// Appends a run's items, in multi-row statements, taking them one
+    /// chunk at a time from `items`.
+    pub async fn record_items(
+        &self,
+        run: &str,
+        items: impl IntoIterator<Item = ItemRecord>,
+    ) -> Result<(), StoreError> {
+        let mut items = items.into_iter();
         let mut tx = self.pool.begin().await?;
-        let first: i64 = sqlx::query("SELECT COUNT(*) AS n FROM run_items WHERE run_id = $1")
+        let mut seq: i64 = sqlx::query("SELECT COUNT(*) AS n FROM run_items WHERE run_id = $1")
             .bind(run)
             .fetch_one(&mut *tx)
             .await?
             .try_get("n")?;
-        for (chunk_index, chunk) in items.chunks(CHUNK).enumerate() {
+        loop {
+            let chunk: Vec<ItemRecord> = items.by_ref().take(CHUNK).collect();
+            if chunk.is_empty() {
+                break;
+            }
             let sql = format!(
                 "INSERT INTO run_items (run_id, seq, hr_id, kind, summary, outcome, error, attempts) VALUES {}",
                 self.rows(chunk.len(), 8)
             );
             let mut query = sqlx::query(&sql);
-            for (i, item) in chunk.iter().enumerate() {
-                let seq = first + (chunk_index * CHUNK + i) as i64;
+            for item in &chunk {
                 query = query
                     .bind(run)
                     .bind(seq)
@@ -254,6 +269,7 @@ impl Store {
                     .bind(item.outcome.as_str())
                     .bind(item.error.as_deref())
                     .bind(i64::from(item.attempts));
+                seq += 1;
             }
             query.execute(&mut *tx).await?;
         }

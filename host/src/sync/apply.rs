@@ -38,7 +38,13 @@ pub fn apply(
 ) -> Result<Vec<ItemOutcome>, CallError> {
     let batch = max_batch.max(1) as usize;
     let mut outcomes = Vec::with_capacity(planned.len());
-    for chunk in planned.chunks(batch) {
+    // Each change moves into its outcome: the plan is not held twice.
+    let mut planned = planned.into_iter();
+    loop {
+        let chunk: Vec<Planned> = planned.by_ref().take(batch).collect();
+        if chunk.is_empty() {
+            break;
+        }
         let mut pending: Vec<(usize, u32)> = (0..chunk.len()).map(|i| (i, 0)).collect();
         let mut results: Vec<Option<(ItemResult, u32)>> = vec![None; chunk.len()];
         while !pending.is_empty() {
@@ -63,10 +69,10 @@ pub fn apply(
             }
             pending = again;
         }
-        for (planned, result) in chunk.iter().zip(results) {
+        for (planned, result) in chunk.into_iter().zip(results) {
             let (result, attempts) = result.unwrap_or((ItemResult::Failed(PluginError::Fatal("no outcome".into())), 0));
             outcomes.push(ItemOutcome {
-                planned: planned.clone(),
+                planned,
                 result,
                 attempts,
             });

@@ -362,29 +362,30 @@ pub fn is_managed(team: &Team) -> bool {
 /// accounts that no longer belong. Members added by hand (accounts the
 /// integration does not manage) stay.
 pub fn plan_memberships(
-    wanted: &BTreeMap<String, BTreeSet<String>>,
+    wanted: &BTreeMap<&str, BTreeSet<&str>>,
     teams: &[Team],
-    managed_accounts: &HashSet<String>,
+    managed_accounts: &HashSet<&str>,
 ) -> Vec<Planned> {
     let mut changes = Vec::new();
+    let nobody = BTreeSet::new();
     for team in teams.iter().filter(|t| is_managed(t)) {
-        let want = wanted.get(&team.name).cloned().unwrap_or_default();
-        let have: BTreeSet<String> = team.member_ids.iter().cloned().collect();
+        let want = wanted.get(team.name.as_str()).unwrap_or(&nobody);
+        let have: BTreeSet<&str> = team.member_ids.iter().map(String::as_str).collect();
         for account_id in want.difference(&have) {
             changes.push(Planned {
                 hr_id: None,
                 change: Change::AddMember(Membership {
                     team_id: team.id.clone(),
-                    account_id: account_id.clone(),
+                    account_id: account_id.to_string(),
                 }),
             });
         }
-        for account_id in have.difference(&want).filter(|id| managed_accounts.contains(*id)) {
+        for account_id in have.difference(want).filter(|id| managed_accounts.contains(*id)) {
             changes.push(Planned {
                 hr_id: None,
                 change: Change::RemoveMember(Membership {
                     team_id: team.id.clone(),
-                    account_id: account_id.clone(),
+                    account_id: account_id.to_string(),
                 }),
             });
         }
@@ -394,19 +395,19 @@ pub fn plan_memberships(
 
 /// Manager links, once every account exists: `desired` maps each managed
 /// account id to the account id of its manager (None: no manager).
-pub fn plan_managers(desired: &BTreeMap<String, Option<String>>, accounts: &[Account]) -> Vec<Planned> {
+pub fn plan_managers(desired: &BTreeMap<&str, Option<&str>>, accounts: &[Account]) -> Vec<Planned> {
     let current: HashMap<&str, Option<&str>> = accounts
         .iter()
         .map(|a| (a.id.as_str(), a.manager_id.as_deref()))
         .collect();
     desired
         .iter()
-        .filter(|(id, manager)| current.get(id.as_str()).copied().flatten() != manager.as_deref())
+        .filter(|(id, manager)| current.get(*id).copied().flatten() != **manager)
         .map(|(id, manager)| Planned {
             hr_id: None,
             change: Change::LinkManager(ManagerLink {
-                account_id: id.clone(),
-                manager_id: manager.clone(),
+                account_id: id.to_string(),
+                manager_id: manager.map(str::to_string),
             }),
         })
         .collect()
@@ -762,9 +763,8 @@ mod tests {
             matches!(&creates[0].change, Change::CreateTeam(t) if t.name == "Abteilung Vertrieb" && t.external_id.as_deref() == Some("hrsync:Abteilung Vertrieb"))
         );
 
-        let wanted: BTreeMap<String, BTreeSet<String>> =
-            [("Abteilung IT".to_string(), ["a1".to_string(), "a3".to_string()].into())].into();
-        let managed: HashSet<String> = ["a1", "a2", "a3"].iter().map(|s| s.to_string()).collect();
+        let wanted: BTreeMap<&str, BTreeSet<&str>> = [("Abteilung IT", ["a1", "a3"].into())].into();
+        let managed: HashSet<&str> = ["a1", "a2", "a3"].into();
         let changes: Vec<Change> = plan_memberships(&wanted, &teams, &managed)
             .into_iter()
             .map(|p| p.change)
@@ -787,11 +787,7 @@ mod tests {
         let mut a1 = account_for("a1", &desired("1", "e1@example.com"), true);
         a1.manager_id = Some("a2".into());
         let a3 = account_for("a3", &desired("3", "e3@example.com"), true);
-        let desired_managers: BTreeMap<String, Option<String>> = [
-            ("a1".to_string(), Some("a2".to_string())),
-            ("a3".to_string(), Some("a1".to_string())),
-        ]
-        .into();
+        let desired_managers: BTreeMap<&str, Option<&str>> = [("a1", Some("a2")), ("a3", Some("a1"))].into();
         let links = plan_managers(&desired_managers, &[a1, a3]);
         assert_eq!(links.len(), 1);
         assert_eq!(

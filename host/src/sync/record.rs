@@ -49,8 +49,9 @@ pub fn summary(change: &Change) -> String {
     }
 }
 
-/// One record per applied (or, in a dry run, planned) change.
-pub fn items(report: &RunReport) -> Vec<ItemRecord> {
+/// One record per applied (or, in a dry run, planned) change, and one per
+/// rejected record; made as they are stored.
+pub fn items(report: &RunReport) -> impl Iterator<Item = ItemRecord> + '_ {
     let applied = report.outcomes.iter().map(|o| {
         let (outcome, error) = match &o.result {
             ItemResult::Done { .. } => ("done", None),
@@ -82,7 +83,7 @@ pub fn items(report: &RunReport) -> Vec<ItemRecord> {
         error: Some(r.reason.clone()),
         attempts: 0,
     });
-    applied.chain(planned).chain(rejected).collect()
+    applied.chain(planned).chain(rejected)
 }
 
 /// Counts of successful (or, in a dry run, planned) changes by kind, plus
@@ -106,18 +107,15 @@ pub fn counts(report: &RunReport) -> serde_json::Value {
 }
 
 /// The link changes from `before` to `after`: upserts and removed HR ids.
-pub fn link_changes(before: &[Link], after: &[Link]) -> (Vec<Link>, Vec<String>) {
+pub fn link_changes<'a>(before: &'a [Link], after: &'a [Link]) -> (Vec<&'a Link>, Vec<&'a str>) {
     let old: HashMap<&str, &Link> = before.iter().map(|l| (l.hr_id.as_str(), l)).collect();
+    let upsert = after.iter().filter(|l| old.get(l.hr_id.as_str()) != Some(l)).collect();
+    drop(old);
     let new: HashSet<&str> = after.iter().map(|l| l.hr_id.as_str()).collect();
-    let upsert = after
-        .iter()
-        .filter(|l| old.get(l.hr_id.as_str()) != Some(l))
-        .cloned()
-        .collect();
     let removed = before
         .iter()
         .filter(|l| !new.contains(l.hr_id.as_str()))
-        .map(|l| l.hr_id.clone())
+        .map(|l| l.hr_id.as_str())
         .collect();
     (upsert, removed)
 }
@@ -132,7 +130,7 @@ pub async fn record(
     links_before: &[Link],
     report: &RunReport,
 ) -> Result<(), StoreError> {
-    store.record_items(run, &items(report)).await?;
+    store.record_items(run, items(report)).await?;
     if report.dry_run {
         store.finish_run(run, "dry-run", None, &counts(report)).await?;
         return store
@@ -196,8 +194,9 @@ mod tests {
         let before = vec![link("1", "a1"), link("2", "a2"), link("3", "a3")];
         let after = vec![link("1", "a1"), link("2", "a2b"), link("4", "a4")];
         let (upsert, removed) = link_changes(&before, &after);
-        assert_eq!(upsert, vec![link("2", "a2b"), link("4", "a4")]);
-        assert_eq!(removed, vec!["3".to_string()]);
-        assert_eq!(link_changes(&after, &after), (vec![], vec![]));
+        assert_eq!(upsert, vec![&link("2", "a2b"), &link("4", "a4")]);
+        assert_eq!(removed, vec!["3"]);
+        let (upsert, removed) = link_changes(&after, &after);
+        assert!(upsert.is_empty() && removed.is_empty());
     }
 }

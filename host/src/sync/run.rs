@@ -394,37 +394,33 @@ pub fn run_observed(
             }
         }
         report.outcomes.extend(created);
-        let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut wanted: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         for (hr_id, desired) in &active_in_scope {
             if let Some(account) = account_of.get(hr_id.as_str()) {
                 for team in &desired.teams {
-                    wanted.entry(team.clone()).or_default().insert(account.to_string());
+                    wanted.entry(team.as_str()).or_default().insert(account);
                 }
             }
         }
         // Memberships of accounts this run decided about: everyone on a
         // full read, only the employees read on an incremental one; never
         // those of records the source or a rule could not read.
-        let managed: HashSet<String> = links
+        let managed: HashSet<&str> = links
             .values()
             .filter(|l| read.kind == ReadKind::Full || verdicts.contains_key(&l.hr_id))
             .filter(|l| !rejected_ids.contains(&l.hr_id))
-            .map(|l| l.account_id.clone())
+            .map(|l| l.account_id.as_str())
             .collect();
         let teams: Vec<Team> = teams.into_iter().filter(is_managed).collect();
         second_pass.extend(plan_memberships(&wanted, &teams, &managed));
     }
     if capabilities.managers {
-        let desired_managers: BTreeMap<String, Option<String>> = active_in_scope
+        let desired_managers: BTreeMap<&str, Option<&str>> = active_in_scope
             .iter()
             .filter_map(|(hr_id, desired)| {
                 let account = account_of.get(hr_id.as_str())?;
-                let manager = desired
-                    .manager_hr_id
-                    .as_deref()
-                    .and_then(|m| account_of.get(m))
-                    .map(|m| m.to_string());
-                Some((account.to_string(), manager))
+                let manager = desired.manager_hr_id.as_deref().and_then(|m| account_of.get(m)).copied();
+                Some((*account, manager))
             })
             .collect();
         second_pass.extend(plan_managers(&desired_managers, &accounts));
