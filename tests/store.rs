@@ -195,10 +195,10 @@ fn the_cursor_advances_only_after_a_successful_run() {
     on_both(|store| async move {
         let integration = new_id("int");
         let outcome = |result| ItemOutcome {
-            planned: Planned {
+            planned: Box::new(Planned {
                 hr_id: Some("7".into()),
                 change: Change::DeactivateAccount("a7".into()),
-            },
+            }),
             result,
             attempts: 1,
         };

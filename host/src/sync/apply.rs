@@ -23,7 +23,10 @@ pub enum ItemResult {
 
 #[derive(Debug, Clone)]
 pub struct ItemOutcome {
-    pub planned: Planned,
+    /// Boxed: a first sync holds hundreds of thousands of outcomes, and a
+    /// change is large only when it creates an account; the list of
+    /// outcomes stays small enough to grow without copying much.
+    pub planned: Box<Planned>,
     pub result: ItemResult,
     pub attempts: u32,
 }
@@ -72,7 +75,7 @@ pub fn apply(
         for (planned, result) in chunk.into_iter().zip(results) {
             let (result, attempts) = result.unwrap_or((ItemResult::Failed(PluginError::Fatal("no outcome".into())), 0));
             outcomes.push(ItemOutcome {
-                planned,
+                planned: Box::new(planned),
                 result,
                 attempts,
             });

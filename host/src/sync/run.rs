@@ -207,6 +207,14 @@ fn read_target(
     Ok((accounts, teams))
 }
 
+/// Appends outcomes growing the list to exactly what it holds: outcomes
+/// are a few hundred bytes each, and the usual doubling would reserve
+/// room for hundreds of thousands more on a first sync.
+fn add_outcomes(all: &mut Vec<ItemOutcome>, more: Vec<ItemOutcome>) {
+    all.reserve_exact(more.len());
+    all.extend(more);
+}
+
 /// Logs how long each step of a run took (`RUST_LOG=hrsync=debug`).
 struct StepTimer(std::time::Instant);
 
@@ -300,6 +308,7 @@ pub fn run_observed(
         options: &settings.options,
         can_reactivate: capabilities.reactivation,
     })?;
+    drop(pairings);
 
     let mut report = RunReport {
         skipped: plan.skipped.clone(),
@@ -365,18 +374,28 @@ pub fn run_observed(
         .values()
         .map(|l| (l.hr_id.as_str(), l.account_id.as_str()))
         .collect();
-    let active_in_scope: Vec<(&String, &crate::runtime::types::DesiredAccount)> = verdicts
-        .iter()
-        .filter_map(|(id, v)| match v {
-            Verdict::InScope { status, desired } if *status != EmployeeStatus::Inactive => Some((id, desired)),
-            _ => None,
+    // The second pass needs only the teams and manager of each active
+    // employee in scope: keep those, free the rest of the desired accounts.
+    let decided: BTreeMap<String, Option<(Vec<String>, Option<String>)>> = verdicts
+        .into_iter()
+        .map(|(id, verdict)| {
+            let wanted = match verdict {
+                Verdict::InScope { status, desired } if status != EmployeeStatus::Inactive => {
+                    Some((desired.teams, desired.manager_hr_id))
+                }
+                _ => None,
+            };
+            (id, wanted)
         })
         .collect();
-    let mut second_pass = Vec::new();
+    let active_in_scope: Vec<(&String, &Vec<String>, Option<&str>)> = decided
+        .iter()
+        .filter_map(|(id, wanted)| wanted.as_ref().map(|(teams, manager)| (id, teams, manager.as_deref())))
+        .collect();
     if capabilities.teams {
         let names: BTreeSet<String> = active_in_scope
             .iter()
-            .flat_map(|(_, d)| d.teams.iter().cloned())
+            .flat_map(|(_, teams, _)| teams.iter().cloned())
             .collect();
         let creates = plan_teams(&names, &teams);
         let created = apply(target, creates)?;
@@ -393,11 +412,11 @@ pub fn run_observed(
                 });
             }
         }
-        report.outcomes.extend(created);
+        add_outcomes(&mut report.outcomes, created);
         let mut wanted: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        for (hr_id, desired) in &active_in_scope {
+        for (hr_id, teams, _) in &active_in_scope {
             if let Some(account) = account_of.get(hr_id.as_str()) {
-                for team in &desired.teams {
+                for team in teams.iter() {
                     wanted.entry(team.as_str()).or_default().insert(account);
                 }
             }
@@ -407,26 +426,32 @@ pub fn run_observed(
         // those of records the source or a rule could not read.
         let managed: HashSet<&str> = links
             .values()
-            .filter(|l| read.kind == ReadKind::Full || verdicts.contains_key(&l.hr_id))
+            .filter(|l| read.kind == ReadKind::Full || decided.contains_key(&l.hr_id))
             .filter(|l| !rejected_ids.contains(&l.hr_id))
             .map(|l| l.account_id.as_str())
             .collect();
         let teams: Vec<Team> = teams.into_iter().filter(is_managed).collect();
-        second_pass.extend(plan_memberships(&wanted, &teams, &managed));
+        // Applied before the managers are planned: each list is large on a
+        // first sync, and only one is held at a time.
+        let memberships = plan_memberships(&wanted, &teams, &managed);
+        drop((wanted, managed));
+        let outcomes = apply(target, memberships)?;
+        add_outcomes(&mut report.outcomes, outcomes);
     }
     if capabilities.managers {
         let desired_managers: BTreeMap<&str, Option<&str>> = active_in_scope
             .iter()
-            .filter_map(|(hr_id, desired)| {
+            .filter_map(|(hr_id, _, manager)| {
                 let account = account_of.get(hr_id.as_str())?;
-                let manager = desired.manager_hr_id.as_deref().and_then(|m| account_of.get(m)).copied();
+                let manager = manager.and_then(|m| account_of.get(m)).copied();
                 Some((*account, manager))
             })
             .collect();
-        second_pass.extend(plan_managers(&desired_managers, &accounts));
+        let managers = plan_managers(&desired_managers, &accounts);
+        drop(desired_managers);
+        let outcomes = apply(target, managers)?;
+        add_outcomes(&mut report.outcomes, outcomes);
     }
-    let outcomes = apply(target, second_pass)?;
-    report.outcomes.extend(outcomes);
     step.done("apply teams and managers", report.outcomes.len());
     report.links = links.into_values().collect();
     Ok(report)
