@@ -186,6 +186,24 @@ pub fn status_error(status: u16, detail: &str, retry_after_ms: Option<u64>) -> P
     }
 }
 
+/// One GET per id (`GET /Users/{id}`, ...) through `send`, each found
+/// resource parsed as `T`; ids the API answers 404 for are left out. For
+/// `Target::get_accounts` on APIs without a lookup by many ids.
+pub fn get_each<T: DeserializeOwned>(
+    ids: &[String],
+    mut send: impl FnMut(&str) -> Result<Response, PluginError>,
+) -> Result<Vec<T>, PluginError> {
+    let mut found = Vec::with_capacity(ids.len());
+    for id in ids {
+        let response = send(id)?;
+        if response.status == 404 {
+            continue;
+        }
+        found.push(response.error_for_status()?.json()?);
+    }
+    Ok(found)
+}
+
 /// Percent-encodes a query value (RFC 3986 unreserved characters stay).
 pub fn percent_encode(text: &str) -> String {
     let mut encoded = String::with_capacity(text.len());

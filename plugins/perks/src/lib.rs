@@ -15,7 +15,7 @@
 //!   kind is refused before any request, so a test setup never touches live
 //!   wallets by accident.
 
-use hrsync_sdk::http::{percent_encode, Request, Response};
+use hrsync_sdk::http::{get_each, percent_encode, Request, Response};
 use hrsync_sdk::{
     config, export_target, secret, Account, AccountDraft, AccountPage, AccountUpdate, Applied, Attribute,
     AttributeValue, Capabilities, Change, PluginError, PluginInfo, Target,
@@ -276,16 +276,10 @@ impl Target for Perks {
     }
 
     fn get_accounts(&mut self, ids: Vec<String>) -> Result<Vec<Account>, PluginError> {
-        let mut accounts = Vec::with_capacity(ids.len());
-        for id in ids {
-            let response = self.send(Request::get(&self.url(&format!("/v1/users/{}/", percent_encode(&id)))))?;
-            if response.status == 404 {
-                continue;
-            }
-            let user: Value = response.error_for_status()?.json()?;
-            accounts.extend(account(&user));
-        }
-        Ok(accounts)
+        let users: Vec<Value> = get_each(&ids, |id| {
+            self.send(Request::get(&self.url(&format!("/v1/users/{}/", percent_encode(id)))))
+        })?;
+        Ok(users.iter().filter_map(account).collect())
     }
 
     fn apply(&mut self, change: Change) -> Result<Applied, PluginError> {

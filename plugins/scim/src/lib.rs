@@ -14,7 +14,7 @@
 //! API: the same protocol; the base URL is the one Leapsome shows in its
 //! SCIM settings, under `https://*.leapsome.com`).
 
-use hrsync_sdk::http::{percent_encode, status_error, Request, Response};
+use hrsync_sdk::http::{get_each, percent_encode, status_error, Request, Response};
 use hrsync_sdk::{
     config, export_target, log, secret, Account, AccountDraft, AccountPage, Applied, Attribute,
     AttributeValue, Capabilities, Change, ManagerLink, Membership, PluginError, PluginInfo, Target, Team, TeamDraft,
@@ -713,16 +713,10 @@ impl Target for Scim {
     /// One `GET /Users/{id}` each: incremental runs fetch only the
     /// accounts of the employees that changed.
     fn get_accounts(&mut self, ids: Vec<String>) -> Result<Vec<Account>, PluginError> {
-        let mut accounts = Vec::with_capacity(ids.len());
-        for id in ids {
-            let response = self.send(Request::get(&self.url(&format!("/Users/{}", percent_encode(&id)))))?;
-            if response.status == 404 {
-                continue;
-            }
-            let user: ScimUser = response.error_for_status()?.json()?;
-            accounts.extend(account(user));
-        }
-        Ok(accounts)
+        let users: Vec<ScimUser> = get_each(&ids, |id| {
+            self.send(Request::get(&self.url(&format!("/Users/{}", percent_encode(id)))))
+        })?;
+        Ok(users.into_iter().filter_map(account).collect())
     }
 
     fn list_teams(&mut self, page: Option<String>, page_size: u32) -> Result<TeamPage, PluginError> {
