@@ -254,3 +254,75 @@ fn the_cursor_advances_only_after_a_successful_run() {
         );
     });
 }
+
+/// Like `on_both`, with a database of its own on both (PostgreSQL: a new
+/// schema), for checks that damage what they test; `check` also gets the
+/// URL, to reach the tables behind the store's back.
+fn on_both_alone<F, Fut>(check: F)
+where
+    F: Fn(Store, String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let postgres = std::env::var("HRSYNC_TEST_POSTGRES_URL")
+        .expect("HRSYNC_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts PostgreSQL");
+    let schema = new_id("t").to_lowercase();
+    runtime().block_on(async {
+        sqlx::any::install_default_drivers();
+        let admin = sqlx::AnyPool::connect(&postgres).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.unwrap();
+    });
+    let separator = if postgres.contains('?') { '&' } else { '?' };
+    let postgres = format!("{postgres}{separator}options=-c%20search_path%3D{schema}");
+    let sqlite = format!("sqlite://{}", dir.path().join("hrsync.db").display());
+    for url in [sqlite, postgres] {
+        runtime().block_on(async {
+            let store = Store::connect(&url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+            check(store, url.clone()).await;
+        });
+    }
+}
+
+#[test]
+fn the_audit_log_is_a_hash_chain_that_shows_tampering() {
+    use hrsync::store::AuditEvent;
+
+    on_both_alone(|store, url| async move {
+        let event = |i: usize| AuditEvent {
+            integration: Some("int-audit".into()),
+            actor: "admin@example.com".into(),
+            action: format!("test.{i}"),
+            detail: serde_json::json!({ "n": i }),
+        };
+        store.append_audit_events((0..1200).map(event)).await.unwrap();
+        store.append_audit(None, "sync", "run.finish", &serde_json::json!({})).await.unwrap();
+        let check = store.verify_audit().await.unwrap();
+        assert_eq!((check.events, check.broken), (1201, None));
+
+        let raw = sqlx::AnyPool::connect(&url).await.unwrap();
+        let exec = |sql: &'static str| {
+            let raw = raw.clone();
+            async move { sqlx::query(sql).execute(&raw).await.unwrap() }
+        };
+        // An edited event.
+        exec("UPDATE audit_events SET detail = '{\"n\":999}' WHERE seq = 700").await;
+        let broken = store.verify_audit().await.unwrap().broken.expect("detected");
+        assert_eq!(broken.seq, 700);
+        assert!(broken.reason.contains("changed"), "{broken:?}");
+        assert_eq!(store.verify_audit().await.unwrap().events, 699);
+
+        // Put back, then remove one in the middle.
+        exec("UPDATE audit_events SET detail = '{\"n\":699}' WHERE seq = 700").await;
+        assert_eq!(store.verify_audit().await.unwrap().broken, None, "restored exactly");
+        exec("DELETE FROM audit_events WHERE seq = 300").await;
+        let broken = store.verify_audit().await.unwrap().broken.expect("detected");
+        assert_eq!(broken.seq, 300);
+        assert!(broken.reason.contains("missing"), "{broken:?}");
+
+        // The newest removed: the head tells.
+        exec("DELETE FROM audit_events WHERE seq < 1201").await;
+        exec("DELETE FROM audit_events WHERE seq = 1201").await;
+        let broken = store.verify_audit().await.unwrap().broken.expect("detected");
+        assert!(broken.reason.contains("removed"), "{broken:?}");
+    });
+}

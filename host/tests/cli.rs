@@ -251,6 +251,31 @@ fn sync_dry_run_then_apply_then_runs_history() {
     let output = run_hrsync(&["runs", "--config", config, "--run", &run_id], dir.path());
     let text = squash(&stdout(&output));
     assert!(text.contains("1 create-account done 1 create account person1@example.com"), "{text}");
+
+    // Every applied change is in the audit log, and the log is as written.
+    let output = run_hrsync(&["audit", "verify", "--config", config], dir.path());
+    assert!(output.status.success(), "{output:?}");
+    assert!(stdout(&output).contains("audit log intact"), "{}", stdout(&output));
+    let database = format!("sqlite://{}", dir.path().join("hrsync.db").display());
+    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    tokio.block_on(async {
+        sqlx::any::install_default_drivers();
+        let raw = sqlx::AnyPool::connect(&database).await.unwrap();
+        let archived: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'change.deactivate-account' AND detail LIKE '%\"hr_id\":\"2\"%'",
+        )
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+        assert_eq!(archived, 1, "the archive of employee 2 is audited");
+        sqlx::query("UPDATE audit_events SET actor = 'someone else' WHERE action = 'change.deactivate-account'")
+            .execute(&raw)
+            .await
+            .unwrap();
+    });
+    let output = run_hrsync(&["audit", "verify", "--config", config], dir.path());
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("BROKEN at event"), "{}", stdout(&output));
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The `hrsync` command line: one module per command group.
 
+mod audit;
 mod demo;
 mod plugin;
 mod report;
@@ -36,6 +37,9 @@ enum Command {
     Sync(sync::SyncArgs),
     /// The run history: started at, trigger, status, counts, error.
     Runs(sync::RunsArgs),
+    /// The audit log: `verify` walks its hash chain.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Sync a Personio emulator into a SCIM app on loopback, change a few
     /// employees, sync again, and print what happened each time.
     Demo,
@@ -49,6 +53,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plugin(command) => runtime(cli.cache_dir).and_then(|rt| plugin::run(&rt, command)),
         Command::Sync(args) => runtime(cli.cache_dir).and_then(|rt| sync::sync(&rt, args)),
         Command::Runs(args) => sync::runs(args),
+        Command::Audit(command) => audit::run(command),
         Command::Demo => runtime(cli.cache_dir).and_then(|rt| demo::run_demo(&rt)),
         Command::Bench(command) => crate::bench::run(command),
     };

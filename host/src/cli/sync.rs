@@ -31,14 +31,39 @@ pub struct SyncArgs {
     database_url: Option<String>,
 }
 
+/// Which database: an integration file's, or a URL.
 #[derive(Debug, Args)]
-pub struct RunsArgs {
-    /// An integration file: its database, and only its runs.
+pub struct DatabaseArgs {
+    /// An integration file: its database (and, for `runs`, only its runs).
     #[arg(long)]
     config: Option<PathBuf>,
     /// The database, when no file is given (or to override the file's).
     #[arg(long, env = "HRSYNC_DATABASE_URL")]
     database_url: Option<String>,
+}
+
+impl DatabaseArgs {
+    /// The store, and the integration file when one was named.
+    pub fn open(self, tokio: &tokio::runtime::Runtime) -> Result<(Store, Option<IntegrationFile>), String> {
+        let file = self
+            .config
+            .as_deref()
+            .map(IntegrationFile::load)
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        let database = self
+            .database_url
+            .or_else(|| file.as_ref().and_then(|f| f.database.clone()))
+            .ok_or("name the database: --config FILE or --database-url URL")?;
+        let store = tokio.block_on(Store::connect(&database)).map_err(|e| e.to_string())?;
+        Ok((store, file))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
     /// Show every planned change of one run, with its outcome and error.
     #[arg(long)]
     run: Option<String>,
@@ -46,7 +71,7 @@ pub struct RunsArgs {
     limit: i64,
 }
 
-fn tokio() -> Result<tokio::runtime::Runtime, String> {
+pub fn tokio() -> Result<tokio::runtime::Runtime, String> {
     // Multi-threaded so that blocking callers can `Handle::block_on` the
     // store's futures while the runtime drives their I/O.
     tokio::runtime::Builder::new_multi_thread()
@@ -122,23 +147,13 @@ pub fn sync(runtime: &Runtime, args: SyncArgs) -> Result<ExitCode, String> {
 }
 
 pub fn runs(args: RunsArgs) -> Result<ExitCode, String> {
-    let file = args
-        .config
-        .as_deref()
-        .map(IntegrationFile::load)
-        .transpose()
-        .map_err(|e| e.to_string())?;
-    let database = args
-        .database_url
-        .or_else(|| file.as_ref().and_then(|f| f.database.clone()))
-        .ok_or("name the database: --config FILE or --database-url URL")?;
     let tokio = tokio()?;
-    let store = tokio.block_on(Store::connect(&database)).map_err(|e| e.to_string())?;
+    let (store, file) = args.database.open(&tokio)?;
     if let Some(id) = &args.run {
         let run = tokio
             .block_on(store.run(id))
             .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no run `{id}` in {database}"))?;
+            .ok_or_else(|| format!("no run `{id}`"))?;
         let items = tokio.block_on(store.items(id)).map_err(|e| e.to_string())?;
         print_items(&run, &items);
         return Ok(ExitCode::SUCCESS);

@@ -66,6 +66,64 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// An audit event to append: who did what, to which integration.
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    pub integration: Option<String>,
+    pub actor: String,
+    pub action: String,
+    pub detail: serde_json::Value,
+}
+
+/// What `verify_audit` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCheck {
+    /// Events checked and found intact.
+    pub events: u64,
+    pub broken: Option<AuditBreak>,
+}
+
+/// Where the chain breaks and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditBreak {
+    pub seq: i64,
+    pub id: Option<String>,
+    pub reason: String,
+}
+
+/// One event as the chain hashes it.
+struct ChainLink {
+    seq: i64,
+    prev_hash: String,
+    id: String,
+    integration: Option<String>,
+    at: i64,
+    actor: String,
+    action: String,
+    detail: String,
+}
+
+impl ChainLink {
+    /// BLAKE3 over every field, each length-prefixed so that no two events
+    /// encode alike.
+    fn hash(&self) -> String {
+        let mut hasher = blake3::Hasher::new();
+        let mut field = |bytes: &[u8]| {
+            hasher.update(&(bytes.len() as u64).to_le_bytes());
+            hasher.update(bytes);
+        };
+        field(&self.seq.to_le_bytes());
+        field(self.prev_hash.as_bytes());
+        field(self.id.as_bytes());
+        field(self.integration.as_deref().unwrap_or("\u{0}none").as_bytes());
+        field(&self.at.to_le_bytes());
+        field(self.actor.as_bytes());
+        field(self.action.as_bytes());
+        field(self.detail.as_bytes());
+        hasher.finalize().to_hex().to_string()
+    }
+}
+
 fn run_record(row: &AnyRow) -> Result<RunRecord, StoreError> {
     Ok(RunRecord {
         id: row.try_get("id")?,
@@ -386,6 +444,7 @@ impl Store {
         Ok(())
     }
 
+    /// Appends one audit event to the chain.
     pub async fn append_audit(
         &self,
         integration: Option<&str>,
@@ -393,22 +452,149 @@ impl Store {
         action: &str,
         detail: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO audit_events (id, integration_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(new_id("audit"))
-        .bind(integration)
-        .bind(now_ms())
-        .bind(actor)
-        .bind(action)
-        .bind(detail.to_string())
-        .execute(&self.pool)
-        .await?;
+        self.append_audit_events([AuditEvent {
+            integration: integration.map(str::to_string),
+            actor: actor.to_string(),
+            action: action.to_string(),
+            detail: detail.clone(),
+        }])
+        .await
+    }
+
+    /// Appends audit events to the hash chain in one transaction, in
+    /// multi-row statements. The chain's head row is updated first: that
+    /// locks it, so concurrent writers append one after the other.
+    pub async fn append_audit_events(&self, events: impl IntoIterator<Item = AuditEvent>) -> Result<(), StoreError> {
+        let mut events = events.into_iter().peekable();
+        if events.peek().is_none() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?;
+        let (mut seq, mut hash): (i64, String) = (head.try_get("seq")?, head.try_get("hash")?);
+        let at = now_ms();
+        loop {
+            let chunk: Vec<AuditEvent> = events.by_ref().take(CHUNK).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let sql = format!(
+                "INSERT INTO audit_events (id, integration_id, at, actor, action, detail, seq, prev_hash, hash) VALUES {}",
+                self.rows(chunk.len(), 9)
+            );
+            let mut query = sqlx::query(&sql);
+            for event in &chunk {
+                let link = ChainLink {
+                    seq: seq + 1,
+                    prev_hash: hash,
+                    id: new_id("audit"),
+                    integration: event.integration.clone(),
+                    at,
+                    actor: event.actor.clone(),
+                    action: event.action.clone(),
+                    detail: event.detail.to_string(),
+                };
+                let own = link.hash();
+                query = query
+                    .bind(link.id)
+                    .bind(link.integration)
+                    .bind(link.at)
+                    .bind(link.actor)
+                    .bind(link.action)
+                    .bind(link.detail)
+                    .bind(link.seq)
+                    .bind(link.prev_hash)
+                    .bind(own.clone());
+                seq = link.seq;
+                hash = own;
+            }
+            query.execute(&mut *tx).await?;
+        }
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(seq)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
+    /// Walks the audit chain from the first event: every event's hash must
+    /// match its content and the hash before it, the places must follow
+    /// each other without a gap, and the last must be the head.
+    pub async fn verify_audit(&self) -> Result<AuditCheck, StoreError> {
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        let (head_seq, head_hash): (i64, String) = (head.try_get("seq")?, head.try_get("hash")?);
+        let mut rows = sqlx::query(
+            "SELECT id, integration_id, at, actor, action, detail, seq, prev_hash, hash FROM audit_events \
+             WHERE seq IS NOT NULL ORDER BY seq",
+        )
+        .fetch(&self.pool);
+        let (mut expected_seq, mut expected_prev) = (1i64, "genesis".to_string());
+        let mut events = 0u64;
+        let broken = |seq: i64, id: Option<String>, reason: String| AuditCheck {
+            events: u64::try_from(seq.max(1) - 1).unwrap_or(0),
+            broken: Some(AuditBreak { seq, id, reason }),
+        };
+        while let Some(row) = rows.try_next().await? {
+            let link = ChainLink {
+                seq: row.try_get("seq")?,
+                prev_hash: row.try_get("prev_hash")?,
+                id: row.try_get("id")?,
+                integration: row.try_get("integration_id")?,
+                at: row.try_get("at")?,
+                actor: row.try_get("actor")?,
+                action: row.try_get("action")?,
+                detail: row.try_get("detail")?,
+            };
+            let stored: String = row.try_get("hash")?;
+            if link.seq != expected_seq {
+                return Ok(broken(
+                    expected_seq,
+                    None,
+                    format!("event {expected_seq} is missing (the next one is {})", link.seq),
+                ));
+            }
+            if link.prev_hash != expected_prev {
+                return Ok(broken(
+                    link.seq,
+                    Some(link.id),
+                    "it does not follow the event before it (that one was changed or replaced)".into(),
+                ));
+            }
+            if link.hash() != stored {
+                return Ok(broken(
+                    link.seq,
+                    Some(link.id),
+                    "its content was changed after it was written".into(),
+                ));
+            }
+            expected_prev = stored;
+            expected_seq += 1;
+            events += 1;
+        }
+        if expected_seq - 1 != head_seq || expected_prev != head_hash {
+            return Ok(broken(
+                expected_seq,
+                None,
+                format!(
+                    "the chain ends at event {} but {head_seq} were written: the newest were removed",
+                    expected_seq - 1
+                ),
+            ));
+        }
+        Ok(AuditCheck { events, broken: None })
+    }
+
     pub async fn audit_actions(&self, integration: &str) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query("SELECT action FROM audit_events WHERE integration_id = $1 ORDER BY at, id")
+        let rows = sqlx::query("SELECT action FROM audit_events WHERE integration_id = $1 ORDER BY seq")
             .bind(integration)
             .fetch_all(&self.pool)
             .await?;

@@ -8,7 +8,7 @@ use crate::runtime::types::Change;
 use std::collections::{HashMap, HashSet};
 
 use super::correlate::Link;
-use crate::store::{ItemRecord, Store, StoreError};
+use crate::store::{AuditEvent, ItemRecord, Store, StoreError};
 
 /// The kind of a change, as run items and counts name it.
 pub fn kind(change: &Change) -> &'static str {
@@ -146,19 +146,58 @@ pub async fn record(
     store.change_links(integration, &upsert, &removed).await?;
     let status = if report.failed() == 0 { "succeeded" } else { "partial" };
     store.finish_run(run, status, None, &counts(report)).await?;
+    let finish = AuditEvent {
+        integration: Some(integration.to_string()),
+        actor: "sync".into(),
+        action: "run.finish".into(),
+        detail: serde_json::json!({ "run": run, "status": status }),
+    };
     store
-        .append_audit(
-            Some(integration),
-            "sync",
-            "run.finish",
-            &serde_json::json!({ "run": run, "status": status }),
-        )
+        .append_audit_events(applied_changes(integration, run, report).chain([finish]))
         .await?;
     if let (Some(cursor), 0) = (&report.cursor, report.failed()) {
         let full_read = report.read_kind == crate::sync::plan::ReadKind::Full;
         store.advance_cursor(integration, cursor, full_read).await?;
     }
     Ok(())
+}
+
+/// One audit event per change the run applied: which employee, what, and
+/// the before and after of each changed field.
+fn applied_changes<'a>(integration: &'a str, run: &'a str, report: &'a RunReport) -> impl Iterator<Item = AuditEvent> + 'a {
+    report
+        .outcomes
+        .iter()
+        .filter(|o| !matches!(o.result, ItemResult::Failed(_)))
+        .map(move |o| {
+            let mut detail = serde_json::json!({
+                "run": run,
+                "hr_id": o.planned.hr_id,
+                "change": summary(&o.planned.change),
+            });
+            if let Change::UpdateAccount(update) = &o.planned.change {
+                detail["fields"] = update
+                    .changes
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({
+                            "field": c.field,
+                            "before": c.before.as_ref().map(|v| v.to_text()),
+                            "after": c.after.as_ref().map(|v| v.to_text()),
+                        })
+                    })
+                    .collect();
+            }
+            if let ItemResult::Done { id: Some(id) } | ItemResult::LinkedExisting { id } = &o.result {
+                detail["id"] = serde_json::json!(id);
+            }
+            AuditEvent {
+                integration: Some(integration.to_string()),
+                actor: "sync".into(),
+                action: format!("change.{}", kind(&o.planned.change)),
+                detail,
+            }
+        })
 }
 
 /// Records a run that stopped: nothing applied, the cursor stays.
