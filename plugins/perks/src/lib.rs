@@ -69,14 +69,9 @@ fn key_environment(key: &str) -> Option<Environment> {
     }
 }
 
+/// Values go out as JSON text, as the API stores them.
 fn attribute_json(value: &AttributeValue) -> Value {
-    match value {
-        AttributeValue::Text(s) | AttributeValue::Date(s) => json!(s),
-        AttributeValue::Integer(i) => json!(i.to_string()),
-        AttributeValue::Decimal(d) => json!(d.to_string()),
-        AttributeValue::Boolean(b) => json!(b.to_string()),
-        AttributeValue::TextList(items) => json!(items.join(", ")),
-    }
+    Value::String(value.to_text())
 }
 
 fn perks_field(name: &str) -> Result<&str, PluginError> {

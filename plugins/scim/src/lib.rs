@@ -118,14 +118,9 @@ struct BulkLimits {
     max_payload_bytes: usize,
 }
 
+/// Values go out as JSON text, as the API stores them.
 fn text(value: &AttributeValue) -> Value {
-    match value {
-        AttributeValue::Text(s) | AttributeValue::Date(s) => json!(s),
-        AttributeValue::Integer(i) => json!(i.to_string()),
-        AttributeValue::Decimal(d) => json!(d.to_string()),
-        AttributeValue::Boolean(b) => json!(b.to_string()),
-        AttributeValue::TextList(items) => json!(items.join(", ")),
-    }
+    Value::String(value.to_text())
 }
 
 /// Sets `path` (`a.b` or `urn:...:User:attr`) inside a JSON object.
