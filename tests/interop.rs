@@ -43,7 +43,14 @@ impl Scim2Server {
             .expect("a free port")
             .port();
         let child = Command::new(binary)
-            .args(["--bearer-token", TOKEN, "--hostname", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--bearer-token",
+                TOKEN,
+                "--hostname",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -54,7 +61,10 @@ impl Scim2Server {
         };
         let started = Instant::now();
         while server.get("/ServiceProviderConfig").is_none() {
-            assert!(started.elapsed() < Duration::from_secs(20), "scim2-server did not start");
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "scim2-server did not start"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         server
@@ -219,7 +229,12 @@ fn whole_jobs_from_personio_into_scim2_server() {
     let server = Scim2Server::start();
     let hr = PersonioEmulator::start("client", "personio-secret").unwrap();
     hr.upsert((1..=12).map(|id| {
-        let mut e = HrEmployee::new(id, &format!("First{id}"), &format!("Last{id}"), if id % 3 == 0 { "Sales" } else { "IT" });
+        let mut e = HrEmployee::new(
+            id,
+            &format!("First{id}"),
+            &format!("Last{id}"),
+            if id % 3 == 0 { "Sales" } else { "IT" },
+        );
         e.supervisor_id = (id > 1).then_some(1);
         e.last_modified_ms -= 60_000;
         e
@@ -266,7 +281,10 @@ fn whole_jobs_from_personio_into_scim2_server() {
         .build()
         .unwrap();
     let store = tokio
-        .block_on(Store::connect(&format!("sqlite://{}", dir.path().join("hrsync.db").display())))
+        .block_on(Store::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("hrsync.db").display()
+        )))
         .unwrap();
     let run = |full: bool| {
         job.run(
@@ -286,7 +304,10 @@ fn whole_jobs_from_personio_into_scim2_server() {
     assert_eq!(first.failed(), 0, "{:?}", first.outcomes);
     assert_eq!(server.users().len(), 12);
     let boss = server.user("first1.last1@example.com")["id"].clone();
-    assert_eq!(server.user("first5.last5@example.com")[ENTERPRISE]["manager"]["value"], boss);
+    assert_eq!(
+        server.user("first5.last5@example.com")[ENTERPRISE]["manager"]["value"],
+        boss
+    );
     let sales: Vec<Value> = server.group("Abteilung Sales")["members"].as_array().cloned().unwrap();
     assert_eq!(sales.len(), 4);
 

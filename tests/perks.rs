@@ -69,7 +69,10 @@ fn creates_a_wallet_with_the_documented_payload_and_archives_it() {
     assert_eq!(user["status"], "active");
     assert_eq!(user["benefits_package"], "New Hire");
     assert_eq!(user["employee_id"], "4711");
-    assert!(perks.users(Mode::Live).is_empty(), "a test key never touches live wallets");
+    assert!(
+        perks.users(Mode::Live).is_empty(),
+        "a test key never touches live wallets"
+    );
 
     let page = target.list_accounts(None, 50).expect("list");
     let account = &page.accounts[0];
@@ -81,10 +84,16 @@ fn creates_a_wallet_with_the_documented_payload_and_archives_it() {
 
     // Leaver: the wallet is frozen at once; a returning employee gets it back.
     apply(&mut target, Change::DeactivateAccount(id.clone())).expect("archive");
-    assert_eq!(perks.user_by_email(Mode::Sandbox, "ada@example.com").unwrap()["status"], "archived");
+    assert_eq!(
+        perks.user_by_email(Mode::Sandbox, "ada@example.com").unwrap()["status"],
+        "archived"
+    );
     assert!(!target.list_accounts(None, 50).unwrap().accounts[0].active);
     apply(&mut target, Change::ReactivateAccount(id.clone())).expect("reactivate");
-    assert_eq!(perks.user_by_email(Mode::Sandbox, "ada@example.com").unwrap()["status"], "active");
+    assert_eq!(
+        perks.user_by_email(Mode::Sandbox, "ada@example.com").unwrap()["status"],
+        "active"
+    );
 
     apply(
         &mut target,
@@ -98,10 +107,16 @@ fn creates_a_wallet_with_the_documented_payload_and_archives_it() {
         }),
     )
     .expect("update");
-    assert_eq!(perks.user_by_email(Mode::Sandbox, "ada@example.com").unwrap()["last_name"], "King");
+    assert_eq!(
+        perks.user_by_email(Mode::Sandbox, "ada@example.com").unwrap()["last_name"],
+        "King"
+    );
 
     apply(&mut target, Change::Invite(id)).expect("invite");
-    assert_eq!(perks.user_by_email(Mode::Sandbox, "ada@example.com").unwrap()["invited"], true);
+    assert_eq!(
+        perks.user_by_email(Mode::Sandbox, "ada@example.com").unwrap()["invited"],
+        true
+    );
     assert_eq!(perks.writes().creates, 1);
 }
 
@@ -134,7 +149,10 @@ fn live_and_sandbox_keys_select_their_environment() {
 
     let mut foreign = session(&perks, "sandbox", "pk_123");
     let message = foreign.test_connection().expect_err("not a 4Geeks key").to_string();
-    assert!(message.contains("sk_test_") && message.contains("sk_live_"), "{message}");
+    assert!(
+        message.contains("sk_test_") && message.contains("sk_live_"),
+        "{message}"
+    );
 
     let mut revoked = session(&perks, "sandbox", "sk_test_revoked");
     assert!(matches!(

@@ -89,7 +89,10 @@ fn attribute_map_direct_constant_template_default_and_create_only() {
         "attribute_map",
         json!({ "attributes": [{ "target": "title", "template": "{job_titel}" }] }),
     );
-    assert!(message.contains("attributes[0].template") && message.contains("job_titel"), "{message}");
+    assert!(
+        message.contains("attributes[0].template") && message.contains("job_titel"),
+        "{message}"
+    );
     let message = config_error(
         "attribute_map",
         json!({ "attributes": [{ "target": "title", "from": "job_title", "value": "x" }] }),
@@ -129,7 +132,11 @@ fn team_map_names_teams_from_the_org_chart() {
         desired(&decisions[0]).teams,
         ["Abteilung Engineering", "First2 Last2s Team", "Standort Madrid"]
     );
-    assert_eq!(desired(&decisions[1]).teams, ["Abteilung Finance"], "external: no office team");
+    assert_eq!(
+        desired(&decisions[1]).teams,
+        ["Abteilung Finance"],
+        "external: no office team"
+    );
     assert_eq!(
         desired(&decisions[2]).teams,
         ["Peter Wrights Team", "Standort Munich"],
@@ -189,7 +196,10 @@ fn script_errors_give_line_and_column() {
         "script_rule",
         json!({ "script": "fn teams(e) {\n    let x = [1, 2;\n    x\n}" }),
     );
-    assert!(message.contains("script") && message.contains("line 2, column"), "{message}");
+    assert!(
+        message.contains("script") && message.contains("line 2, column"),
+        "{message}"
+    );
 
     let message = config_error("script_rule", json!({ "script": "fn helper(a, b) { a + b }" }));
     assert!(message.contains("defines none of"), "{message}");

@@ -195,15 +195,25 @@ fn automated_onboarding_and_instant_offboarding() {
     // Active, onboarding and on leave get a wallet; the external does not.
     assert_eq!(count(&first, |c| matches!(c, Change::CreateAccount(_))), 5);
     assert!(perks.user_by_email(Mode::Sandbox, "tim.vogel@example.com").is_none());
-    assert_eq!(wallet(&perks, "sofia.garcia@example.com")["status"], "active", "leave keeps it");
+    assert_eq!(
+        wallet(&perks, "sofia.garcia@example.com")["status"],
+        "active",
+        "leave keeps it"
+    );
     let anna = wallet(&perks, "anna.schmidt@example.com");
     assert_eq!(
-        (anna["benefits_package"].as_str(), anna["department"].as_str(), anna["role"].as_str()),
+        (
+            anna["benefits_package"].as_str(),
+            anna["department"].as_str(),
+            anna["role"].as_str()
+        ),
         (Some("New Hire"), Some("Sales"), Some("employee"))
     );
     // Fields not mapped never leave the host: Personio has a birthday.
-    assert!(perks.users(Mode::Sandbox).iter().all(|w| w.get("birthday").is_none()
-        && !w.to_string().contains("1990-01-01")));
+    assert!(perks
+        .users(Mode::Sandbox)
+        .iter()
+        .all(|w| w.get("birthday").is_none() && !w.to_string().contains("1990-01-01")));
 
     // Nothing changed in Personio: zero writes.
     let writes = perks.writes();
@@ -230,7 +240,11 @@ fn automated_onboarding_and_instant_offboarding() {
         .unwrap();
     assert_eq!(runs.len(), 3);
     assert!(runs.iter().all(|r| r.status == "succeeded"));
-    assert!(runs[0].counts.contains("\"deactivate-account\":1"), "{}", runs[0].counts);
+    assert!(
+        runs[0].counts.contains("\"deactivate-account\":1"),
+        "{}",
+        runs[0].counts
+    );
 }
 
 #[test]
@@ -318,7 +332,10 @@ fn invitations_and_manual_edits() {
     assert_eq!(perks.writes().invites, 5);
 
     // An admin edits an owned field and one the integration does not own.
-    let luca = wallet(&perks, "luca.rossi@example.com")["id"].as_str().unwrap().to_string();
+    let luca = wallet(&perks, "luca.rossi@example.com")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     perks.edit_user(Mode::Sandbox, &luca, |w| {
         w["department"] = json!("Edited by hand");
         w["role"] = json!("manager");
@@ -327,7 +344,10 @@ fn invitations_and_manual_edits() {
     let full = world.full_sync(&job);
     assert_eq!(count(&full, |c| matches!(c, Change::UpdateAccount(_))), 1);
     let after = wallet(&perks, "luca.rossi@example.com");
-    assert_eq!((after["department"].as_str(), after["role"].as_str()), (Some("IT"), Some("manager")));
+    assert_eq!(
+        (after["department"].as_str(), after["role"].as_str()),
+        (Some("IT"), Some("manager"))
+    );
     // The package was set on create only and is never sent again.
     assert_eq!(after["benefits_package"], "New Hire");
 }
@@ -347,11 +367,17 @@ fn an_account_archived_by_hand_is_not_reactivated_while_excluded() {
     world.sync(&job);
     // Jonas becomes an external; an admin archives his wallet by hand.
     world.hr.update(6, |e| e.employment_type = "external".into());
-    let jonas = wallet(&perks, "jonas.becker@example.com")["id"].as_str().unwrap().to_string();
+    let jonas = wallet(&perks, "jonas.becker@example.com")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     perks.edit_user(Mode::Sandbox, &jonas, |w| w["status"] = json!("archived"));
     let writes = perks.writes();
     let report = world.full_sync(&job).report;
-    assert!(report.skipped.iter().any(|s| s.hr_id == "6" && s.reason.contains("excluded")));
+    assert!(report
+        .skipped
+        .iter()
+        .any(|s| s.hr_id == "6" && s.reason.contains("excluded")));
     assert_eq!(perks.writes(), writes, "excluded: disconnected, nothing written");
     assert_eq!(wallet(&perks, "jonas.becker@example.com")["status"], "archived");
     let links = world.tokio.block_on(world.store.links("personio-to-perks")).unwrap();
@@ -436,7 +462,10 @@ fn hr_faults_midway_and_an_expired_token() {
         other => panic!("expected a failed read, got {other:?}"),
     }
     assert_eq!(perks.writes(), writes);
-    assert_eq!(world.tokio.block_on(world.store.cursor("personio-to-perks")).unwrap(), cursor);
+    assert_eq!(
+        world.tokio.block_on(world.store.cursor("personio-to-perks")).unwrap(),
+        cursor
+    );
     let runs = world.tokio.block_on(world.store.runs(None, 1)).unwrap();
     assert_eq!(runs[0].status, "failed");
     assert!(runs[0].error.as_deref().unwrap_or("").contains("nothing was changed"));
@@ -543,7 +572,10 @@ fn teams_follow_the_org_chart_and_managers_come_second() {
         id_of("jonas.becker@example.com"),
     );
     assert_eq!(members("Abteilung Sales"), sorted(vec![peter.clone(), anna.clone()]));
-    assert_eq!(members("Abteilung IT"), sorted(vec![luca.clone(), sofia.clone(), jonas.clone()]));
+    assert_eq!(
+        members("Abteilung IT"),
+        sorted(vec![luca.clone(), sofia.clone(), jonas.clone()])
+    );
     assert_eq!(
         members("Peter Wrights Team"),
         sorted(vec![anna.clone(), luca.clone(), sofia.clone(), jonas.clone()])
@@ -556,7 +588,10 @@ fn teams_follow_the_org_chart_and_managers_come_second() {
     // Sofia moves to Sales: her membership moves with her.
     world.hr.update(5, |e| e.department = Some("Sales".into()));
     world.sync(&job);
-    assert_eq!(members("Abteilung Sales"), sorted(vec![peter.clone(), anna, sofia.clone()]));
+    assert_eq!(
+        members("Abteilung Sales"),
+        sorted(vec![peter.clone(), anna, sofia.clone()])
+    );
     assert_eq!(members("Abteilung IT"), sorted(vec![luca.clone(), jonas.clone()]));
 
     // The script fails for Jonas once he moves to Sales: his record is
@@ -564,9 +599,15 @@ fn teams_follow_the_org_chart_and_managers_come_second() {
     // a full read); everyone else is synced.
     world.hr.update(6, |e| e.department = Some("Sales".into()));
     let report = world.full_sync(&job).report;
-    let rejected = report.rejected.iter().find(|r| r.hr_id.as_deref() == Some("6")).expect("Jonas rejected");
+    let rejected = report
+        .rejected
+        .iter()
+        .find(|r| r.hr_id.as_deref() == Some("6"))
+        .expect("Jonas rejected");
     assert!(
-        rejected.reason.contains("fn teams") && rejected.reason.contains("line 3") && rejected.reason.contains("cannot place Jonas"),
+        rejected.reason.contains("fn teams")
+            && rejected.reason.contains("line 3")
+            && rejected.reason.contains("cannot place Jonas"),
         "{}",
         rejected.reason
     );

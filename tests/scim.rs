@@ -1,7 +1,7 @@
 //! The `scim` target plugin against the SCIM emulator, over HTTP on loopback.
 
-use hrsync::emulators::Fault;
 use hrsync::emulators::scim::{ScimEmulator, ENTERPRISE};
+use hrsync::emulators::Fault;
 use hrsync::runtime::types::{
     AccountDraft, AccountUpdate, Attribute, AttributeValue, Change, FieldChange, ManagerLink, Membership, PluginError,
     TeamDraft, TeamRename,
@@ -344,8 +344,17 @@ fn batches_use_bulk_when_offered_and_fall_back_when_not() {
         }
         assert!(matches!(&outcomes[2], Err(PluginError::InvalidInput(f)) if f.field == "shoe_size"));
         assert!(outcomes[3].as_ref().unwrap().id.is_some());
-        assert!(matches!(&outcomes[4], Err(PluginError::NotFound(_))), "{:?}", outcomes[4]);
-        assert!(outcomes[5].as_ref().unwrap().id.as_deref().is_some_and(|id| id.starts_with('g')));
+        assert!(
+            matches!(&outcomes[4], Err(PluginError::NotFound(_))),
+            "{:?}",
+            outcomes[4]
+        );
+        assert!(outcomes[5]
+            .as_ref()
+            .unwrap()
+            .id
+            .as_deref()
+            .is_some_and(|id| id.starts_with('g')));
         let made = emulator.requests() - requests;
         if bulk {
             assert_eq!(emulator.bulk_requests(), 1);

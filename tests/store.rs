@@ -51,12 +51,13 @@ fn links_are_saved_in_bulk_and_replaced() {
 
         // One link moves to another account, 1,232 go away.
         let moved = link("1", "acc-1b", LinkOrigin::Adopted);
-        let removed: Vec<String> = (0..1234).filter(|i| *i > 2).map(|i| format!("{i}")).chain(["0".into()]).collect();
+        let removed: Vec<String> = (0..1234)
+            .filter(|i| *i > 2)
+            .map(|i| format!("{i}"))
+            .chain(["0".into()])
+            .collect();
         let removed: Vec<&str> = removed.iter().map(String::as_str).collect();
-        store
-            .change_links(&integration, &[&moved], &removed)
-            .await
-            .unwrap();
+        store.change_links(&integration, &[&moved], &removed).await.unwrap();
         let mut stored = store.links(&integration).await.unwrap();
         stored.sort_by(|a, b| a.hr_id.cmp(&b.hr_id));
         assert_eq!(stored, vec![moved.clone(), link("2", "acc-2", LinkOrigin::Created)]);
@@ -270,7 +271,10 @@ where
     runtime().block_on(async {
         sqlx::any::install_default_drivers();
         let admin = sqlx::AnyPool::connect(&postgres).await.unwrap();
-        sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&admin)
+            .await
+            .unwrap();
     });
     let separator = if postgres.contains('?') { '&' } else { '?' };
     let postgres = format!("{postgres}{separator}options=-c%20search_path%3D{schema}");
@@ -295,7 +299,10 @@ fn the_audit_log_is_a_hash_chain_that_shows_tampering() {
             detail: serde_json::json!({ "n": i }),
         };
         store.append_audit_events((0..1200).map(event)).await.unwrap();
-        store.append_audit(None, "sync", "run.finish", &serde_json::json!({})).await.unwrap();
+        store
+            .append_audit(None, "sync", "run.finish", &serde_json::json!({}))
+            .await
+            .unwrap();
         let check = store.verify_audit().await.unwrap();
         assert_eq!((check.events, check.broken), (1201, None));
 

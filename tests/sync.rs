@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use hrsync::emulators::personio::{HrEmployee, PersonioEmulator};
-use hrsync::emulators::Fault;
 use hrsync::emulators::scim::{ScimEmulator, ENTERPRISE};
+use hrsync::emulators::Fault;
 use hrsync::runtime::types::Change;
 use hrsync::runtime::{HttpPolicy, Plugin, Sandbox, Secret, Secrets};
 use hrsync::sync::apply::ItemResult;

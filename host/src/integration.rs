@@ -82,10 +82,7 @@ pub enum IntegrationError {
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{section}: {source}")]
-    Installation {
-        section: String,
-        source: InstallationError,
-    },
+    Installation { section: String, source: InstallationError },
     #[error("{section}.plugin: missing; name the component, e.g. plugin = \"plugins/personio.wasm\"")]
     NoPlugin { section: String },
     #[error("{section}.plugin: {message}")]
@@ -138,7 +135,10 @@ impl IntegrationFile {
             ));
         }
         if !(1..=1000).contains(&o.page_size) {
-            return Err(invalid("page_size", format!("{} is not between 1 and 1000", o.page_size)));
+            return Err(invalid(
+                "page_size",
+                format!("{} is not between 1 and 1000", o.page_size),
+            ));
         }
         if o.match_by.is_empty() {
             return Err(invalid("match", "name at least one attribute, e.g. [\"email\"]".into()));
@@ -158,7 +158,10 @@ impl IntegrationFile {
             .collect::<Result<Vec<_>, _>>()?;
         let hours = o.full_read_every_hours;
         if !hours.is_finite() || hours < 0.0 {
-            return Err(invalid("full_read_every_hours", format!("{hours} is not a number of hours")));
+            return Err(invalid(
+                "full_read_every_hours",
+                format!("{hours} is not a number of hours"),
+            ));
         }
         let full_reads = if hours == 0.0 {
             FullReads::Always
@@ -187,12 +190,9 @@ impl IntegrationFile {
     pub fn job(&self, runtime: &Runtime) -> Result<Job, IntegrationError> {
         use crate::runtime::types::PluginKind;
         let setup = |section: String, file: &InstallationFile, kind: PluginKind| {
-            let path = file
-                .plugin
-                .as_ref()
-                .ok_or_else(|| IntegrationError::NoPlugin {
-                    section: section.clone(),
-                })?;
+            let path = file.plugin.as_ref().ok_or_else(|| IntegrationError::NoPlugin {
+                section: section.clone(),
+            })?;
             let plugin: Plugin = runtime.load_file(path).map_err(|e| IntegrationError::Load {
                 section: section.clone(),
                 message: format!("{}: {e}", path.display()),

@@ -153,11 +153,14 @@ fn example_integration(dir: &Path, personio: &str, perks: &str) -> std::path::Pa
         .expect("plugin folder")
         .to_string_lossy()
         .into_owned();
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/personio-to-perks.toml"))
-        .expect("the example")
-        .replace("../target/wasm32-wasip2/plugin", &plugins)
-        .replace("https://api.personio.de", personio)
-        .replace("https://api.4geeks.io", perks);
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/personio-to-perks.toml"
+    ))
+    .expect("the example")
+    .replace("../target/wasm32-wasip2/plugin", &plugins)
+    .replace("https://api.personio.de", personio)
+    .replace("https://api.4geeks.io", perks);
     let file = dir.join("integration.toml");
     std::fs::write(&file, text).unwrap();
     file
@@ -199,7 +202,11 @@ fn sync_dry_run_then_apply_then_runs_history() {
 
     let output = run_hrsync(&["sync", "--config", config, "--dry-run"], dir.path());
     let text = stdout(&output);
-    assert!(output.status.success(), "{text}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(text.contains("dry run: the plan below was not applied"), "{text}");
     assert!(squash(&text).contains("users 3 0 0 0 0"), "{text}");
     assert!(text.contains("create account person1@example.com"), "{text}");
@@ -208,11 +215,17 @@ fn sync_dry_run_then_apply_then_runs_history() {
 
     let output = run_hrsync(&["sync", "--config", config], dir.path());
     let text = stdout(&output);
-    assert!(output.status.success(), "{text}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(squash(&text).contains("users 3 0 0 0 0"), "{text}");
     let wallets = perks.users(Mode::Sandbox);
     assert_eq!(wallets.len(), 3);
-    assert!(wallets.iter().all(|w| w["benefits_package"] == "New Hire" && w["invited"] == true));
+    assert!(wallets
+        .iter()
+        .all(|w| w["benefits_package"] == "New Hire" && w["invited"] == true));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("cli-secret-0f1e2d") && !stderr.contains("sk_test_cli_9a8b7c"));
 
@@ -222,8 +235,14 @@ fn sync_dry_run_then_apply_then_runs_history() {
     let output = run_hrsync(&["sync", "--config", config], dir.path());
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("1 of 3 managed accounts would be deactivated"), "{stderr}");
-    assert_eq!(perks.user_by_email(Mode::Sandbox, "person2@example.com").unwrap()["status"], "active");
+    assert!(
+        stderr.contains("1 of 3 managed accounts would be deactivated"),
+        "{stderr}"
+    );
+    assert_eq!(
+        perks.user_by_email(Mode::Sandbox, "person2@example.com").unwrap()["status"],
+        "active"
+    );
     // ... and with the threshold raised the wallet is archived.
     let text = std::fs::read_to_string(&file)
         .unwrap()
@@ -236,28 +255,46 @@ fn sync_dry_run_then_apply_then_runs_history() {
         stdout(&output),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(perks.user_by_email(Mode::Sandbox, "person2@example.com").unwrap()["status"], "archived");
+    assert_eq!(
+        perks.user_by_email(Mode::Sandbox, "person2@example.com").unwrap()["status"],
+        "archived"
+    );
 
     let output = run_hrsync(&["runs", "--config", config], dir.path());
     let text = squash(&stdout(&output));
     assert!(output.status.success(), "{text}");
     let rows: Vec<&str> = text.lines().skip(1).collect();
     assert_eq!(rows.len(), 4, "{text}");
-    assert!(rows[0].contains("personio-to-perks cli succeeded") && rows[0].contains("users +0 ~0 -1"), "{text}");
-    assert!(rows[1].contains("cli failed") && rows[1].contains("deletion threshold"), "{text}");
-    assert!(rows[3].contains("cli dry-run") && rows[3].contains("users +3"), "{text}");
+    assert!(
+        rows[0].contains("personio-to-perks cli succeeded") && rows[0].contains("users +0 ~0 -1"),
+        "{text}"
+    );
+    assert!(
+        rows[1].contains("cli failed") && rows[1].contains("deletion threshold"),
+        "{text}"
+    );
+    assert!(
+        rows[3].contains("cli dry-run") && rows[3].contains("users +3"),
+        "{text}"
+    );
 
     let run_id = rows[2].split(' ').nth(3).expect("run id column").to_string();
     let output = run_hrsync(&["runs", "--config", config, "--run", &run_id], dir.path());
     let text = squash(&stdout(&output));
-    assert!(text.contains("1 create-account done 1 create account person1@example.com"), "{text}");
+    assert!(
+        text.contains("1 create-account done 1 create account person1@example.com"),
+        "{text}"
+    );
 
     // Every applied change is in the audit log, and the log is as written.
     let output = run_hrsync(&["audit", "verify", "--config", config], dir.path());
     assert!(output.status.success(), "{output:?}");
     assert!(stdout(&output).contains("audit log intact"), "{}", stdout(&output));
     let database = format!("sqlite://{}", dir.path().join("hrsync.db").display());
-    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     tokio.block_on(async {
         sqlx::any::install_default_drivers();
         let raw = sqlx::AnyPool::connect(&database).await.unwrap();
@@ -289,7 +326,10 @@ fn sync_refuses_a_bad_integration_file_naming_the_field() {
     let output = run_hrsync(&["sync", "--config", file.to_str().unwrap()], dir.path());
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("target.config") && stderr.contains("environment"), "{stderr}");
+    assert!(
+        stderr.contains("target.config") && stderr.contains("environment"),
+        "{stderr}"
+    );
 
     let text = std::fs::read_to_string(&file)
         .unwrap()
@@ -299,5 +339,8 @@ fn sync_refuses_a_bad_integration_file_naming_the_field() {
     let output = run_hrsync(&["sync", "--config", file.to_str().unwrap()], dir.path());
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("options.match[1]") && stderr.contains("phone"), "{stderr}");
+    assert!(
+        stderr.contains("options.match[1]") && stderr.contains("phone"),
+        "{stderr}"
+    );
 }

@@ -5,8 +5,8 @@
 //! instance, so it can keep tokens and caches between calls.
 
 use crate::{
-    Account, AccountPage, Applied, Capabilities, Change, ChangePage, Decision, EmployeePage, PluginError, PluginInfo, Subject,
-    TeamPage, WebhookEvent, WebhookRequest,
+    Account, AccountPage, Applied, Capabilities, Change, ChangePage, Decision, EmployeePage, PluginError, PluginInfo,
+    Subject, TeamPage, WebhookEvent, WebhookRequest,
 };
 
 /// An HR system.

@@ -116,7 +116,11 @@ fn bench(employees: usize, dir: &Path) -> Result<ExitCode, String> {
     row("first sync (full read)", &first, employees);
     row("steady state (full read)", &steady_full, employees);
     row("steady state (incremental read)", &steady_incremental, 0);
-    row(&format!("1% changed ({changed} employees, incr.)"), &one_percent, changed);
+    row(
+        &format!("1% changed ({changed} employees, incr.)"),
+        &one_percent,
+        changed,
+    );
     println!();
     for m in [&first, &steady_full, &steady_incremental, &one_percent] {
         println!("  {}", m.first_line);
@@ -268,7 +272,10 @@ fn measure(
     let status = child.wait().map_err(|e| e.to_string())?;
     let wall = started.elapsed();
     if !status.success() {
-        return Err(format!("`hrsync sync {}` exited with {status}:\n{output}", args.join(" ")));
+        return Err(format!(
+            "`hrsync sync {}` exited with {status}:\n{output}",
+            args.join(" ")
+        ));
     }
     let first_line = output.lines().next().unwrap_or_default().to_string();
     // The child reports its own peak (VmHWM), which, unlike the rusage of

@@ -4,10 +4,10 @@
 
 use std::process::ExitCode;
 
+use super::report::{print_report, print_runs};
 use crate::bench::built_plugin;
 use crate::emulators::personio::{HrEmployee, PersonioEmulator};
 use crate::emulators::scim::{ScimEmulator, ENTERPRISE};
-use super::report::{print_report, print_runs};
 use crate::runtime::{HttpPolicy, Plugin, Runtime, Sandbox, Secret, Secrets};
 use crate::store::Store;
 use crate::sync::job::{Job, PluginSetup, RunRequest};
@@ -139,7 +139,9 @@ pub fn run_demo(runtime: &Runtime) -> Result<ExitCode, String> {
         .block_on(store.runs(Some(&job.integration), 10))
         .map_err(|e| e.to_string())?;
     print_runs(&runs);
-    let cursor = tokio.block_on(store.cursor(&job.integration)).map_err(|e| e.to_string())?;
+    let cursor = tokio
+        .block_on(store.cursor(&job.integration))
+        .map_err(|e| e.to_string())?;
     println!(
         "cursor for the next incremental read: {}",
         cursor.as_deref().unwrap_or("-")

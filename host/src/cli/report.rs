@@ -77,7 +77,12 @@ pub fn print_report(run_id: &str, report: &RunReport, took: Duration) {
         format!("{verb}reactivate"),
         "failed"
     );
-    let users = ["create-account", "update-account", "deactivate-account", "reactivate-account"];
+    let users = [
+        "create-account",
+        "update-account",
+        "deactivate-account",
+        "reactivate-account",
+    ];
     let failed_users: usize = users.iter().chain(&["invite"]).map(|k| get(k).1).sum();
     println!(
         "  {:<12} {:>9} {:>9} {:>12} {:>12} {:>8}",
@@ -222,7 +227,10 @@ fn short_counts(counts: &str) -> String {
 pub fn print_items(run: &RunRecord, items: &[ItemRecord]) {
     print_runs(std::slice::from_ref(run));
     println!();
-    println!("{:<10} {:<20} {:<16} {:>8}  change / error", "employee", "kind", "outcome", "attempts");
+    println!(
+        "{:<10} {:<20} {:<16} {:>8}  change / error",
+        "employee", "kind", "outcome", "attempts"
+    );
     for item in items {
         println!(
             "{:<10} {:<20} {:<16} {:>8}  {}{}",

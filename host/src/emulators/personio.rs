@@ -172,9 +172,9 @@ impl PersonioEmulator {
             ..
         } = &mut *inner;
         for employee in employees.iter() {
-            rendered.entry(employee.id).or_insert_with(|| {
-                render(employee, |id| index.get(&id).and_then(|at| employees.get(*at))).to_string()
-            });
+            rendered
+                .entry(employee.id)
+                .or_insert_with(|| render(employee, |id| index.get(&id).and_then(|at| employees.get(*at))).to_string());
         }
     }
 
@@ -341,18 +341,17 @@ async fn employees(
     let mut data = String::with_capacity(page.len() * 2600);
     for (n, at) in page.into_iter().enumerate() {
         let employee = &employees[at];
-        let json = rendered.entry(employee.id).or_insert_with(|| {
-            render(employee, |id| index.get(&id).and_then(|at| employees.get(*at))).to_string()
-        });
+        let json = rendered
+            .entry(employee.id)
+            .or_insert_with(|| render(employee, |id| index.get(&id).and_then(|at| employees.get(*at))).to_string());
         if n > 0 {
             data.push(',');
         }
         data.push_str(json);
     }
-    let metadata = json!({ "total_elements": total, "current_page": offset / limit, "total_pages": total.div_ceil(limit) });
-    let body = format!(
-        r#"{{"success":true,"metadata":{metadata},"offset":{offset},"limit":{limit},"data":[{data}]}}"#
-    );
+    let metadata =
+        json!({ "total_elements": total, "current_page": offset / limit, "total_pages": total.div_ceil(limit) });
+    let body = format!(r#"{{"success":true,"metadata":{metadata},"offset":{offset},"limit":{limit},"data":[{data}]}}"#);
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 

@@ -417,10 +417,18 @@ fn respond(written: Written) -> Response {
 impl Inner {
     fn create_user(&mut self, body: Option<Value>) -> Written {
         let Some(mut user) = body.filter(Value::is_object) else {
-            return Err(refusal(StatusCode::BAD_REQUEST, Some("invalidSyntax"), "body must be a User object"));
+            return Err(refusal(
+                StatusCode::BAD_REQUEST,
+                Some("invalidSyntax"),
+                "body must be a User object",
+            ));
         };
         let Some(user_name) = user["userName"].as_str().map(str::to_string).filter(|n| !n.is_empty()) else {
-            return Err(refusal(StatusCode::BAD_REQUEST, Some("invalidValue"), "userName is required"));
+            return Err(refusal(
+                StatusCode::BAD_REQUEST,
+                Some("invalidValue"),
+                "userName is required",
+            ));
         };
         if self.users.by_name(&user_name).is_some() {
             return Err(refusal(
@@ -442,10 +450,22 @@ impl Inner {
 
     fn create_group(&mut self, body: Option<Value>) -> Written {
         let Some(mut group) = body.filter(|b| b["displayName"].is_string()) else {
-            return Err(refusal(StatusCode::BAD_REQUEST, Some("invalidValue"), "displayName is required"));
+            return Err(refusal(
+                StatusCode::BAD_REQUEST,
+                Some("invalidValue"),
+                "displayName is required",
+            ));
         };
-        if group["displayName"].as_str().and_then(|name| self.groups.by_name(name)).is_some() {
-            return Err(refusal(StatusCode::CONFLICT, Some("uniqueness"), "Group already exists"));
+        if group["displayName"]
+            .as_str()
+            .and_then(|name| self.groups.by_name(name))
+            .is_some()
+        {
+            return Err(refusal(
+                StatusCode::CONFLICT,
+                Some("uniqueness"),
+                "Group already exists",
+            ));
         }
         self.writes.group_posts += 1;
         let id = self.new_id().replace('u', "g");
@@ -460,7 +480,11 @@ impl Inner {
 
     fn patch(&mut self, id: &str, body: Option<Value>, user: bool) -> Written {
         let Some(operations) = body.as_ref().and_then(|b| b["Operations"].as_array()).cloned() else {
-            return Err(refusal(StatusCode::BAD_REQUEST, Some("invalidSyntax"), "PatchOp needs Operations"));
+            return Err(refusal(
+                StatusCode::BAD_REQUEST,
+                Some("invalidSyntax"),
+                "PatchOp needs Operations",
+            ));
         };
         if user {
             self.writes.user_patches += 1;
@@ -502,7 +526,13 @@ impl Inner {
         let user = match resource {
             "Users" => true,
             "Groups" => false,
-            _ => return Err(refusal(StatusCode::BAD_REQUEST, Some("invalidPath"), format!("unknown path /{path}"))),
+            _ => {
+                return Err(refusal(
+                    StatusCode::BAD_REQUEST,
+                    Some("invalidPath"),
+                    format!("unknown path /{path}"),
+                ))
+            }
         };
         match (method.to_ascii_uppercase().as_str(), id) {
             ("POST", "") if user => self.create_user(data),
@@ -607,7 +637,11 @@ async fn bulk(State(inner): State<Shared>, headers: HeaderMap, body: Option<Json
         return scim_error(StatusCode::NOT_IMPLEMENTED, None, "bulk operations are not supported");
     }
     let Some(operations) = body.as_ref().and_then(|b| b.0["Operations"].as_array()).cloned() else {
-        return scim_error(StatusCode::BAD_REQUEST, Some("invalidSyntax"), "BulkRequest needs Operations");
+        return scim_error(
+            StatusCode::BAD_REQUEST,
+            Some("invalidSyntax"),
+            "BulkRequest needs Operations",
+        );
     };
     if operations.len() > BULK_MAX_OPERATIONS {
         return scim_error(
@@ -643,7 +677,8 @@ async fn bulk(State(inner): State<Shared>, headers: HeaderMap, body: Option<Json
             Err(r) => {
                 errors += 1;
                 answer["status"] = json!(r.status.as_u16().to_string());
-                let mut error = json!({ "schemas": [ERROR], "status": r.status.as_u16().to_string(), "detail": r.detail });
+                let mut error =
+                    json!({ "schemas": [ERROR], "status": r.status.as_u16().to_string(), "detail": r.detail });
                 if let Some(t) = r.scim_type {
                     error["scimType"] = json!(t);
                 }
@@ -652,7 +687,10 @@ async fn bulk(State(inner): State<Shared>, headers: HeaderMap, body: Option<Json
         }
         answers.push(answer);
     }
-    scim_json(StatusCode::OK, json!({ "schemas": [BULK_RESPONSE], "Operations": answers }))
+    scim_json(
+        StatusCode::OK,
+        json!({ "schemas": [BULK_RESPONSE], "Operations": answers }),
+    )
 }
 
 async fn service_provider_config(State(inner): State<Shared>) -> Response {
@@ -705,7 +743,10 @@ fn apply_operation(resource: &mut Value, operation: &Value) -> Result<(), String
                 .filter_map(|m| m["value"].as_str().map(str::to_string))
                 .collect();
             for member in value.as_array().cloned().unwrap_or_default() {
-                if member["value"].as_str().is_some_and(|id| present.insert(id.to_string())) {
+                if member["value"]
+                    .as_str()
+                    .is_some_and(|id| present.insert(id.to_string()))
+                {
                     merged.push(member);
                 }
             }

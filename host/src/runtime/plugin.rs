@@ -10,8 +10,8 @@ use wasmtime::component::InstancePre;
 use wasmtime::{Engine, Store, Trap};
 
 use super::bindings::types::{
-    Account, AccountPage, Applied, Capabilities, Change, ChangePage, EmployeePage, Manifest as RawManifest, PluginError,
-    PluginKind, TeamPage, WebhookEvent, WebhookRequest,
+    Account, AccountPage, Applied, Capabilities, Change, ChangePage, EmployeePage, Manifest as RawManifest,
+    PluginError, PluginKind, TeamPage, WebhookEvent, WebhookRequest,
 };
 use super::bindings::{rule, source, target};
 use super::cache::CacheOutcome;

@@ -5,8 +5,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sqlx::any::{AnyPoolOptions, AnyRow};
 use futures_util::TryStreamExt;
+use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 use crate::sync::correlate::{Link, LinkOrigin};
@@ -201,9 +201,10 @@ impl Store {
     /// An integration's links, streamed from the database row by row (an
     /// integration of 100,000 employees holds no second copy in rows).
     pub async fn links(&self, integration: &str) -> Result<Vec<Link>, StoreError> {
-        let mut rows = sqlx::query("SELECT hr_id, account_id, origin FROM links WHERE integration_id = $1 ORDER BY hr_id")
-            .bind(integration)
-            .fetch(&self.pool);
+        let mut rows =
+            sqlx::query("SELECT hr_id, account_id, origin FROM links WHERE integration_id = $1 ORDER BY hr_id")
+                .bind(integration)
+                .fetch(&self.pool);
         let mut links = Vec::new();
         while let Some(row) = rows.try_next().await? {
             let origin = match row.try_get::<String, _>("origin")?.as_str() {
@@ -223,12 +224,7 @@ impl Store {
     /// Writes what changed in an integration's links: `upsert` new or
     /// changed links, delete the links of `removed` HR ids. A run that
     /// touches a few employees writes a few rows, not all of them.
-    pub async fn change_links(
-        &self,
-        integration: &str,
-        upsert: &[&Link],
-        removed: &[&str],
-    ) -> Result<(), StoreError> {
+    pub async fn change_links(&self, integration: &str, upsert: &[&Link], removed: &[&str]) -> Result<(), StoreError> {
         if upsert.is_empty() && removed.is_empty() {
             return Ok(());
         }
@@ -295,11 +291,7 @@ impl Store {
     /// Appends items to a run, numbering them after those already there.
     /// Appends a run's items, in multi-row statements, taking them one
     /// chunk at a time from `items`.
-    pub async fn record_items(
-        &self,
-        run: &str,
-        items: impl IntoIterator<Item = ItemRecord>,
-    ) -> Result<(), StoreError> {
+    pub async fn record_items(&self, run: &str, items: impl IntoIterator<Item = ItemRecord>) -> Result<(), StoreError> {
         let mut items = items.into_iter();
         let mut tx = self.pool.begin().await?;
         let mut seq: i64 = sqlx::query("SELECT COUNT(*) AS n FROM run_items WHERE run_id = $1")
@@ -424,7 +416,10 @@ impl Store {
             .bind(integration)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| r.try_get::<Option<i64>, _>("full_read_at")).transpose()?.flatten())
+        Ok(row
+            .map(|r| r.try_get::<Option<i64>, _>("full_read_at"))
+            .transpose()?
+            .flatten())
     }
 
     /// Call only after a run succeeded; `full_read` when it read everyone.

@@ -117,13 +117,21 @@ impl Job {
             ..setup.sandbox.clone()
         };
         let start = |role: &'static str| move |error| RunError::Start { role, error };
-        let mut source = self.source.plugin.source(&sandbox(&self.source)).map_err(start("source"))?;
+        let mut source = self
+            .source
+            .plugin
+            .source(&sandbox(&self.source))
+            .map_err(start("source"))?;
         let mut rules = self
             .rules
             .iter()
             .map(|rule| rule.plugin.rule(&sandbox(rule)).map_err(start("rule")))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut target = self.target.plugin.target(&sandbox(&self.target)).map_err(start("target"))?;
+        let mut target = self
+            .target
+            .plugin
+            .target(&sandbox(&self.target))
+            .map_err(start("target"))?;
         let sessions = Sessions {
             source: &mut source,
             rules: &mut rules,

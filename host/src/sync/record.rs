@@ -164,7 +164,11 @@ pub async fn record(
 
 /// One audit event per change the run applied: which employee, what, and
 /// the before and after of each changed field.
-fn applied_changes<'a>(integration: &'a str, run: &'a str, report: &'a RunReport) -> impl Iterator<Item = AuditEvent> + 'a {
+fn applied_changes<'a>(
+    integration: &'a str,
+    run: &'a str,
+    report: &'a RunReport,
+) -> impl Iterator<Item = AuditEvent> + 'a {
     report
         .outcomes
         .iter()

@@ -6,15 +6,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::apply::{apply, ItemOutcome, ItemResult};
 use super::correlate::{correlate, Link, LinkOrigin, MatchAttribute};
+use super::plan::ReadKind;
 use super::plan::{
     is_managed, plan_accounts, plan_managers, plan_memberships, plan_teams, AccountInputs, Options, PlanError, Planned,
     Skipped, Verdict,
 };
-use super::plan::ReadKind;
 use super::read::{read_all, read_changes, ReadError, SourceRead};
-use crate::runtime::types::Employee;
-use super::rules::{Decided, Pipeline};
 use super::retry::RetryPolicy;
+use super::rules::{Decided, Pipeline};
+use crate::runtime::types::Employee;
 use crate::runtime::types::{Account, Capabilities, Change, EmployeeStatus, PluginError, RejectedRecord, Team};
 use crate::runtime::{CallError, RuleSession, SourceSession, TargetSession};
 
@@ -82,7 +82,6 @@ pub struct RunReport {
     pub read_kind: ReadKind,
     pub dry_run: bool,
 }
-
 
 impl RunReport {
     /// Writes made (successful changes).
@@ -200,7 +199,9 @@ fn read_target(
         })?,
     };
     let teams = if teams {
-        all_pages(retry, |page| target.list_teams(page, page_size).map(|p| (p.teams, p.next_page)))?
+        all_pages(retry, |page| {
+            target.list_teams(page, page_size).map(|p| (p.teams, p.next_page))
+        })?
     } else {
         Vec::new()
     };

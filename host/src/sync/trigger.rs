@@ -76,7 +76,11 @@ mod tests {
         let now = 100 * HOUR_MS;
         let cursor = || Some("2026-11-22T04:00:00Z".to_string());
         assert_eq!(read_since(None, Some(now), now, daily, false), None, "no cursor yet");
-        assert_eq!(read_since(cursor(), None, now, daily, false), None, "never read in full");
+        assert_eq!(
+            read_since(cursor(), None, now, daily, false),
+            None,
+            "never read in full"
+        );
         assert_eq!(
             read_since(cursor(), Some(now - 2 * HOUR_MS), now, daily, false),
             cursor()

@@ -132,9 +132,8 @@ impl Personio {
         };
         let limit = page_size.clamp(1, 200);
         let bytes = self.get(&format!("/v1/company/employees?limit={limit}&offset={offset}{filter}"))?;
-        let body: EmployeesBody<'_> = serde_json::from_slice(&bytes).map_err(|e| {
-            PluginError::fatal(format!("GET /v1/company/employees answered unexpected JSON: {e}"))
-        })?;
+        let body: EmployeesBody<'_> = serde_json::from_slice(&bytes)
+            .map_err(|e| PluginError::fatal(format!("GET /v1/company/employees answered unexpected JSON: {e}")))?;
         let count = body.data.len() as u64;
         let mut employees = Vec::with_capacity(body.data.len());
         let mut rejected = Vec::new();
@@ -328,7 +327,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
                 Ok(Scalar::Integer(v))
             }
             fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(i64::try_from(v).map(Scalar::Integer).unwrap_or(Scalar::Decimal(v as f64)))
+                Ok(i64::try_from(v)
+                    .map(Scalar::Integer)
+                    .unwrap_or(Scalar::Decimal(v as f64)))
             }
             fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
                 Ok(Scalar::Decimal(v))
@@ -558,7 +559,6 @@ fn employee(record: Record<'_>) -> Result<Employee, RejectedRecord> {
         custom,
     })
 }
-
 
 /// A custom attribute's value as sent, before its `type` says what it is.
 enum Raw<'a> {

@@ -16,9 +16,9 @@
 
 use hrsync_sdk::http::{get_each, percent_encode, status_error, Request, Response};
 use hrsync_sdk::{
-    config, export_target, log, secret, Account, AccountDraft, AccountPage, Applied, Attribute,
-    AttributeValue, Capabilities, Change, ManagerLink, Membership, PluginError, PluginInfo, Target, Team, TeamDraft,
-    TeamPage, TeamRename,
+    config, export_target, log, secret, Account, AccountDraft, AccountPage, Applied, Attribute, AttributeValue,
+    Capabilities, Change, ManagerLink, Membership, PluginError, PluginInfo, Target, Team, TeamDraft, TeamPage,
+    TeamRename,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -252,12 +252,16 @@ fn step(change: Change) -> Step {
             vec![json!({ "op": "replace", "path": "displayName", "value": after })],
             1,
         ),
-        Change::AddMember(Membership { team_id, account_id }) => {
-            Operation::patch(format!("/Groups/{team_id}"), membership_operations(true, &[account_id]), 1)
-        }
-        Change::RemoveMember(Membership { team_id, account_id }) => {
-            Operation::patch(format!("/Groups/{team_id}"), membership_operations(false, &[account_id]), 1)
-        }
+        Change::AddMember(Membership { team_id, account_id }) => Operation::patch(
+            format!("/Groups/{team_id}"),
+            membership_operations(true, &[account_id]),
+            1,
+        ),
+        Change::RemoveMember(Membership { team_id, account_id }) => Operation::patch(
+            format!("/Groups/{team_id}"),
+            membership_operations(false, &[account_id]),
+            1,
+        ),
         Change::LinkManager(ManagerLink { account_id, manager_id }) => {
             let path = format!("{ENTERPRISE}:manager");
             let operation = match manager_id {
@@ -468,16 +472,21 @@ impl Scim {
 
     fn bulk_outcome(&self, operation: &Operation, answer: Option<&Value>) -> Result<Applied, PluginError> {
         let Some(answer) = answer else {
-            return Err(PluginError::retryable("the bulk response left this operation out", None));
+            return Err(PluginError::retryable(
+                "the bulk response left this operation out",
+                None,
+            ));
         };
         let status = bulk_status(answer);
         if (200..300).contains(&status) {
             let id = (operation.method == "POST")
                 .then(|| {
-                    answer["response"]["id"]
-                        .as_str()
-                        .map(str::to_string)
-                        .or_else(|| answer["location"].as_str().and_then(|l| l.rsplit('/').next()).map(str::to_string))
+                    answer["response"]["id"].as_str().map(str::to_string).or_else(|| {
+                        answer["location"]
+                            .as_str()
+                            .and_then(|l| l.rsplit('/').next())
+                            .map(str::to_string)
+                    })
                 })
                 .flatten();
             return Ok(Applied { id });

@@ -239,7 +239,10 @@ impl Rule for ScriptRule {
                 if function.params.len() != 1 || function.access == FnAccess::Private {
                     return Err(PluginError::invalid(
                         "script",
-                        format!("fn {} must take one parameter, the employee: fn {}(e)", function.name, function.name),
+                        format!(
+                            "fn {} must take one parameter, the employee: fn {}(e)",
+                            function.name, function.name
+                        ),
                     ));
                 }
                 has[slot] = true;

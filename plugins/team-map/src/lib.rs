@@ -98,7 +98,8 @@ impl Rule for TeamMap {
         let config: Config = config()?;
         let mut teams = Vec::new();
         for (i, team) in config.teams.into_iter().enumerate() {
-            let name = Template::parse(&team.name).map_err(|e| PluginError::invalid(format!("teams[{i}].name"), e.to_string()))?;
+            let name = Template::parse(&team.name)
+                .map_err(|e| PluginError::invalid(format!("teams[{i}].name"), e.to_string()))?;
             if name.fields().next().is_none() {
                 return Err(PluginError::invalid(
                     format!("teams[{i}].name"),
@@ -113,7 +114,10 @@ impl Rule for TeamMap {
                         format!("unknown field `{field}`"),
                     ));
                 }
-                only.push((normalize_field(&field), values.iter().map(|v| v.to_lowercase()).collect()));
+                only.push((
+                    normalize_field(&field),
+                    values.iter().map(|v| v.to_lowercase()).collect(),
+                ));
             }
             teams.push(TeamRule { name, only });
         }
