@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::installation::{InstallationError, InstallationFile};
+use crate::runtime::manifest::kind_name;
 use crate::runtime::{Plugin, Runtime, Sandbox};
 use crate::sync::correlate::MatchAttribute;
 use crate::sync::job::{Job, PluginSetup};
@@ -90,7 +91,7 @@ pub enum IntegrationError {
     #[error("{section}.plugin: the component is a {found} plugin, expected a {expected} plugin")]
     Kind {
         section: String,
-        found: String,
+        found: &'static str,
         expected: &'static str,
     },
     #[error("{section}.config: {message}")]
@@ -200,12 +201,8 @@ impl IntegrationFile {
             if plugin.kind() != kind {
                 return Err(IntegrationError::Kind {
                     section,
-                    found: format!("{:?}", plugin.kind()).to_lowercase(),
-                    expected: match kind {
-                        PluginKind::Source => "source",
-                        PluginKind::Target => "target",
-                        PluginKind::Rule => "rule",
-                    },
+                    found: kind_name(plugin.kind()),
+                    expected: kind_name(kind),
                 });
             }
             let sandbox: Sandbox = file.sandbox().map_err(|source| IntegrationError::Installation {

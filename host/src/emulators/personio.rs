@@ -165,16 +165,8 @@ impl PersonioEmulator {
     /// rather than the emulator's first rendering.
     pub fn prerender(&self) {
         let mut inner = self.lock();
-        let Inner {
-            employees,
-            index,
-            rendered,
-            ..
-        } = &mut *inner;
-        for employee in employees.iter() {
-            rendered
-                .entry(employee.id)
-                .or_insert_with(|| render(employee, |id| index.get(&id).and_then(|at| employees.get(*at))).to_string());
+        for at in 0..inner.employees.len() {
+            inner.rendered_json(at);
         }
     }
 
@@ -223,6 +215,22 @@ impl PersonioEmulator {
 
     pub fn counts(&self) -> Counts {
         self.lock().counts
+    }
+}
+
+impl Inner {
+    /// The JSON of the employee at `at`, rendered on first use.
+    fn rendered_json(&mut self, at: usize) -> &str {
+        let Inner {
+            employees,
+            index,
+            rendered,
+            ..
+        } = self;
+        let employee = &employees[at];
+        rendered
+            .entry(employee.id)
+            .or_insert_with(|| render(employee, |id| index.get(&id).and_then(|at| employees.get(*at))).to_string())
     }
 }
 
@@ -332,22 +340,12 @@ async fn employees(
     } else {
         matching.into_iter().skip(offset).take(limit).collect()
     };
-    let Inner {
-        employees,
-        index,
-        rendered,
-        ..
-    } = &mut *inner;
     let mut data = String::with_capacity(page.len() * 2600);
     for (n, at) in page.into_iter().enumerate() {
-        let employee = &employees[at];
-        let json = rendered
-            .entry(employee.id)
-            .or_insert_with(|| render(employee, |id| index.get(&id).and_then(|at| employees.get(*at))).to_string());
         if n > 0 {
             data.push(',');
         }
-        data.push_str(json);
+        data.push_str(inner.rendered_json(at));
     }
     let metadata =
         json!({ "total_elements": total, "current_page": offset / limit, "total_pages": total.div_ceil(limit) });

@@ -8,28 +8,18 @@
 
 use std::time::Duration;
 
-/// Who or what started a run; shown in the run history.
+/// Who or what started a run; shown in the run history. The admin API and
+/// the scheduler will add theirs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trigger {
-    /// `hrsync sync` on the command line.
+    /// `hrsync sync` on the command line (and the demo).
     Cli,
-    /// "Sync now" by an admin.
-    Manual,
-    Schedule,
-    /// An HR webhook.
-    Webhook,
-    /// A test: a dry run that shows the plan.
-    Test,
 }
 
 impl Trigger {
     pub fn as_str(self) -> &'static str {
         match self {
             Trigger::Cli => "cli",
-            Trigger::Manual => "manual",
-            Trigger::Schedule => "schedule",
-            Trigger::Webhook => "webhook",
-            Trigger::Test => "test",
         }
     }
 }

@@ -284,22 +284,9 @@ impl Target for Perks {
             Change::DeactivateAccount(id) => self.status(&id, "archived"),
             Change::ReactivateAccount(id) => self.status(&id, "active"),
             Change::Invite(id) => self.invite(&id),
-            other => Err(PluginError::unsupported(format!(
-                "4Geeks Perks has no teams or managers; cannot apply {}",
-                change_name(&other)
-            ))),
+            // Never planned: the capabilities say no teams, no managers.
+            _ => Err(PluginError::unsupported("4Geeks Perks has no teams or managers")),
         }
-    }
-}
-
-fn change_name(change: &Change) -> &'static str {
-    match change {
-        Change::CreateTeam(_) => "create-team",
-        Change::RenameTeam(_) => "rename-team",
-        Change::AddMember(_) => "add-member",
-        Change::RemoveMember(_) => "remove-member",
-        Change::LinkManager(_) => "link-manager",
-        _ => "this change",
     }
 }
 

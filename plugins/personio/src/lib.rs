@@ -368,7 +368,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Named<'a> {
                 let mut name = None;
                 while let Some(key) = map.next_key::<Cow<'de, str>>()? {
                     match key.as_ref() {
-                        "name" => name = name.or(text_of(map.next_value::<Scalar>()?)),
+                        "name" => name = name.or(text_of(&map.next_value::<Scalar>()?)),
                         "attributes" => name = map.next_value::<Named>()?.0.map(Cow::into_owned).or(name),
                         _ => {
                             map.next_value::<IgnoredAny>()?;
@@ -479,7 +479,7 @@ struct SupervisorValue<'a> {
     attributes: Option<Attributes<'a>>,
 }
 
-fn text_of(scalar: Scalar<'_>) -> Option<String> {
+fn text_of(scalar: &Scalar<'_>) -> Option<String> {
     match scalar {
         Scalar::Text(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
         Scalar::Integer(i) => Some(i.to_string()),
@@ -490,13 +490,10 @@ fn text_of(scalar: Scalar<'_>) -> Option<String> {
 
 impl Attributes<'_> {
     fn text(&self, key: &str) -> Option<String> {
-        let scalar = self.scalars.iter().find(|(k, _)| *k == key).map(|(_, v)| v)?;
-        match scalar {
-            Scalar::Text(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-            Scalar::Integer(i) => Some(i.to_string()),
-            Scalar::Decimal(d) => Some(d.to_string()),
-            _ => None,
-        }
+        self.scalars
+            .iter()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, v)| text_of(v))
     }
 
     fn name(&self, key: &str) -> Option<String> {
