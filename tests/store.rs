@@ -293,6 +293,7 @@ fn the_audit_log_is_a_hash_chain_that_shows_tampering() {
 
     on_both_alone(|store, url| async move {
         let event = |i: usize| AuditEvent {
+            tenant: None,
             integration: Some("int-audit".into()),
             actor: "admin@example.com".into(),
             action: format!("test.{i}"),

@@ -35,7 +35,7 @@ pub struct IntegrationFile {
     pub options: OptionsFile,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct OptionsFile {
     /// Create accounts for new employees in scope.
@@ -50,6 +50,7 @@ pub struct OptionsFile {
     pub adopt: bool,
     /// Account attributes to match existing accounts by, in order.
     #[serde(rename = "match")]
+    #[schema(rename = "match")]
     pub match_by: Vec<String>,
     pub deletion_threshold_percent: u32,
     pub deletion_threshold_count: Option<u32>,
@@ -76,55 +77,11 @@ impl Default for OptionsFile {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum IntegrationError {
-    #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("{path}: {message}")]
-    Parse { path: PathBuf, message: String },
-    #[error("{section}: {source}")]
-    Installation { section: String, source: InstallationError },
-    #[error("{section}.plugin: missing; name the component, e.g. plugin = \"plugins/personio.wasm\"")]
-    NoPlugin { section: String },
-    #[error("{section}.plugin: {message}")]
-    Load { section: String, message: String },
-    #[error("{section}.plugin: the component is a {found} plugin, expected a {expected} plugin")]
-    Kind {
-        section: String,
-        found: &'static str,
-        expected: &'static str,
-    },
-    #[error("{section}.config: {message}")]
-    Config { section: String, message: String },
-    #[error("options.{field}: {message}")]
-    Option { field: String, message: String },
-}
-
-impl IntegrationFile {
-    pub fn load(path: &Path) -> Result<Self, IntegrationError> {
-        let text = std::fs::read_to_string(path).map_err(|source| IntegrationError::Read {
-            path: path.into(),
-            source,
-        })?;
-        let mut file: Self = toml::from_str(&text).map_err(|e| IntegrationError::Parse {
-            path: path.into(),
-            message: e.to_string(),
-        })?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        file.source.resolve_paths(base);
-        file.target.resolve_paths(base);
-        for rule in &mut file.rules {
-            rule.resolve_paths(base);
-        }
-        if file.database.is_none() {
-            file.database = Some(format!("sqlite://{}", base.join("hrsync.db").display()));
-        }
-        Ok(file)
-    }
-
-    /// Settings and full-read policy from `[options]`, checked.
+impl OptionsFile {
+    /// The sync settings and full-read policy these options ask for,
+    /// checked; errors name the option.
     pub fn settings(&self) -> Result<(Settings, FullReads), IntegrationError> {
-        let o = &self.options;
+        let o = self;
         let invalid = |field: &str, message: String| IntegrationError::Option {
             field: field.into(),
             message,
@@ -184,6 +141,58 @@ impl IntegrationFile {
             ..Settings::default()
         };
         Ok((settings, full_reads))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntegrationError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{section}: {source}")]
+    Installation { section: String, source: InstallationError },
+    #[error("{section}.plugin: missing; name the component, e.g. plugin = \"plugins/personio.wasm\"")]
+    NoPlugin { section: String },
+    #[error("{section}.plugin: {message}")]
+    Load { section: String, message: String },
+    #[error("{section}.plugin: the component is a {found} plugin, expected a {expected} plugin")]
+    Kind {
+        section: String,
+        found: &'static str,
+        expected: &'static str,
+    },
+    #[error("{section}.config: {message}")]
+    Config { section: String, message: String },
+    #[error("options.{field}: {message}")]
+    Option { field: String, message: String },
+}
+
+impl IntegrationFile {
+    pub fn load(path: &Path) -> Result<Self, IntegrationError> {
+        let text = std::fs::read_to_string(path).map_err(|source| IntegrationError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let mut file: Self = toml::from_str(&text).map_err(|e| IntegrationError::Parse {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        file.source.resolve_paths(base);
+        file.target.resolve_paths(base);
+        for rule in &mut file.rules {
+            rule.resolve_paths(base);
+        }
+        if file.database.is_none() {
+            file.database = Some(format!("sqlite://{}", base.join("hrsync.db").display()));
+        }
+        Ok(file)
+    }
+
+    /// Settings and full-read policy from `[options]`, checked.
+    pub fn settings(&self) -> Result<(Settings, FullReads), IntegrationError> {
+        self.options.settings()
     }
 
     /// Loads the components, checks each installation against its manifest

@@ -7,16 +7,23 @@
 //! - [`sync`]: the sync engine, one module per step of a run.
 //! - [`store`]: links, runs, run items, audit events and cursors on SQLite
 //!   or PostgreSQL (sqlx, migrations in `host/migrations/`).
+//! - [`api`]: the admin HTTP API of `hrsync serve` (axum, OpenAPI).
+//! - [`control`]: the control plane behind it — runs under leases, the
+//!   scheduler, quarantine and notifications.
+//! - [`vault`]: secrets sealed at rest.
 //! - [`cli`]: the `hrsync` command line.
 //! - [`emulators`]: provider APIs (Personio, ...) served on loopback from
 //!   their public specs, for tests, benchmarks and the demo.
 //! - [`bench`]: benchmarks that print their numbers.
 
+pub mod api;
 pub mod bench;
 pub mod cli;
+pub mod control;
 pub mod emulators;
 pub mod installation;
 pub mod integration;
 pub mod runtime;
 pub mod store;
 pub mod sync;
+pub mod vault;

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use hrsync::runtime::{Plugin, Runtime, RuntimeOptions};
 
+pub mod api;
 pub mod server;
 
 /// A component built by `scripts/build-plugins`.

@@ -4,6 +4,7 @@ mod audit;
 mod demo;
 mod plugin;
 mod report;
+mod serve;
 mod sync;
 
 use std::path::PathBuf;
@@ -40,6 +41,8 @@ enum Command {
     /// The audit log: `verify` walks its hash chain.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// The admin API and the scheduler (docs/api.md).
+    Serve(serve::ServeArgs),
     /// Sync a Personio emulator into a SCIM app on loopback, change a few
     /// employees, sync again, and print what happened each time.
     Demo,
@@ -54,6 +57,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Sync(args) => runtime(cli.cache_dir).and_then(|rt| sync::sync(&rt, args)),
         Command::Runs(args) => sync::runs(args),
         Command::Audit(command) => audit::run(command),
+        Command::Serve(args) => runtime(cli.cache_dir).and_then(|rt| serve::serve(rt, args)),
         Command::Demo => runtime(cli.cache_dir).and_then(|rt| demo::run_demo(&rt)),
         Command::Bench(command) => crate::bench::run(command),
     };

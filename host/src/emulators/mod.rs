@@ -3,9 +3,11 @@
 //! demo real HTTP, deterministic and fast. Each runs on its own thread with
 //! its own async runtime, so synchronous callers can drive it.
 
+pub mod inbox;
 pub mod perks;
 pub mod personio;
 pub mod scim;
+pub mod smtp;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

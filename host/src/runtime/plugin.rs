@@ -67,6 +67,7 @@ impl Default for Sandbox {
     }
 }
 
+#[derive(Clone)]
 enum KindPre {
     Source(source::SourcePre<PluginState>),
     Target(target::TargetPre<PluginState>),
@@ -74,6 +75,8 @@ enum KindPre {
 }
 
 /// A compiled, linked and described plugin, ready to start sessions.
+/// Cheap to clone: the compiled code is shared.
+#[derive(Clone)]
 pub struct Plugin {
     info: ComponentInfo,
     manifest: Manifest,

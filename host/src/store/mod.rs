@@ -11,6 +11,10 @@ use sqlx::{AnyPool, Row};
 
 use crate::sync::correlate::{Link, LinkOrigin};
 
+pub mod catalog;
+pub mod integrations;
+pub mod tenants;
+
 /// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bind
 /// limits.
 const CHUNK: usize = 500;
@@ -69,14 +73,31 @@ pub fn now_ms() -> i64 {
 /// An audit event to append: who did what, to which integration.
 #[derive(Debug, Clone)]
 pub struct AuditEvent {
+    /// Set on admin actions; events of an integration belong to its tenant.
+    pub tenant: Option<String>,
     pub integration: Option<String>,
     pub actor: String,
     pub action: String,
     pub detail: serde_json::Value,
 }
 
+/// A stored audit event.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct AuditRecord {
+    /// Its place in the hash chain.
+    pub seq: i64,
+    pub id: String,
+    pub integration: Option<String>,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    pub hash: String,
+}
+
 /// What `verify_audit` found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditCheck {
     /// Events checked and found intact.
     pub events: u64,
@@ -84,7 +105,7 @@ pub struct AuditCheck {
 }
 
 /// Where the chain breaks and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditBreak {
     pub seq: i64,
     pub id: Option<String>,
@@ -96,6 +117,7 @@ struct ChainLink {
     seq: i64,
     prev_hash: String,
     id: String,
+    tenant: Option<String>,
     integration: Option<String>,
     at: i64,
     actor: String,
@@ -120,6 +142,11 @@ impl ChainLink {
         field(self.actor.as_bytes());
         field(self.action.as_bytes());
         field(self.detail.as_bytes());
+        // Hashed only when set, so that events written before tenants
+        // existed keep their hashes.
+        if let Some(tenant) = &self.tenant {
+            field(tenant.as_bytes());
+        }
         hasher.finalize().to_hex().to_string()
     }
 }
@@ -448,6 +475,7 @@ impl Store {
         detail: &serde_json::Value,
     ) -> Result<(), StoreError> {
         self.append_audit_events([AuditEvent {
+            tenant: None,
             integration: integration.map(str::to_string),
             actor: actor.to_string(),
             action: action.to_string(),
@@ -479,8 +507,8 @@ impl Store {
                 break;
             }
             let sql = format!(
-                "INSERT INTO audit_events (id, integration_id, at, actor, action, detail, seq, prev_hash, hash) VALUES {}",
-                self.rows(chunk.len(), 9)
+                "INSERT INTO audit_events (id, tenant_id, integration_id, at, actor, action, detail, seq, prev_hash, hash) VALUES {}",
+                self.rows(chunk.len(), 10)
             );
             let mut query = sqlx::query(&sql);
             for event in &chunk {
@@ -488,6 +516,7 @@ impl Store {
                     seq: seq + 1,
                     prev_hash: hash,
                     id: new_id("audit"),
+                    tenant: event.tenant.clone(),
                     integration: event.integration.clone(),
                     at,
                     actor: event.actor.clone(),
@@ -497,6 +526,7 @@ impl Store {
                 let own = link.hash();
                 query = query
                     .bind(link.id)
+                    .bind(link.tenant)
                     .bind(link.integration)
                     .bind(link.at)
                     .bind(link.actor)
@@ -528,7 +558,7 @@ impl Store {
             .await?;
         let (head_seq, head_hash): (i64, String) = (head.try_get("seq")?, head.try_get("hash")?);
         let mut rows = sqlx::query(
-            "SELECT id, integration_id, at, actor, action, detail, seq, prev_hash, hash FROM audit_events \
+            "SELECT id, tenant_id, integration_id, at, actor, action, detail, seq, prev_hash, hash FROM audit_events \
              WHERE seq IS NOT NULL ORDER BY seq",
         )
         .fetch(&self.pool);
@@ -543,6 +573,7 @@ impl Store {
                 seq: row.try_get("seq")?,
                 prev_hash: row.try_get("prev_hash")?,
                 id: row.try_get("id")?,
+                tenant: row.try_get("tenant_id")?,
                 integration: row.try_get("integration_id")?,
                 at: row.try_get("at")?,
                 actor: row.try_get("actor")?,
@@ -594,5 +625,44 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(|r| Ok(r.try_get("action")?)).collect()
+    }
+
+    /// A tenant's audit events (its admin actions and the changes of its
+    /// integrations), newest first, before `before` (a chain place) when
+    /// given.
+    pub async fn tenant_audit(
+        &self,
+        tenant: &str,
+        integration: Option<&str>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, id, integration_id, at, actor, action, detail, hash FROM audit_events \
+             WHERE (tenant_id = $1 OR integration_id IN (SELECT id FROM integrations WHERE tenant_id = $1)) \
+             AND ($2 IS NULL OR integration_id = $2) AND ($3 IS NULL OR seq < $3) \
+             ORDER BY seq DESC LIMIT $4",
+        )
+        .bind(tenant)
+        .bind(integration)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let detail: String = row.try_get("detail")?;
+                Ok(AuditRecord {
+                    seq: row.try_get("seq")?,
+                    id: row.try_get("id")?,
+                    integration: row.try_get("integration_id")?,
+                    at: row.try_get("at")?,
+                    actor: row.try_get("actor")?,
+                    action: row.try_get("action")?,
+                    detail: serde_json::from_str(&detail).map_err(|e| StoreError::Malformed(e.to_string()))?,
+                    hash: row.try_get("hash")?,
+                })
+            })
+            .collect()
     }
 }

@@ -83,16 +83,39 @@ impl Job {
         request: RunRequest<'_>,
         observe: Observer,
     ) -> Result<Finished, JobError> {
+        let run_id = tokio.block_on(store.start_run(&self.integration, request.trigger.as_str(), request.by))?;
+        self.run_started(store, tokio, run_id, request, observe)
+    }
+
+    /// Runs a run already recorded as started (`Store::start_run`): the
+    /// admin API answers with its id before it ends.
+    pub fn run_started(
+        &self,
+        store: &Store,
+        tokio: &tokio::runtime::Handle,
+        run_id: String,
+        request: RunRequest<'_>,
+        observe: Observer,
+    ) -> Result<Finished, JobError> {
         let integration = self.integration.as_str();
-        let links = tokio.block_on(store.links(integration))?;
-        let cursor = tokio.block_on(store.cursor(integration))?;
-        let full_read_at = tokio.block_on(store.full_read_at(integration))?;
+        let loaded = (|| {
+            let links = tokio.block_on(store.links(integration))?;
+            let cursor = tokio.block_on(store.cursor(integration))?;
+            let full_read_at = tokio.block_on(store.full_read_at(integration))?;
+            Ok::<_, StoreError>((links, cursor, full_read_at))
+        })();
+        let (links, cursor, full_read_at) = match loaded {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                let _ = tokio.block_on(record::record_failure(store, integration, &run_id, &error.to_string()));
+                return Err(error.into());
+            }
+        };
         let settings = Settings {
             since: read_since(cursor, full_read_at, now_ms(), self.full_reads, request.full),
             dry_run: request.dry_run,
             ..self.settings.clone()
         };
-        let run_id = tokio.block_on(store.start_run(integration, request.trigger.as_str(), request.by))?;
         match self.run_steps(&run_id, &links, &settings, observe) {
             Ok(report) => {
                 tokio.block_on(record::record(store, integration, &run_id, &links, &report))?;

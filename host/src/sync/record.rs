@@ -147,6 +147,7 @@ pub async fn record(
     let status = if report.failed() == 0 { "succeeded" } else { "partial" };
     store.finish_run(run, status, None, &counts(report)).await?;
     let finish = AuditEvent {
+        tenant: None,
         integration: Some(integration.to_string()),
         actor: "sync".into(),
         action: "run.finish".into(),
@@ -196,6 +197,7 @@ fn applied_changes<'a>(
                 detail["id"] = serde_json::json!(id);
             }
             AuditEvent {
+                tenant: None,
                 integration: Some(integration.to_string()),
                 actor: "sync".into(),
                 action: format!("change.{}", kind(&o.planned.change)),

@@ -8,18 +8,26 @@
 
 use std::time::Duration;
 
-/// Who or what started a run; shown in the run history. The admin API and
-/// the scheduler will add theirs.
+/// Who or what started a run; shown in the run history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trigger {
     /// `hrsync sync` on the command line (and the demo).
     Cli,
+    /// A member through the admin API: sync now, activate, test.
+    Manual,
+    /// The integration's schedule.
+    Schedule,
+    /// An HR webhook.
+    Webhook,
 }
 
 impl Trigger {
     pub fn as_str(self) -> &'static str {
         match self {
             Trigger::Cli => "cli",
+            Trigger::Manual => "manual",
+            Trigger::Schedule => "schedule",
+            Trigger::Webhook => "webhook",
         }
     }
 }

@@ -1,0 +1,179 @@
+//! The admin HTTP API of `hrsync serve`, under `/api/v1`: one router per
+//! resource, every handler checking tenant and role through its
+//! [`auth::Principal`], every error a JSON body ([`error::ApiError`]). The
+//! OpenAPI document at `/api/v1/openapi.json` is generated from the
+//! handlers and types here.
+
+pub mod auth;
+pub mod error;
+pub mod integrations;
+pub mod plugins;
+pub mod runs;
+pub mod tenants;
+
+use std::sync::Arc;
+
+use axum::extract::FromRequest;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Serialize;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::control::Control;
+use crate::store::{AuditEvent, StoreError};
+use auth::{AuthGuard, Principal};
+use error::ApiError;
+
+/// Largest JSON body accepted.
+pub const JSON_LIMIT: usize = 1 << 20;
+
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// Largest component accepted by `POST /plugins`.
+    pub max_plugin_bytes: usize,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            max_plugin_bytes: 32 << 20,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub control: Arc<Control>,
+    pub guard: Arc<AuthGuard>,
+    pub settings: Arc<ApiSettings>,
+}
+
+impl AppState {
+    pub fn new(control: Arc<Control>, operator_token: Option<&str>, settings: ApiSettings) -> Self {
+        Self {
+            control,
+            guard: Arc::new(AuthGuard::new(operator_token)),
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// Appends an admin action to the audit log.
+    pub async fn audit(
+        &self,
+        who: &Principal,
+        integration: Option<&str>,
+        action: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.control
+            .store
+            .append_audit_events([AuditEvent {
+                tenant: Some(who.tenant.clone()),
+                integration: integration.map(str::to_string),
+                actor: who.actor(),
+                action: action.to_string(),
+                detail,
+            }])
+            .await
+    }
+
+    pub async fn audit_tenant(
+        &self,
+        tenant: &str,
+        actor: &str,
+        action: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.control
+            .store
+            .append_audit_events([AuditEvent {
+                tenant: Some(tenant.to_string()),
+                integration: None,
+                actor: actor.to_string(),
+                action: action.to_string(),
+                detail,
+            }])
+            .await
+    }
+}
+
+/// JSON in and out; a body that does not parse is a 422 naming the field.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Json<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "hrsync admin API",
+        description = "Tenants, members and API keys; plugins and their installations; integrations, their runs and the audit log. Authenticate with `Authorization: Bearer sk_live_...` (or `sk_test_...`, which sees test installations and integrations only). Times are milliseconds since the Unix epoch."
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "tenants"), (name = "members"), (name = "keys"), (name = "plugins"),
+        (name = "installations"), (name = "integrations"), (name = "runs"), (name = "audit")
+    )
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("api_key", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme(
+            "operator_token",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The `/api/v1` routes and the OpenAPI document describing them.
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest(
+            "/api/v1",
+            OpenApiRouter::new()
+                .merge(tenants::router())
+                .merge(plugins::router())
+                .merge(integrations::router())
+                .merge(runs::router()),
+        )
+        .split_for_parts();
+    openapi.info.version = env!("CARGO_PKG_VERSION").to_string();
+    (router, openapi)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NoRoute
+}
+
+/// The whole application: the API, its OpenAPI document, JSON errors for
+/// unknown routes and methods.
+pub fn app(state: AppState) -> Router {
+    let (api, openapi) = api();
+    let openapi = Arc::new(openapi);
+    api.route(
+        "/api/v1/openapi.json",
+        get(move || {
+            let openapi = Arc::clone(&openapi);
+            async move { axum::Json(openapi.as_ref().clone()) }
+        }),
+    )
+    .route("/healthz", get(|| async { (StatusCode::OK, "ok") }))
+    .fallback(not_found)
+    .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+    .layer(axum::extract::DefaultBodyLimit::max(JSON_LIMIT))
+    .with_state(state)
+}

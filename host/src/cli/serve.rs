@@ -1,0 +1,154 @@
+//! `hrsync serve`: the admin API and the scheduler, until SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::api::{app, ApiSettings, AppState};
+use crate::control::notify::{MailSettings, Notifier};
+use crate::control::{scheduler, Control};
+use crate::runtime::Runtime;
+use crate::store::Store;
+use crate::vault::Vault;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HRSYNC_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// `sqlite://PATH` or `postgres://...`; by default `hrsync.db` in the
+    /// data folder.
+    #[arg(long, env = "HRSYNC_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Holds the default SQLite file and the secret key file.
+    #[arg(long, env = "HRSYNC_DATA_DIR", default_value = "hrsync-data")]
+    data_dir: PathBuf,
+    /// 64 hex digits sealing secrets at rest; by default read from (or
+    /// created in) `<data-dir>/secret.key`. Every process sharing a
+    /// database needs the same key.
+    #[arg(long, env = "HRSYNC_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
+    /// Creates tenants (`POST /api/v1/tenants`); without it no tenant can
+    /// be created over HTTP.
+    #[arg(long, env = "HRSYNC_OPERATOR_TOKEN", hide_env_values = true)]
+    operator_token: Option<String>,
+    /// SMTP relay for failure e-mails, e.g. `smtp://127.0.0.1:2525` or
+    /// `smtps://user:password@mail.example.com`.
+    #[arg(long, env = "HRSYNC_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// Sender of failure e-mails.
+    #[arg(long, env = "HRSYNC_MAIL_FROM", default_value = "hrsync <hrsync@localhost>")]
+    mail_from: String,
+    /// How often the scheduler looks for due integrations, in ms.
+    #[arg(long, env = "HRSYNC_SCHEDULER_TICK_MS", default_value_t = 1000)]
+    scheduler_tick_ms: u64,
+    /// How long a shutdown waits for running runs, in seconds.
+    #[arg(long, default_value_t = 60)]
+    shutdown_grace_secs: u64,
+}
+
+pub fn serve(runtime: Runtime, args: ServeArgs) -> Result<ExitCode, String> {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    tokio.block_on(serve_async(runtime, args))
+}
+
+async fn serve_async(runtime: Runtime, args: ServeArgs) -> Result<ExitCode, String> {
+    std::fs::create_dir_all(&args.data_dir).map_err(|e| format!("data folder {}: {e}", args.data_dir.display()))?;
+    let database = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", args.data_dir.join("hrsync.db").display()));
+    let store = Store::connect(&database).await.map_err(|e| e.to_string())?;
+    let vault = match &args.secret_key {
+        Some(key) => Vault::from_hex_key(key),
+        None => Vault::load_or_create(&args.data_dir.join("secret.key")),
+    }
+    .map_err(|e| e.to_string())?;
+    let notifier = Notifier {
+        mail: args.smtp_url.clone().map(|smtp_url| MailSettings {
+            smtp_url,
+            from: args.mail_from.clone(),
+        }),
+    };
+    let control = Arc::new(Control::new(store, Arc::new(runtime), vault, notifier));
+    let state = AppState::new(
+        Arc::clone(&control),
+        args.operator_token.as_deref(),
+        ApiSettings::default(),
+    );
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let scheduler = tokio::spawn(scheduler::run(
+        Arc::clone(&control),
+        Duration::from_millis(args.scheduler_tick_ms.max(10)),
+        stopped.clone(),
+    ));
+    println!(
+        "hrsync serve: listening on http://{address} (database {})",
+        redact_url(&database)
+    );
+    let mut shutdown = stopped.clone();
+    let server = axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        });
+    let signals = async {
+        shutdown_signal().await;
+        tracing::info!("shutting down: no new runs; waiting for running ones");
+        control.stop_starting_runs();
+        let _ = stop.send(true);
+    };
+    let (served, ()) = tokio::join!(server, signals);
+    served.map_err(|e| format!("server: {e}"))?;
+    let _ = scheduler.await;
+    if !control.wait_idle(Duration::from_secs(args.shutdown_grace_secs)).await {
+        eprintln!(
+            "hrsync serve: {} run(s) still going after the grace period",
+            control.running()
+        );
+    }
+    println!("hrsync serve: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A database URL without its password, for the log.
+fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+}

@@ -1,0 +1,445 @@
+//! The control plane behind `hrsync serve`: turns stored integrations into
+//! jobs, starts runs under a lease (one run per integration at a time, even
+//! across processes), pauses a schedule after a failed run and tells the
+//! owners, and drives the scheduler. The admin API and the scheduler both
+//! start runs through [`Control::start`].
+
+pub mod notify;
+pub mod schedule;
+pub mod scheduler;
+pub mod signature;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::integration::IntegrationError;
+use crate::runtime::manifest::kind_name;
+use crate::runtime::types::PluginKind;
+use crate::runtime::{Grant, HttpPolicy, Plugin, Runtime, Sandbox, Secrets};
+use crate::store::integrations::{Integration, State};
+use crate::store::{new_id, now_ms, Store, StoreError};
+use crate::sync::job::{Finished, Job, JobError, PluginSetup, RunRequest};
+use crate::sync::trigger::Trigger;
+use crate::vault::{Vault, VaultError};
+
+use notify::{Notifier, RunFailed};
+use schedule::Schedule;
+
+/// A lease lives this long unless renewed; renewed every third of it.
+const LEASE_TTL_MS: i64 = 30_000;
+
+/// Why a stored integration cannot be turned into a job; each names the
+/// field of the integration or installation at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("{field}: installation `{id}` not found")]
+    MissingInstallation { field: String, id: String },
+    #[error("{field}: plugin {plugin} {version} is not uploaded")]
+    MissingPlugin {
+        field: String,
+        plugin: String,
+        version: String,
+    },
+    #[error("{field}: {message}")]
+    Plugin { field: String, message: String },
+    #[error("{field}: installation `{id}` is a {found} plugin, expected a {expected} plugin")]
+    Kind {
+        field: String,
+        id: String,
+        found: &'static str,
+        expected: &'static str,
+    },
+    #[error("{field}.config: {message}")]
+    Config { field: String, message: String },
+    #[error(transparent)]
+    Options(#[from] IntegrationError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SetupError {
+    /// The field of the request at fault, for API error bodies.
+    pub fn field(&self) -> Option<String> {
+        match self {
+            SetupError::MissingInstallation { field, .. }
+            | SetupError::MissingPlugin { field, .. }
+            | SetupError::Plugin { field, .. }
+            | SetupError::Kind { field, .. } => Some(field.clone()),
+            SetupError::Config { field, .. } => Some(format!("{field}.config")),
+            SetupError::Options(IntegrationError::Option { field, .. }) => Some(format!("options.{field}")),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("a run of this integration is in progress")]
+    Busy,
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A run that has started; `done` resolves when it ends.
+pub struct Started {
+    pub run_id: String,
+    pub done: tokio::task::JoinHandle<Result<Finished, JobError>>,
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunOrder {
+    pub trigger: Trigger,
+    /// The member's e-mail for manual runs.
+    pub by: Option<String>,
+    pub dry_run: bool,
+    pub full: bool,
+}
+
+pub struct Control {
+    pub store: Store,
+    pub runtime: Arc<Runtime>,
+    pub vault: Vault,
+    pub notifier: Notifier,
+    /// Set when the server shuts down: no new runs start.
+    stopping: AtomicBool,
+    /// Runs going on in this process.
+    running: AtomicUsize,
+    /// Loaded plugins by content hash: a run does not compile again.
+    plugins: Mutex<HashMap<String, Plugin>>,
+}
+
+/// Turns a failed blocking task into a store error (it only fails when the
+/// task panicked or the runtime shut down).
+fn joined<T>(result: Result<T, tokio::task::JoinError>) -> Result<T, StoreError> {
+    result.map_err(|e| StoreError::Malformed(format!("background task: {e}")))
+}
+
+impl Control {
+    pub fn new(store: Store, runtime: Arc<Runtime>, vault: Vault, notifier: Notifier) -> Self {
+        Self {
+            store,
+            runtime,
+            vault,
+            notifier,
+            stopping: AtomicBool::new(false),
+            running: AtomicUsize::new(0),
+            plugins: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn stop_starting_runs(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Runs going on in this process.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
+    }
+
+    /// Waits until no run of this process is going on, at most `limit`;
+    /// true when none is.
+    pub async fn wait_idle(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.running() > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        true
+    }
+
+    /// Loads a component (or takes it from memory) and checks its kind.
+    pub fn plugin(&self, field: &str, bytes: &[u8]) -> Result<Plugin, SetupError> {
+        let hash = crate::runtime::cache::content_hash(bytes);
+        if let Some(plugin) = self.plugins.lock().ok().and_then(|p| p.get(&hash).cloned()) {
+            return Ok(plugin);
+        }
+        let plugin = self.runtime.load(bytes).map_err(|e| SetupError::Plugin {
+            field: field.to_string(),
+            message: e.to_string(),
+        })?;
+        if let Ok(mut plugins) = self.plugins.lock() {
+            plugins.insert(hash, plugin.clone());
+        }
+        Ok(plugin)
+    }
+
+    /// One installation as a plugin and its sandbox: secrets opened, hosts
+    /// granted, config checked against the plugin's schema.
+    async fn setup(&self, tenant: &str, field: &str, id: &str, kind: PluginKind) -> Result<PluginSetup, SetupError> {
+        let installation =
+            self.store
+                .installation(tenant, id)
+                .await?
+                .ok_or_else(|| SetupError::MissingInstallation {
+                    field: field.to_string(),
+                    id: id.to_string(),
+                })?;
+        let bytes = self
+            .store
+            .plugin_component(tenant, &installation.plugin, &installation.version)
+            .await?
+            .ok_or_else(|| SetupError::MissingPlugin {
+                field: field.to_string(),
+                plugin: installation.plugin.clone(),
+                version: installation.version.clone(),
+            })?;
+        let plugin = self.plugin(field, &bytes)?;
+        if plugin.kind() != kind {
+            return Err(SetupError::Kind {
+                field: field.to_string(),
+                id: id.to_string(),
+                found: kind_name(plugin.kind()),
+                expected: kind_name(kind),
+            });
+        }
+        let sandbox = self.sandbox(&installation)?;
+        plugin.validate(&sandbox).map_err(|errors| SetupError::Config {
+            field: field.to_string(),
+            message: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+        })?;
+        Ok(PluginSetup { plugin, sandbox })
+    }
+
+    /// What a session of the installation gets.
+    pub fn sandbox(&self, installation: &crate::store::catalog::Installation) -> Result<Sandbox, SetupError> {
+        let mut secrets = Secrets::new();
+        for (name, sealed) in &installation.sealed_secrets {
+            let secret = self.vault.open(&format!("{}/{name}", installation.id), sealed)?;
+            secrets.insert(name.clone(), secret);
+        }
+        let grants = installation
+            .allowed_hosts
+            .iter()
+            .map(|host| Grant::parse(host))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| SetupError::Plugin {
+                field: "allowed_hosts".into(),
+                message: e.to_string(),
+            })?;
+        Ok(Sandbox {
+            config: installation.config.clone(),
+            secrets,
+            http: HttpPolicy {
+                grants,
+                ..HttpPolicy::default()
+            },
+            ..Sandbox::default()
+        })
+    }
+
+    /// The job a stored integration describes, checked.
+    pub async fn prepare(&self, tenant: &str, integration: &Integration) -> Result<Job, SetupError> {
+        let (settings, full_reads) = integration.options.settings()?;
+        let source = self
+            .setup(tenant, "source", &integration.source, PluginKind::Source)
+            .await?;
+        let mut rules = Vec::with_capacity(integration.rules.len());
+        for (i, rule) in integration.rules.iter().enumerate() {
+            rules.push(
+                self.setup(tenant, &format!("rules[{i}]"), rule, PluginKind::Rule)
+                    .await?,
+            );
+        }
+        let target = self
+            .setup(tenant, "target", &integration.target, PluginKind::Target)
+            .await?;
+        Ok(Job {
+            integration: integration.id.clone(),
+            source,
+            rules,
+            target,
+            settings,
+            full_reads,
+        })
+    }
+
+    /// Starts a run of an integration unless one is going on: takes the
+    /// lease, prepares the job, records the run as started and runs it on a
+    /// blocking thread, renewing the lease until it ends.
+    pub async fn start(
+        self: &Arc<Self>,
+        tenant: &str,
+        integration: &Integration,
+        order: RunOrder,
+    ) -> Result<Started, StartError> {
+        if self.is_stopping() {
+            return Err(StartError::ShuttingDown);
+        }
+        let holder = new_id("lease");
+        if !self.store.acquire_lease(&integration.id, &holder, LEASE_TTL_MS).await? {
+            return Err(StartError::Busy);
+        }
+        let prepared = async {
+            let job = self.prepare(tenant, integration).await?;
+            let run_id = self
+                .store
+                .start_run(&integration.id, order.trigger.as_str(), order.by.as_deref())
+                .await?;
+            Ok::<_, StartError>((job, run_id))
+        }
+        .await;
+        let (job, run_id) = match prepared {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                let _ = self.store.release_lease(&integration.id, &holder).await;
+                return Err(error);
+            }
+        };
+        self.running.fetch_add(1, Ordering::SeqCst);
+        let renewal = self.renew_while_running(integration.id.clone(), holder.clone());
+        let control = Arc::clone(self);
+        let (tenant, integration, started) = (tenant.to_string(), integration.clone(), run_id.clone());
+        let tokio = tokio::runtime::Handle::current();
+        let done = tokio::task::spawn_blocking(move || {
+            let request = RunRequest {
+                trigger: order.trigger,
+                by: order.by.as_deref(),
+                dry_run: order.dry_run,
+                full: order.full,
+            };
+            let result = job.run_started(&control.store, &tokio, started, request, &|_| {});
+            renewal.abort();
+            let _ = tokio.block_on(control.store.release_lease(&integration.id, &holder));
+            if !order.dry_run {
+                control.after_run(&tokio, &tenant, &integration.id, order.trigger, &result);
+            }
+            control.running.fetch_sub(1, Ordering::SeqCst);
+            result
+        });
+        Ok(Started { run_id, done })
+    }
+
+    fn renew_while_running(&self, integration: String, holder: String) -> tokio::task::JoinHandle<()> {
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_millis((LEASE_TTL_MS / 3) as u64));
+            every.tick().await;
+            loop {
+                every.tick().await;
+                match store.renew_lease(&integration, &holder, LEASE_TTL_MS).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(%integration, "the run lease was lost");
+                        break;
+                    }
+                    Err(error) => tracing::warn!(%integration, %error, "renewing the run lease failed"),
+                }
+            }
+        })
+    }
+
+    /// A failed run pauses an active integration and tells its owners; a
+    /// manual run that succeeds resumes a paused one.
+    fn after_run(
+        &self,
+        tokio: &tokio::runtime::Handle,
+        tenant: &str,
+        integration_id: &str,
+        trigger: Trigger,
+        result: &Result<Finished, JobError>,
+    ) {
+        let outcome = tokio.block_on(async {
+            let Some(integration) = self.store.integration(tenant, integration_id).await? else {
+                return Ok(());
+            };
+            match (result, integration.state) {
+                (Err(JobError::Run { run_id, error }), State::Active | State::Paused) => {
+                    let reason = error.to_string();
+                    self.store
+                        .set_integration_state(integration_id, State::Paused, Some(&reason), None)
+                        .await?;
+                    self.store
+                        .append_audit(
+                            Some(integration_id),
+                            "scheduler",
+                            "integration.paused",
+                            &serde_json::json!({ "run": run_id, "reason": reason }),
+                        )
+                        .await?;
+                    self.notify_failure(tenant, &integration, run_id, &reason).await?;
+                }
+                (Ok(finished), State::Paused) if trigger == Trigger::Manual => {
+                    let next = Schedule::parse(&integration.schedule, &integration.timezone)
+                        .ok()
+                        .and_then(|s| s.next_after(now_ms()));
+                    self.store
+                        .set_integration_state(integration_id, State::Active, None, next)
+                        .await?;
+                    self.store
+                        .append_audit(
+                            Some(integration_id),
+                            "scheduler",
+                            "integration.resumed",
+                            &serde_json::json!({ "run": finished.run_id }),
+                        )
+                        .await?;
+                }
+                _ => {}
+            }
+            Ok::<_, StoreError>(())
+        });
+        if let Err(error) = outcome {
+            tracing::error!(integration = integration_id, %error, "recording the end of a run failed");
+        }
+    }
+
+    async fn notify_failure(
+        &self,
+        tenant: &str,
+        integration: &Integration,
+        run_id: &str,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let mut emails = integration.notify.emails.clone();
+        if integration.notify.email_owners {
+            emails.extend(self.store.owner_emails(tenant).await?);
+        }
+        let signing = match integration.sealed_secrets.get("signing") {
+            Some(sealed) => match self.vault.open(&format!("{}/signing", integration.id), sealed) {
+                Ok(secret) => Some(secret),
+                Err(error) => {
+                    tracing::error!(integration = %integration.id, %error, "cannot open the signing secret");
+                    None
+                }
+            },
+            None => None,
+        };
+        let failure = RunFailed {
+            event: "run.failed",
+            tenant: tenant.to_string(),
+            integration: integration.id.clone(),
+            integration_name: integration.name.clone(),
+            run: run_id.to_string(),
+            reason: reason.to_string(),
+            at: now_ms(),
+        };
+        let notifier = self.notifier.clone();
+        let url = integration.notify.webhook_url.clone();
+        let problems = joined(
+            tokio::task::spawn_blocking(move || {
+                let webhook = url.as_deref().zip(signing.as_ref());
+                notifier.run_failed(&failure, &emails, webhook)
+            })
+            .await,
+        )?;
+        for problem in problems {
+            tracing::warn!(integration = %integration.id, "notification not delivered: {problem}");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,556 @@
+//! The admin API over real HTTP on loopback: tenants, keys and roles,
+//! plugin uploads and installations, integrations tested, activated and
+//! run against the Personio and SCIM emulators, the run history and the
+//! audit log; and every error a JSON body naming what was wrong.
+
+use hrsync::emulators::personio::{HrEmployee, PersonioEmulator};
+use hrsync::emulators::scim::ScimEmulator;
+use hrsync_tests::api::{Client, Server, ServerOptions};
+use hrsync_tests::plugin_bytes;
+use serde_json::{json, Value};
+
+const HR_CLIENT: &str = "api-test-client";
+const HR_SECRET: &str = "hr-secret-8c1f7d";
+const APP_TOKEN: &str = "app-token-44e0b9";
+
+fn people(hr: &PersonioEmulator) {
+    hr.upsert((1..=5).map(|id| {
+        let mut e = HrEmployee::new(
+            id,
+            &format!("Person{id}"),
+            "Example",
+            if id % 2 == 0 { "Sales" } else { "IT" },
+        );
+        e.supervisor_id = (id > 1).then_some(1);
+        e.last_modified_ms -= 60_000;
+        e
+    }));
+}
+
+struct Installed {
+    source: String,
+    rule: String,
+    target: String,
+}
+
+/// Uploads the Personio, team-map and SCIM plugins and installs them.
+fn install(client: &Client, hr: &PersonioEmulator, app: &ScimEmulator) -> Installed {
+    for plugin in ["personio", "team_map", "scim"] {
+        let (status, body) = client.upload(&plugin_bytes(plugin));
+        assert!(status == 201 || status == 409, "{plugin}: {status} {body}");
+    }
+    let mut ids = Vec::new();
+    for body in [
+        json!({ "name": "Personio", "plugin": "personio", "config": { "base_url": hr.base_url() },
+                "secrets": { "client-id": HR_CLIENT, "client-secret": HR_SECRET },
+                "allowed_hosts": [hr.base_url()] }),
+        json!({ "name": "Teams by department", "plugin": "team-map",
+                "config": { "teams": [{ "name": "Abteilung {department}" }] } }),
+        json!({ "name": "SCIM app", "plugin": "scim", "config": { "base_url": app.base_url() },
+                "secrets": { "token": APP_TOKEN }, "allowed_hosts": [app.origin()] }),
+    ] {
+        let (status, installed) = client.post("/api/v1/installations", body);
+        assert_eq!(status, 201, "{installed}");
+        ids.push(installed["id"].as_str().unwrap().to_string());
+    }
+    Installed {
+        source: ids[0].clone(),
+        rule: ids[1].clone(),
+        target: ids[2].clone(),
+    }
+}
+
+fn create_integration(client: &Client, installed: &Installed, extra: Value) -> Value {
+    let mut body = json!({
+        "name": "Personio to SCIM",
+        "source": installed.source,
+        "rules": [installed.rule],
+        "target": installed.target,
+        "options": { "deletion_threshold_percent": 50 },
+    });
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    let (status, created) = client.post("/api/v1/integrations", body);
+    assert_eq!(status, 201, "{created}");
+    created
+}
+
+/// Every body the test saw, to check that no secret ever appears.
+fn assert_no_secret(bodies: &[&Value]) {
+    for body in bodies {
+        let text = body.to_string();
+        for secret in [HR_SECRET, APP_TOKEN] {
+            assert!(!text.contains(secret), "a secret in a response: {text}");
+        }
+    }
+}
+
+#[test]
+fn an_admins_first_ten_minutes() {
+    let server = Server::start();
+    let hr = PersonioEmulator::start(HR_CLIENT, HR_SECRET).unwrap();
+    let app = ScimEmulator::start(APP_TOKEN).unwrap();
+    people(&hr);
+    let (tenant, owner) = server.tenant("Acme", "owner@acme.example");
+    assert!(tenant["key"]["secret"].as_str().unwrap().starts_with("sk_live_"));
+    let (status, me) = owner.get("/api/v1/tenant");
+    assert_eq!((status, me["member"]["role"].as_str()), (200, Some("owner")), "{me}");
+
+    let installed = install(&owner, &hr, &app);
+    let (status, versions) = owner.get("/api/v1/plugins/personio");
+    assert_eq!(status, 200);
+    assert_eq!(versions[0]["kind"], "source");
+    assert_eq!(versions[0]["wit_version"], "1.0.0");
+    let (_, installation) = owner.get(&format!("/api/v1/installations/{}", installed.source));
+    assert_eq!(installation["secrets"], json!(["client-id", "client-secret"]));
+
+    let created = create_integration(&owner, &installed, json!({ "timezone": "Europe/Berlin" }));
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(created["state"], "inactive");
+    assert_eq!(created["schedule"], "0 4 * * *");
+    assert!(created["hook_secret"].as_str().unwrap().starts_with("whsec_"));
+
+    // Test: the plan, and nothing changes in the app.
+    let (status, plan) = owner.post(&format!("/api/v1/integrations/{id}/test"), json!({}));
+    assert_eq!(status, 200, "{plan}");
+    assert_eq!(plan["run"]["status"], "dry-run");
+    let creates = plan["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "create-account" && i["outcome"] == "planned")
+        .count();
+    assert_eq!(creates, 5, "{plan}");
+    assert!(app.users().is_empty());
+
+    // Activate: on the schedule, and the first sync at once.
+    let (status, activated) = owner.post(&format!("/api/v1/integrations/{id}/activate"), json!({}));
+    assert_eq!(status, 202, "{activated}");
+    assert_eq!(activated["integration"]["state"], "active");
+    let next = activated["integration"]["next_run_at"].as_i64().unwrap();
+    assert!(next > hrsync::store::now_ms(), "{activated}");
+    let run_id = activated["run_id"].as_str().unwrap();
+    let detail = owner.wait_for_run(run_id);
+    assert_eq!(detail["run"]["status"], "succeeded", "{detail}");
+    assert_eq!(detail["run"]["trigger"], "manual");
+    assert_eq!(detail["run"]["started_by"], "owner@acme.example");
+    assert_eq!(detail["run"]["counts"]["create-account"], 5, "{detail}");
+    assert_eq!(detail["run"]["counts"]["create-team"], 2, "{detail}");
+    assert_eq!(app.users().len(), 5);
+    assert!(detail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["outcome"] != "failed"));
+
+    // A second run now changes nothing; the history lists both, newest first.
+    let (status, started) = owner.post(&format!("/api/v1/integrations/{id}/sync"), Value::Null);
+    assert_eq!(status, 202, "{started}");
+    let second = owner.wait_for_run(started["run_id"].as_str().unwrap());
+    assert_eq!(second["run"]["status"], "succeeded");
+    assert!(second["items"].as_array().unwrap().is_empty(), "{second}");
+    let (_, runs) = owner.get(&format!("/api/v1/runs?integration={id}"));
+    let statuses: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["succeeded", "succeeded", "dry-run"], "{runs}");
+
+    // The audit log has the admin's actions and every applied change.
+    let (_, audit) = owner.get("/api/v1/audit?limit=500");
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for action in [
+        "plugin.upload",
+        "installation.create",
+        "integration.create",
+        "integration.activate",
+    ] {
+        assert!(actions.contains(&action), "{action} missing: {actions:?}");
+    }
+    assert_eq!(
+        actions.iter().filter(|a| **a == "change.create-account").count(),
+        5,
+        "{actions:?}"
+    );
+    let activate = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "integration.activate")
+        .unwrap();
+    assert_eq!(activate["actor"], "owner@acme.example (live key)");
+    let (status, check) = owner.get("/api/v1/audit/verify");
+    assert_eq!(status, 200);
+    assert_eq!(check["broken"], Value::Null, "{check}");
+    assert!(check["events"].as_u64().unwrap() >= 10);
+
+    assert_no_secret(&[&installation, &created, &plan, &detail, &audit, &versions]);
+    let (_, installations) = owner.get("/api/v1/installations");
+    assert_no_secret(&[&installations]);
+}
+
+#[test]
+fn tenants_are_walled_off_and_roles_and_modes_hold() {
+    let server = Server::start();
+    let hr = PersonioEmulator::start(HR_CLIENT, HR_SECRET).unwrap();
+    let app = ScimEmulator::start(APP_TOKEN).unwrap();
+    people(&hr);
+    let (_, a) = server.tenant("Tenant A", "a@a.example");
+    let (_, b) = server.tenant("Tenant B", "b@b.example");
+    let installed = install(&a, &hr, &app);
+    let integration = create_integration(&a, &installed, json!({}));
+    let id = integration["id"].as_str().unwrap();
+    let (_, plan) = a.post(&format!("/api/v1/integrations/{id}/test"), json!({}));
+    let run = plan["run"]["id"].as_str().unwrap();
+    let (_, members) = a.get("/api/v1/members");
+    let member = members[0]["id"].as_str().unwrap();
+
+    // B sees none of A's things and can change none of them.
+    for path in [
+        format!("/api/v1/integrations/{id}"),
+        format!("/api/v1/installations/{}", installed.source),
+        format!("/api/v1/runs/{run}"),
+        "/api/v1/plugins/personio".to_string(),
+    ] {
+        let (status, body) = b.get(&path);
+        assert_eq!(status, 404, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "not_found");
+    }
+    for (method, path, body) in [
+        (
+            "PATCH",
+            format!("/api/v1/integrations/{id}"),
+            json!({ "name": "taken over" }),
+        ),
+        ("POST", format!("/api/v1/integrations/{id}/sync"), json!({})),
+        ("POST", format!("/api/v1/integrations/{id}/activate"), json!({})),
+        ("POST", format!("/api/v1/integrations/{id}/deactivate"), json!({})),
+        ("POST", format!("/api/v1/integrations/{id}/test"), json!({})),
+        (
+            "PATCH",
+            format!("/api/v1/installations/{}", installed.target),
+            json!({ "config": {} }),
+        ),
+        (
+            "POST",
+            format!("/api/v1/installations/{}/rollback", installed.target),
+            json!({}),
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/members/{member}"),
+            json!({ "role": "viewer" }),
+        ),
+        ("DELETE", format!("/api/v1/members/{member}"), Value::Null),
+    ] {
+        let bytes = body.to_string();
+        let (status, answer) = b.call(
+            method,
+            &path,
+            (!body.is_null()).then_some(bytes.as_bytes()),
+            "application/json",
+        );
+        assert_eq!(status, 404, "{method} {path}: {answer}");
+    }
+    // B's integration cannot use A's installations.
+    let (status, body) = b.post(
+        "/api/v1/integrations",
+        json!({ "name": "x", "source": installed.source, "target": installed.target }),
+    );
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (422, Some("source")),
+        "{body}"
+    );
+    for path in [
+        "/api/v1/integrations",
+        "/api/v1/installations",
+        "/api/v1/runs",
+        "/api/v1/plugins",
+        "/api/v1/audit",
+    ] {
+        let (status, list) = b.get(path);
+        assert_eq!(status, 200);
+        let own_only = path == "/api/v1/audit";
+        assert!(own_only || list.as_array().unwrap().is_empty(), "{path}: {list}");
+        assert!(!list.to_string().contains(id), "{path}: {list}");
+    }
+    let (_, a_integration) = a.get(&format!("/api/v1/integrations/{id}"));
+    assert_eq!(a_integration["name"], "Personio to SCIM");
+    assert_eq!(a_integration["state"], "inactive");
+
+    // Roles: a viewer reads and tests but changes nothing; only owners
+    // manage members and keys.
+    let (status, viewer) = a.post("/api/v1/members", json!({ "email": "v@a.example", "role": "viewer" }));
+    assert_eq!(status, 201, "{viewer}");
+    let (status, key) = a.post(
+        "/api/v1/keys",
+        json!({ "name": "viewer key", "mode": "live", "member_id": viewer["id"] }),
+    );
+    assert_eq!(status, 201, "{key}");
+    let viewer_client = server.client(key["secret"].as_str());
+    assert_eq!(viewer_client.get("/api/v1/integrations").0, 200);
+    for (path, body) in [
+        (format!("/api/v1/integrations/{id}/sync"), json!({})),
+        (
+            "/api/v1/members".to_string(),
+            json!({ "email": "x@a.example", "role": "owner" }),
+        ),
+        ("/api/v1/keys".to_string(), json!({ "name": "k", "mode": "live" })),
+    ] {
+        let (status, answer) = viewer_client.post(&path, body);
+        assert_eq!(status, 403, "{path}: {answer}");
+        assert!(
+            answer["error"]["message"].as_str().unwrap().contains("role"),
+            "{answer}"
+        );
+    }
+    assert_eq!(viewer_client.upload(&plugin_bytes("scim")).0, 403);
+
+    // Keys: shown once, stored hashed; revoked keys stop at once.
+    let (_, keys) = a.get("/api/v1/keys");
+    assert!(
+        keys.as_array().unwrap().iter().all(|k| k.get("secret").is_none()),
+        "{keys}"
+    );
+    let (status, _) = a.delete(&format!("/api/v1/keys/{}", key["id"].as_str().unwrap()));
+    assert_eq!(status, 204);
+    let (status, body) = viewer_client.get("/api/v1/integrations");
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")));
+
+    // Test keys see test installations only, and issue test keys only.
+    let (_, test_key) = a.post("/api/v1/keys", json!({ "name": "sandbox", "mode": "test" }));
+    let secret = test_key["secret"].as_str().unwrap();
+    assert!(secret.starts_with("sk_test_"), "{test_key}");
+    let test = server.client(Some(secret));
+    let (_, visible) = test.get("/api/v1/installations");
+    assert_eq!(visible, json!([]));
+    assert_eq!(test.get(&format!("/api/v1/integrations/{id}")).0, 404);
+    let (status, _) = test.post("/api/v1/keys", json!({ "name": "escalate", "mode": "live" }));
+    assert_eq!(status, 403);
+    let (status, test_install) = test.post(
+        "/api/v1/installations",
+        json!({ "name": "Sandbox SCIM", "plugin": "scim", "config": { "base_url": app.base_url() },
+                "secrets": { "token": APP_TOKEN }, "allowed_hosts": [app.origin()] }),
+    );
+    assert_eq!(
+        (status, test_install["mode"].as_str()),
+        (201, Some("test")),
+        "{test_install}"
+    );
+    let (_, listed) = a.get("/api/v1/installations");
+    assert_eq!(listed.as_array().unwrap().len(), 4, "a live key sees both modes");
+    let (status, body) = test.post(
+        "/api/v1/integrations",
+        json!({ "name": "mixed", "source": installed.source, "target": test_install["id"] }),
+    );
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (422, Some("source")),
+        "{body}"
+    );
+
+    // A tenant keeps an owner.
+    let (status, body) = a.delete(&format!("/api/v1/members/{member}"));
+    assert_eq!(status, 409, "{body}");
+}
+
+#[test]
+fn bad_input_gets_a_json_error_naming_the_field() {
+    let server = Server::with(ServerOptions {
+        max_plugin_bytes: 4 << 20,
+        ..ServerOptions::default()
+    });
+    let hr = PersonioEmulator::start(HR_CLIENT, HR_SECRET).unwrap();
+    let app = ScimEmulator::start(APP_TOKEN).unwrap();
+    let (_, owner) = server.tenant("Acme", "owner@acme.example");
+    let installed = install(&owner, &hr, &app);
+
+    let field = |(status, body): (u16, Value)| (status, body["error"]["field"].as_str().map(str::to_string), body);
+    let cases: Vec<(&str, (u16, Value), u16, Option<&str>, &str)> = vec![
+        ("missing field", owner.post("/api/v1/members", json!({ "role": "admin" })), 422, None, "email"),
+        ("unknown field", owner.post("/api/v1/members", json!({ "email": "x@acme.example", "role": "admin", "age": 3 })), 422, None, "age"),
+        ("bad role", owner.post("/api/v1/members", json!({ "email": "x@acme.example", "role": "boss" })), 422, None, "boss"),
+        ("bad e-mail", owner.post("/api/v1/members", json!({ "email": "not-an-address", "role": "admin" })), 422, Some("email"), "not-an-address"),
+        ("config against schema", owner.post("/api/v1/installations", json!({ "name": "t", "plugin": "team-map", "config": { "teamz": [] } })), 422, Some("config"), "teams"),
+        ("undeclared secret", owner.post("/api/v1/installations", json!({ "name": "s", "plugin": "scim", "config": { "base_url": app.base_url() }, "secrets": { "token": "x", "password": "y" } })), 422, Some("secrets.password"), "password"),
+        ("bad host grant", owner.post("/api/v1/installations", json!({ "name": "h", "plugin": "scim", "config": { "base_url": app.base_url() }, "secrets": { "token": "x" }, "allowed_hosts": ["ftp://x"] })), 422, Some("allowed_hosts[0]"), "ftp"),
+        ("unknown plugin", owner.post("/api/v1/installations", json!({ "name": "u", "plugin": "workday" })), 422, Some("plugin"), "workday"),
+        ("bad schedule", owner.post("/api/v1/integrations", json!({ "name": "i", "source": installed.source, "target": installed.target, "schedule": "every day" })), 422, Some("schedule"), "every day"),
+        ("bad time zone", owner.post("/api/v1/integrations", json!({ "name": "i", "source": installed.source, "target": installed.target, "timezone": "Mars/Olympus" })), 422, Some("timezone"), "Mars/Olympus"),
+        ("bad option", owner.post("/api/v1/integrations", json!({ "name": "i", "source": installed.source, "target": installed.target, "options": { "page_size": 0 } })), 422, Some("options.page_size"), "page_size"),
+        ("wrong kind", owner.post("/api/v1/integrations", json!({ "name": "i", "source": installed.target, "target": installed.target })), 422, Some("source"), "expected a source"),
+        ("rule in target", owner.post("/api/v1/integrations", json!({ "name": "i", "source": installed.source, "target": installed.rule })), 422, Some("target"), "expected a target"),
+        ("garbage component", owner.upload(b"definitely not wasm"), 422, Some("body"), "WebAssembly"),
+        ("limit", owner.get("/api/v1/runs?limit=100000"), 422, Some("limit"), "100000"),
+        ("unknown path", owner.get("/api/v1/nothing-here"), 404, None, "/api/v1"),
+        ("wrong method", owner.delete("/api/v1/plugins"), 405, None, "method"),
+        ("no key", server.client(None).get("/api/v1/integrations"), 401, None, "Bearer"),
+        ("unknown integration", owner.post("/api/v1/integrations/int_nope/sync", json!({})), 404, None, "int_nope"),
+    ];
+    for (what, answer, status, expected_field, mentions) in cases {
+        let (got, got_field, body) = field(answer);
+        assert_eq!(got, status, "{what}: {body}");
+        assert_eq!(got_field.as_deref(), expected_field, "{what}: {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(mentions), "{what}: `{mentions}` not in {body}");
+    }
+    let (status, body) = owner.upload(&vec![0u8; 5 << 20]);
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (413, Some("too_large")),
+        "{body}"
+    );
+    let (status, body) = owner.upload(&plugin_bytes("personio"));
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (409, Some("version")),
+        "{body}"
+    );
+}
+
+#[test]
+fn failed_authentications_are_rate_limited_per_address() {
+    let server = Server::start();
+    let (_, owner) = server.tenant("Acme", "owner@acme.example");
+    assert_eq!(owner.get("/api/v1/tenant").0, 200);
+    let wrong = server.client(Some("sk_live_0000000000000000"));
+    for attempt in 0..hrsync::api::auth::MAX_FAILURES {
+        assert_eq!(wrong.get("/api/v1/tenant").0, 401, "attempt {attempt}");
+    }
+    let (status, body) = wrong.get("/api/v1/tenant");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("rate_limited")),
+        "{body}"
+    );
+    // The address is locked out, whatever it sends, for the rest of the window.
+    assert_eq!(owner.get("/api/v1/tenant").0, 429);
+    assert_eq!(server.client(Some("not even a key")).get("/api/v1/tenant").0, 429);
+}
+
+/// A second version of a component: the same code with another version in
+/// its manifest (as a vendor's next release would be).
+fn next_version(component: &[u8]) -> Vec<u8> {
+    let (from, to) = (b"0.1.0", b"0.2.0");
+    let mut bytes = component.to_vec();
+    let mut replaced = 0;
+    for i in 0..bytes.len().saturating_sub(from.len()) {
+        if &bytes[i..i + from.len()] == from {
+            bytes[i..i + from.len()].copy_from_slice(to);
+            replaced += 1;
+        }
+    }
+    assert!(replaced > 0, "no version string in the component");
+    bytes
+}
+
+#[test]
+fn installations_upgrade_and_roll_back() {
+    let server = Server::start();
+    let hr = PersonioEmulator::start(HR_CLIENT, HR_SECRET).unwrap();
+    let app = ScimEmulator::start(APP_TOKEN).unwrap();
+    let (_, owner) = server.tenant("Acme", "owner@acme.example");
+    let installed = install(&owner, &hr, &app);
+    let (status, uploaded) = owner.upload(&next_version(&plugin_bytes("scim")));
+    assert_eq!(
+        (status, uploaded["version"].as_str()),
+        (201, Some("0.2.0")),
+        "{uploaded}"
+    );
+    let (_, versions) = owner.get("/api/v1/plugins/scim");
+    assert_eq!(versions.as_array().unwrap().len(), 2);
+
+    let path = format!("/api/v1/installations/{}", installed.target);
+    let (status, upgraded) = owner.patch(
+        &path,
+        json!({ "version": "0.2.0", "secrets": { "token": "rotated-token" } }),
+    );
+    assert_eq!(status, 200, "{upgraded}");
+    assert_eq!(
+        (upgraded["version"].as_str(), upgraded["previous_version"].as_str()),
+        (Some("0.2.0"), Some("0.1.0"))
+    );
+    assert!(!upgraded.to_string().contains("rotated-token"));
+    let (status, body) = owner.patch(&path, json!({ "version": "9.9.9" }));
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (422, Some("version")),
+        "{body}"
+    );
+
+    let (status, rolled) = owner.post(&format!("{path}/rollback"), json!({}));
+    assert_eq!(status, 200, "{rolled}");
+    assert_eq!(
+        (rolled["version"].as_str(), rolled["previous_version"].as_str()),
+        (Some("0.1.0"), Some("0.2.0"))
+    );
+    // The new token is sealed with the installation and reaches the plugin:
+    // the app refuses it, which shows in a test run as the target's error.
+    let integration = create_integration(&owner, &installed, json!({}));
+    let (_, plan) = owner.post(
+        &format!("/api/v1/integrations/{}/test", integration["id"].as_str().unwrap()),
+        json!({}),
+    );
+    assert_eq!(plan["run"]["status"], "failed", "{plan}");
+    assert!(!plan.to_string().contains("rotated-token"), "{plan}");
+    let (status, fixed) = owner.patch(&path, json!({ "secrets": { "token": APP_TOKEN } }));
+    assert_eq!(status, 200, "{fixed}");
+    let (_, plan) = owner.post(
+        &format!("/api/v1/integrations/{}/test", integration["id"].as_str().unwrap()),
+        json!({}),
+    );
+    assert_eq!(plan["run"]["status"], "dry-run", "{plan}");
+
+    let (_, audit) = owner.get("/api/v1/audit");
+    let rollback = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "installation.rollback")
+        .unwrap();
+    assert_eq!(
+        rollback["detail"]["version"],
+        json!({ "before": "0.2.0", "after": "0.1.0" })
+    );
+    let update = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "installation.update")
+        .unwrap();
+    assert_eq!(update["detail"]["secrets_changed"], json!(["token"]));
+    assert!(!audit.to_string().contains("rotated-token") && !audit.to_string().contains(APP_TOKEN));
+}
+
+#[test]
+fn the_openapi_document_describes_every_route() {
+    let server = Server::start();
+    let (status, document) = server.client(None).get("/api/v1/openapi.json");
+    assert_eq!(status, 200);
+    assert_eq!(document["openapi"], "3.1.0");
+    let paths = document["paths"].as_object().unwrap();
+    for path in [
+        "/api/v1/tenants",
+        "/api/v1/members/{id}",
+        "/api/v1/keys/{id}",
+        "/api/v1/plugins",
+        "/api/v1/installations/{id}/rollback",
+        "/api/v1/integrations/{id}/activate",
+        "/api/v1/integrations/{id}/sync",
+        "/api/v1/runs/{id}",
+        "/api/v1/audit/verify",
+    ] {
+        assert!(paths.contains_key(path), "{path} not in {:?}", paths.keys());
+    }
+    assert!(document["components"]["schemas"]["ErrorBody"].is_object());
+    assert!(document["components"]["securitySchemes"]["api_key"].is_object());
+}

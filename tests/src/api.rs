@@ -1,0 +1,217 @@
+//! `hrsync serve`'s application on loopback, in this process: the real
+//! router, store, control plane and scheduler; and a small JSON client.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use hrsync::api::{app, ApiSettings, AppState};
+use hrsync::control::notify::Notifier;
+use hrsync::control::{scheduler, Control};
+use hrsync::runtime::{Runtime, RuntimeOptions};
+use hrsync::store::Store;
+use hrsync::vault::Vault;
+use serde_json::Value;
+
+pub const OPERATOR_TOKEN: &str = "op_test_token_5b1c";
+pub const SECRET_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+fn shared_runtime() -> Arc<Runtime> {
+    static RUNTIME: OnceLock<(Arc<Runtime>, tempfile::TempDir)> = OnceLock::new();
+    let (runtime, _dir) = RUNTIME.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let runtime = Runtime::new(RuntimeOptions {
+            cache_dir: Some(dir.path().to_path_buf()),
+            ..RuntimeOptions::default()
+        })
+        .expect("runtime");
+        (Arc::new(runtime), dir)
+    });
+    Arc::clone(runtime)
+}
+
+pub struct Server {
+    pub base: String,
+    pub control: Arc<Control>,
+    stop: tokio::sync::watch::Sender<bool>,
+    _dir: tempfile::TempDir,
+}
+
+pub struct ServerOptions {
+    /// SQLite in a temporary folder when `None`.
+    pub database_url: Option<String>,
+    pub notifier: Notifier,
+    pub scheduler_tick: Duration,
+    pub max_plugin_bytes: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            notifier: Notifier::default(),
+            scheduler_tick: Duration::from_millis(100),
+            max_plugin_bytes: ApiSettings::default().max_plugin_bytes,
+        }
+    }
+}
+
+impl Server {
+    pub fn start() -> Self {
+        Self::with(ServerOptions::default())
+    }
+
+    pub fn with(options: ServerOptions) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let database = options
+            .database_url
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("hrsync.db").display()));
+        let tokio = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio");
+        let store = tokio.block_on(Store::connect(&database)).expect("store");
+        let vault = Vault::from_hex_key(SECRET_KEY).expect("vault");
+        let control = Arc::new(Control::new(store, shared_runtime(), vault, options.notifier));
+        let state = AppState::new(
+            Arc::clone(&control),
+            Some(OPERATOR_TOKEN),
+            ApiSettings {
+                max_plugin_bytes: options.max_plugin_bytes,
+            },
+        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let scheduler_control = Arc::clone(&control);
+        let tick = options.scheduler_tick;
+        std::thread::spawn(move || {
+            tokio.block_on(async move {
+                tokio::spawn(scheduler::run(scheduler_control, tick, stopped.clone()));
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                let mut stopped = stopped;
+                let _ = axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    })
+                    .await;
+            });
+        });
+        Self {
+            base: format!("http://{addr}"),
+            control,
+            stop,
+            _dir: dir,
+        }
+    }
+
+    pub fn client(&self, key: Option<&str>) -> Client {
+        Client {
+            base: self.base.clone(),
+            key: key.map(str::to_string),
+        }
+    }
+
+    pub fn operator(&self) -> Client {
+        self.client(Some(OPERATOR_TOKEN))
+    }
+
+    /// Creates a tenant; the owner's client.
+    pub fn tenant(&self, name: &str, owner: &str) -> (Value, Client) {
+        let (status, body) = self.operator().post(
+            "/api/v1/tenants",
+            serde_json::json!({ "name": name, "owner_email": owner }),
+        );
+        assert_eq!(status, 201, "{body}");
+        let key = body["key"]["secret"].as_str().expect("key").to_string();
+        (body, self.client(Some(&key)))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    pub key: Option<String>,
+}
+
+impl Client {
+    /// Status and JSON body (`null` when empty); every error response must
+    /// be JSON.
+    pub fn call(&self, method: &str, path: &str, body: Option<&[u8]>, content_type: &str) -> (u16, Value) {
+        let mut request = ureq::request(method, &format!("{}{path}", self.base)).timeout(Duration::from_secs(120));
+        if let Some(key) = &self.key {
+            request = request.set("authorization", &format!("Bearer {key}"));
+        }
+        let result = match body {
+            Some(body) => request.set("content-type", content_type).send_bytes(body),
+            None => request.call(),
+        };
+        let response = match result {
+            Ok(response) => response,
+            Err(ureq::Error::Status(_, response)) => response,
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
+        let status = response.status();
+        let text = response.into_string().expect("body");
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("{method} {path}: {status} not JSON: {text}"))
+        };
+        (status, json)
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        self.call("GET", path, None, "")
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call("POST", path, Some(body.to_string().as_bytes()), "application/json")
+    }
+
+    pub fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call("PATCH", path, Some(body.to_string().as_bytes()), "application/json")
+    }
+
+    pub fn delete(&self, path: &str) -> (u16, Value) {
+        self.call("DELETE", path, None, "")
+    }
+
+    pub fn upload(&self, component: &[u8]) -> (u16, Value) {
+        self.call("POST", "/api/v1/plugins", Some(component), "application/wasm")
+    }
+
+    /// Polls a run until it is no longer running.
+    pub fn wait_for_run(&self, run_id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let (status, detail) = self.get(&format!("/api/v1/runs/{run_id}"));
+            assert_eq!(status, 200, "{detail}");
+            if detail["run"]["status"] != "running" {
+                return detail;
+            }
+            assert!(Instant::now() < deadline, "run {run_id} still running");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Waits until `check` holds, at most `limit`.
+pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    check()
+}
