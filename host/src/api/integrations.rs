@@ -189,6 +189,7 @@ async fn create_integration(
         paused_reason: None,
         next_run_at: None,
         notify: new.notify,
+        last_run: None,
         created_at: now,
         updated_at: now,
         sealed_secrets: BTreeMap::new(),

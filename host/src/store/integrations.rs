@@ -86,11 +86,23 @@ pub struct Integration {
     /// When the scheduler runs it next (ms since the epoch), while active.
     pub next_run_at: Option<i64>,
     pub notify: Notify,
+    /// The newest run, if any.
+    pub last_run: Option<LastRun>,
     pub created_at: i64,
     pub updated_at: i64,
     /// Encrypted webhook secrets by name (`hook`, `signing`).
     #[serde(skip)]
     pub sealed_secrets: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LastRun {
+    pub id: String,
+    pub trigger: String,
+    pub status: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub error: Option<String>,
 }
 
 /// An integration the scheduler should run now.
@@ -124,6 +136,7 @@ fn integration(row: &AnyRow) -> Result<Integration, StoreError> {
         paused_reason: row.try_get("paused_reason")?,
         next_run_at: row.try_get("next_run_at")?,
         notify: json(row, "notify")?,
+        last_run: None,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         sealed_secrets: json(row, "secrets")?,
@@ -201,7 +214,47 @@ impl Store {
         .bind(tenant)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(integration).collect()
+        let mut integrations = rows.iter().map(integration).collect::<Result<Vec<_>, _>>()?;
+        let mut last = self.last_runs(tenant, None).await?;
+        for integration in &mut integrations {
+            integration.last_run = last.remove(&integration.id);
+        }
+        Ok(integrations)
+    }
+
+    /// The newest run of each of a tenant's integrations (or of one), in
+    /// one query.
+    async fn last_runs(
+        &self,
+        tenant: &str,
+        integration: Option<&str>,
+    ) -> Result<BTreeMap<String, LastRun>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.integration_id, r.id, r.run_trigger, r.status, r.started_at, r.finished_at, r.error \
+             FROM runs r JOIN integrations i ON i.id = r.integration_id \
+             WHERE i.tenant_id = $1 AND ($2 IS NULL OR i.id = $2) \
+             AND r.id = (SELECT r2.id FROM runs r2 WHERE r2.integration_id = r.integration_id \
+                         ORDER BY r2.started_at DESC, r2.id DESC LIMIT 1)",
+        )
+        .bind(tenant)
+        .bind(integration)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("integration_id")?,
+                    LastRun {
+                        id: row.try_get("id")?,
+                        trigger: row.try_get("run_trigger")?,
+                        status: row.try_get("status")?,
+                        started_at: row.try_get("started_at")?,
+                        finished_at: row.try_get("finished_at")?,
+                        error: row.try_get("error")?,
+                    },
+                ))
+            })
+            .collect()
     }
 
     pub async fn integration(&self, tenant: &str, id: &str) -> Result<Option<Integration>, StoreError> {
@@ -212,7 +265,11 @@ impl Store {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(integration).transpose()
+        let Some(mut integration) = row.as_ref().map(integration).transpose()? else {
+            return Ok(None);
+        };
+        integration.last_run = self.last_runs(tenant, Some(id)).await?.remove(id);
+        Ok(Some(integration))
     }
 
     /// An integration by id alone, with its tenant: for HR webhooks, which
