@@ -117,8 +117,15 @@ async fn serve_async(runtime: Runtime, args: ServeArgs) -> Result<ExitCode, Stri
             control.running()
         );
     }
-    println!("hrsync serve: stopped");
+    say("hrsync serve: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// A status line on stdout; a closed stdout does not stop the server.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 /// A database URL without its password, for the log.
