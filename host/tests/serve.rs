@@ -20,11 +20,17 @@ fn postgres_schema() -> String {
     let url = std::env::var("HRSYNC_TEST_POSTGRES_URL")
         .expect("HRSYNC_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts PostgreSQL");
     let schema = hrsync::store::new_id("serve").to_lowercase();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         sqlx::any::install_default_drivers();
         let admin = sqlx::AnyPool::connect(&url).await.unwrap();
-        sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&admin)
+            .await
+            .unwrap();
     });
     let separator = if url.contains('?') { '&' } else { '?' };
     format!("{url}{separator}options=-c%20search_path%3D{schema}")
@@ -91,7 +97,10 @@ impl Serve {
 
     /// SIGTERM, then the exit status.
     fn terminate(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         self.child.wait().unwrap()
     }
 }
@@ -118,7 +127,11 @@ fn two_servers_on_one_postgres_run_each_integration_once_at_a_time() {
     let a = Serve::start(&database, dir.path(), "a");
     let b = Serve::start(&database, dir.path(), "b");
 
-    let (status, tenant) = a.post(OPERATOR, "/api/v1/tenants", json!({ "name": "Acme", "owner_email": "o@acme.example" }));
+    let (status, tenant) = a.post(
+        OPERATOR,
+        "/api/v1/tenants",
+        json!({ "name": "Acme", "owner_email": "o@acme.example" }),
+    );
     assert_eq!(status, 201, "{tenant}");
     let key = tenant["key"]["secret"].as_str().unwrap().to_string();
     for plugin in ["personio", "scim"] {
@@ -180,7 +193,10 @@ fn two_servers_on_one_postgres_run_each_integration_once_at_a_time() {
 
     assert!(answers.contains(&202) && answers.contains(&409), "{answers:?}");
     let scheduled = runs.iter().filter(|r| r["trigger"] == "schedule").count();
-    assert!(scheduled >= 1 && scheduled <= elapsed + 2, "{scheduled} scheduled runs in {elapsed} s");
+    assert!(
+        scheduled >= 1 && scheduled <= elapsed + 2,
+        "{scheduled} scheduled runs in {elapsed} s"
+    );
     assert!(runs.iter().all(|r| r["status"] == "succeeded"), "{runs:?}");
     let mut spans: Vec<(i64, i64, String)> = runs
         .iter()

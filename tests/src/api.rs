@@ -79,6 +79,7 @@ impl Server {
             Some(OPERATOR_TOKEN),
             ApiSettings {
                 max_plugin_bytes: options.max_plugin_bytes,
+                ..ApiSettings::default()
             },
         );
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -16,7 +16,7 @@ use super::error::ApiError;
 use super::AppState;
 use crate::store::tenants::{key_hash, Mode, Role};
 
-/// Failed authentications allowed per address and window.
+/// Failed authentications allowed per address and window, by default.
 pub const MAX_FAILURES: usize = 10;
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
@@ -60,13 +60,15 @@ pub struct Operator;
 
 pub struct AuthGuard {
     operator_hash: Option<String>,
+    max_failures: usize,
     failures: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
 }
 
 impl AuthGuard {
-    pub fn new(operator_token: Option<&str>) -> Self {
+    pub fn new(operator_token: Option<&str>, max_failures: usize) -> Self {
         Self {
             operator_hash: operator_token.map(key_hash),
+            max_failures,
             failures: Mutex::new(HashMap::new()),
         }
     }
@@ -79,7 +81,7 @@ impl AuthGuard {
         while recent.front().is_some_and(|t| now.duration_since(*t) > FAILURE_WINDOW) {
             recent.pop_front();
         }
-        if recent.len() < MAX_FAILURES {
+        if recent.len() < self.max_failures {
             return None;
         }
         let oldest = *recent.front()?;

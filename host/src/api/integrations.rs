@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -16,7 +16,7 @@ use super::error::{ApiError, ErrorBody};
 use super::plugins::visible_installation;
 use super::runs::{run_detail, RunDetail};
 use super::tenants::{check_email, check_name};
-use super::{AppState, Json};
+use super::{AppState, Json, Path};
 use crate::control::schedule::{Schedule, DEFAULT_SCHEDULE, DEFAULT_TIMEZONE};
 use crate::control::RunOrder;
 use crate::integration::OptionsFile;

@@ -35,12 +35,16 @@ pub const JSON_LIMIT: usize = 1 << 20;
 pub struct ApiSettings {
     /// Largest component accepted by `POST /plugins`.
     pub max_plugin_bytes: usize,
+    /// Failed authentications per client address and minute before it is
+    /// refused for the rest of the minute.
+    pub max_auth_failures: usize,
 }
 
 impl Default for ApiSettings {
     fn default() -> Self {
         Self {
             max_plugin_bytes: 32 << 20,
+            max_auth_failures: auth::MAX_FAILURES,
         }
     }
 }
@@ -56,7 +60,7 @@ impl AppState {
     pub fn new(control: Arc<Control>, operator_token: Option<&str>, settings: ApiSettings) -> Self {
         Self {
             control,
-            guard: Arc::new(AuthGuard::new(operator_token)),
+            guard: Arc::new(AuthGuard::new(operator_token, settings.max_auth_failures)),
             settings: Arc::new(settings),
         }
     }
@@ -105,6 +109,16 @@ impl AppState {
 #[derive(Debug, FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct Json<T>(pub T);
+
+/// Query strings; one that does not parse is a 422 naming the parameter.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
+
+/// Path parameters, with JSON errors.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Path<T>(pub T);
 
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use super::auth::Principal;
 use super::error::{ApiError, ErrorBody};
 use super::tenants::check_name;
-use super::{AppState, Json};
+use super::{AppState, Json, Path};
 use crate::runtime::manifest::kind_name;
 use crate::runtime::Grant;
 use crate::store::catalog::{Installation, NewPlugin, PluginVersion};
@@ -52,11 +52,12 @@ async fn plugin_versions(
     Ok(Json(versions))
 }
 
-/// Uploads a component (`application/wasm`): its WIT version must be one
+/// Uploads a component (the body is its bytes; `application/wasm` or
+/// `application/octet-stream`): its WIT version must be one
 /// this host supports, its manifest valid; name and version come from the
 /// manifest. Each version is uploaded once.
 #[utoipa::path(post, path = "/plugins", tag = "plugins", security(("api_key" = [])),
-    request_body(content = Vec<u8>, content_type = "application/wasm"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = PluginVersion), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
               (status = 429, body = ErrorBody)))]

@@ -1,6 +1,6 @@
 //! The run history and the audit log.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -8,7 +8,7 @@ use utoipa_axum::routes;
 
 use super::auth::Principal;
 use super::error::{ApiError, ErrorBody};
-use super::{AppState, Json};
+use super::{AppState, Json, Path, Query};
 use crate::store::{AuditCheck, AuditRecord, ItemRecord, RunRecord};
 
 pub fn router() -> OpenApiRouter<AppState> {

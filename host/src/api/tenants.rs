@@ -1,6 +1,6 @@
 //! Tenants, members and API keys.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use super::auth::{Operator, Principal};
 use super::error::{ApiError, ErrorBody};
-use super::{AppState, Json};
+use super::{AppState, Json, Path};
 use crate::store::tenants::{ApiKey, IssuedKey, Member, Mode, Role, Tenant};
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -46,6 +46,13 @@ pub struct ServeArgs {
     /// How often the scheduler looks for due integrations, in ms.
     #[arg(long, env = "HRSYNC_SCHEDULER_TICK_MS", default_value_t = 1000)]
     scheduler_tick_ms: u64,
+    /// Failed authentications per client address and minute before the
+    /// address is refused for the rest of the minute.
+    #[arg(long, env = "HRSYNC_MAX_AUTH_FAILURES", default_value_t = crate::api::auth::MAX_FAILURES)]
+    max_auth_failures: usize,
+    /// Largest plugin component accepted, in MiB.
+    #[arg(long, env = "HRSYNC_MAX_PLUGIN_MIB", default_value_t = 32)]
+    max_plugin_mib: usize,
     /// How long a shutdown waits for running runs, in seconds.
     #[arg(long, default_value_t = 60)]
     shutdown_grace_secs: u64,
@@ -81,7 +88,10 @@ async fn serve_async(runtime: Runtime, args: ServeArgs) -> Result<ExitCode, Stri
     let state = AppState::new(
         Arc::clone(&control),
         args.operator_token.as_deref(),
-        ApiSettings::default(),
+        ApiSettings {
+            max_plugin_bytes: args.max_plugin_mib << 20,
+            max_auth_failures: args.max_auth_failures,
+        },
     );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
