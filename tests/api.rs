@@ -192,6 +192,22 @@ fn an_admins_first_ten_minutes() {
     assert_eq!(check["broken"], Value::Null, "{check}");
     assert!(check["events"].as_u64().unwrap() >= 10);
 
+    // Prometheus metrics: runs by status, changes by kind, plugin calls and
+    // their outbound HTTP.
+    let metrics = ureq::get(&format!("{}/metrics", server.base))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    for series in [
+        "hrsync_runs_total{status=\"succeeded\"}",
+        "hrsync_changes_total{kind=\"create-account\",outcome=\"done\"}",
+        "hrsync_plugin_call_seconds_count{plugin=\"personio\",function=\"list-employees\"}",
+        "hrsync_plugin_http_requests_total{plugin=\"scim\",status=\"200\"}",
+    ] {
+        assert!(metrics.contains(series), "{series} not in\n{metrics}");
+    }
+
     assert_no_secret(&[&installation, &created, &plan, &detail, &audit, &versions]);
     let (_, installations) = owner.get("/api/v1/installations");
     assert_no_secret(&[&installations]);

@@ -16,7 +16,7 @@ use hrsync::sync::apply::ItemResult;
 use hrsync::sync::job::{Finished, Job, JobError, PluginSetup, RunRequest};
 use hrsync::sync::plan::{Options, ReadKind};
 use hrsync::sync::retry::RetryPolicy;
-use hrsync::sync::run::{RunError, Settings};
+use hrsync::sync::run::{Progress, RunError, Settings, StopSignal};
 use hrsync::sync::trigger::FullReads;
 use hrsync_tests::load;
 use serde_json::json;
@@ -614,4 +614,58 @@ fn teams_follow_the_org_chart_and_managers_come_second() {
     assert_eq!(app.user_by_name("jonas.becker@example.com").unwrap()["active"], true);
     assert_eq!(members("Abteilung IT"), sorted(vec![luca, jonas]));
     assert_eq!(report.failed(), 0);
+}
+
+#[test]
+fn a_stopped_run_finishes_the_change_in_flight_and_the_next_run_takes_up_the_rest() {
+    let world = World::new();
+    let perks = perks();
+    let mut job = perks_job(&world, &perks, Options::default());
+    // A shutdown asks the run to stop while its third wallet is next.
+    let stop = job.settings.stop.clone();
+    let stopped = job
+        .run(&world.store, world.tokio.handle(), RunRequest::default(), &|progress| {
+            if let Progress::Applying { done, .. } = progress {
+                if done >= 2 {
+                    stop.request();
+                }
+            }
+        })
+        .expect("run");
+    assert!(stopped.report.interrupted);
+    assert_eq!(count(&stopped, |c| matches!(c, Change::CreateAccount(_))), 2);
+    assert_eq!(perks.users(Mode::Sandbox).len(), 2);
+    let run = world.tokio.block_on(world.store.run(&stopped.run_id)).unwrap().unwrap();
+    assert_eq!(run.status, "interrupted");
+    // The cursor stays: the next run reads the same changes again.
+    assert_eq!(
+        world.tokio.block_on(world.store.cursor("personio-to-perks")).unwrap(),
+        None
+    );
+    assert_eq!(
+        world
+            .tokio
+            .block_on(world.store.links("personio-to-perks"))
+            .unwrap()
+            .len(),
+        2
+    );
+
+    job.settings.stop = StopSignal::default();
+    let next = world.sync(&job);
+    assert!(!next.report.interrupted);
+    assert_eq!(count(&next, |c| matches!(c, Change::CreateAccount(_))), 3);
+    let mut emails: Vec<String> = perks
+        .users(Mode::Sandbox)
+        .iter()
+        .map(|u| u["email"].as_str().unwrap().to_string())
+        .collect();
+    emails.sort();
+    emails.dedup();
+    assert_eq!(emails.len(), 5, "every wallet once: {emails:?}");
+    assert!(world
+        .tokio
+        .block_on(world.store.cursor("personio-to-perks"))
+        .unwrap()
+        .is_some());
 }

@@ -11,6 +11,7 @@
 //! - [`control`]: the control plane behind it — runs under leases, the
 //!   scheduler, quarantine and notifications.
 //! - [`vault`]: secrets sealed at rest.
+//! - [`metrics`]: Prometheus counters and histograms (`/metrics`).
 //! - [`cli`]: the `hrsync` command line.
 //! - [`emulators`]: provider APIs (Personio, ...) served on loopback from
 //!   their public specs, for tests, benchmarks and the demo.
@@ -23,6 +24,7 @@ pub mod control;
 pub mod emulators;
 pub mod installation;
 pub mod integration;
+pub mod metrics;
 pub mod runtime;
 pub mod store;
 pub mod sync;

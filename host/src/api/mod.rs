@@ -173,6 +173,23 @@ async fn not_found() -> ApiError {
     ApiError::NoRoute
 }
 
+/// One log line per request: method, path (never the query string or a
+/// header, where secrets travel), status and time.
+async fn log_request(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_string());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        target: "hrsync::api",
+        %method,
+        path,
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    response
+}
+
 /// The whole application: the API, its OpenAPI document, JSON errors for
 /// unknown routes and methods.
 pub fn app(state: AppState) -> Router {
@@ -186,8 +203,18 @@ pub fn app(state: AppState) -> Router {
         }),
     )
     .route("/healthz", get(|| async { (StatusCode::OK, "ok") }))
+    .route(
+        "/metrics",
+        get(|| async {
+            (
+                [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                crate::metrics::global().render(),
+            )
+        }),
+    )
     .fallback(not_found)
     .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+    .layer(axum::middleware::from_fn(log_request))
     .layer(axum::extract::DefaultBodyLimit::max(JSON_LIMIT))
     .with_state(state)
 }

@@ -63,11 +63,21 @@ async fn plugin_versions(
               (status = 429, body = ErrorBody)))]
 async fn upload_plugin(
     State(state): State<AppState>,
-    who: Principal,
+    who: Result<Principal, ApiError>,
     body: Body,
 ) -> Result<(StatusCode, Json<PluginVersion>), ApiError> {
+    // The body is read before any refusal: a client still sending a large
+    // component then gets the answer, not a closed connection. Without a
+    // valid key nothing of it is kept.
+    let limit = if who.is_ok() {
+        state.settings.max_plugin_bytes
+    } else {
+        0
+    };
+    let read = read_limited(body, limit).await;
+    let who = who?;
     who.require(Role::Admin)?;
-    let bytes = read_limited(body, state.settings.max_plugin_bytes).await?;
+    let bytes = read?;
     if bytes.is_empty() {
         return Err(ApiError::invalid(
             "body",
@@ -130,7 +140,7 @@ async fn read_limited(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
         seen += chunk.len();
         if seen <= limit {
             bytes.extend_from_slice(&chunk);
-        } else if seen > limit.saturating_mul(4) {
+        } else if seen > limit.saturating_mul(4).max(1 << 20) {
             break;
         }
     }

@@ -87,11 +87,18 @@ pub fn default_cache_dir() -> Option<PathBuf> {
     Some(base.join("hrsync").join("components"))
 }
 
-/// Logs to stderr; `RUST_LOG` selects what (default: warnings).
+/// Logs to stderr; `RUST_LOG` selects what (default: warnings, and for
+/// `hrsync serve` its requests and runs too); `HRSYNC_LOG_FORMAT=json`
+/// writes one JSON object per line.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
-    let _ = tracing_subscriber::fmt()
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "warn,hrsync::api=info,hrsync::control=info".into());
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if std::env::var("HRSYNC_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
 }

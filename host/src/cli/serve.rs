@@ -114,8 +114,8 @@ async fn serve_async(runtime: Runtime, args: ServeArgs) -> Result<ExitCode, Stri
         });
     let signals = async {
         shutdown_signal().await;
-        tracing::info!("shutting down: no new runs; waiting for running ones");
-        control.stop_starting_runs();
+        tracing::info!("shutting down: no new runs; running ones stop after their batch in flight");
+        control.shut_down();
         let _ = stop.send(true);
     };
     let (served, ()) = tokio::join!(server, signals);

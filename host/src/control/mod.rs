@@ -21,6 +21,7 @@ use crate::runtime::{Grant, HttpPolicy, Plugin, Runtime, Sandbox, Secrets};
 use crate::store::integrations::{Integration, State};
 use crate::store::{new_id, now_ms, Store, StoreError};
 use crate::sync::job::{Finished, Job, JobError, PluginSetup, RunRequest};
+use crate::sync::run::StopSignal;
 use crate::sync::trigger::Trigger;
 use crate::vault::{Vault, VaultError};
 
@@ -113,6 +114,8 @@ pub struct Control {
     stopping: AtomicBool,
     /// Runs going on in this process.
     running: AtomicUsize,
+    /// Their stop signals, by run id.
+    stops: Mutex<HashMap<String, StopSignal>>,
     /// Loaded plugins by content hash: a run does not compile again.
     plugins: Mutex<HashMap<String, Plugin>>,
 }
@@ -132,12 +135,21 @@ impl Control {
             notifier,
             stopping: AtomicBool::new(false),
             running: AtomicUsize::new(0),
+            stops: Mutex::new(HashMap::new()),
             plugins: Mutex::new(HashMap::new()),
         }
     }
 
-    pub fn stop_starting_runs(&self) {
+    /// A shutdown: no new run starts, and running ones stop after the
+    /// batch of changes in flight, recorded as interrupted, to be taken up
+    /// by the next run.
+    pub fn shut_down(&self) {
         self.stopping.store(true, Ordering::SeqCst);
+        if let Ok(stops) = self.stops.lock() {
+            for stop in stops.values() {
+                stop.request();
+            }
+        }
     }
 
     pub fn is_stopping(&self) -> bool {
@@ -293,7 +305,7 @@ impl Control {
             Ok::<_, StartError>((job, run_id))
         }
         .await;
-        let (job, run_id) = match prepared {
+        let (mut job, run_id) = match prepared {
             Ok(prepared) => prepared,
             Err(error) => {
                 let _ = self.store.release_lease(&integration.id, &holder).await;
@@ -301,9 +313,15 @@ impl Control {
             }
         };
         self.running.fetch_add(1, Ordering::SeqCst);
+        let stop = StopSignal::default();
+        job.settings.stop = stop.clone();
+        if let Ok(mut stops) = self.stops.lock() {
+            stops.insert(run_id.clone(), stop);
+        }
         let renewal = self.renew_while_running(integration.id.clone(), holder.clone());
         let control = Arc::clone(self);
-        let (tenant, integration, started) = (tenant.to_string(), integration.clone(), run_id.clone());
+        let (tenant, integration, started, key) =
+            (tenant.to_string(), integration.clone(), run_id.clone(), run_id.clone());
         let tokio = tokio::runtime::Handle::current();
         let done = tokio::task::spawn_blocking(move || {
             let request = RunRequest {
@@ -317,6 +335,9 @@ impl Control {
             let _ = tokio.block_on(control.store.release_lease(&integration.id, &holder));
             if !order.dry_run {
                 control.after_run(&tokio, &tenant, &integration.id, order.trigger, &result);
+            }
+            if let Ok(mut stops) = control.stops.lock() {
+                stops.remove(&key);
             }
             control.running.fetch_sub(1, Ordering::SeqCst);
             result

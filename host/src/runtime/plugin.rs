@@ -344,7 +344,10 @@ impl<B> Session<B> {
         self.store
             .set_epoch_deadline(ticks(self.limits.call_deadline, self.epoch_tick));
         self.store.data_mut().deadline = CallDeadline::start(self.limits.call_deadline);
-        match f(&self.bindings, &mut self.store) {
+        let started = std::time::Instant::now();
+        let result = f(&self.bindings, &mut self.store);
+        crate::metrics::plugin_call(&self.plugin, function, started.elapsed().as_secs_f64());
+        match result {
             Ok(value) => Ok(value),
             Err(e) => {
                 let error = classify(e, function, &self.plugin, &self.limits, self.store.data());

@@ -31,19 +31,24 @@ pub struct ItemOutcome {
     pub attempts: u32,
 }
 
-/// `applied` hears how many changes are done after each batch.
+/// `go_on` hears how many changes are done before each batch; when it
+/// answers false the rest is left unapplied (a shutdown stops between
+/// batches, never inside one).
 pub fn apply(
     target: &mut TargetSession,
     planned: Vec<Planned>,
     max_batch: u32,
     retry: &RetryPolicy,
-    applied: &mut dyn FnMut(usize),
+    go_on: &mut dyn FnMut(usize) -> bool,
 ) -> Result<Vec<ItemOutcome>, CallError> {
     let batch = max_batch.max(1) as usize;
     let mut outcomes = Vec::with_capacity(planned.len());
     // Each change moves into its outcome: the plan is not held twice.
     let mut planned = planned.into_iter();
     loop {
+        if !go_on(outcomes.len()) {
+            break;
+        }
         let chunk: Vec<Planned> = planned.by_ref().take(batch).collect();
         if chunk.is_empty() {
             break;
@@ -80,7 +85,6 @@ pub fn apply(
                 attempts,
             });
         }
-        applied(outcomes.len());
     }
     Ok(outcomes)
 }

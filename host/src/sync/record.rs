@@ -49,15 +49,36 @@ pub fn summary(change: &Change) -> String {
     }
 }
 
+fn outcome_name(result: &ItemResult) -> &'static str {
+    match result {
+        ItemResult::Done { .. } => "done",
+        ItemResult::LinkedExisting { .. } => "linked-existing",
+        ItemResult::Failed(_) => "failed",
+    }
+}
+
+/// Counts the run's changes by kind and outcome in the process metrics.
+fn count_changes(report: &RunReport) {
+    let mut by_kind: HashMap<(&str, &str), u64> = HashMap::new();
+    for o in &report.outcomes {
+        *by_kind
+            .entry((kind(&o.planned.change), outcome_name(&o.result)))
+            .or_default() += 1;
+    }
+    for ((kind, outcome), count) in by_kind {
+        crate::metrics::changes(kind, outcome, count);
+    }
+}
+
 /// One record per applied (or, in a dry run, planned) change, and one per
 /// rejected record; made as they are stored.
 pub fn items(report: &RunReport) -> impl Iterator<Item = ItemRecord> + '_ {
     let applied = report.outcomes.iter().map(|o| {
-        let (outcome, error) = match &o.result {
-            ItemResult::Done { .. } => ("done", None),
-            ItemResult::LinkedExisting { .. } => ("linked-existing", None),
-            ItemResult::Failed(e) => ("failed", Some(explain(e))),
+        let error = match &o.result {
+            ItemResult::Failed(e) => Some(explain(e)),
+            _ => None,
         };
+        let outcome = outcome_name(&o.result);
         ItemRecord {
             hr_id: o.planned.hr_id.clone(),
             kind: kind(&o.planned.change).into(),
@@ -121,7 +142,8 @@ pub fn link_changes<'a>(before: &'a [Link], after: &'a [Link]) -> (Vec<&'a Link>
 }
 
 /// Records a finished run: items, link changes (against `links_before`),
-/// counts, audit, and the cursor (only when nothing failed). A dry run
+/// counts, audit, and the cursor (only when nothing failed and the run was
+/// not interrupted). A dry run
 /// records its plan and nothing else.
 pub async fn record(
     store: &Store,
@@ -133,6 +155,7 @@ pub async fn record(
     store.record_items(run, items(report)).await?;
     if report.dry_run {
         store.finish_run(run, "dry-run", None, &counts(report)).await?;
+        crate::metrics::run_finished("dry-run");
         return store
             .append_audit(
                 Some(integration),
@@ -144,8 +167,16 @@ pub async fn record(
     }
     let (upsert, removed) = link_changes(links_before, &report.links);
     store.change_links(integration, &upsert, &removed).await?;
-    let status = if report.failed() == 0 { "succeeded" } else { "partial" };
+    let status = if report.interrupted {
+        "interrupted"
+    } else if report.failed() == 0 {
+        "succeeded"
+    } else {
+        "partial"
+    };
     store.finish_run(run, status, None, &counts(report)).await?;
+    crate::metrics::run_finished(status);
+    count_changes(report);
     let finish = AuditEvent {
         tenant: None,
         integration: Some(integration.to_string()),
@@ -156,7 +187,9 @@ pub async fn record(
     store
         .append_audit_events(applied_changes(integration, run, report).chain([finish]))
         .await?;
-    if let (Some(cursor), 0) = (&report.cursor, report.failed()) {
+    // An interrupted run leaves the cursor where it was: the next run reads
+    // the same changes and applies what is left.
+    if let (Some(cursor), 0, false) = (&report.cursor, report.failed(), report.interrupted) {
         let full_read = report.read_kind == crate::sync::plan::ReadKind::Full;
         store.advance_cursor(integration, cursor, full_read).await?;
     }
@@ -211,6 +244,7 @@ pub async fn record_failure(store: &Store, integration: &str, run: &str, error: 
     store
         .finish_run(run, "failed", Some(error), &serde_json::json!({}))
         .await?;
+    crate::metrics::run_finished("failed");
     store
         .append_audit(
             Some(integration),

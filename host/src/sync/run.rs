@@ -35,6 +35,23 @@ pub struct Settings {
     /// run); `None` reads everyone. Sources that cannot read changes are
     /// read in full.
     pub since: Option<String>,
+    /// Asked to stop (a shutdown): the batch in flight finishes, the rest
+    /// waits for the next run.
+    pub stop: StopSignal,
+}
+
+/// Shared between a run and whoever may stop it.
+#[derive(Debug, Clone, Default)]
+pub struct StopSignal(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl StopSignal {
+    pub fn request(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn requested(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl Default for Settings {
@@ -46,6 +63,7 @@ impl Default for Settings {
             retry: RetryPolicy::default(),
             dry_run: false,
             since: None,
+            stop: StopSignal::default(),
         }
     }
 }
@@ -81,6 +99,9 @@ pub struct RunReport {
     pub employees_read: usize,
     pub read_kind: ReadKind,
     pub dry_run: bool,
+    /// Stopped before every change was applied (see [`StopSignal`]); the
+    /// next run takes up the rest.
+    pub interrupted: bool,
 }
 
 impl RunReport {
@@ -341,7 +362,8 @@ pub fn run_observed(
             observe(Progress::Applying {
                 done: before + done,
                 total,
-            })
+            });
+            !settings.stop.requested()
         })
         .map_err(RunError::Apply)?;
         applied = total;
@@ -369,6 +391,11 @@ pub fn run_observed(
         );
     }
     report.outcomes = outcomes;
+    if settings.stop.requested() {
+        report.interrupted = true;
+        report.links = links.into_values().collect();
+        return Ok(report);
+    }
 
     // Teams and managers need every account's id: a second pass.
     let account_of: HashMap<&str, &str> = links
@@ -454,6 +481,7 @@ pub fn run_observed(
         add_outcomes(&mut report.outcomes, outcomes);
     }
     step.done("apply teams and managers", report.outcomes.len());
+    report.interrupted = settings.stop.requested();
     report.links = links.into_values().collect();
     Ok(report)
 }

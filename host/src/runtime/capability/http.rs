@@ -326,6 +326,7 @@ impl OutboundHttp {
         loop {
             if let Err(denied) = self.policy.check(&url) {
                 self.ledger.denied += 1;
+                crate::metrics::plugin_http(&self.identity.plugin, "denied");
                 let message = if hops == 0 {
                     denied
                 } else {
@@ -388,11 +389,13 @@ impl OutboundHttp {
             Ok(response) | Err(ureq::Error::Status(_, response)) => response,
             Err(ureq::Error::Transport(transport)) => {
                 self.ledger.failed += 1;
+                crate::metrics::plugin_http(&self.identity.plugin, "error");
                 return Err(transport_error(transport, url, timeout));
             }
         };
         let status = response.status();
         *self.ledger.by_status.entry(status).or_default() += 1;
+        crate::metrics::plugin_http(&self.identity.plugin, &status.to_string());
         tracing::debug!(
             target: "plugin_http",
             plugin = &*self.identity.plugin,

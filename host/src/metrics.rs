@@ -1,0 +1,176 @@
+//! Process-wide metrics in Prometheus' text format, served at `/metrics`
+//! by `hrsync serve`: runs by status, applied changes by kind and outcome,
+//! plugin call latency, and plugins' outbound HTTP calls by status. A
+//! handful of counters and histograms behind one lock each; they are
+//! touched per call and per batch, not per record.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::{Mutex, OnceLock};
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0];
+
+type Labels = Vec<(&'static str, String)>;
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+struct Family<T> {
+    help: &'static str,
+    series: BTreeMap<Labels, T>,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    counters: Mutex<BTreeMap<&'static str, Family<u64>>>,
+    histograms: Mutex<BTreeMap<&'static str, Family<Histogram>>>,
+}
+
+pub fn global() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(Metrics::default)
+}
+
+fn labels(pairs: &[(&'static str, &str)]) -> Labels {
+    pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
+}
+
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+fn render_labels(labels: &Labels, extra: Option<(&str, String)>) -> String {
+    let mut parts: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
+    if let Some((k, v)) = extra {
+        parts.push(format!("{k}=\"{v}\""));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("{{{}}}", parts.join(","))
+    }
+}
+
+impl Metrics {
+    pub fn count(&self, name: &'static str, help: &'static str, pairs: &[(&'static str, &str)], by: u64) {
+        if let Ok(mut counters) = self.counters.lock() {
+            let family = counters.entry(name).or_insert_with(|| Family {
+                help,
+                series: BTreeMap::new(),
+            });
+            *family.series.entry(labels(pairs)).or_default() += by;
+        }
+    }
+
+    pub fn observe(&self, name: &'static str, help: &'static str, pairs: &[(&'static str, &str)], seconds: f64) {
+        if let Ok(mut histograms) = self.histograms.lock() {
+            let family = histograms.entry(name).or_insert_with(|| Family {
+                help,
+                series: BTreeMap::new(),
+            });
+            let histogram = family.series.entry(labels(pairs)).or_default();
+            for (bucket, bound) in histogram.counts.iter_mut().zip(BUCKETS) {
+                if seconds <= bound {
+                    *bucket += 1;
+                }
+            }
+            histogram.sum += seconds;
+            histogram.count += 1;
+        }
+    }
+
+    /// The text exposition format, version 0.0.4.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if let Ok(counters) = self.counters.lock() {
+            for (name, family) in counters.iter() {
+                let _ = writeln!(out, "# HELP {name} {}\n# TYPE {name} counter", family.help);
+                for (labels, value) in &family.series {
+                    let _ = writeln!(out, "{name}{} {value}", render_labels(labels, None));
+                }
+            }
+        }
+        if let Ok(histograms) = self.histograms.lock() {
+            for (name, family) in histograms.iter() {
+                let _ = writeln!(out, "# HELP {name} {}\n# TYPE {name} histogram", family.help);
+                for (labels, h) in &family.series {
+                    for (count, bound) in h.counts.iter().zip(BUCKETS) {
+                        let le = Some(("le", bound.to_string()));
+                        let _ = writeln!(out, "{name}_bucket{} {count}", render_labels(labels, le));
+                    }
+                    let inf = Some(("le", "+Inf".to_string()));
+                    let _ = writeln!(out, "{name}_bucket{} {}", render_labels(labels, inf), h.count);
+                    let _ = writeln!(out, "{name}_sum{} {}", render_labels(labels, None), h.sum);
+                    let _ = writeln!(out, "{name}_count{} {}", render_labels(labels, None), h.count);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A run ended with `status`.
+pub fn run_finished(status: &str) {
+    global().count("hrsync_runs_total", "Runs by final status.", &[("status", status)], 1);
+}
+
+/// Changes applied (or failed) in a run, by kind and outcome.
+pub fn changes(kind: &str, outcome: &str, count: u64) {
+    global().count(
+        "hrsync_changes_total",
+        "Planned changes by kind and outcome.",
+        &[("kind", kind), ("outcome", outcome)],
+        count,
+    );
+}
+
+/// One call into a plugin and how long it took.
+pub fn plugin_call(plugin: &str, function: &str, seconds: f64) {
+    global().observe(
+        "hrsync_plugin_call_seconds",
+        "Time spent in calls into plugins, by plugin and function.",
+        &[("plugin", plugin), ("function", function)],
+        seconds,
+    );
+}
+
+/// One outbound HTTP request of a plugin; `status` is the HTTP status or
+/// `error` / `denied`.
+pub fn plugin_http(plugin: &str, status: &str) {
+    global().count(
+        "hrsync_plugin_http_requests_total",
+        "Outbound HTTP requests of plugins, by plugin and status.",
+        &[("plugin", plugin), ("status", status)],
+        1,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_histograms_in_the_text_format() {
+        let metrics = Metrics::default();
+        metrics.count("t_total", "Things.", &[("kind", "a\"b")], 2);
+        metrics.count("t_total", "Things.", &[("kind", "a\"b")], 1);
+        metrics.observe("t_seconds", "Time.", &[], 0.003);
+        metrics.observe("t_seconds", "Time.", &[], 2.0);
+        let text = metrics.render();
+        assert!(
+            text.contains("# TYPE t_total counter\nt_total{kind=\"a\\\"b\"} 3\n"),
+            "{text}"
+        );
+        assert!(text.contains("t_seconds_bucket{le=\"0.005\"} 1\n"), "{text}");
+        assert!(text.contains("t_seconds_bucket{le=\"5\"} 2\n"), "{text}");
+        assert!(
+            text.contains("t_seconds_bucket{le=\"+Inf\"} 2\nt_seconds_sum 2.003\nt_seconds_count 2\n"),
+            "{text}"
+        );
+    }
+}
