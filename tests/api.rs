@@ -570,3 +570,45 @@ fn the_openapi_document_describes_every_route() {
     assert!(document["components"]["schemas"]["ErrorBody"].is_object());
     assert!(document["components"]["securitySchemes"]["api_key"].is_object());
 }
+
+#[test]
+fn provisioning_one_employee_touches_that_one_only() {
+    let server = Server::start();
+    let hr = PersonioEmulator::start(HR_CLIENT, HR_SECRET).unwrap();
+    let app = ScimEmulator::start(APP_TOKEN).unwrap();
+    people(&hr);
+    let (_, owner) = server.tenant("Acme", "owner@acme.example");
+    let installed = install(&owner, &hr, &app);
+    let integration = create_integration(&owner, &installed, json!({}));
+    let id = integration["id"].as_str().unwrap();
+
+    let (status, detail) = owner.post(&format!("/api/v1/integrations/{id}/provision"), json!({ "hr_id": "3" }));
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(detail["run"]["status"], "succeeded", "{detail}");
+    let accounts: Vec<&Value> = detail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "create-account")
+        .collect();
+    assert_eq!(accounts.len(), 1, "{detail}");
+    assert_eq!(accounts[0]["hr_id"], "3");
+    let users = app.users();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0]["userName"], "person3.example@example.com");
+
+    let (status, body) = owner.post(
+        &format!("/api/v1/integrations/{id}/provision"),
+        json!({ "hr_id": "999" }),
+    );
+    assert_eq!(status, 404, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("999"), "{body}");
+    let (status, body) = owner.post(&format!("/api/v1/integrations/{id}/provision"), json!({ "hr_id": " " }));
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("hr_id")));
+
+    // The whole sync afterwards creates the others, and not employee 3 again.
+    let (_, started) = owner.post(&format!("/api/v1/integrations/{id}/sync"), json!({}));
+    let run = owner.wait_for_run(started["run_id"].as_str().unwrap());
+    assert_eq!(run["run"]["counts"]["create-account"], 4, "{run}");
+    assert_eq!(app.users().len(), 5);
+}

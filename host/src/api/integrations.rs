@@ -35,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(deactivate))
         .routes(routes!(resume))
         .routes(routes!(sync_now))
+        .routes(routes!(provision))
 }
 
 fn default_schedule() -> String {
@@ -325,6 +326,7 @@ async fn test_integration(
         by: Some(who.email.clone()),
         dry_run: true,
         full: true,
+        only: None,
     };
     let started = state.control.start(&who.tenant, &integration, order).await?;
     // The outcome, failed or not, is recorded with the run.
@@ -343,6 +345,7 @@ async fn start_manual(
         by: Some(who.email.clone()),
         dry_run: false,
         full,
+        only: None,
     };
     match state.control.start(&who.tenant, integration, order).await {
         Ok(started) => Ok(Some(started.run_id)),
@@ -487,4 +490,51 @@ async fn sync_now(
             integration,
         }),
     ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisionRequest {
+    /// The employee's id in the HR system.
+    pub hr_id: String,
+}
+
+/// Provisions one employee now, without waiting for the schedule (admins):
+/// reads the source, applies the rules, and creates, updates or
+/// deactivates that employee's account only. Answers when done, with the
+/// run.
+#[utoipa::path(post, path = "/integrations/{id}/provision", tag = "integrations", request_body = ProvisionRequest,
+    security(("api_key" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = RunDetail), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn provision(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    Json(request): Json<ProvisionRequest>,
+) -> Result<Json<RunDetail>, ApiError> {
+    who.require(Role::Admin)?;
+    if request.hr_id.trim().is_empty() {
+        return Err(ApiError::invalid("hr_id", "name the employee's HR id"));
+    }
+    let integration = visible(&state, &who, &id).await?;
+    let order = RunOrder {
+        trigger: Trigger::Manual,
+        by: Some(who.email.clone()),
+        dry_run: false,
+        full: false,
+        only: Some([request.hr_id.clone()].into()),
+    };
+    let started = state.control.start(&who.tenant, &integration, order).await?;
+    let finished = started.done.await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    if let Ok(finished) = &finished {
+        if finished.report.employees_read == 0 {
+            return Err(ApiError::NotFound {
+                what: "employee in the source",
+                id: request.hr_id,
+            });
+        }
+    }
+    Ok(Json(run_detail(&state, &who, &started.run_id).await?))
 }

@@ -103,6 +103,8 @@ pub struct RunOrder {
     pub by: Option<String>,
     pub dry_run: bool,
     pub full: bool,
+    /// Provision only these employees (HR ids).
+    pub only: Option<std::collections::BTreeSet<String>>,
 }
 
 pub struct Control {
@@ -315,6 +317,7 @@ impl Control {
         self.running.fetch_add(1, Ordering::SeqCst);
         let stop = StopSignal::default();
         job.settings.stop = stop.clone();
+        job.settings.only = order.only.clone();
         if let Ok(mut stops) = self.stops.lock() {
             stops.insert(run_id.clone(), stop);
         }

@@ -58,6 +58,7 @@ async fn run_one(control: &Arc<Control>, due: &Due, now: i64) -> Result<(), Stor
         by: None,
         dry_run: false,
         full: false,
+        only: None,
     };
     match control.start(&due.tenant_id, &integration, order).await {
         Ok(started) => {

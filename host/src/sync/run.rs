@@ -38,6 +38,9 @@ pub struct Settings {
     /// Asked to stop (a shutdown): the batch in flight finishes, the rest
     /// waits for the next run.
     pub stop: StopSignal,
+    /// Provision only these employees (by HR id): everyone else is left as
+    /// is, as on an incremental run, and the cursor does not move.
+    pub only: Option<BTreeSet<String>>,
 }
 
 /// Shared between a run and whoever may stop it.
@@ -64,6 +67,7 @@ impl Default for Settings {
             dry_run: false,
             since: None,
             stop: StopSignal::default(),
+            only: None,
         }
     }
 }
@@ -272,7 +276,7 @@ pub fn run_observed(
     let capabilities: Capabilities = target.capabilities().map_err(RunError::Target)?;
     // A full run reads the target in full: at the same time as the source,
     // on its own thread (each plugin has its own instance).
-    let (decided_read, target_read) = if settings.since.is_none() {
+    let (decided_read, target_read) = if settings.since.is_none() && settings.only.is_none() {
         std::thread::scope(|scope| {
             let target_read = scope.spawn(|| read_target(&mut *target, settings, capabilities.teams, None));
             let decided_read = read_and_decide(source, rule_sessions, settings, observe);
@@ -284,8 +288,17 @@ pub fn run_observed(
     } else {
         (read_and_decide(source, rule_sessions, settings, observe), None)
     };
-    let (read, decided) = decided_read?;
+    let (mut read, mut decided) = decided_read?;
     step.done("read and rules (and target, on a full run)", read.records);
+    if let Some(only) = &settings.only {
+        let wanted = |id: &Option<String>| id.as_ref().is_some_and(|id| only.contains(id));
+        decided.verdicts.retain(|id, _| only.contains(id));
+        decided.rejected.retain(|r| wanted(&r.hr_id));
+        read.rejected.retain(|r| wanted(&r.hr_id));
+        read.removed.retain(|id| only.contains(id));
+        read.kind = ReadKind::Incremental;
+        read.cursor = None;
+    }
     // Distinct employees the rules decided about (a record repeated across
     // pages counts once).
     let employees_read = decided.verdicts.len() + decided.rejected.len();
