@@ -46,15 +46,7 @@ pub fn run_demo(runtime: &Runtime) -> Result<ExitCode, String> {
 
     let hr = PersonioEmulator::start("demo-client", "demo-secret").map_err(|e| e.to_string())?;
     let app = ScimEmulator::start("demo-token").map_err(|e| e.to_string())?;
-    hr.upsert(PEOPLE.iter().enumerate().map(|(i, (first, last, department, kind))| {
-        let id = i as u64 + 1;
-        let mut e = HrEmployee::new(id, first, last, department);
-        e.email = format!("{}.{}@example.com", ascii(first), ascii(last));
-        e.employment_type = kind.to_string();
-        e.supervisor_id = (id > 1).then_some(1);
-        e.last_modified_ms -= 60_000;
-        e
-    }));
+    seed(&hr);
     let manual = app.add_user("anna.schmidt@example.com", "Anna", "Schmidt (added by hand)", true);
     println!("Personio emulator: {}   SCIM app: {}", hr.base_url(), app.base_url());
     println!(
@@ -147,6 +139,19 @@ pub fn run_demo(runtime: &Runtime) -> Result<ExitCode, String> {
         cursor.as_deref().unwrap_or("-")
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo company: twelve employees (one external) under Peter Wright.
+pub(super) fn seed(hr: &PersonioEmulator) {
+    hr.upsert(PEOPLE.iter().enumerate().map(|(i, (first, last, department, kind))| {
+        let id = i as u64 + 1;
+        let mut e = HrEmployee::new(id, first, last, department);
+        e.email = format!("{}.{}@example.com", ascii(first), ascii(last));
+        e.employment_type = kind.to_string();
+        e.supervisor_id = (id > 1).then_some(1);
+        e.last_modified_ms -= 60_000;
+        e
+    }));
 }
 
 /// E-mail-safe spelling of a name.

@@ -2,6 +2,7 @@
 
 mod audit;
 mod demo;
+mod emulate;
 mod plugin;
 mod report;
 mod serve;
@@ -46,6 +47,9 @@ enum Command {
     /// Sync a Personio emulator into a SCIM app on loopback, change a few
     /// employees, sync again, and print what happened each time.
     Demo,
+    /// A Personio emulator (with a demo company) and a SCIM app on
+    /// loopback, to try `hrsync serve` against.
+    Emulate(emulate::EmulateArgs),
     /// Benchmarks that print their numbers.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
@@ -59,6 +63,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Audit(command) => audit::run(command),
         Command::Serve(args) => runtime(cli.cache_dir).and_then(|rt| serve::serve(rt, args)),
         Command::Demo => runtime(cli.cache_dir).and_then(|rt| demo::run_demo(&rt)),
+        Command::Emulate(args) => emulate::run(args),
         Command::Bench(command) => crate::bench::run(command),
     };
     match result {

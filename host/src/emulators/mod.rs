@@ -52,7 +52,13 @@ impl Faults {
 
 /// Serves `router` on 127.0.0.1 (a free port) on a background thread.
 pub fn serve(router: Router) -> std::io::Result<SocketAddr> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    serve_on(router, 0)
+}
+
+/// Serves `router` on 127.0.0.1:`port` (0: a free one) on a background
+/// thread.
+pub fn serve_on(router: Router, port: u16) -> std::io::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -20,7 +20,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{parse_timestamp_ms, serve, Fault, Faults};
+use super::{parse_timestamp_ms, serve_on, Fault, Faults};
 
 /// One employee as the emulator stores it.
 #[derive(Debug, Clone)]
@@ -115,6 +115,11 @@ pub struct PersonioEmulator {
 
 impl PersonioEmulator {
     pub fn start(client_id: &str, client_secret: &str) -> std::io::Result<Self> {
+        Self::start_on(client_id, client_secret, 0)
+    }
+
+    /// On 127.0.0.1:`port` (0: a free one).
+    pub fn start_on(client_id: &str, client_secret: &str, port: u16) -> std::io::Result<Self> {
         let inner = Arc::new(Mutex::new(Inner {
             client_id: client_id.into(),
             client_secret: client_secret.into(),
@@ -132,7 +137,7 @@ impl PersonioEmulator {
             .route("/v1/auth", post(auth))
             .route("/v1/company/employees", get(employees))
             .with_state(inner.clone());
-        let addr = serve(router)?;
+        let addr = serve_on(router, port)?;
         Ok(Self { inner, addr })
     }
 

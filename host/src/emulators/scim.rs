@@ -23,7 +23,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{serve, Fault, Faults};
+use super::{serve_on, Fault, Faults};
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -159,6 +159,11 @@ pub struct ScimEmulator {
 
 impl ScimEmulator {
     pub fn start(token: &str) -> std::io::Result<Self> {
+        Self::start_on(token, 0)
+    }
+
+    /// On 127.0.0.1:`port` (0: a free one).
+    pub fn start_on(token: &str, port: u16) -> std::io::Result<Self> {
         let inner = Arc::new(Mutex::new(Inner {
             token: token.into(),
             users: Resources::new("userName"),
@@ -184,7 +189,7 @@ impl ScimEmulator {
                 get(get_group).patch(patch_group).delete(delete_group),
             )
             .with_state(inner.clone());
-        let addr = serve(router)?;
+        let addr = serve_on(router, port)?;
         Ok(Self { inner, addr })
     }
 
