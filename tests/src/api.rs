@@ -2,33 +2,18 @@
 //! router, store, control plane and scheduler; and a small JSON client.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hrsync::api::{app, ApiSettings, AppState};
 use hrsync::control::notify::Notifier;
 use hrsync::control::{scheduler, Control};
-use hrsync::runtime::{Runtime, RuntimeOptions};
 use hrsync::store::Store;
 use hrsync::vault::Vault;
 use serde_json::Value;
 
 pub const OPERATOR_TOKEN: &str = "op_test_token_5b1c";
 pub const SECRET_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
-
-fn shared_runtime() -> Arc<Runtime> {
-    static RUNTIME: OnceLock<(Arc<Runtime>, tempfile::TempDir)> = OnceLock::new();
-    let (runtime, _dir) = RUNTIME.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let runtime = Runtime::new(RuntimeOptions {
-            cache_dir: Some(dir.path().to_path_buf()),
-            ..RuntimeOptions::default()
-        })
-        .expect("runtime");
-        (Arc::new(runtime), dir)
-    });
-    Arc::clone(runtime)
-}
 
 pub struct Server {
     pub base: String,
@@ -73,7 +58,7 @@ impl Server {
             .expect("tokio");
         let store = tokio.block_on(Store::connect(&database)).expect("store");
         let vault = Vault::from_hex_key(SECRET_KEY).expect("vault");
-        let control = Arc::new(Control::new(store, shared_runtime(), vault, options.notifier));
+        let control = Arc::new(Control::new(store, crate::shared_runtime(), vault, options.notifier));
         let state = AppState::new(
             Arc::clone(&control),
             Some(OPERATOR_TOKEN),

@@ -28,7 +28,16 @@ pub fn plugin_bytes(name: &str) -> Vec<u8> {
 /// One runtime per test binary, with its cache in a temporary folder, so
 /// each component compiles once per binary.
 pub fn runtime() -> &'static Runtime {
-    static RUNTIME: OnceLock<(Runtime, tempfile::TempDir)> = OnceLock::new();
+    the_runtime()
+}
+
+/// The same runtime, for what holds it shared (the admin API's control).
+pub fn shared_runtime() -> std::sync::Arc<Runtime> {
+    std::sync::Arc::clone(the_runtime())
+}
+
+fn the_runtime() -> &'static std::sync::Arc<Runtime> {
+    static RUNTIME: OnceLock<(std::sync::Arc<Runtime>, tempfile::TempDir)> = OnceLock::new();
     let (runtime, _dir) = RUNTIME.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir");
         let runtime = Runtime::new(RuntimeOptions {
@@ -36,7 +45,7 @@ pub fn runtime() -> &'static Runtime {
             ..RuntimeOptions::default()
         })
         .expect("runtime");
-        (runtime, dir)
+        (std::sync::Arc::new(runtime), dir)
     });
     runtime
 }

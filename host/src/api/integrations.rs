@@ -23,7 +23,6 @@ use crate::integration::OptionsFile;
 use crate::store::integrations::{Integration, Notify, State as RunState};
 use crate::store::tenants::Role;
 use crate::store::{new_id, now_ms};
-use crate::sync::trigger::Trigger;
 use crate::vault::{random_bytes, to_hex};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -322,11 +321,9 @@ async fn test_integration(
 ) -> Result<Json<RunDetail>, ApiError> {
     let integration = visible(&state, &who, &id).await?;
     let order = RunOrder {
-        trigger: Trigger::Manual,
-        by: Some(who.email.clone()),
         dry_run: true,
         full: true,
-        only: None,
+        ..RunOrder::manual(&who.email)
     };
     let started = state.control.start(&who.tenant, &integration, order).await?;
     // The outcome, failed or not, is recorded with the run.
@@ -341,11 +338,8 @@ async fn start_manual(
     full: bool,
 ) -> Result<Option<String>, ApiError> {
     let order = RunOrder {
-        trigger: Trigger::Manual,
-        by: Some(who.email.clone()),
-        dry_run: false,
         full,
-        only: None,
+        ..RunOrder::manual(&who.email)
     };
     match state.control.start(&who.tenant, integration, order).await {
         Ok(started) => Ok(Some(started.run_id)),
@@ -520,11 +514,8 @@ async fn provision(
     }
     let integration = visible(&state, &who, &id).await?;
     let order = RunOrder {
-        trigger: Trigger::Manual,
-        by: Some(who.email.clone()),
-        dry_run: false,
-        full: false,
         only: Some([request.hr_id.clone()].into()),
+        ..RunOrder::manual(&who.email)
     };
     let started = state.control.start(&who.tenant, &integration, order).await?;
     let finished = started.done.await.map_err(|e| ApiError::Internal(e.to_string()))?;

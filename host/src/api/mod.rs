@@ -73,22 +73,16 @@ impl AppState {
         action: &str,
         detail: serde_json::Value,
     ) -> Result<(), StoreError> {
-        self.control
-            .store
-            .append_audit_events([AuditEvent {
-                tenant: Some(who.tenant.clone()),
-                integration: integration.map(str::to_string),
-                actor: who.actor(),
-                action: action.to_string(),
-                detail,
-            }])
+        self.audit_as(&who.tenant, &who.actor(), integration, action, detail)
             .await
     }
 
-    pub async fn audit_tenant(
+    /// Appends an action of `actor` in `tenant` to the audit log.
+    pub async fn audit_as(
         &self,
         tenant: &str,
         actor: &str,
+        integration: Option<&str>,
         action: &str,
         detail: serde_json::Value,
     ) -> Result<(), StoreError> {
@@ -96,7 +90,7 @@ impl AppState {
             .store
             .append_audit_events([AuditEvent {
                 tenant: Some(tenant.to_string()),
-                integration: None,
+                integration: integration.map(str::to_string),
                 actor: actor.to_string(),
                 action: action.to_string(),
                 detail,

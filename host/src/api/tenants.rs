@@ -102,9 +102,10 @@ async fn create_tenant(
         .ok_or_else(|| ApiError::Internal("a new tenant already had its owner".into()))?;
     let key = store.issue_key(&tenant.id, &owner.id, Mode::Live, "first key").await?;
     state
-        .audit_tenant(
+        .audit_as(
             &tenant.id,
             "operator",
+            None,
             "tenant.create",
             serde_json::json!({ "name": tenant.name, "owner": owner.email }),
         )
@@ -189,6 +190,15 @@ pub struct MemberChange {
     pub role: Role,
 }
 
+async fn member_or_404(state: &AppState, who: &Principal, id: &str) -> Result<Member, ApiError> {
+    state
+        .control
+        .store
+        .member(&who.tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("member", id))
+}
+
 /// A tenant keeps at least one owner.
 async fn keeps_an_owner(state: &AppState, who: &Principal, member: &Member) -> Result<(), ApiError> {
     let owners = state
@@ -221,15 +231,15 @@ async fn change_member(
     Json(change): Json<MemberChange>,
 ) -> Result<Json<Member>, ApiError> {
     who.require(Role::Owner)?;
-    let store = &state.control.store;
-    let member = store
-        .member(&who.tenant, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("member", &id))?;
+    let member = member_or_404(&state, &who, &id).await?;
     if change.role != Role::Owner {
         keeps_an_owner(&state, &who, &member).await?;
     }
-    store.set_member_role(&who.tenant, &id, change.role).await?;
+    state
+        .control
+        .store
+        .set_member_role(&who.tenant, &id, change.role)
+        .await?;
     state
         .audit(
             &who,
@@ -254,13 +264,9 @@ async fn remove_member(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     who.require(Role::Owner)?;
-    let store = &state.control.store;
-    let member = store
-        .member(&who.tenant, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("member", &id))?;
+    let member = member_or_404(&state, &who, &id).await?;
     keeps_an_owner(&state, &who, &member).await?;
-    store.remove_member(&who.tenant, &id).await?;
+    state.control.store.remove_member(&who.tenant, &id).await?;
     state
         .audit(
             &who,

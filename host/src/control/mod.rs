@@ -107,6 +107,28 @@ pub struct RunOrder {
     pub only: Option<std::collections::BTreeSet<String>>,
 }
 
+impl RunOrder {
+    /// A member's run: applies changes, reads incrementally when it can.
+    pub fn manual(by: &str) -> Self {
+        Self {
+            trigger: Trigger::Manual,
+            by: Some(by.to_string()),
+            dry_run: false,
+            full: false,
+            only: None,
+        }
+    }
+
+    /// The schedule's run.
+    pub fn scheduled() -> Self {
+        Self {
+            trigger: Trigger::Schedule,
+            by: None,
+            ..Self::manual("")
+        }
+    }
+}
+
 pub struct Control {
     pub store: Store,
     pub runtime: Arc<Runtime>,

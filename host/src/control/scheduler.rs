@@ -10,7 +10,6 @@ use super::schedule::Schedule;
 use super::{Control, RunOrder, StartError};
 use crate::store::integrations::{Due, State};
 use crate::store::{now_ms, StoreError};
-use crate::sync::trigger::Trigger;
 
 /// Checks for due integrations every `tick` until `shutdown` turns true.
 pub async fn run(control: Arc<Control>, tick: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
@@ -53,14 +52,7 @@ async fn run_one(control: &Arc<Control>, due: &Due, now: i64) -> Result<(), Stor
     let Some(integration) = control.store.integration(&due.tenant_id, &due.id).await? else {
         return Ok(());
     };
-    let order = RunOrder {
-        trigger: Trigger::Schedule,
-        by: None,
-        dry_run: false,
-        full: false,
-        only: None,
-    };
-    match control.start(&due.tenant_id, &integration, order).await {
+    match control.start(&due.tenant_id, &integration, RunOrder::scheduled()).await {
         Ok(started) => {
             tracing::info!(integration = %due.id, run = %started.run_id, "scheduled run started");
             Ok(())

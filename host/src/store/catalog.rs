@@ -9,7 +9,7 @@ use sqlx::Row;
 use utoipa::ToSchema;
 
 use super::tenants::Mode;
-use super::{new_id, now_ms, Store, StoreError};
+use super::{json_column as json, new_id, now_ms, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PluginVersion {
@@ -59,11 +59,6 @@ pub struct Installation {
     /// Encrypted secret values by name; kept inside the host.
     #[serde(skip)]
     pub sealed_secrets: BTreeMap<String, String>,
-}
-
-fn json<T: serde::de::DeserializeOwned>(row: &AnyRow, column: &str) -> Result<T, StoreError> {
-    let text: String = row.try_get(column)?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Malformed(format!("{column}: {e}")))
 }
 
 fn plugin_version(row: &AnyRow) -> Result<PluginVersion, StoreError> {

@@ -9,7 +9,7 @@ use sqlx::Row;
 use utoipa::ToSchema;
 
 use super::tenants::Mode;
-use super::{now_ms, Store, StoreError};
+use super::{json_column as json, now_ms, Store, StoreError};
 use crate::integration::OptionsFile;
 
 /// Whether the scheduler runs an integration.
@@ -113,11 +113,6 @@ pub struct Due {
     pub schedule: String,
     pub timezone: String,
     pub next_run_at: i64,
-}
-
-fn json<T: serde::de::DeserializeOwned>(row: &AnyRow, column: &str) -> Result<T, StoreError> {
-    let text: String = row.try_get(column)?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Malformed(format!("{column}: {e}")))
 }
 
 fn integration(row: &AnyRow) -> Result<Integration, StoreError> {

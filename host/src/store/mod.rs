@@ -151,6 +151,12 @@ impl ChainLink {
     }
 }
 
+/// A TEXT column holding JSON, parsed.
+fn json_column<T: serde::de::DeserializeOwned>(row: &AnyRow, column: &str) -> Result<T, StoreError> {
+    let text: String = row.try_get(column)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Malformed(format!("{column}: {e}")))
+}
+
 fn run_record(row: &AnyRow) -> Result<RunRecord, StoreError> {
     Ok(RunRecord {
         id: row.try_get("id")?,
