@@ -406,6 +406,7 @@ fn bad_input_gets_a_json_error_naming_the_field() {
         ("wrong kind", owner.post("/api/v1/integrations", json!({ "name": "i", "source": installed.target, "target": installed.target })), 422, Some("source"), "expected a source"),
         ("rule in target", owner.post("/api/v1/integrations", json!({ "name": "i", "source": installed.source, "target": installed.rule })), 422, Some("target"), "expected a target"),
         ("garbage component", owner.upload(b"definitely not wasm"), 422, Some("body"), "WebAssembly"),
+        ("newer WIT", owner.upload(&plugin_bytes("future_wit")), 422, Some("body"), "hrsync:plugin@2.0.0"),
         ("limit", owner.get("/api/v1/runs?limit=100000"), 422, Some("limit"), "100000"),
         ("unknown path", owner.get("/api/v1/nothing-here"), 404, None, "/api/v1"),
         ("wrong method", owner.delete("/api/v1/plugins"), 405, None, "method"),

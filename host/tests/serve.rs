@@ -39,10 +39,12 @@ fn postgres_schema() -> String {
 struct Serve {
     child: Child,
     base: String,
+    log: std::path::PathBuf,
 }
 
 impl Serve {
     fn start(database: &str, dir: &std::path::Path, name: &str) -> Self {
+        let log = dir.join(format!("{name}.log"));
         let mut child = Command::new(env!("CARGO_BIN_EXE_hrsync"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir.join(name))
@@ -51,8 +53,10 @@ impl Serve {
             .env("HRSYNC_OPERATOR_TOKEN", OPERATOR)
             .env("HRSYNC_CACHE_DIR", dir.join("cache"))
             .env("HRSYNC_SCHEDULER_TICK_MS", "50")
+            // Everything the server logs, to look for secrets in it.
+            .env("RUST_LOG", "debug")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
             .expect("start hrsync serve");
         let mut line = String::new();
@@ -67,7 +71,7 @@ impl Serve {
             .to_string();
         // Keep reading so that the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in reader.lines() {});
-        Self { child, base }
+        Self { child, base, log }
     }
 
     fn call(&self, key: &str, method: &str, path: &str, body: Option<&[u8]>, content_type: &str) -> (u16, Value) {
@@ -218,8 +222,22 @@ fn two_servers_on_one_postgres_run_each_integration_once_at_a_time() {
     let (_, check) = a.get(&key, "/api/v1/audit/verify");
     assert_eq!(check["broken"], Value::Null, "{check}");
 
+    let logs: Vec<std::path::PathBuf> = [&a, &b].iter().map(|s| s.log.clone()).collect();
     for server in [a, b] {
         let status = server.terminate();
         assert!(status.success(), "{status}");
+    }
+    // Debug logs of both servers: requests, runs, plugins' outbound calls —
+    // and no secret, key or token anywhere.
+    for log in logs {
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            text.contains("outbound request") && text.contains("request"),
+            "{}",
+            log.display()
+        );
+        for secret in ["two-secret", "two-token", key.as_str(), KEY, OPERATOR] {
+            assert!(!text.contains(secret), "{secret} in {}", log.display());
+        }
     }
 }

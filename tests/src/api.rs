@@ -175,6 +175,22 @@ impl Client {
         self.call("POST", "/api/v1/plugins", Some(component), "application/wasm")
     }
 
+    /// The actions of the audit log (`query` as for `GET /audit`), newest
+    /// first.
+    pub fn audit_actions(&self, query: &str) -> Vec<String> {
+        let (status, audit) = self.get(&format!("/api/v1/audit?{query}"));
+        assert_eq!(status, 200, "{audit}");
+        audit
+            .as_array()
+            .map(|events| {
+                events
+                    .iter()
+                    .filter_map(|e| e["action"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Polls a run until it is no longer running.
     pub fn wait_for_run(&self, run_id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(120);
