@@ -109,7 +109,7 @@ fn an_admins_first_ten_minutes() {
     let id = created["id"].as_str().unwrap().to_string();
     assert_eq!(created["state"], "inactive");
     assert_eq!(created["schedule"], "0 4 * * *");
-    assert!(created["hook_secret"].as_str().unwrap().starts_with("whsec_"));
+    assert!(created["signing_secret"].as_str().unwrap().starts_with("whsig_"));
 
     // Test: the plan, and nothing changes in the app.
     let (status, plan) = owner.post(&format!("/api/v1/integrations/{id}/test"), json!({}));
@@ -211,6 +211,18 @@ fn an_admins_first_ten_minutes() {
     assert_no_secret(&[&installation, &created, &plan, &detail, &audit, &versions]);
     let (_, installations) = owner.get("/api/v1/installations");
     assert_no_secret(&[&installations]);
+
+    // At rest: installation secrets sealed, the API key only as a hash.
+    let stored = server.database_bytes();
+    let key = tenant["key"]["secret"].as_str().unwrap();
+    for secret in [HR_SECRET, APP_TOKEN, key, created["signing_secret"].as_str().unwrap()] {
+        let found = stored.windows(secret.len()).any(|w| w == secret.as_bytes());
+        assert!(!found, "`{secret}` is stored in clear");
+    }
+    assert!(
+        stored.windows(8).any(|w| w == b"personio"),
+        "the database file was read"
+    );
 }
 
 #[test]

@@ -104,6 +104,19 @@ impl Server {
         self.client(Some(OPERATOR_TOKEN))
     }
 
+    /// Every byte the server's SQLite database holds on disk (the file and
+    /// its write-ahead log), to look for what must not be stored in clear.
+    pub fn database_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for name in ["hrsync.db", "hrsync.db-wal"] {
+            if let Ok(mut more) = std::fs::read(self._dir.path().join(name)) {
+                bytes.append(&mut more);
+            }
+        }
+        assert!(!bytes.is_empty(), "no SQLite database in the server's folder");
+        bytes
+    }
+
     /// Creates a tenant; the owner's client.
     pub fn tenant(&self, name: &str, owner: &str) -> (Value, Client) {
         let (status, body) = self.operator().post(

@@ -66,13 +66,11 @@ pub struct NewIntegration {
     pub notify: Notify,
 }
 
-/// A new integration and its webhook secrets, shown this once.
+/// A new integration and the secret of its notifications, shown this once.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedIntegration {
     #[serde(flatten)]
     pub integration: Integration,
-    /// Signs what the HR system POSTs to `/hooks/{id}`.
-    pub hook_secret: String,
     /// Signs the notifications hrsync POSTs to `notify.webhook_url`.
     pub signing_secret: String,
 }
@@ -163,8 +161,8 @@ async fn list_integrations(State(state): State<AppState>, who: Principal) -> Res
     Ok(Json(all.into_iter().filter(|i| who.sees(i.mode)).collect()))
 }
 
-/// Creates an inactive integration (admins). Its webhook secrets are in
-/// this response only.
+/// Creates an inactive integration (admins). The secret that signs its
+/// notifications is in this response only.
 #[utoipa::path(post, path = "/integrations", tag = "integrations", request_body = NewIntegration, security(("api_key" = [])),
     responses((status = 201, body = CreatedIntegration), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
@@ -196,16 +194,13 @@ async fn create_integration(
     };
     check(&state, &who, &integration).await?;
     let internal = |e: crate::vault::VaultError| ApiError::Internal(e.to_string());
-    let hook_secret = format!("whsec_{}", to_hex(&random_bytes::<24>().map_err(internal)?));
     let signing_secret = format!("whsig_{}", to_hex(&random_bytes::<24>().map_err(internal)?));
-    for (name, value) in [("hook", &hook_secret), ("signing", &signing_secret)] {
-        let sealed = state
-            .control
-            .vault
-            .seal(&format!("{}/{name}", integration.id), value)
-            .map_err(internal)?;
-        integration.sealed_secrets.insert(name.to_string(), sealed);
-    }
+    let sealed = state
+        .control
+        .vault
+        .seal(&format!("{}/signing", integration.id), &signing_secret)
+        .map_err(internal)?;
+    integration.sealed_secrets.insert("signing".to_string(), sealed);
     state
         .control
         .store
@@ -227,7 +222,6 @@ async fn create_integration(
         StatusCode::CREATED,
         Json(CreatedIntegration {
             integration,
-            hook_secret,
             signing_secret,
         }),
     ))

@@ -90,7 +90,7 @@ pub struct Integration {
     pub last_run: Option<LastRun>,
     pub created_at: i64,
     pub updated_at: i64,
-    /// Encrypted webhook secrets by name (`hook`, `signing`).
+    /// Encrypted secrets by name (`signing`: of the notifications).
     #[serde(skip)]
     pub sealed_secrets: BTreeMap<String, String>,
 }
