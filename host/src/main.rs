@@ -18,6 +18,7 @@ fn main() -> ExitCode {
     // SAFETY: sets a plain integer option of the allocator, before any
     // other thread exists.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1) };
-    hrsync::cli::init_tracing();
-    hrsync::cli::run(hrsync::cli::Cli::parse())
+    let cli = hrsync::cli::Cli::parse();
+    hrsync::cli::init_tracing(&cli);
+    hrsync::cli::run(cli)
 }

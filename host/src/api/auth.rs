@@ -74,7 +74,7 @@ impl AuthGuard {
     }
 
     /// Seconds until `ip` may try again, if it is locked out.
-    fn locked_out(&self, ip: IpAddr) -> Option<u64> {
+    pub(super) fn locked_out(&self, ip: IpAddr) -> Option<u64> {
         let mut failures = self.failures.lock().ok()?;
         let recent = failures.get_mut(&ip)?;
         let now = Instant::now();
@@ -93,7 +93,7 @@ impl AuthGuard {
         )
     }
 
-    fn failed(&self, ip: IpAddr) {
+    pub(super) fn failed(&self, ip: IpAddr) {
         if let Ok(mut failures) = self.failures.lock() {
             if failures.len() > 100_000 {
                 failures.clear(); // bounded memory under a flood of addresses
@@ -103,7 +103,7 @@ impl AuthGuard {
     }
 }
 
-fn client_ip(parts: &Parts) -> IpAddr {
+pub(super) fn client_ip(parts: &Parts) -> IpAddr {
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()

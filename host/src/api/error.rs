@@ -17,6 +17,9 @@ pub enum ApiError {
     MissingKey,
     #[error("the API key is not valid or was revoked")]
     BadKey,
+    /// A webhook whose signature the source plugin refused.
+    #[error("the webhook is not signed by the HR system: {0}")]
+    BadSignature(String),
     #[error("too many failed authentications from this address; retry in {0} s")]
     TooManyFailures(u64),
     #[error("{0}")]
@@ -74,7 +77,9 @@ impl ApiError {
 
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
-            ApiError::MissingKey | ApiError::BadKey => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::MissingKey | ApiError::BadKey | ApiError::BadSignature(_) => {
+                (StatusCode::UNAUTHORIZED, "unauthorized")
+            }
             ApiError::TooManyFailures(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound { .. } | ApiError::NoRoute => (StatusCode::NOT_FOUND, "not_found"),

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod hooks;
 pub mod integrations;
 pub mod plugins;
 pub mod runs;
@@ -129,7 +130,7 @@ impl<T: Serialize> IntoResponse for Json<T> {
     modifiers(&Security),
     tags(
         (name = "tenants"), (name = "members"), (name = "keys"), (name = "plugins"),
-        (name = "installations"), (name = "integrations"), (name = "runs"), (name = "audit")
+        (name = "installations"), (name = "integrations"), (name = "runs"), (name = "audit"), (name = "hooks")
     )
 )]
 struct ApiDoc;
@@ -158,6 +159,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(integrations::router())
                 .merge(runs::router()),
         )
+        .merge(hooks::router())
         .split_for_parts();
     openapi.info.version = env!("CARGO_PKG_VERSION").to_string();
     (router, openapi)

@@ -3,6 +3,7 @@
 mod runtime;
 mod sync;
 pub mod synthetic;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +32,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 100_000)]
         employees: usize,
     },
+    /// HR webhooks: terminations in the BambooHR emulator, one after
+    /// another, each timed until the account is inactive in the SCIM app
+    /// (through `hrsync serve`'s application); prints p50 and p99.
+    Webhooks {
+        #[arg(long, default_value_t = 1000)]
+        employees: u64,
+        #[arg(long, default_value_t = 100)]
+        terminations: u64,
+    },
 }
 
 pub fn run(command: BenchCommand) -> Result<ExitCode, String> {
@@ -41,6 +51,10 @@ pub fn run(command: BenchCommand) -> Result<ExitCode, String> {
             rule_only,
         } => runtime::run(plugin, iterations, rule_only),
         BenchCommand::Sync { employees } => sync::run(employees),
+        BenchCommand::Webhooks {
+            employees,
+            terminations,
+        } => webhooks::run(employees, terminations),
     }
 }
 

@@ -92,12 +92,15 @@ pub fn default_cache_dir() -> Option<PathBuf> {
     Some(base.join("hrsync").join("components"))
 }
 
-/// Logs to stderr; `RUST_LOG` selects what (default: warnings, and for
-/// `hrsync serve` its requests and runs too); `HRSYNC_LOG_FORMAT=json`
-/// writes one JSON object per line.
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "warn,hrsync::api=info,hrsync::control=info".into());
+/// Logs to stderr; `RUST_LOG` selects what (default: warnings; for `hrsync
+/// serve` also its requests and runs); `HRSYNC_LOG_FORMAT=json` writes one
+/// JSON object per line.
+pub fn init_tracing(cli: &Cli) {
+    let default = match cli.command {
+        Command::Serve(_) => "warn,hrsync::api=info,hrsync::control=info",
+        _ => "warn",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -140,6 +140,8 @@ pub struct Control {
     running: AtomicUsize,
     /// Their stop signals, by run id.
     stops: Mutex<HashMap<String, StopSignal>>,
+    /// Integrations with a run waiting for the one going on to end.
+    waiting: Mutex<std::collections::HashSet<String>>,
     /// Loaded plugins by content hash: a run does not compile again.
     plugins: Mutex<HashMap<String, Plugin>>,
 }
@@ -160,6 +162,7 @@ impl Control {
             stopping: AtomicBool::new(false),
             running: AtomicUsize::new(0),
             stops: Mutex::new(HashMap::new()),
+            waiting: Mutex::new(std::collections::HashSet::new()),
             plugins: Mutex::new(HashMap::new()),
         }
     }
@@ -368,6 +371,48 @@ impl Control {
             result
         });
         Ok(Started { run_id, done })
+    }
+
+    /// Starts a run now, or — when one is going on, here or in another
+    /// process — as soon as it ends (one waiting run per integration
+    /// however many ask: it reads every change since the last run).
+    /// Answers the run id when it started at once.
+    pub async fn start_soon(
+        self: &Arc<Self>,
+        tenant: &str,
+        integration: &Integration,
+        order: RunOrder,
+    ) -> Result<Option<String>, StartError> {
+        match self.start(tenant, integration, order.clone()).await {
+            Ok(started) => return Ok(Some(started.run_id)),
+            Err(StartError::Busy) => {}
+            Err(error) => return Err(error),
+        }
+        let first = self
+            .waiting
+            .lock()
+            .map(|mut waiting| waiting.insert(integration.id.clone()))
+            .unwrap_or(false);
+        if !first {
+            return Ok(None);
+        }
+        let (control, tenant, integration) = (Arc::clone(self), tenant.to_string(), integration.clone());
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                match control.start(&tenant, &integration, order.clone()).await {
+                    Err(StartError::Busy) if tokio::time::Instant::now() < deadline => continue,
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(integration = %integration.id, %error, "a waiting run did not start"),
+                }
+                break;
+            }
+            if let Ok(mut waiting) = control.waiting.lock() {
+                waiting.remove(&integration.id);
+            }
+        });
+        Ok(None)
     }
 
     fn renew_while_running(&self, integration: String, holder: String) -> tokio::task::JoinHandle<()> {

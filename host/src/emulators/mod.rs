@@ -3,6 +3,7 @@
 //! demo real HTTP, deterministic and fast. Each runs on its own thread with
 //! its own async runtime, so synchronous callers can drive it.
 
+pub mod bamboohr;
 pub mod inbox;
 pub mod perks;
 pub mod personio;

@@ -1,0 +1,116 @@
+//! HR webhooks: `POST /hooks/{integration}`. No API key: the source plugin
+//! checks the HR system's signature with the key of its installation
+//! (e.g. BambooHR's webhook private key) and turns the request into
+//! events; any event starts an incremental run — at once, or as soon as
+//! the run going on ends.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::{ApiError, ErrorBody};
+use super::{AppState, Json, Path};
+use crate::control::RunOrder;
+use crate::runtime::types::{PluginError, WebhookRequest};
+use crate::store::integrations::State as RunState;
+use crate::sync::trigger::Trigger;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(receive))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HookAccepted {
+    /// Employees the HR system reported.
+    pub events: usize,
+    /// The run that started; `null` when none was needed or one is waiting
+    /// for the run going on.
+    pub run_id: Option<String>,
+}
+
+/// Largest webhook body read.
+const MAX_BODY: usize = 256 << 10;
+
+/// Takes a webhook of the integration's HR system.
+#[utoipa::path(post, path = "/hooks/{integration}", tag = "hooks", params(("integration" = String, Path)),
+    request_body(content = Object, content_type = "application/json", description = "As the HR system sends it"),
+    responses((status = 202, body = HookAccepted), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn receive(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: axum::extract::Request,
+) -> Result<(StatusCode, Json<HookAccepted>), ApiError> {
+    let (parts, body) = request.into_parts();
+    let ip = super::auth::client_ip(&parts);
+    if let Some(seconds) = state.guard.locked_out(ip) {
+        return Err(ApiError::TooManyFailures(seconds));
+    }
+    let body: Bytes = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| ApiError::TooLarge { limit: MAX_BODY })?;
+    let headers: HeaderMap = parts.headers;
+    let Some((tenant, integration)) = state.control.store.integration_anywhere(&id).await? else {
+        return Err(ApiError::not_found("integration", &id));
+    };
+    if integration.state != RunState::Active {
+        return Err(ApiError::Conflict {
+            field: Some("state".into()),
+            message: format!(
+                "the integration is {}; webhooks run active integrations only",
+                integration.state.as_str()
+            ),
+        });
+    }
+    let job = state.control.prepare(&tenant, &integration).await?;
+    let request = WebhookRequest {
+        headers: headers
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str().to_string(), value.to_str().ok()?.to_string())))
+            .collect(),
+        body: body.to_vec(),
+    };
+    let parsed = tokio::task::spawn_blocking(move || {
+        let mut session = job.source.plugin.source(&job.source.sandbox)?;
+        session.parse_webhook(&request)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let events = match parsed {
+        Ok(events) => events,
+        Err(error) => {
+            return Err(match error.plugin_error() {
+                Some(PluginError::Unauthorized(message)) => {
+                    state.guard.failed(ip);
+                    ApiError::BadSignature(message.clone())
+                }
+                Some(PluginError::Unsupported(_)) => {
+                    ApiError::invalid("source", "the source plugin does not take webhooks")
+                }
+                _ => ApiError::invalid("body", error.to_string()),
+            })
+        }
+    };
+    let run_id = if events.is_empty() {
+        None
+    } else {
+        let order = RunOrder {
+            trigger: Trigger::Webhook,
+            by: None,
+            ..RunOrder::scheduled()
+        };
+        state.control.start_soon(&tenant, &integration, order).await?
+    };
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(HookAccepted {
+            events: events.len(),
+            run_id,
+        }),
+    ))
+}

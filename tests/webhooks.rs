@@ -1,0 +1,170 @@
+//! HR webhooks end to end: the BambooHR emulator (from its OpenAPI file)
+//! POSTs a signed `employee.updated` when someone leaves; `hrsync serve`
+//! hands it to the BambooHR plugin, which checks the signature and names
+//! the employee, and an incremental run deactivates the account in the
+//! SCIM app within seconds. Forged or misdirected webhooks change nothing.
+
+use std::time::Duration;
+
+use hrsync::emulators::bamboohr::{signature, BambooEmployee, BambooHrEmulator};
+use hrsync::emulators::scim::ScimEmulator;
+use hrsync_tests::api::{eventually, Client, Server};
+use hrsync_tests::plugin_bytes;
+use serde_json::{json, Value};
+
+const API_KEY: &str = "bamboo-api-key-51c2";
+const WEBHOOK_KEY: &str = "bamboo-private-key-9f0e";
+const APP_TOKEN: &str = "webhook-app-token";
+
+/// Five employees, BambooHR and SCIM installed, the integration active and
+/// its first sync done; the integration's id.
+fn world(server: &Server, owner: &Client, hr: &BambooHrEmulator, app: &ScimEmulator) -> String {
+    hr.upsert(
+        (1..=5).map(|id| {
+            let mut e = BambooEmployee::new(
+                id,
+                &format!("Emp{id}"),
+                "Bamboo",
+                if id % 2 == 0 { "Sales" } else { "IT" },
+            );
+            e.reports_to = (id > 1).then_some(1);
+            e
+        }),
+        60_000,
+    );
+    for plugin in ["bamboohr", "scim"] {
+        let (status, body) = owner.upload(&plugin_bytes(plugin));
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, source) = owner.post(
+        "/api/v1/installations",
+        json!({ "name": "BambooHR", "plugin": "bamboohr", "config": { "base_url": hr.base_url() },
+                "secrets": { "api-key": API_KEY, "webhook-key": WEBHOOK_KEY }, "allowed_hosts": [hr.base_url()] }),
+    );
+    assert_eq!(status, 201, "{source}");
+    let (_, target) = owner.post(
+        "/api/v1/installations",
+        json!({ "name": "SCIM", "plugin": "scim", "config": { "base_url": app.base_url() },
+                "secrets": { "token": APP_TOKEN }, "allowed_hosts": [app.origin()] }),
+    );
+    let (status, created) = owner.post(
+        "/api/v1/integrations",
+        // Pages of two: the cursor pagination of BambooHR is walked.
+        json!({ "name": "BambooHR to SCIM", "source": source["id"], "target": target["id"],
+                "options": { "page_size": 2, "deletion_threshold_percent": 50 } }),
+    );
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let (_, activated) = owner.post(&format!("/api/v1/integrations/{id}/activate"), json!({}));
+    let first = owner.wait_for_run(activated["run_id"].as_str().unwrap());
+    assert_eq!(first["run"]["status"], "succeeded", "{first}");
+    assert_eq!(first["run"]["counts"]["create-account"], 5, "{first}");
+    hr.set_webhook(&format!("{}/hooks/{id}", server.base), WEBHOOK_KEY);
+    id
+}
+
+fn active(app: &ScimEmulator, email: &str) -> Option<bool> {
+    app.user_by_name(email).and_then(|u| u["active"].as_bool())
+}
+
+#[test]
+fn a_termination_in_bamboohr_reaches_the_app_within_seconds() {
+    let server = Server::start();
+    let hr = BambooHrEmulator::start(API_KEY).unwrap();
+    let app = ScimEmulator::start(APP_TOKEN).unwrap();
+    let (_, owner) = server.tenant("Acme", "owner@acme.example");
+    let id = world(&server, &owner, &hr, &app);
+    assert_eq!(active(&app, "emp3.bamboo@example.com"), Some(true));
+
+    let started = std::time::Instant::now();
+    assert!(hr.terminate(3));
+    assert!(
+        eventually(Duration::from_secs(10), || active(&app, "emp3.bamboo@example.com")
+            == Some(false)),
+        "the leaver is still active"
+    );
+    let latency = started.elapsed();
+    assert!(latency < Duration::from_secs(10));
+    let (_, runs) = owner.get(&format!("/api/v1/runs?integration={id}"));
+    let webhook_run = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["trigger"] == "webhook")
+        .unwrap_or_else(|| panic!("no webhook run: {runs}"));
+    assert!(webhook_run["started_by"].is_null());
+    let detail = owner.wait_for_run(webhook_run["id"].as_str().unwrap());
+    // Incremental: only the changed employee was read and touched.
+    assert_eq!(detail["run"]["counts"]["employees_read"], 1, "{detail}");
+    assert_eq!(detail["run"]["counts"]["deactivate-account"], 1, "{detail}");
+    // Everyone else stays.
+    for other in [1, 2, 4, 5] {
+        assert_eq!(active(&app, &format!("emp{other}.bamboo@example.com")), Some(true));
+    }
+}
+
+#[test]
+fn forged_and_misdirected_webhooks_change_nothing() {
+    let server = Server::start();
+    let hr = BambooHrEmulator::start(API_KEY).unwrap();
+    let app = ScimEmulator::start(APP_TOKEN).unwrap();
+    let (_, owner) = server.tenant("Acme", "owner@acme.example");
+    let id = world(&server, &owner, &hr, &app);
+    let hook = server.client(None);
+    let body = json!({ "type": "employee.updated", "timestamp": "2026-11-22T05:00:00Z",
+                       "data": { "companyId": "1", "employeeId": "2", "changedFields": ["status"] } })
+    .to_string();
+    let now = (hrsync::store::now_ms() / 1000).to_string();
+    let post = |path: &str, key: &str, timestamp: &str| -> (u16, Value) {
+        let response = ureq::post(&format!("{}{path}", server.base))
+            .set("content-type", "application/json")
+            .set("x-bamboohr-timestamp", timestamp)
+            .set("x-bamboohr-signature", &signature(key, body.as_bytes(), timestamp))
+            .send_string(&body);
+        let response = match response {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{e}"),
+        };
+        let status = response.status();
+        (status, serde_json::from_str(&response.into_string().unwrap()).unwrap())
+    };
+    let runs_before = owner
+        .get(&format!("/api/v1/runs?integration={id}"))
+        .1
+        .as_array()
+        .unwrap()
+        .len();
+
+    let (status, answer) = post(&format!("/hooks/{id}"), "not the key", &now);
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (401, Some("unauthorized")),
+        "{answer}"
+    );
+    assert!(!answer.to_string().contains(WEBHOOK_KEY));
+    let stale = (hrsync::store::now_ms() / 1000 - 3600).to_string();
+    let (status, answer) = post(&format!("/hooks/{id}"), WEBHOOK_KEY, &stale);
+    assert_eq!(status, 401, "{answer}");
+    let (status, _) = hook.post(&format!("/hooks/{id}"), json!({ "type": "employee.updated" }));
+    assert_eq!(status, 401, "an unsigned webhook");
+    let (status, answer) = post("/hooks/int_nope", WEBHOOK_KEY, &now);
+    assert_eq!(status, 404, "{answer}");
+    let runs_after = owner
+        .get(&format!("/api/v1/runs?integration={id}"))
+        .1
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(runs_before, runs_after, "no run for a refused webhook");
+
+    // A well-signed one starts a run; an inactive integration takes none.
+    let (status, answer) = post(&format!("/hooks/{id}"), WEBHOOK_KEY, &now);
+    assert_eq!((status, answer["events"].as_u64()), (202, Some(1)), "{answer}");
+    owner.post(&format!("/api/v1/integrations/{id}/deactivate"), json!({}));
+    let (status, answer) = post(&format!("/hooks/{id}"), WEBHOOK_KEY, &now);
+    assert_eq!(
+        (status, answer["error"]["field"].as_str()),
+        (409, Some("state")),
+        "{answer}"
+    );
+}
