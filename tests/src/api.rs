@@ -1,13 +1,12 @@
 //! `hrsync serve`'s application on loopback, in this process: the real
 //! router, store, control plane and scheduler; and a small JSON client.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hrsync::api::{app, ApiSettings, AppState};
+use hrsync::api::{serve_in_background, ApiSettings, AppState};
 use hrsync::control::notify::Notifier;
-use hrsync::control::{scheduler, Control};
+use hrsync::control::Control;
 use hrsync::store::Store;
 use hrsync::vault::Vault;
 use serde_json::Value;
@@ -67,24 +66,7 @@ impl Server {
                 ..ApiSettings::default()
             },
         );
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let addr = listener.local_addr().expect("addr");
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let scheduler_control = Arc::clone(&control);
-        let tick = options.scheduler_tick;
-        std::thread::spawn(move || {
-            tokio.block_on(async move {
-                tokio::spawn(scheduler::run(scheduler_control, tick, stopped.clone()));
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let mut stopped = stopped;
-                let _ = axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.wait_for(|s| *s).await;
-                    })
-                    .await;
-            });
-        });
+        let (addr, stop) = serve_in_background(tokio, state, options.scheduler_tick).expect("serve");
         Self {
             base: format!("http://{addr}"),
             control,

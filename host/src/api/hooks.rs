@@ -67,7 +67,7 @@ async fn receive(
             ),
         });
     }
-    let job = state.control.prepare(&tenant, &integration).await?;
+    let source = state.control.source(&tenant, &integration).await?;
     let request = WebhookRequest {
         headers: headers
             .iter()
@@ -76,7 +76,7 @@ async fn receive(
         body: body.to_vec(),
     };
     let parsed = tokio::task::spawn_blocking(move || {
-        let mut session = job.source.plugin.source(&job.source.sandbox)?;
+        let mut session = source.plugin.source(&source.sandbox)?;
         session.parse_webhook(&request)
     })
     .await

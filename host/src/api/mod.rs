@@ -214,3 +214,43 @@ pub fn app(state: AppState) -> Router {
     .layer(axum::extract::DefaultBodyLimit::max(JSON_LIMIT))
     .with_state(state)
 }
+
+/// The application and the scheduler on 127.0.0.1 (a free port), on a
+/// thread that drives `tokio` (the runtime the store was connected in),
+/// until the returned sender says `true`: for tests and benchmarks that
+/// run `hrsync serve`'s application in their own process.
+pub fn serve_in_background(
+    tokio: tokio::runtime::Runtime,
+    state: AppState,
+    scheduler_tick: std::time::Duration,
+) -> std::io::Result<(std::net::SocketAddr, tokio::sync::watch::Sender<bool>)> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    std::thread::Builder::new()
+        .name(format!("hrsync-serve-{}", addr.port()))
+        .spawn(move || {
+            tokio.block_on(async move {
+                let control = Arc::clone(&state.control);
+                tokio::spawn(crate::control::scheduler::run(control, scheduler_tick, stopped.clone()));
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => listener,
+                    Err(error) => return tracing::error!("cannot listen on {addr}: {error}"),
+                };
+                let mut stopped = stopped;
+                let served = axum::serve(
+                    listener,
+                    app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await;
+                if let Err(error) = served {
+                    tracing::error!("serving on {addr}: {error}");
+                }
+            });
+        })?;
+    Ok((addr, stop))
+}

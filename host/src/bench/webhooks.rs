@@ -5,7 +5,6 @@
 //! after another, each timed from the change in BambooHR until the account
 //! is inactive in the app.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,9 +12,9 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::{built_plugin, Distribution};
-use crate::api::{app, ApiSettings, AppState};
+use crate::api::{serve_in_background, ApiSettings, AppState};
 use crate::control::notify::Notifier;
-use crate::control::{scheduler, Control};
+use crate::control::Control;
 use crate::emulators::bamboohr::{BambooEmployee, BambooHrEmulator};
 use crate::emulators::scim::ScimEmulator;
 use crate::runtime::{Runtime, RuntimeOptions};
@@ -39,8 +38,9 @@ fn post(base: &str, key: &str, path: &str, body: Value) -> Result<Value, String>
     call(base, key, path, Some(body.to_string().as_bytes()), "application/json")
 }
 
-/// The admin API on loopback, in this process.
-fn serve(cache: &std::path::Path, database: &str) -> Result<String, String> {
+/// The admin API on loopback, in this process; it stops when the returned
+/// sender is dropped.
+fn serve(cache: &std::path::Path, database: &str) -> Result<(String, tokio::sync::watch::Sender<bool>), String> {
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -54,20 +54,9 @@ fn serve(cache: &std::path::Path, database: &str) -> Result<String, String> {
     let key = to_hex(&random_bytes::<32>().map_err(|e| e.to_string())?);
     let vault = Vault::from_hex_key(&key).map_err(|e| e.to_string())?;
     let control = Arc::new(Control::new(store, Arc::new(runtime), vault, Notifier::default()));
-    let state = AppState::new(Arc::clone(&control), Some(OPERATOR), ApiSettings::default());
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    std::thread::spawn(move || {
-        tokio.block_on(async move {
-            let (_stop, stopped) = tokio::sync::watch::channel(false);
-            tokio::spawn(scheduler::run(control, Duration::from_secs(1), stopped));
-            if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
-                let _ = axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>()).await;
-            }
-        });
-    });
-    Ok(format!("http://{addr}"))
+    let state = AppState::new(control, Some(OPERATOR), ApiSettings::default());
+    let (addr, stop) = serve_in_background(tokio, state, Duration::from_secs(1)).map_err(|e| e.to_string())?;
+    Ok((format!("http://{addr}"), stop))
 }
 
 pub fn run(employees: u64, terminations: u64) -> Result<ExitCode, String> {
@@ -77,7 +66,7 @@ pub fn run(employees: u64, terminations: u64) -> Result<ExitCode, String> {
         ));
     }
     let dir = tempfile_dir()?;
-    let base = serve(
+    let (base, _server) = serve(
         &dir.join("cache"),
         &format!("sqlite://{}", dir.join("hrsync.db").display()),
     )?;

@@ -10,7 +10,7 @@ pub mod scheduler;
 pub mod signature;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -136,9 +136,7 @@ pub struct Control {
     pub notifier: Notifier,
     /// Set when the server shuts down: no new runs start.
     stopping: AtomicBool,
-    /// Runs going on in this process.
-    running: AtomicUsize,
-    /// Their stop signals, by run id.
+    /// The stop signals of the runs going on in this process, by run id.
     stops: Mutex<HashMap<String, StopSignal>>,
     /// Integrations with a run waiting for the one going on to end.
     waiting: Mutex<std::collections::HashSet<String>>,
@@ -160,7 +158,6 @@ impl Control {
             vault,
             notifier,
             stopping: AtomicBool::new(false),
-            running: AtomicUsize::new(0),
             stops: Mutex::new(HashMap::new()),
             waiting: Mutex::new(std::collections::HashSet::new()),
             plugins: Mutex::new(HashMap::new()),
@@ -185,7 +182,7 @@ impl Control {
 
     /// Runs going on in this process.
     pub fn running(&self) -> usize {
-        self.running.load(Ordering::SeqCst)
+        self.stops.lock().map(|stops| stops.len()).unwrap_or(0)
     }
 
     /// Waits until no run of this process is going on, at most `limit`;
@@ -281,12 +278,16 @@ impl Control {
         })
     }
 
+    /// The integration's source alone, checked: what an HR webhook needs.
+    pub async fn source(&self, tenant: &str, integration: &Integration) -> Result<PluginSetup, SetupError> {
+        self.setup(tenant, "source", &integration.source, PluginKind::Source)
+            .await
+    }
+
     /// The job a stored integration describes, checked.
     pub async fn prepare(&self, tenant: &str, integration: &Integration) -> Result<Job, SetupError> {
         let (settings, full_reads) = integration.options.settings()?;
-        let source = self
-            .setup(tenant, "source", &integration.source, PluginKind::Source)
-            .await?;
+        let source = self.source(tenant, integration).await?;
         let mut rules = Vec::with_capacity(integration.rules.len());
         for (i, rule) in integration.rules.iter().enumerate() {
             rules.push(
@@ -339,7 +340,6 @@ impl Control {
                 return Err(error);
             }
         };
-        self.running.fetch_add(1, Ordering::SeqCst);
         let stop = StopSignal::default();
         job.settings.stop = stop.clone();
         job.settings.only = order.only.clone();
@@ -367,7 +367,6 @@ impl Control {
             if let Ok(mut stops) = control.stops.lock() {
                 stops.remove(&key);
             }
-            control.running.fetch_sub(1, Ordering::SeqCst);
             result
         });
         Ok(Started { run_id, done })
@@ -399,8 +398,12 @@ impl Control {
         let (control, tenant, integration) = (Arc::clone(self), tenant.to_string(), integration.clone());
         tokio::spawn(async move {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+            // The run going on is often recording its end: look again soon,
+            // then less often.
+            let mut wait = Duration::from_millis(5);
             loop {
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_millis(250));
                 match control.start(&tenant, &integration, order.clone()).await {
                     Err(StartError::Busy) if tokio::time::Instant::now() < deadline => continue,
                     Ok(_) => {}

@@ -16,7 +16,8 @@ pub async fn run(control: Arc<Control>, tick: Duration, mut shutdown: tokio::syn
     loop {
         tokio::select! {
             _ = tokio::time::sleep(tick) => {}
-            _ = shutdown.changed() => {}
+            // A dropped sender stops the scheduler too.
+            changed = shutdown.changed() => if changed.is_err() { break },
         }
         if *shutdown.borrow() || control.is_stopping() {
             break;

@@ -190,7 +190,7 @@ impl BambooHrEmulator {
 fn send_webhook(url: String, key: String, mut body: Value) {
     std::thread::spawn(move || {
         let now = now_ms();
-        body["timestamp"] = json!(hrsync_time(now));
+        body["timestamp"] = json!(rfc3339(now));
         let bytes = body.to_string().into_bytes();
         let timestamp = (now / 1000).to_string();
         let result = ureq::post(&url)
@@ -205,7 +205,7 @@ fn send_webhook(url: String, key: String, mut body: Value) {
 }
 
 /// RFC 3339 in UTC, seconds precision.
-fn hrsync_time(ms: u64) -> String {
+fn rfc3339(ms: u64) -> String {
     jiff::Timestamp::from_millisecond(ms as i64)
         .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
         .unwrap_or_default()
@@ -305,15 +305,15 @@ async fn changed(
         latest = latest.max(stored.changed_ms);
         employees.insert(
             stored.employee.id.to_string(),
-            json!({ "id": stored.employee.id.to_string(), "action": action, "lastChanged": hrsync_time(stored.changed_ms) }),
+            json!({ "id": stored.employee.id.to_string(), "action": action, "lastChanged": rfc3339(stored.changed_ms) }),
         );
     }
     for (id, at) in inner.deleted.iter().filter(|(_, at)| *at >= since) {
         latest = latest.max(*at);
         employees.insert(
             id.to_string(),
-            json!({ "id": id.to_string(), "action": "Deleted", "lastChanged": hrsync_time(*at) }),
+            json!({ "id": id.to_string(), "action": "Deleted", "lastChanged": rfc3339(*at) }),
         );
     }
-    Json(json!({ "latest": hrsync_time(latest), "employees": employees })).into_response()
+    Json(json!({ "latest": rfc3339(latest), "employees": employees })).into_response()
 }
