@@ -31,7 +31,7 @@ fn a_newer_wit_major_version_is_rejected_before_compiling() {
     );
     let message = error.to_string();
     assert!(
-        message.contains("hrsync:plugin@2.0.0") && message.contains("hrsync:plugin@1.0.0"),
+        message.contains("hrsync:plugin@2.0.0") && message.contains("hrsync:plugin@1.1.0"),
         "{message}"
     );
     // Rejected before compiling: nothing was cached.
@@ -113,7 +113,7 @@ fn manifest_comes_from_describe() {
     let manifest = plugin.manifest();
     assert_eq!(manifest.name, "scope-rule");
     assert_eq!(manifest.kind, "rule");
-    assert_eq!(plugin.wit_version().to_string(), "1.0.0");
+    assert_eq!(plugin.wit_version().to_string(), "1.1.0");
     assert!(manifest.config_schema["properties"]["exclude"].is_object());
 
     let hostile = load("hostile");
@@ -171,4 +171,51 @@ fn on_demand_allocation_serves_when_pooling_is_off() {
     assert_eq!(plugin.cache_outcome(), &CacheOutcome::Disabled);
     let mut session = plugin.rule(&Sandbox::default()).expect("session");
     assert!(session.evaluate(&[]).expect("evaluate").is_empty());
+}
+
+/// A plugin built against an older minor version of the WIT (1.0.0, a
+/// frozen copy in tests/plugins/legacy-rule/wit) loads and runs unchanged:
+/// it imports none of what 1.1.0 added, and its exports are found under
+/// their 1.0.0 names.
+#[test]
+fn a_plugin_built_for_an_older_minor_version_keeps_working() {
+    use hrsync::runtime::types::{Employee, EmployeeStatus};
+    use hrsync::runtime::{Decision, Subject};
+    let legacy = load("legacy_rule");
+    assert_eq!(legacy.wit_version().to_string(), "1.0.0");
+    assert_eq!(legacy.manifest().name, "legacy-rule");
+    let mut session = legacy
+        .rule(&Sandbox::default())
+        .expect("a 1.0.0 rule starts on this host");
+    let employee = |hr_id: &str, department: Option<&str>| Subject {
+        employee: Employee {
+            hr_id: hr_id.into(),
+            email: Some(format!("e{hr_id}@example.com")),
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+            preferred_name: None,
+            status: EmployeeStatus::Active,
+            employment_type: None,
+            job_title: None,
+            department: department.map(str::to_string),
+            team: None,
+            office: None,
+            supervisor: None,
+            hire_date: None,
+            termination_date: None,
+            gender: None,
+            language: None,
+            custom: vec![],
+        },
+        desired: None,
+    };
+    let decisions = session
+        .evaluate(&[employee("1", Some("IT")), employee("2", None)])
+        .expect("evaluate");
+    match &decisions[0] {
+        Decision::Modify(desired) => assert_eq!(desired.teams, ["Legacy IT"]),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(decisions[1], Decision::Exclude("no department".into()));
+    assert!(session.field_reports().required.is_empty(), "1.0.0 has no `fields`");
 }

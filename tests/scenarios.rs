@@ -388,7 +388,8 @@ fn an_account_archived_by_hand_is_not_reactivated_while_excluded() {
 fn one_bad_record_fails_its_item_and_the_cursor_waits() {
     let world = World::new();
     let perks = perks();
-    world.hr.update(3, |e| e.email = "luca-at-example.com".into());
+    // A last name longer than the app takes (Perks: 150 characters).
+    world.hr.update(3, |e| e.last_name = "Rossi-".repeat(60));
     let job = perks_job(&world, &perks, Options::default());
     let first = world.sync(&job);
     assert_eq!(first.report.failed(), 1);
@@ -404,18 +405,65 @@ fn one_bad_record_fails_its_item_and_the_cursor_waits() {
     assert_eq!(runs[0].status, "partial");
     let items = world.tokio.block_on(world.store.items(&first.run_id)).unwrap();
     let item = items.iter().find(|i| i.hr_id.as_deref() == Some("3")).unwrap();
-    assert!(item.error.as_deref().unwrap_or("").contains("email"), "{item:?}");
+    assert!(item.error.as_deref().unwrap_or("").contains("last_name"), "{item:?}");
     assert_eq!(
         world.tokio.block_on(world.store.cursor("personio-to-perks")).unwrap(),
         None,
         "a run with failures does not advance the cursor"
     );
     // Fixed in Personio: the next run is a full read again and catches up.
-    world.hr.update(3, |e| e.email = "luca.rossi@example.com".into());
+    world.hr.update(3, |e| e.last_name = "Rossi".into());
     let second = world.sync(&job);
     assert_eq!(second.report.read_kind, ReadKind::Full);
     assert_eq!(second.report.failed(), 0);
     assert_eq!(perks.users(Mode::Sandbox).len(), 5);
+}
+
+#[test]
+fn an_invalid_email_is_skipped_never_sent() {
+    let world = World::new();
+    let perks = perks();
+    world.hr.update(3, |e| e.email = Some("luca-at-example.com".into()));
+    world.hr.update(2, |e| e.email = None);
+    let job = perks_job(&world, &perks, Options::default());
+    let first = world.sync(&job);
+    assert_eq!((first.report.failed(), perks.users(Mode::Sandbox).len()), (0, 3));
+    let reason = |hr_id: &str| {
+        first
+            .report
+            .skipped
+            .iter()
+            .find(|s| s.hr_id == hr_id)
+            .map(|s| s.reason.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(reason("3"), "no valid e-mail: \"luca-at-example.com\" — it has no @");
+    assert_eq!(reason("2"), "no valid e-mail: the HR record has none");
+    let items = world.tokio.block_on(world.store.items(&first.run_id)).unwrap();
+    assert!(
+        items
+            .iter()
+            .any(|i| i.kind == "skipped" && i.hr_id.as_deref() == Some("3")),
+        "`hrsync runs --run` lists the skip"
+    );
+    // A skip is not a failure: the run succeeded and the cursor moved.
+    let runs = world.tokio.block_on(world.store.runs(None, 5)).unwrap();
+    assert_eq!(runs[0].status, "succeeded");
+    // Fixed in Personio (with stray spaces and capitals): the next run
+    // creates the wallet with the e-mail trimmed (the Personio plugin
+    // lowers its case), and the run after it writes nothing.
+    world
+        .hr
+        .update(3, |e| e.email = Some("  Luca.Rossi@Example.com ".into()));
+    let second = world.sync(&job);
+    assert_eq!(second.report.count(|c| matches!(c, Change::CreateAccount(_))), 1);
+    assert_eq!(
+        wallet(&perks, "luca.rossi@example.com")["email"],
+        "luca.rossi@example.com"
+    );
+    let writes = perks.writes();
+    world.full_sync(&job);
+    assert_eq!(perks.writes(), writes, "the steady state writes nothing");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 use hrsync::store::{new_id, ItemRecord, Store};
 use hrsync::sync::correlate::{Link, LinkOrigin};
+use hrsync::sync::identity::AccountKeys;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -35,6 +36,10 @@ fn link(hr: &str, account: &str, origin: LinkOrigin) -> Link {
         hr_id: hr.into(),
         account_id: account.into(),
         origin,
+        keys: AccountKeys {
+            email: Some(format!("p{hr}@example.com")),
+            user_name: (hr != "2").then(|| format!("p{hr}@example.com")),
+        },
     }
 }
 
@@ -67,6 +72,36 @@ fn links_are_saved_in_bulk_and_replaced() {
             store.links(&new_id("other")).await.unwrap().is_empty(),
             "scoped to the integration"
         );
+    });
+}
+
+#[test]
+fn an_account_belongs_to_one_employee_and_moves_in_one_write() {
+    on_both(|store| async move {
+        let integration = new_id("int");
+        let (old, manual) = (
+            link("100", "acc-1", LinkOrigin::Created),
+            link("7", "acc-7", LinkOrigin::Manual),
+        );
+        store.change_links(&integration, &[&old, &manual], &[]).await.unwrap();
+        assert_eq!(
+            store.link_of_account(&integration, "acc-7").await.unwrap(),
+            Some(manual.clone()),
+            "the manual origin and the account's keys are kept"
+        );
+        // A second employee on the same account is refused by the database.
+        let twice = link("200", "acc-1", LinkOrigin::Adopted);
+        assert!(store.change_links(&integration, &[&twice], &[]).await.is_err());
+        assert_eq!(
+            store.links(&integration).await.unwrap().len(),
+            2,
+            "the failed write changed nothing"
+        );
+        // A rehire: the old record's link goes and the new one takes the
+        // account in the same write.
+        store.change_links(&integration, &[&twice], &["100"]).await.unwrap();
+        assert_eq!(store.link_of_account(&integration, "acc-1").await.unwrap(), Some(twice));
+        assert_eq!(store.link_of_employee(&integration, "100").await.unwrap(), None);
     });
 }
 

@@ -1,5 +1,6 @@
 //! Process-wide metrics in Prometheus' text format, served at `/metrics`
 //! by `hrsync serve`: runs by status, applied changes by kind and outcome,
+//! identity conflicts,
 //! plugin call latency, and plugins' outbound HTTP calls by status. A
 //! handful of counters and histograms behind one lock each; they are
 //! touched per call and per batch, not per record.
@@ -125,6 +126,17 @@ pub fn changes(kind: &str, outcome: &str, count: u64) {
         "hrsync_changes_total",
         "Planned changes by kind and outcome.",
         &[("kind", kind), ("outcome", outcome)],
+        count,
+    );
+}
+
+/// Identity conflicts a run reported (one per employee involved): two
+/// employees wanting one account, e-mail or user name.
+pub fn conflicts(count: u64) {
+    global().count(
+        "hrsync_identity_conflicts_total",
+        "Employees reported in an identity conflict (shared e-mail, user name or account), per run.",
+        &[],
         count,
     );
 }

@@ -44,7 +44,7 @@ fn inspect_prints_manifest_kind_and_wit_version() {
     for expected in [
         "name:         hostile",
         "kind:         source",
-        "wit version:  hrsync:plugin@1.0.0",
+        "wit version:  hrsync:plugin@1.1.0",
         "token (optional)",
     ] {
         assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
@@ -53,7 +53,7 @@ fn inspect_prints_manifest_kind_and_wit_version() {
     let output = hrsync(&["plugin", "inspect", "--json", &plugin("scope_rule")], cache.path());
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON output");
     assert_eq!(json["manifest"]["kind"], "rule");
-    assert_eq!(json["wit_version"], "1.0.0");
+    assert_eq!(json["wit_version"], "1.1.0");
 }
 
 #[test]
@@ -63,7 +63,7 @@ fn inspect_rejects_an_unsupported_wit_version() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("hrsync:plugin@2.0.0") && stderr.contains("hrsync:plugin@1.0.0"),
+        stderr.contains("hrsync:plugin@2.0.0") && stderr.contains("hrsync:plugin@1.1.0"),
         "{stderr}"
     );
 }
@@ -77,7 +77,7 @@ fn test_runs_describe_and_test_connection() {
     let text = stdout(&output);
     assert!(output.status.success(), "{text}");
     assert!(
-        text.contains("describe: ok — hostile 1.0.0 (source plugin, WIT 1.0.0)"),
+        text.contains("describe: ok — hostile 1.0.0 (source plugin, WIT 1.1.0)"),
         "{text}"
     );
     assert!(
@@ -192,7 +192,7 @@ fn sync_dry_run_then_apply_then_runs_history() {
     let perks = PerksEmulator::start("sk_test_cli_9a8b7c", "sk_live_cli_unused").unwrap();
     hr.upsert((1..=4).map(|id| {
         let mut e = HrEmployee::new(id, &format!("First{id}"), &format!("Last{id}"), "IT");
-        e.email = format!("person{id}@example.com");
+        e.email = Some(format!("person{id}@example.com"));
         e.employment_type = if id == 4 { "external" } else { "internal" }.into();
         e.last_modified_ms -= 60_000;
         e

@@ -121,7 +121,7 @@ impl crate::DesiredAccount {
     pub fn for_employee(employee: &Employee) -> Self {
         Self {
             external_id: employee.hr_id.clone(),
-            user_name: employee.email.clone().unwrap_or_else(|| employee.hr_id.clone()),
+            user_name: employee.email.clone().unwrap_or_default(),
             email: employee.email.clone(),
             first_name: employee.first_name.clone(),
             last_name: employee.last_name.clone(),

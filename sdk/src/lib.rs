@@ -1,7 +1,7 @@
 //! Write hrsync plugins in Rust.
 //!
 //! A plugin is a WebAssembly component built for `wasm32-wasip2` against the
-//! `hrsync:plugin@1.0.0` WIT package (`wit/` in the hrsync repository). With
+//! `hrsync:plugin@1.1.0` WIT package (`wit/` in the hrsync repository). With
 //! this crate, writing one is implementing a trait — [`Source`], [`Target`]
 //! or [`Rule`] — and calling one export macro.
 //!
@@ -122,11 +122,12 @@ pub mod bindings {
             default_bindings_module: "hrsync_sdk::bindings::target",
             runtime_path: "hrsync_sdk::__private::wit_bindgen::rt",
             with: {
-                "hrsync:plugin/types@1.0.0": crate::bindings::source::hrsync::plugin::types,
-                "hrsync:plugin/http@1.0.0": crate::bindings::source::hrsync::plugin::http,
-                "hrsync:plugin/log@1.0.0": crate::bindings::source::hrsync::plugin::log,
-                "hrsync:plugin/config@1.0.0": crate::bindings::source::hrsync::plugin::config,
-                "hrsync:plugin/clock@1.0.0": crate::bindings::source::hrsync::plugin::clock,
+                "hrsync:plugin/types@1.1.0": crate::bindings::source::hrsync::plugin::types,
+                "hrsync:plugin/http@1.1.0": crate::bindings::source::hrsync::plugin::http,
+                "hrsync:plugin/log@1.1.0": crate::bindings::source::hrsync::plugin::log,
+                "hrsync:plugin/config@1.1.0": crate::bindings::source::hrsync::plugin::config,
+                "hrsync:plugin/clock@1.1.0": crate::bindings::source::hrsync::plugin::clock,
+                "hrsync:plugin/fields@1.1.0": crate::bindings::source::hrsync::plugin::fields,
             },
         });
     }
@@ -138,11 +139,12 @@ pub mod bindings {
             default_bindings_module: "hrsync_sdk::bindings::rule",
             runtime_path: "hrsync_sdk::__private::wit_bindgen::rt",
             with: {
-                "hrsync:plugin/types@1.0.0": crate::bindings::source::hrsync::plugin::types,
-                "hrsync:plugin/http@1.0.0": crate::bindings::source::hrsync::plugin::http,
-                "hrsync:plugin/log@1.0.0": crate::bindings::source::hrsync::plugin::log,
-                "hrsync:plugin/config@1.0.0": crate::bindings::source::hrsync::plugin::config,
-                "hrsync:plugin/clock@1.0.0": crate::bindings::source::hrsync::plugin::clock,
+                "hrsync:plugin/types@1.1.0": crate::bindings::source::hrsync::plugin::types,
+                "hrsync:plugin/http@1.1.0": crate::bindings::source::hrsync::plugin::http,
+                "hrsync:plugin/log@1.1.0": crate::bindings::source::hrsync::plugin::log,
+                "hrsync:plugin/config@1.1.0": crate::bindings::source::hrsync::plugin::config,
+                "hrsync:plugin/clock@1.1.0": crate::bindings::source::hrsync::plugin::clock,
+                "hrsync:plugin/fields@1.1.0": crate::bindings::source::hrsync::plugin::fields,
             },
         });
     }
@@ -150,6 +152,7 @@ pub mod bindings {
 
 pub mod employee;
 mod error;
+pub mod fields;
 pub mod http;
 mod info;
 pub mod log;

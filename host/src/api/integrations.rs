@@ -89,7 +89,7 @@ pub struct SyncRequest {
     pub full: bool,
 }
 
-async fn visible(state: &AppState, who: &Principal, id: &str) -> Result<Integration, ApiError> {
+pub(super) async fn visible(state: &AppState, who: &Principal, id: &str) -> Result<Integration, ApiError> {
     state
         .control
         .store

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod hooks;
 pub mod integrations;
+pub mod links;
 pub mod plugins;
 pub mod runs;
 pub mod tenants;
@@ -157,6 +158,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(tenants::router())
                 .merge(plugins::router())
                 .merge(integrations::router())
+                .merge(links::router())
                 .merge(runs::router()),
         )
         .merge(hooks::router())

@@ -164,7 +164,7 @@ fn bench(employees: usize, dir: &Path) -> Result<ExitCode, String> {
 fn employee(id: u64) -> HrEmployee {
     let department = DEPARTMENTS[(id % DEPARTMENTS.len() as u64) as usize];
     let mut e = HrEmployee::new(id, &format!("First{id}"), &format!("Last{id}"), department);
-    e.email = format!("employee{id}@example.com");
+    e.email = Some(format!("employee{id}@example.com"));
     e.supervisor_id = (id > 1).then_some(id / 10).filter(|s| *s >= 1);
     e.employment_type = if id % 50 == 7 { "external" } else { "internal" }.into();
     e.status = match id % 200 {

@@ -114,7 +114,7 @@ pub fn run_demo(runtime: &Runtime) -> Result<ExitCode, String> {
     println!("\n== In Personio: Ida Neumann is hired into IT, Jonas Becker leaves, Marta López moves to IT ==");
     hr.upsert([{
         let mut e = HrEmployee::new(13, "Ida", "Neumann", "IT");
-        e.email = "ida.neumann@example.com".into();
+        e.email = Some("ida.neumann@example.com".into());
         e.supervisor_id = Some(1);
         e
     }]);
@@ -146,7 +146,7 @@ pub(super) fn seed(hr: &PersonioEmulator) {
     hr.upsert(PEOPLE.iter().enumerate().map(|(i, (first, last, department, kind))| {
         let id = i as u64 + 1;
         let mut e = HrEmployee::new(id, first, last, department);
-        e.email = format!("{}.{}@example.com", ascii(first), ascii(last));
+        e.email = Some(format!("{}.{}@example.com", ascii(first), ascii(last)));
         e.employment_type = kind.to_string();
         e.supervisor_id = (id > 1).then_some(1);
         e.last_modified_ms -= 60_000;

@@ -3,6 +3,7 @@
 mod audit;
 mod demo;
 mod emulate;
+mod link;
 mod plugin;
 mod report;
 mod serve;
@@ -39,6 +40,12 @@ enum Command {
     Sync(sync::SyncArgs),
     /// The run history: started at, trigger, status, counts, error.
     Runs(sync::RunsArgs),
+    /// Link an employee to an account by hand (a hand-made account with
+    /// another e-mail, a conflict resolved without waiting for HR); the
+    /// link wins over matching until `unlink` removes it.
+    Link(link::LinkArgs),
+    /// Remove an employee's link; the next run matches them again.
+    Unlink(link::UnlinkArgs),
     /// The audit log: `verify` walks its hash chain.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -60,6 +67,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plugin(command) => runtime(cli.cache_dir).and_then(|rt| plugin::run(&rt, command)),
         Command::Sync(args) => runtime(cli.cache_dir).and_then(|rt| sync::sync(&rt, args)),
         Command::Runs(args) => sync::runs(args),
+        Command::Link(args) => runtime(cli.cache_dir).and_then(|rt| link::link(&rt, args)),
+        Command::Unlink(args) => link::unlink_employee(args),
         Command::Audit(command) => audit::run(command),
         Command::Serve(args) => runtime(cli.cache_dir).and_then(|rt| serve::serve(rt, args)),
         Command::Demo => runtime(cli.cache_dir).and_then(|rt| demo::run_demo(&rt)),

@@ -89,6 +89,12 @@ pub fn run(runtime: &Runtime, command: PluginCommand) -> Result<ExitCode, String
                     }
                 );
             }
+            for field in &probe.fields.unreadable {
+                println!("unreadable field: {} — {}", field.field, field.reason);
+            }
+            for field in &probe.fields.required {
+                println!("needs field: {} — {}", field.field, field.reason);
+            }
             match probe.outcome {
                 Ok(()) => {
                     println!("test-connection: ok");

@@ -105,7 +105,7 @@ pub fn print_report(run_id: &str, report: &RunReport, took: Duration) {
         failed_teams
     );
     println!(
-        "  memberships +{} -{}, managers linked {} (failed {}), invitations {}, skipped {}, rejected {}",
+        "  memberships +{} -{}, managers linked {} (failed {}), invitations {}, skipped {}, rejected {}, conflicts {}",
         get("add-member").0,
         get("remove-member").0,
         get("link-manager").0,
@@ -118,6 +118,7 @@ pub fn print_report(run_id: &str, report: &RunReport, took: Duration) {
                 .count(),
         report.skipped.len(),
         report.rejected.len(),
+        report.conflicts.len(),
     );
 
     let failures: Vec<String> = report
@@ -148,12 +149,45 @@ pub fn print_report(run_id: &str, report: &RunReport, took: Duration) {
             .collect();
         print_section("planned", &planned);
     }
+    let conflicts: Vec<String> = report
+        .conflicts
+        .iter()
+        .map(|c| {
+            let standing = if c.keeps_account {
+                "keeps its account"
+            } else {
+                "left as is"
+            };
+            format!("  {:<10} {standing}: {}", c.hr_id, c.message)
+        })
+        .collect();
+    print_section(
+        "conflicts (fix the data in the HR system, or link by hand: hrsync link)",
+        &conflicts,
+    );
+    let moves: Vec<String> = report
+        .moves
+        .iter()
+        .map(|m| {
+            format!(
+                "  {:<10} takes account {} of employee {} (a rehire)",
+                m.to, m.account_id, m.from
+            )
+        })
+        .collect();
+    print_section("rehires", &moves);
     let skipped: Vec<String> = report
         .skipped
         .iter()
         .map(|s| format!("  {:<10} {}", s.hr_id, s.reason))
         .collect();
     print_section("skipped", &skipped);
+    let notes: Vec<String> = report
+        .notes
+        .iter()
+        .map(|n| format!("  {:<10} {}", n.hr_id.as_deref().unwrap_or("-"), n.message))
+        .collect();
+    print_section("notes", &notes);
     if !report.dry_run && report.outcomes.is_empty() {
         println!("  no changes: zero writes");
     }
@@ -208,11 +242,11 @@ pub fn print_runs(runs: &[RunRecord]) {
     }
 }
 
-/// `users +3 ~1 -1, teams +1, failed 0` from a run's counts.
+/// `users +3 ~1 -1, teams +1, failed 0, conflicts 2` from a run's counts.
 fn short_counts(counts: &str) -> String {
     let counts: serde_json::Value = serde_json::from_str(counts).unwrap_or_default();
     let n = |k: &str| counts[k].as_u64().unwrap_or(0);
-    format!(
+    let mut text = format!(
         "users +{} ~{} -{} ^{}, teams +{}, failed {}",
         n("create-account"),
         n("update-account"),
@@ -220,7 +254,11 @@ fn short_counts(counts: &str) -> String {
         n("reactivate-account"),
         n("create-team"),
         n("failed")
-    )
+    );
+    if n("conflicts") > 0 {
+        text.push_str(&format!(", conflicts {}", n("conflicts")));
+    }
+    text
 }
 
 /// One run's items.

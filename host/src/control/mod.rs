@@ -372,6 +372,29 @@ impl Control {
         Ok(Started { run_id, done })
     }
 
+    /// Runs `work` on a blocking thread while holding the integration's
+    /// lease, so that no run goes on meanwhile (manual links change what a
+    /// run reads and writes); `Busy` when one does.
+    pub async fn exclusively<T: Send + 'static>(
+        &self,
+        integration: &str,
+        work: impl FnOnce(&tokio::runtime::Handle) -> T + Send + 'static,
+    ) -> Result<T, StartError> {
+        if self.is_stopping() {
+            return Err(StartError::ShuttingDown);
+        }
+        let holder = new_id("lease");
+        if !self.store.acquire_lease(integration, &holder, LEASE_TTL_MS).await? {
+            return Err(StartError::Busy);
+        }
+        let renewal = self.renew_while_running(integration.to_string(), holder.clone());
+        let tokio = tokio::runtime::Handle::current();
+        let done = tokio::task::spawn_blocking(move || work(&tokio)).await;
+        renewal.abort();
+        self.store.release_lease(integration, &holder).await?;
+        Ok(joined(done)?)
+    }
+
     /// Starts a run now, or — when one is going on, here or in another
     /// process — as soon as it ends (one waiting run per integration
     /// however many ask: it reads every change since the last run).

@@ -182,6 +182,28 @@ impl BambooHrEmulator {
         self.update(id, &["status"], |e| e.status = "Inactive".into())
     }
 
+    /// An employee record is deleted: it disappears from the employee list,
+    /// `/employees/changed` reports it `Deleted`, and `employee.deleted` is
+    /// sent. False when there is no such employee.
+    pub fn delete(&self, id: u64) -> bool {
+        let webhook = {
+            let mut inner = lock(&self.inner);
+            if inner.employees.remove(&id).is_none() {
+                return false;
+            }
+            inner.deleted.push((id, now_ms()));
+            inner.webhook.clone()
+        };
+        if let Some((url, key)) = webhook {
+            let body = json!({
+                "type": "employee.deleted",
+                "data": { "companyId": "1", "employeeId": id.to_string() },
+            });
+            send_webhook(url, key, body);
+        }
+        true
+    }
+
     pub fn employee(&self, id: u64) -> Option<BambooEmployee> {
         lock(&self.inner).employees.get(&id).map(|s| s.employee.clone())
     }

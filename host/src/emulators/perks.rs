@@ -224,6 +224,16 @@ fn invalid(fields: &Map<String, Value>) -> Option<Response> {
             return Some(field_error("email", "not an e-mail address"));
         }
     }
+    // Names as a Django user model keeps them (the API's error wording).
+    for name in ["first_name", "last_name"] {
+        if fields
+            .get(name)
+            .and_then(Value::as_str)
+            .is_some_and(|n| n.chars().count() > 150)
+        {
+            return Some(field_error(name, "Ensure this field has no more than 150 characters."));
+        }
+    }
     None
 }
 

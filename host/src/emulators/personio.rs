@@ -4,6 +4,10 @@
 //! answering `{success, metadata, offset, limit, data: [{type: "Employee",
 //! attributes: {key: {label, value, type, universal_id}}}]}`.
 //!
+//! `GET /v1/company/employees/attributes` lists the attributes released to
+//! the credentials; attributes withheld (`withhold`) are missing from it
+//! and from every employee, as in Personio.
+//!
 //! Test controls: change employees, let tokens expire, queue faults (a 500 or
 //! a 429 with Retry-After on the next employee requests), count requests.
 
@@ -28,7 +32,9 @@ pub struct HrEmployee {
     pub id: u64,
     pub first_name: String,
     pub last_name: String,
-    pub email: String,
+    pub preferred_name: Option<String>,
+    /// None: the attribute's value is null.
+    pub email: Option<String>,
     /// onboarding | active | leave | inactive
     pub status: String,
     /// internal | external
@@ -55,7 +61,12 @@ impl HrEmployee {
             id,
             first_name: first_name.into(),
             last_name: last_name.into(),
-            email: format!("{}.{}@example.com", first_name.to_lowercase(), last_name.to_lowercase()),
+            preferred_name: None,
+            email: Some(format!(
+                "{}.{}@example.com",
+                first_name.to_lowercase(),
+                last_name.to_lowercase()
+            )),
             status: "active".into(),
             employment_type: "internal".into(),
             position: Some("Specialist".into()),
@@ -104,6 +115,8 @@ struct Inner {
     issued: u64,
     /// Employee pages left before every token expires at once.
     tokens_expire_after: Option<u64>,
+    /// Attribute keys not released to the API credentials.
+    withheld: Vec<String>,
 }
 
 /// A running Personio emulator.
@@ -132,10 +145,12 @@ impl PersonioEmulator {
             counts: Counts::default(),
             issued: 0,
             tokens_expire_after: None,
+            withheld: Vec::new(),
         }));
         let router = Router::new()
             .route("/v1/auth", post(auth))
             .route("/v1/company/employees", get(employees))
+            .route("/v1/company/employees/attributes", get(attributes))
             .with_state(inner.clone());
         let addr = serve_on(router, port)?;
         Ok(Self { inner, addr })
@@ -221,6 +236,15 @@ impl PersonioEmulator {
     pub fn counts(&self) -> Counts {
         self.lock().counts
     }
+
+    /// Stops releasing these attribute keys (e.g. `employment_type`) to the
+    /// API credentials: they disappear from the attribute list and from
+    /// every employee.
+    pub fn withhold(&self, keys: &[&str]) {
+        let mut inner = self.lock();
+        inner.withheld = keys.iter().map(|k| k.to_string()).collect();
+        inner.rendered.clear();
+    }
 }
 
 impl Inner {
@@ -230,12 +254,17 @@ impl Inner {
             employees,
             index,
             rendered,
+            withheld,
             ..
         } = self;
         let employee = &employees[at];
-        rendered
-            .entry(employee.id)
-            .or_insert_with(|| render(employee, |id| index.get(&id).and_then(|at| employees.get(*at))).to_string())
+        rendered.entry(employee.id).or_insert_with(|| {
+            let mut json = render(employee, |id| index.get(&id).and_then(|at| employees.get(*at)));
+            if let Some(attributes) = json["attributes"].as_object_mut() {
+                attributes.retain(|key, _| !withheld.contains(key));
+            }
+            json.to_string()
+        })
     }
 }
 
@@ -283,6 +312,16 @@ async fn auth(State(inner): State<Arc<Mutex<Inner>>>, body: Option<Json<Credenti
     .into_response()
 }
 
+/// Whether the request carries a token issued and not expired.
+fn bearer_ok(inner: &Inner, headers: &HeaderMap) -> bool {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let now = now_ms();
+    token.is_some_and(|t| inner.tokens.iter().any(|k| k.value == t && k.expires_at_ms > now))
+}
+
 #[derive(Deserialize)]
 struct EmployeeQuery {
     limit: Option<usize>,
@@ -297,12 +336,7 @@ async fn employees(
     Query(query): Query<EmployeeQuery>,
 ) -> Response {
     let mut inner = inner.lock().unwrap_or_else(|p| p.into_inner());
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let now = now_ms();
-    if !token.is_some_and(|t| inner.tokens.iter().any(|k| k.value == t && k.expires_at_ms > now)) {
+    if !bearer_ok(&inner, &headers) {
         inner.counts.rejected_tokens += 1;
         return error(StatusCode::UNAUTHORIZED, "The token is invalid or expired");
     }
@@ -336,7 +370,13 @@ async fn employees(
         .iter()
         .enumerate()
         .filter(|(_, e)| since.is_none_or(|since| e.last_modified_ms > since))
-        .filter(|(_, e)| since.is_some() || query.email.as_ref().is_none_or(|m| e.email.eq_ignore_ascii_case(m)))
+        .filter(|(_, e)| {
+            since.is_some()
+                || query
+                    .email
+                    .as_ref()
+                    .is_none_or(|m| e.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(m)))
+        })
         .map(|(at, _)| at)
         .collect();
     let total = matching.len();
@@ -356,6 +396,57 @@ async fn employees(
         json!({ "total_elements": total, "current_page": offset / limit, "total_pages": total.div_ceil(limit) });
     let body = format!(r#"{{"success":true,"metadata":{metadata},"offset":{offset},"limit":{limit},"data":[{data}]}}"#);
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The attribute keys an employee has, with their labels and types.
+const ATTRIBUTES: &[(&str, &str, &str)] = &[
+    ("id", "ID", "integer"),
+    ("first_name", "First name", "standard"),
+    ("last_name", "Last name", "standard"),
+    ("email", "Email", "standard"),
+    ("preferred_name", "Preferred name", "standard"),
+    ("gender", "Gender", "standard"),
+    ("status", "Status", "standard"),
+    ("position", "Position", "standard"),
+    ("supervisor", "Supervisor", "standard"),
+    ("employment_type", "Employment type", "standard"),
+    ("weekly_working_hours", "Weekly hours", "standard"),
+    ("hire_date", "Hire date", "date"),
+    ("termination_date", "Termination date", "date"),
+    ("birthday", "Birthday", "date"),
+    ("office", "Office", "standard"),
+    ("department", "Department", "standard"),
+    ("team", "Team", "standard"),
+    ("cost_centers", "Cost center", "standard"),
+    ("fix_salary", "Fix salary", "decimal"),
+    ("last_modified_at", "Last modified", "date"),
+];
+
+async fn attributes(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap) -> Response {
+    let inner = inner.lock().unwrap_or_else(|p| p.into_inner());
+    if !bearer_ok(&inner, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "The token is invalid or expired");
+    }
+    let mut data: Vec<Value> = ATTRIBUTES
+        .iter()
+        .filter(|(key, _, _)| !inner.withheld.iter().any(|w| w == key))
+        .map(|(key, label, kind)| json!({ "key": key, "label": label, "type": kind, "universal_id": key, "options": [] }))
+        .collect();
+    let mut custom: Vec<(&str, &str, &str)> = Vec::new();
+    for employee in &inner.employees {
+        for (key, label, kind, _) in &employee.dynamic {
+            if !custom.iter().any(|(k, _, _)| k == key) {
+                custom.push((key, label, kind));
+            }
+        }
+    }
+    data.extend(
+        custom
+            .into_iter()
+            .filter(|(key, _, _)| !inner.withheld.iter().any(|w| w == key))
+            .map(|(key, label, kind)| json!({ "key": key, "label": label, "type": kind, "universal_id": null, "options": [] })),
+    );
+    Json(json!({ "success": true, "data": data })).into_response()
 }
 
 fn attribute(label: &str, value: Value, kind: &str, universal_id: Option<&str>) -> Value {
@@ -414,6 +505,7 @@ fn render<'a>(e: &HrEmployee, employee: impl Fn(u64) -> Option<&'a HrEmployee>) 
     put("first_name", "First name", json!(e.first_name), "standard");
     put("last_name", "Last name", json!(e.last_name), "standard");
     put("email", "Email", json!(e.email), "standard");
+    put("preferred_name", "Preferred name", json!(e.preferred_name), "standard");
     put("gender", "Gender", json!(e.gender), "standard");
     put("status", "Status", json!(e.status), "standard");
     put("position", "Position", json!(e.position), "standard");

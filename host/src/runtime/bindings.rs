@@ -20,6 +20,7 @@ pub mod target {
             "hrsync:plugin/log": super::source::hrsync::plugin::log,
             "hrsync:plugin/config": super::source::hrsync::plugin::config,
             "hrsync:plugin/clock": super::source::hrsync::plugin::clock,
+            "hrsync:plugin/fields": super::source::hrsync::plugin::fields,
         },
     });
 }
@@ -35,13 +36,14 @@ pub mod rule {
             "hrsync:plugin/log": super::source::hrsync::plugin::log,
             "hrsync:plugin/config": super::source::hrsync::plugin::config,
             "hrsync:plugin/clock": super::source::hrsync::plugin::clock,
+            "hrsync:plugin/fields": super::source::hrsync::plugin::fields,
         },
     });
 }
 
 /// The records shared by every world (employee, account, change, error...).
 pub use source::hrsync::plugin::types;
-pub use source::hrsync::plugin::{clock, config, http, log};
+pub use source::hrsync::plugin::{clock, config, fields, http, log};
 
 impl types::AttributeValue {
     /// The value as text: numbers in decimal, booleans as `true`/`false`,
@@ -63,7 +65,7 @@ impl types::DesiredAccount {
     pub fn for_employee(employee: &types::Employee) -> Self {
         Self {
             external_id: employee.hr_id.clone(),
-            user_name: employee.email.clone().unwrap_or_else(|| employee.hr_id.clone()),
+            user_name: employee.email.clone().unwrap_or_default(),
             email: employee.email.clone(),
             first_name: employee.first_name.clone(),
             last_name: employee.last_name.clone(),

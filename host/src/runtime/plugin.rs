@@ -16,6 +16,7 @@ use super::bindings::types::{
 use super::bindings::{rule, source, target};
 use super::cache::CacheOutcome;
 use super::capability::config::{ConfigAccess, Secrets};
+use super::capability::fields::FieldReports;
 use super::capability::http::{HttpLedger, HttpPolicy};
 use super::capability::log::LogLine;
 use super::error::{CallError, LoadError};
@@ -221,6 +222,8 @@ pub struct Probe {
     pub outcome: Result<(), CallError>,
     pub http: HttpLedger,
     pub log: Vec<LogLine>,
+    /// Fields the source said the HR system withheld.
+    pub fields: FieldReports,
 }
 
 impl Probe {
@@ -235,12 +238,14 @@ impl Probe {
                     outcome,
                     http: session.http_ledger().clone(),
                     log: session.log_lines(),
+                    fields: session.field_reports().clone(),
                 }
             }
             Err(error) => Self {
                 outcome: Err(error),
                 http: HttpLedger::default(),
                 log: Vec::new(),
+                fields: FieldReports::default(),
             },
         }
     }
@@ -306,6 +311,16 @@ impl<B> Session<B> {
     /// What the plugin's outbound HTTP did in this session.
     pub fn http_ledger(&self) -> &HttpLedger {
         &self.store.data().http.ledger
+    }
+
+    /// What the plugin said about employee fields in this session.
+    pub fn field_reports(&self) -> &FieldReports {
+        &self.store.data().fields
+    }
+
+    /// The plugin's name, as its manifest gives it.
+    pub fn plugin_name(&self) -> &str {
+        &self.plugin
     }
 
     /// The lines the plugin logged in this session (secrets masked).

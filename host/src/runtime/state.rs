@@ -9,6 +9,7 @@ use wasmtime::ResourceLimiter;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::capability::config::ConfigAccess;
+use super::capability::fields::FieldReports;
 use super::capability::http::{HttpPolicy, OutboundHttp};
 use super::capability::log::PluginLog;
 
@@ -67,6 +68,7 @@ pub struct PluginState {
     pub config: ConfigAccess,
     pub http: OutboundHttp,
     pub log: PluginLog,
+    pub fields: FieldReports,
     pub limiter: Limiter,
     pub deadline: CallDeadline,
     wasi: WasiCtx,
@@ -87,6 +89,7 @@ impl PluginState {
             identity,
             config,
             log: PluginLog::default(),
+            fields: FieldReports::default(),
             limiter: Limiter {
                 memory_bytes,
                 table_elements: 1 << 20,

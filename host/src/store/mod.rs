@@ -10,6 +10,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 use crate::sync::correlate::{Link, LinkOrigin};
+use crate::sync::identity::AccountKeys;
 
 pub mod catalog;
 pub mod integrations;
@@ -181,11 +182,17 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{:012x}{sequence:06x}{suffix}", now_ms())
 }
 
-fn origin_name(origin: LinkOrigin) -> &'static str {
-    match origin {
-        LinkOrigin::Created => "created",
-        LinkOrigin::Adopted => "adopted",
-    }
+fn link_record(row: &AnyRow) -> Result<Link, StoreError> {
+    let origin: String = row.try_get("origin")?;
+    Ok(Link {
+        hr_id: row.try_get("hr_id")?,
+        account_id: row.try_get("account_id")?,
+        origin: LinkOrigin::parse(&origin).ok_or_else(|| StoreError::Malformed(format!("link origin `{origin}`")))?,
+        keys: AccountKeys {
+            email: row.try_get("email")?,
+            user_name: row.try_get("user_name")?,
+        },
+    })
 }
 
 impl Store {
@@ -234,55 +241,51 @@ impl Store {
     /// An integration's links, streamed from the database row by row (an
     /// integration of 100,000 employees holds no second copy in rows).
     pub async fn links(&self, integration: &str) -> Result<Vec<Link>, StoreError> {
-        let mut rows =
-            sqlx::query("SELECT hr_id, account_id, origin FROM links WHERE integration_id = $1 ORDER BY hr_id")
-                .bind(integration)
-                .fetch(&self.pool);
+        let mut rows = sqlx::query(
+            "SELECT hr_id, account_id, origin, email, user_name FROM links WHERE integration_id = $1 ORDER BY hr_id",
+        )
+        .bind(integration)
+        .fetch(&self.pool);
         let mut links = Vec::new();
         while let Some(row) = rows.try_next().await? {
-            let origin = match row.try_get::<String, _>("origin")?.as_str() {
-                "created" => LinkOrigin::Created,
-                "adopted" => LinkOrigin::Adopted,
-                other => return Err(StoreError::Malformed(format!("link origin `{other}`"))),
-            };
-            links.push(Link {
-                hr_id: row.try_get("hr_id")?,
-                account_id: row.try_get("account_id")?,
-                origin,
-            });
+            links.push(link_record(&row)?);
         }
         Ok(links)
     }
 
-    /// Writes what changed in an integration's links: `upsert` new or
-    /// changed links, delete the links of `removed` HR ids. A run that
-    /// touches a few employees writes a few rows, not all of them.
+    /// The link of one employee.
+    pub async fn link_of_employee(&self, integration: &str, hr_id: &str) -> Result<Option<Link>, StoreError> {
+        self.link_where(integration, "hr_id", hr_id).await
+    }
+
+    /// The link of one account: the employee it belongs to.
+    pub async fn link_of_account(&self, integration: &str, account_id: &str) -> Result<Option<Link>, StoreError> {
+        self.link_where(integration, "account_id", account_id).await
+    }
+
+    async fn link_where(&self, integration: &str, column: &str, value: &str) -> Result<Option<Link>, StoreError> {
+        let sql = format!(
+            "SELECT hr_id, account_id, origin, email, user_name FROM links WHERE integration_id = $1 AND {column} = $2"
+        );
+        let row = sqlx::query(&sql)
+            .bind(integration)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(link_record).transpose()
+    }
+
+    /// Writes what changed in an integration's links: delete the links of
+    /// `removed` HR ids, then upsert new or changed links — in that order,
+    /// since an account belongs to one employee only (a unique index) and a
+    /// rehire moves it from one HR id to another. A run that touches a few
+    /// employees writes a few rows, not all of them.
     pub async fn change_links(&self, integration: &str, upsert: &[&Link], removed: &[&str]) -> Result<(), StoreError> {
         if upsert.is_empty() && removed.is_empty() {
             return Ok(());
         }
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        for chunk in upsert.chunks(CHUNK) {
-            let mut sql = format!(
-                "INSERT INTO links (integration_id, hr_id, account_id, origin, updated_at) VALUES {}",
-                self.rows(chunk.len(), 5)
-            );
-            sql.push_str(
-                " ON CONFLICT (integration_id, hr_id) DO UPDATE SET account_id = excluded.account_id, \
-                 origin = excluded.origin, updated_at = excluded.updated_at",
-            );
-            let mut query = sqlx::query(&sql);
-            for link in chunk {
-                query = query
-                    .bind(integration)
-                    .bind(link.hr_id.as_str())
-                    .bind(link.account_id.as_str())
-                    .bind(origin_name(link.origin))
-                    .bind(now);
-            }
-            query.execute(&mut *tx).await?;
-        }
         for chunk in removed.chunks(CHUNK) {
             let params = self.placeholders(1, chunk.len() + 1);
             let sql = format!(
@@ -293,6 +296,29 @@ impl Store {
             let mut query = sqlx::query(&sql).bind(integration);
             for hr_id in chunk {
                 query = query.bind(*hr_id);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        for chunk in upsert.chunks(CHUNK) {
+            let mut sql = format!(
+                "INSERT INTO links (integration_id, hr_id, account_id, origin, email, user_name, updated_at) VALUES {}",
+                self.rows(chunk.len(), 7)
+            );
+            sql.push_str(
+                " ON CONFLICT (integration_id, hr_id) DO UPDATE SET account_id = excluded.account_id, \
+                 origin = excluded.origin, email = excluded.email, user_name = excluded.user_name, \
+                 updated_at = excluded.updated_at",
+            );
+            let mut query = sqlx::query(&sql);
+            for link in chunk {
+                query = query
+                    .bind(integration)
+                    .bind(link.hr_id.as_str())
+                    .bind(link.account_id.as_str())
+                    .bind(link.origin.as_str())
+                    .bind(link.keys.email.as_deref())
+                    .bind(link.keys.user_name.as_deref())
+                    .bind(now);
             }
             query.execute(&mut *tx).await?;
         }

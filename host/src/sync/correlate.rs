@@ -1,11 +1,21 @@
-//! Step 5 of a run: pair each in-scope employee with the target account it
-//! owns. Links first; an unlinked employee is matched against unlinked
-//! accounts by the configured attributes in order (e-mail by default,
-//! case-insensitive), and the match is adopted only where the integration
-//! allows it.
+//! Step 5 of a run: pair each employee in scope with the account it owns,
+//! so that an account belongs to at most one employee, always.
+//!
+//! Links (by HR id) come first. An employee without one is matched against
+//! the accounts nobody is linked to, by the configured attributes in order
+//! (e-mail by default, trimmed and case-insensitive), and adopted where the
+//! integration allows it. Before any of that, the whole read is grouped by
+//! identity (e-mail and user name, see `identity.rs`): when two employees
+//! want the same value — two people sharing a mailbox, a typo — neither
+//! gets a new link, create or update from this run; one that already holds
+//! the account keeps it and stays synced; each gets a conflict naming the
+//! other. An active record wins over an inactive or vanished one with the
+//! same e-mail (a rehire): the link moves to it. Manual links
+//! (`hrsync link`) win over matching and claim no e-mail of their own.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use super::identity::{normalize, AccountKeys, KeyKind};
 use crate::runtime::types::{Account, DesiredAccount};
 
 /// How an account came to belong to the integration.
@@ -15,6 +25,28 @@ pub enum LinkOrigin {
     Created,
     /// It existed and was matched and adopted.
     Adopted,
+    /// An admin linked it (`hrsync link`, the admin API): kept until an
+    /// admin removes it, and its e-mail and user name are left as they are.
+    Manual,
+}
+
+impl LinkOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkOrigin::Created => "created",
+            LinkOrigin::Adopted => "adopted",
+            LinkOrigin::Manual => "manual",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "created" => Some(LinkOrigin::Created),
+            "adopted" => Some(LinkOrigin::Adopted),
+            "manual" => Some(LinkOrigin::Manual),
+            _ => None,
+        }
+    }
 }
 
 /// The durable pairing of an HR employee with a target account.
@@ -23,6 +55,9 @@ pub struct Link {
     pub hr_id: String,
     pub account_id: String,
     pub origin: LinkOrigin,
+    /// The account's e-mail and user name as last seen or written: what
+    /// the account holds when a run does not read it (incremental runs).
+    pub keys: AccountKeys,
 }
 
 /// Account attributes an unlinked employee can be matched by.
@@ -43,6 +78,14 @@ impl MatchAttribute {
         }
     }
 
+    fn name(self) -> &'static str {
+        match self {
+            Self::Email => "e-mail",
+            Self::UserName => "user name",
+            Self::ExternalId => "external id",
+        }
+    }
+
     fn of_account(self, account: &Account) -> Option<&str> {
         match self {
             Self::Email => account.email.as_deref(),
@@ -60,72 +103,317 @@ impl MatchAttribute {
     }
 }
 
-/// Where an in-scope employee stands against the target.
+impl std::fmt::Display for MatchAttribute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where an employee who wants an account stands against the target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pairing {
-    /// Linked to an account that exists.
+    /// Linked to an account that exists (possibly moved to it this run).
     Linked { account_id: String },
-    /// Not linked; an unlinked account matches and may be adopted.
+    /// Not linked; an account nobody is linked to matches and may be adopted.
     Adopt { account_id: String, by: MatchAttribute },
-    /// Not linked; an unlinked account matches but adopting is off.
+    /// Not linked; an account matches but adopting is off.
     MatchedNotAdopted { account_id: String, by: MatchAttribute },
     /// Nothing to pair with: a new account is needed.
     Missing,
 }
 
-/// Pairs desired accounts (by HR id) with target accounts.
-pub fn correlate<'a>(
-    desired: impl IntoIterator<Item = (&'a str, &'a DesiredAccount)>,
-    accounts: &[Account],
-    links: &[Link],
-    matching: &[MatchAttribute],
-    adopt: bool,
-) -> HashMap<String, Pairing> {
-    let existing: HashSet<&str> = accounts.iter().map(|a| a.id.as_str()).collect();
-    let by_hr: HashMap<&str, &Link> = links.iter().map(|l| (l.hr_id.as_str(), l)).collect();
-    let linked_accounts: HashSet<&str> = links.iter().map(|l| l.account_id.as_str()).collect();
-    // Index unlinked accounts once per attribute: no per-employee scans.
-    let indexes: Vec<(MatchAttribute, HashMap<String, &str>)> = matching
+/// Two or more employees want one account, or one e-mail or user name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    pub hr_id: String,
+    /// `e-mail k.schmidt@example.com is also the e-mail of employee 90004`
+    pub message: String,
+    /// Holds the account in question: keeps its link and stays synced.
+    /// Otherwise the employee gets nothing from this run.
+    pub keeps_account: bool,
+}
+
+/// A rehire: the account of an inactive or vanished record goes to the
+/// active record with the same e-mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkMove {
+    pub account_id: String,
+    pub from: String,
+    pub to: String,
+}
+
+pub struct CorrelateInputs<'a> {
+    /// Employees in scope who want an account, with the account they want.
+    pub wanting: Vec<(&'a str, &'a DesiredAccount)>,
+    /// Linked employees whose account may go to someone else: inactive in
+    /// the read, gone from a full read, or not read with the account
+    /// already deactivated.
+    pub leaving: HashSet<&'a str>,
+    /// Employees whose links this run drops (excluded by the rules).
+    pub disconnected: HashSet<&'a str>,
+    pub accounts: &'a [Account],
+    pub links: &'a [Link],
+    pub matching: &'a [MatchAttribute],
+    pub adopt: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Correlation {
+    /// Employees who want an account and are free to get or keep it; an
+    /// employee in `wanting` without a pairing is blocked by a conflict.
+    pub pairings: HashMap<String, Pairing>,
+    /// One per employee involved, sorted by HR id.
+    pub conflicts: Vec<Conflict>,
+    pub moves: Vec<LinkMove>,
+}
+
+impl Correlation {
+    pub fn blocked(&self, hr_id: &str) -> bool {
+        self.conflicts.iter().any(|c| c.hr_id == hr_id && !c.keeps_account)
+    }
+}
+
+/// The accounts whose e-mail or user name (as the links remember them) an
+/// employee of `wanting` wants: an incremental run reads these too, to
+/// tell a rehire (the holder's account is deactivated) from a conflict.
+pub fn holders_of<'a>(wanting: &[(&str, &DesiredAccount)], links: &'a [Link]) -> Vec<&'a str> {
+    let mut wanted: [HashSet<String>; 2] = Default::default();
+    for (_, desired) in wanting {
+        for (kind, value) in AccountKeys::of_desired(desired).iter() {
+            wanted[kind as usize].insert(value.to_string());
+        }
+    }
+    links
+        .iter()
+        .filter(|l| l.keys.iter().any(|(kind, value)| wanted[kind as usize].contains(value)))
+        .map(|l| l.account_id.as_str())
+        .collect()
+}
+
+/// Collects each employee's conflict messages and whether it keeps.
+#[derive(Default)]
+struct Conflicts {
+    by_employee: BTreeMap<String, (Vec<String>, bool)>,
+}
+
+impl Conflicts {
+    fn add(&mut self, hr_id: &str, message: String, keeps: bool) {
+        let entry = self
+            .by_employee
+            .entry(hr_id.to_string())
+            .or_insert_with(|| (Vec::new(), true));
+        if !entry.0.contains(&message) {
+            entry.0.push(message);
+        }
+        entry.1 &= keeps;
+    }
+
+    fn blocked(&self, hr_id: &str) -> bool {
+        self.by_employee.get(hr_id).is_some_and(|(_, keeps)| !keeps)
+    }
+
+    fn into_list(self) -> Vec<Conflict> {
+        self.by_employee
+            .into_iter()
+            .map(|(hr_id, (messages, keeps_account))| Conflict {
+                hr_id,
+                message: messages.join("; "),
+                keeps_account,
+            })
+            .collect()
+    }
+}
+
+fn employees(ids: &[&str]) -> String {
+    match ids {
+        [one] => format!("employee {one}"),
+        many => format!("employees {}", many.join(", ")),
+    }
+}
+
+/// Pairs the employees who want an account with target accounts.
+pub fn correlate(input: CorrelateInputs<'_>) -> Correlation {
+    let accounts: HashMap<&str, &Account> = input.accounts.iter().map(|a| (a.id.as_str(), a)).collect();
+    let links: Vec<&Link> = input
+        .links
+        .iter()
+        .filter(|l| !input.disconnected.contains(l.hr_id.as_str()))
+        .collect();
+    let link_of: HashMap<&str, &Link> = links.iter().map(|l| (l.hr_id.as_str(), *l)).collect();
+    let wanting: BTreeMap<&str, &DesiredAccount> = input.wanting.iter().copied().collect();
+    let manual = |hr_id: &str| link_of.get(hr_id).is_some_and(|l| l.origin == LinkOrigin::Manual);
+    // What each linked account holds: as read now, or as last remembered.
+    let keys_of = |link: &Link| -> AccountKeys {
+        match accounts.get(link.account_id.as_str()) {
+            Some(account) => AccountKeys::of_account(account),
+            None => link.keys.clone(),
+        }
+    };
+    let mut holders: HashMap<(KeyKind, String), Vec<&str>> = HashMap::new();
+    for link in &links {
+        for (kind, value) in keys_of(link).iter() {
+            holders
+                .entry((kind, value.to_string()))
+                .or_default()
+                .push(link.hr_id.as_str());
+        }
+    }
+    let mut claims: BTreeMap<(KeyKind, String), Vec<&str>> = BTreeMap::new();
+    for (hr_id, desired) in &wanting {
+        if manual(hr_id) {
+            continue;
+        }
+        for (kind, value) in AccountKeys::of_desired(desired).iter() {
+            let claimants = claims.entry((kind, value.to_string())).or_default();
+            if !claimants.contains(hr_id) {
+                claimants.push(hr_id);
+            }
+        }
+    }
+
+    let mut conflicts = Conflicts::default();
+    // Rehires: the account to move, by the employee it moves to.
+    let mut moving: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for ((kind, value), claimants) in &claims {
+        let mut firm: Vec<&str> = Vec::new();
+        let mut releasing: Vec<&str> = Vec::new();
+        let mut holding_claimants: Vec<&str> = Vec::new();
+        for holder in holders.get(&(*kind, value.clone())).into_iter().flatten() {
+            if claimants.contains(holder) {
+                holding_claimants.push(holder);
+            } else if wanting.contains_key(holder) && !manual(holder) {
+                // It wants another value now: this run moves it away.
+            } else if input.leaving.contains(holder) {
+                releasing.push(holder);
+            } else {
+                firm.push(holder);
+            }
+        }
+        if let ([one], []) = (claimants.as_slice(), firm.as_slice()) {
+            if !releasing.is_empty() && holding_claimants.is_empty() && !link_of.contains_key(one) {
+                for from in &releasing {
+                    moving.entry(one).or_default().insert(from);
+                }
+            }
+            continue;
+        }
+        let involved: Vec<&str> = claimants.iter().copied().chain(firm.iter().copied()).collect();
+        for hr_id in &involved {
+            let others: Vec<&str> = involved.iter().copied().filter(|o| o != hr_id).collect();
+            let noun = kind.noun();
+            let message = format!("{noun} {value} is also the {noun} of {}", employees(&others));
+            let keeps = holding_claimants.contains(hr_id) || firm.contains(hr_id);
+            conflicts.add(hr_id, message, keeps);
+        }
+    }
+
+    let mut moves = Vec::new();
+    let mut moved_accounts: HashMap<&str, &str> = HashMap::new();
+    for (to, from) in &moving {
+        if conflicts.blocked(to) {
+            continue;
+        }
+        match from.iter().collect::<Vec<_>>().as_slice() {
+            [from] => {
+                let Some(link) = link_of.get(**from) else { continue };
+                moved_accounts.insert(link.account_id.as_str(), to);
+                moves.push(LinkMove {
+                    account_id: link.account_id.clone(),
+                    from: from.to_string(),
+                    to: to.to_string(),
+                });
+            }
+            several => {
+                let ids: Vec<&str> = several.iter().map(|s| **s).collect();
+                conflicts.add(
+                    to,
+                    format!(
+                        "the former {} hold this e-mail's accounts; link one by hand",
+                        employees(&ids)
+                    ),
+                    false,
+                );
+            }
+        }
+    }
+
+    // Accounts nobody keeps: indexed once per attribute for matching.
+    let taken: HashSet<&str> = links
+        .iter()
+        .map(|l| l.account_id.as_str())
+        .chain(moved_accounts.keys().copied())
+        .collect();
+    let indexes: Vec<(MatchAttribute, HashMap<String, &str>)> = input
+        .matching
         .iter()
         .map(|attribute| {
-            let index = accounts
+            let index = input
+                .accounts
                 .iter()
-                .filter(|a| !linked_accounts.contains(a.id.as_str()))
-                .filter_map(|a| Some((attribute.of_account(a)?.to_lowercase(), a.id.as_str())))
+                .filter(|a| !taken.contains(a.id.as_str()))
+                .filter_map(|a| Some((normalize(attribute.of_account(a)?), a.id.as_str())))
+                .filter(|(key, _)| !key.is_empty())
                 .collect();
             (*attribute, index)
         })
         .collect();
-    let mut claimed: HashSet<String> = HashSet::new();
-    let mut pairings = HashMap::new();
-    for (hr_id, wanted) in desired {
-        let pairing = match by_hr.get(hr_id) {
-            Some(link) if existing.contains(link.account_id.as_str()) => Pairing::Linked {
-                account_id: link.account_id.clone(),
-            },
-            // A linked account deleted in the app: treat as unlinked.
-            _ => {
-                let found = indexes.iter().find_map(|(attribute, index)| {
-                    let key = attribute.of_desired(wanted)?.to_lowercase();
-                    let id = index.get(&key)?;
-                    (!claimed.contains(*id)).then(|| (attribute, id.to_string()))
-                });
-                match found {
-                    Some((by, account_id)) => {
-                        claimed.insert(account_id.clone());
-                        if adopt {
-                            Pairing::Adopt { account_id, by: *by }
-                        } else {
-                            Pairing::MatchedNotAdopted { account_id, by: *by }
-                        }
-                    }
-                    None => Pairing::Missing,
-                }
+    let mut pairings: HashMap<String, Pairing> = HashMap::new();
+    let mut matched: BTreeMap<&str, Vec<(&str, MatchAttribute)>> = BTreeMap::new();
+    for (hr_id, desired) in &wanting {
+        if conflicts.blocked(hr_id) {
+            continue;
+        }
+        let linked = link_of
+            .get(hr_id)
+            .map(|l| l.account_id.as_str())
+            .or_else(|| moves.iter().find(|m| m.to == *hr_id).map(|m| m.account_id.as_str()));
+        // A linked account deleted in the app counts as no link.
+        if let Some(account_id) = linked.filter(|id| accounts.contains_key(id)) {
+            pairings.insert(
+                hr_id.to_string(),
+                Pairing::Linked {
+                    account_id: account_id.to_string(),
+                },
+            );
+            continue;
+        }
+        let found = indexes.iter().find_map(|(attribute, index)| {
+            let key = normalize(attribute.of_desired(desired)?);
+            index.get(&key).map(|id| (*id, *attribute))
+        });
+        match found {
+            Some((account_id, by)) => matched.entry(account_id).or_default().push((hr_id, by)),
+            None => {
+                pairings.insert(hr_id.to_string(), Pairing::Missing);
             }
-        };
-        pairings.insert(hr_id.to_string(), pairing);
+        }
     }
-    pairings
+    for (account_id, candidates) in matched {
+        if let [(hr_id, by)] = candidates.as_slice() {
+            let account_id = account_id.to_string();
+            let pairing = if input.adopt {
+                Pairing::Adopt { account_id, by: *by }
+            } else {
+                Pairing::MatchedNotAdopted { account_id, by: *by }
+            };
+            pairings.insert(hr_id.to_string(), pairing);
+            continue;
+        }
+        let ids: Vec<&str> = candidates.iter().map(|(hr_id, _)| *hr_id).collect();
+        for (hr_id, by) in &candidates {
+            let others: Vec<&str> = ids.iter().copied().filter(|o| o != hr_id).collect();
+            let message = format!(
+                "account {account_id} matches by {by} and also matches {}",
+                employees(&others)
+            );
+            conflicts.add(hr_id, message, false);
+        }
+    }
+    Correlation {
+        pairings,
+        conflicts: conflicts.into_list(),
+        moves,
+    }
 }
 
 #[cfg(test)]
@@ -160,108 +448,247 @@ mod tests {
         }
     }
 
-    fn pair(
-        wanted: &[(&str, DesiredAccount)],
-        accounts: &[Account],
-        links: &[Link],
-        order: &[MatchAttribute],
+    fn link(hr_id: &str, account: &Account, origin: LinkOrigin) -> Link {
+        Link {
+            hr_id: hr_id.into(),
+            account_id: account.id.clone(),
+            origin,
+            keys: AccountKeys::of_account(account),
+        }
+    }
+
+    struct Case<'a> {
+        wanting: &'a [(&'a str, DesiredAccount)],
+        accounts: &'a [Account],
+        links: &'a [Link],
+        leaving: &'a [&'a str],
+        matching: &'a [MatchAttribute],
         adopt: bool,
-    ) -> HashMap<String, Pairing> {
-        correlate(wanted.iter().map(|(id, d)| (*id, d)), accounts, links, order, adopt)
+    }
+
+    impl<'a> Case<'a> {
+        fn new(wanting: &'a [(&'a str, DesiredAccount)], accounts: &'a [Account], links: &'a [Link]) -> Self {
+            Self {
+                wanting,
+                accounts,
+                links,
+                leaving: &[],
+                matching: &[MatchAttribute::Email],
+                adopt: true,
+            }
+        }
+
+        fn run(&self) -> Correlation {
+            correlate(CorrelateInputs {
+                wanting: self.wanting.iter().map(|(id, d)| (*id, d)).collect(),
+                leaving: self.leaving.iter().copied().collect(),
+                disconnected: HashSet::new(),
+                accounts: self.accounts,
+                links: self.links,
+                matching: self.matching,
+                adopt: self.adopt,
+            })
+        }
+    }
+
+    fn linked(id: &str) -> Pairing {
+        Pairing::Linked { account_id: id.into() }
     }
 
     #[test]
-    fn links_first_then_matching_case_insensitive() {
-        let accounts = [account("a1", "linked@example.com"), account("a2", "Manual@Example.com")];
-        let links = [Link {
-            hr_id: "1".into(),
-            account_id: "a1".into(),
-            origin: LinkOrigin::Created,
-        }];
-        let wanted = [
+    fn links_first_then_matching_trimmed_and_case_insensitive() {
+        let accounts = [
+            account("a1", "linked@example.com"),
+            account("a2", " Manual@Example.com"),
+        ];
+        let links = [link("1", &accounts[0], LinkOrigin::Created)];
+        let wanting = [
             ("1", desired("1", "changed@example.com")),
             ("2", desired("2", "manual@example.com")),
             ("3", desired("3", "new@example.com")),
         ];
-        let pairings = pair(&wanted, &accounts, &links, &[MatchAttribute::Email], true);
+        let c = Case::new(&wanting, &accounts, &links).run();
+        assert_eq!(c.pairings["1"], linked("a1"));
         assert_eq!(
-            pairings["1"],
-            Pairing::Linked {
-                account_id: "a1".into()
-            }
-        );
-        assert_eq!(
-            pairings["2"],
+            c.pairings["2"],
             Pairing::Adopt {
                 account_id: "a2".into(),
                 by: MatchAttribute::Email
             }
         );
-        assert_eq!(pairings["3"], Pairing::Missing);
+        assert_eq!(c.pairings["3"], Pairing::Missing);
+        assert!(c.conflicts.is_empty());
     }
 
     #[test]
-    fn matching_never_takes_over_when_adopt_is_off_or_the_account_is_linked() {
+    fn matching_never_takes_a_linked_account_or_adopts_when_off() {
         let accounts = [account("a1", "ada@example.com"), account("a2", "bob@example.com")];
-        let links = [Link {
-            hr_id: "9".into(),
-            account_id: "a2".into(),
-            origin: LinkOrigin::Adopted,
-        }];
-        let wanted = [
-            ("1", desired("1", "ada@example.com")),
-            ("2", desired("2", "bob@example.com")),
-        ];
-        let pairings = pair(&wanted, &accounts, &links, &[MatchAttribute::Email], false);
+        let links = [link("9", &accounts[1], LinkOrigin::Adopted)];
+        let wanting = [("1", desired("1", "ada@example.com"))];
+        let mut case = Case::new(&wanting, &accounts, &links);
+        case.adopt = false;
+        let c = case.run();
         assert_eq!(
-            pairings["1"],
+            c.pairings["1"],
             Pairing::MatchedNotAdopted {
                 account_id: "a1".into(),
                 by: MatchAttribute::Email
             }
         );
-        assert_eq!(pairings["2"], Pairing::Missing, "a2 belongs to employee 9");
     }
 
     #[test]
-    fn attributes_are_tried_in_order_and_each_account_is_claimed_once() {
-        let mut by_external = account("a1", "other@example.com");
-        by_external.external_id = Some("1".into());
-        let accounts = [by_external, account("a2", "ada@example.com")];
-        let wanted = [
-            ("1", desired("1", "ada@example.com")),
+    fn two_people_sharing_an_email_get_conflicts_and_nothing_else() {
+        let accounts = [account("a1", "k.schmidt@example.com")];
+        // Nobody linked: neither adopts, neither is created.
+        let wanting = [
+            ("90001", desired("90001", "k.schmidt@example.com")),
+            ("90004", desired("90004", " K.Schmidt@EXAMPLE.com")),
+            ("90007", desired("90007", "other@example.com")),
+        ];
+        let c = Case::new(&wanting, &accounts, &[]).run();
+        assert_eq!(c.pairings.len(), 1, "{:?}", c.pairings);
+        assert_eq!(c.pairings["90007"], Pairing::Missing);
+        let messages: Vec<(&str, &str, bool)> = c
+            .conflicts
+            .iter()
+            .map(|c| (c.hr_id.as_str(), c.message.as_str(), c.keeps_account))
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                (
+                    "90001",
+                    "e-mail k.schmidt@example.com is also the e-mail of employee 90004; user name \
+                     k.schmidt@example.com is also the user name of employee 90004",
+                    false
+                ),
+                (
+                    "90004",
+                    "e-mail k.schmidt@example.com is also the e-mail of employee 90001; user name \
+                     k.schmidt@example.com is also the user name of employee 90001",
+                    false
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_employee_holding_the_account_keeps_it() {
+        let accounts = [account("a1", "k.schmidt@example.com")];
+        let links = [link("90001", &accounts[0], LinkOrigin::Created)];
+        let wanting = [
+            ("90001", desired("90001", "k.schmidt@example.com")),
+            ("90004", desired("90004", "k.schmidt@example.com")),
+            ("90005", desired("90005", "K.SCHMIDT@example.com")),
+        ];
+        let c = Case::new(&wanting, &accounts, &links).run();
+        assert_eq!(c.pairings.len(), 1);
+        assert_eq!(c.pairings["90001"], linked("a1"));
+        assert!(c.conflicts[0].keeps_account && c.conflicts[0].message.contains("employees 90004, 90005"));
+        assert!(!c.blocked("90001") && c.blocked("90004") && c.blocked("90005"));
+    }
+
+    #[test]
+    fn a_new_employee_wanting_an_email_held_by_someone_not_read_is_a_conflict() {
+        // Incremental run: employee 7 is not read; the link remembers its e-mail.
+        let held = account("a7", "anna@example.com");
+        let links = [link("7", &held, LinkOrigin::Created)];
+        let wanting = [("8", desired("8", "Anna@example.com"))];
+        let c = Case::new(&wanting, &[], &links).run();
+        assert!(c.pairings.is_empty());
+        assert_eq!(c.conflicts.len(), 2);
+        assert!(c.conflicts.iter().any(|c| c.hr_id == "7" && c.keeps_account));
+        assert!(c.conflicts.iter().any(|c| c.hr_id == "8"
+            && !c.keeps_account
+            && c.message
+                == "e-mail anna@example.com is also the e-mail of employee 7; user name \
+                             anna@example.com is also the user name of employee 7"));
+    }
+
+    #[test]
+    fn a_rehire_takes_the_account_of_the_old_record() {
+        let mut old = account("a1", "luca@example.com");
+        old.active = false;
+        let links = [link("100", &old, LinkOrigin::Created)];
+        let wanting = [("200", desired("200", "luca@example.com"))];
+        let mut case = Case::new(&wanting, std::slice::from_ref(&old), &links);
+        case.leaving = &["100"];
+        let c = case.run();
+        assert!(c.conflicts.is_empty(), "{:?}", c.conflicts);
+        assert_eq!(
+            c.moves,
+            [LinkMove {
+                account_id: "a1".into(),
+                from: "100".into(),
+                to: "200".into()
+            }]
+        );
+        assert_eq!(c.pairings["200"], linked("a1"));
+        // The same data read in the other order decides the same.
+        case.leaving = &["100"];
+        let reversed: Vec<(&str, DesiredAccount)> = wanting.iter().rev().cloned().collect();
+        case.wanting = &reversed;
+        assert_eq!(case.run().moves.len(), 1);
+    }
+
+    #[test]
+    fn an_email_changed_by_one_employee_can_be_taken_by_another() {
+        let accounts = [account("a1", "shared@example.com")];
+        let links = [link("1", &accounts[0], LinkOrigin::Created)];
+        let wanting = [
+            ("1", desired("1", "new@example.com")),
+            ("2", desired("2", "shared@example.com")),
+        ];
+        let c = Case::new(&wanting, &accounts, &links).run();
+        assert!(c.conflicts.is_empty());
+        assert_eq!(c.pairings["1"], linked("a1"));
+        assert_eq!(
+            c.pairings["2"],
+            Pairing::Missing,
+            "created after 1's update frees the e-mail"
+        );
+    }
+
+    #[test]
+    fn a_manual_link_claims_no_email_and_wins_over_matching() {
+        let accounts = [
+            account("hand", "karl.alias@example.com"),
+            account("a2", "karl@example.com"),
+        ];
+        let links = [link("1", &accounts[0], LinkOrigin::Manual)];
+        let wanting = [("1", desired("1", "karl@example.com"))];
+        let c = Case::new(&wanting, &accounts, &links).run();
+        assert!(c.conflicts.is_empty());
+        assert_eq!(c.pairings["1"], linked("hand"));
+    }
+
+    #[test]
+    fn two_employees_matching_one_account_by_different_attributes_conflict() {
+        let mut a = account("a1", "ada@example.com");
+        a.external_id = Some("1".into());
+        let accounts = [a];
+        let wanting = [
+            ("1", desired("1", "other@example.com")),
             ("2", desired("2", "ada@example.com")),
         ];
-        let order = [MatchAttribute::ExternalId, MatchAttribute::Email];
-        let pairings = pair(&wanted, &accounts, &[], &order, true);
-        assert_eq!(
-            pairings["1"],
-            Pairing::Adopt {
-                account_id: "a1".into(),
-                by: MatchAttribute::ExternalId
-            }
-        );
-        assert_eq!(
-            pairings["2"],
-            Pairing::Adopt {
-                account_id: "a2".into(),
-                by: MatchAttribute::Email
-            }
-        );
+        let mut case = Case::new(&wanting, &accounts, &[]);
+        case.matching = &[MatchAttribute::ExternalId, MatchAttribute::Email];
+        let c = case.run();
+        assert!(c.pairings.is_empty(), "{:?}", c.pairings);
+        assert_eq!(c.conflicts.len(), 2);
+        assert!(c.conflicts[0].message.contains("account a1 matches by external id"));
     }
 
     #[test]
     fn a_link_to_a_deleted_account_falls_back_to_matching() {
+        let gone = account("gone", "ada@example.com");
         let accounts = [account("a7", "ada@example.com")];
-        let links = [Link {
-            hr_id: "1".into(),
-            account_id: "gone".into(),
-            origin: LinkOrigin::Created,
-        }];
-        let wanted = [("1", desired("1", "ada@example.com"))];
-        let pairings = pair(&wanted, &accounts, &links, &[MatchAttribute::Email], true);
+        let links = [link("1", &gone, LinkOrigin::Created)];
+        let wanting = [("1", desired("1", "ada@example.com"))];
+        let c = Case::new(&wanting, &accounts, &links).run();
         assert_eq!(
-            pairings["1"],
+            c.pairings["1"],
             Pairing::Adopt {
                 account_id: "a7".into(),
                 by: MatchAttribute::Email

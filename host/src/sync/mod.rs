@@ -4,8 +4,11 @@
 //! 1. [`trigger`] — what started the run; a full or an incremental read
 //! 2. claim — one active run per integration (with the scheduler)
 //! 3. [`read`] — page through the source
-//! 4. [`rules`] — exclusion, mapping, team naming, scripts
-//! 5. [`correlate`] — links first, then matching attributes, adopt switch
+//! 4. [`rules`] — exclusion, mapping, team naming, scripts; [`fields`]
+//!    stops a run whose rules need a field the source did not deliver
+//! 5. [`correlate`] — links first, then matching attributes, adopt switch;
+//!    one account per employee ([`identity`]: e-mails and user names,
+//!    conflicts, rehires)
 //! 6. [`plan`] — the diff, owned fields only, deletion threshold; a dry run
 //!    stops here
 //! 7. [`apply`] — batches, [`retry`] with backoff and Retry-After
@@ -17,7 +20,10 @@
 
 pub mod apply;
 pub mod correlate;
+pub mod fields;
+pub mod identity;
 pub mod job;
+pub mod manual;
 pub mod plan;
 pub mod read;
 pub mod record;

@@ -6,7 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use super::correlate::{Link, LinkOrigin, Pairing};
+use super::correlate::{CorrelateInputs, Correlation, Link, LinkOrigin, MatchAttribute, Pairing};
+use super::identity::{normalize, AccountKeys};
 use crate::runtime::types::{
     Account, AccountDraft, AccountUpdate, Attribute, AttributeValue, Change, DesiredAccount, EmployeeStatus,
     FieldChange, ManagerLink, Membership, Team, TeamDraft,
@@ -83,6 +84,10 @@ pub struct AccountPlan {
     /// HR ids whose links are dropped: excluded employees are disconnected,
     /// not deactivated.
     pub disconnected: Vec<String>,
+    /// Employees whose accounts this run leaves exactly as they are — a
+    /// conflict, no valid e-mail, a record that could not be read, an
+    /// exclusion of an account linked by hand: their teams and manager too.
+    pub held: HashSet<String>,
 }
 
 /// Why a plan must not be applied.
@@ -114,7 +119,10 @@ pub struct AccountInputs<'a> {
     pub rejected: &'a HashSet<String>,
     /// HR ids an incremental read reports deleted in the HR system.
     pub removed: &'a HashSet<String>,
-    pub pairings: &'a HashMap<String, Pairing>,
+    /// Employees in scope who cannot have an account, and why (no valid
+    /// e-mail; see `identity.rs`).
+    pub no_account: &'a BTreeMap<String, String>,
+    pub correlation: &'a Correlation,
     pub accounts: &'a [Account],
     pub links: &'a [Link],
     pub read: ReadKind,
@@ -123,13 +131,76 @@ pub struct AccountInputs<'a> {
     pub can_reactivate: bool,
 }
 
+/// What correlation needs to know of a run's employees: who wants an
+/// account (in scope, not inactive, with an identity), whose account may go
+/// to a rehire (inactive, gone, or not read with a deactivated account) and
+/// whose link is dropped (excluded, unless linked by hand).
+#[allow(clippy::too_many_arguments)]
+pub fn correlation_inputs<'a>(
+    verdicts: &'a BTreeMap<String, Verdict>,
+    no_account: &BTreeMap<String, String>,
+    removed: &HashSet<String>,
+    read: ReadKind,
+    accounts: &'a [Account],
+    links: &'a [Link],
+    matching: &'a [MatchAttribute],
+    adopt: bool,
+) -> CorrelateInputs<'a> {
+    let mut wanting = Vec::new();
+    let mut leaving = HashSet::new();
+    for (hr_id, verdict) in verdicts {
+        match verdict {
+            Verdict::InScope { status, .. } if *status == EmployeeStatus::Inactive => {
+                leaving.insert(hr_id.as_str());
+            }
+            Verdict::InScope { desired, .. } if !no_account.contains_key(hr_id) => {
+                wanting.push((hr_id.as_str(), desired))
+            }
+            _ => {}
+        }
+    }
+    let inactive: HashSet<&str> = accounts.iter().filter(|a| !a.active).map(|a| a.id.as_str()).collect();
+    let mut disconnected = HashSet::new();
+    for link in links {
+        match verdicts.get(&link.hr_id) {
+            Some(Verdict::Excluded { .. }) if link.origin != LinkOrigin::Manual => {
+                disconnected.insert(link.hr_id.as_str());
+            }
+            Some(_) => {}
+            None => {
+                let gone = match read {
+                    ReadKind::Full => true,
+                    ReadKind::Incremental => removed.contains(&link.hr_id),
+                };
+                if gone || inactive.contains(link.account_id.as_str()) {
+                    leaving.insert(link.hr_id.as_str());
+                }
+            }
+        }
+    }
+    CorrelateInputs {
+        wanting,
+        leaving,
+        disconnected,
+        accounts,
+        links,
+        matching,
+        adopt,
+    }
+}
+
 /// Plans account creates, updates, deactivations and reactivations.
+/// Creates come last, so that an update that frees an e-mail (someone
+/// changed theirs) goes out before the create that takes it.
 pub fn plan_accounts(input: AccountInputs<'_>) -> Result<AccountPlan, PlanError> {
     let options = input.options;
     let accounts: HashMap<&str, &Account> = input.accounts.iter().map(|a| (a.id.as_str(), a)).collect();
     let mut plan = AccountPlan::default();
+    let mut creates = Vec::new();
     let mut deactivations = 0usize;
-    let linked: HashSet<&str> = input.links.iter().map(|l| l.hr_id.as_str()).collect();
+    let link_of: HashMap<&str, &Link> = input.links.iter().map(|l| (l.hr_id.as_str(), l)).collect();
+    let moved_away: HashSet<&str> = input.correlation.moves.iter().map(|m| m.from.as_str()).collect();
+    plan.held.extend(input.rejected.iter().cloned());
     let skip = |plan: &mut AccountPlan, hr_id: &str, reason: String| {
         plan.skipped.push(Skipped {
             hr_id: hr_id.to_string(),
@@ -138,24 +209,70 @@ pub fn plan_accounts(input: AccountInputs<'_>) -> Result<AccountPlan, PlanError>
     };
     for (hr_id, verdict) in input.verdicts {
         let hr = Some(hr_id.clone());
+        let link = link_of.get(hr_id.as_str());
         let (status, desired) = match verdict {
-            Verdict::Excluded { reason } => {
-                if linked.contains(hr_id.as_str()) {
-                    plan.disconnected.push(hr_id.clone());
+            Verdict::Excluded { reason } => match link {
+                Some(link) if link.origin == LinkOrigin::Manual => {
+                    plan.held.insert(hr_id.clone());
+                    skip(
+                        &mut plan,
+                        hr_id,
+                        format!("excluded: {reason} (the account stays linked by hand and is left as it is)"),
+                    );
+                    continue;
                 }
-                skip(&mut plan, hr_id, format!("excluded: {reason}"));
-                continue;
-            }
+                Some(_) => {
+                    plan.disconnected.push(hr_id.clone());
+                    skip(&mut plan, hr_id, format!("excluded: {reason}"));
+                    continue;
+                }
+                None => {
+                    skip(&mut plan, hr_id, format!("excluded: {reason}"));
+                    continue;
+                }
+            },
             Verdict::InScope { status, desired } => (*status, desired),
         };
-        let pairing = input.pairings.get(hr_id).cloned().unwrap_or(Pairing::Missing);
-        let account_id = match &pairing {
+        if status == EmployeeStatus::Inactive {
+            // A leaver: its account is deactivated, unless a rehire with the
+            // same e-mail took it this run.
+            let Some(link) = link.filter(|_| !moved_away.contains(hr_id.as_str())) else {
+                continue;
+            };
+            let active = accounts.get(link.account_id.as_str()).is_some_and(|a| a.active);
+            if active && options.auto_deactivate {
+                deactivations += 1;
+                plan.changes.push(Planned {
+                    hr_id: hr,
+                    change: Change::DeactivateAccount(link.account_id.clone()),
+                });
+            }
+            continue;
+        }
+        if let Some(reason) = input.no_account.get(hr_id) {
+            if link.is_some() {
+                plan.held.insert(hr_id.clone());
+            }
+            skip(&mut plan, hr_id, reason.clone());
+            continue;
+        }
+        let Some(pairing) = input.correlation.pairings.get(hr_id) else {
+            // A conflict: reported as such; whatever it has stays as it is.
+            plan.held.insert(hr_id.clone());
+            continue;
+        };
+        let account_id = match pairing {
             Pairing::Linked { account_id } => Some(account_id.clone()),
             Pairing::Adopt { account_id, .. } => {
+                let keys = accounts
+                    .get(account_id.as_str())
+                    .map(|a| AccountKeys::of_account(a))
+                    .unwrap_or_default();
                 plan.adopted.push(Link {
                     hr_id: hr_id.clone(),
                     account_id: account_id.clone(),
                     origin: LinkOrigin::Adopted,
+                    keys,
                 });
                 Some(account_id.clone())
             }
@@ -163,56 +280,47 @@ pub fn plan_accounts(input: AccountInputs<'_>) -> Result<AccountPlan, PlanError>
                 skip(
                     &mut plan,
                     hr_id,
-                    format!("account {account_id} matches by {by:?} but adopting existing accounts is off"),
+                    format!("account {account_id} matches by {by} but adopting existing accounts is off"),
                 );
                 continue;
             }
             Pairing::Missing => None,
         };
-        let wants_account = status != EmployeeStatus::Inactive;
-        match (account_id, wants_account) {
-            (None, false) => skip(&mut plan, hr_id, "inactive and without an account".into()),
-            (None, true) if !options.auto_create => skip(&mut plan, hr_id, "no account and auto-create is off".into()),
-            (None, true) => plan.changes.push(Planned {
-                hr_id: hr,
-                change: Change::CreateAccount(draft(desired, options.invite)),
-            }),
-            (Some(id), wants) => {
-                let Some(account) = accounts.get(id.as_str()) else {
-                    continue;
-                };
-                if !wants {
-                    if account.active && options.auto_deactivate {
-                        deactivations += 1;
-                        plan.changes.push(Planned {
-                            hr_id: hr,
-                            change: Change::DeactivateAccount(id),
-                        });
-                    }
-                    continue;
-                }
-                if !account.active {
-                    if !(options.reactivate && input.can_reactivate) {
-                        skip(
-                            &mut plan,
-                            hr_id,
-                            "account is deactivated and reactivation is off".into(),
-                        );
-                        continue;
-                    }
-                    plan.changes.push(Planned {
-                        hr_id: hr.clone(),
-                        change: Change::ReactivateAccount(id.clone()),
-                    });
-                }
-                let changes = diff(desired, account);
-                if !changes.is_empty() {
-                    plan.changes.push(Planned {
-                        hr_id: hr,
-                        change: Change::UpdateAccount(AccountUpdate { id, changes }),
-                    });
-                }
+        let Some(id) = account_id else {
+            if options.auto_create {
+                creates.push(Planned {
+                    hr_id: hr,
+                    change: Change::CreateAccount(draft(desired, options.invite)),
+                });
+            } else {
+                skip(&mut plan, hr_id, "no account and auto-create is off".into());
             }
+            continue;
+        };
+        let Some(account) = accounts.get(id.as_str()) else {
+            continue;
+        };
+        if !account.active {
+            if !(options.reactivate && input.can_reactivate) {
+                skip(
+                    &mut plan,
+                    hr_id,
+                    "account is deactivated and reactivation is off".into(),
+                );
+                continue;
+            }
+            plan.changes.push(Planned {
+                hr_id: hr.clone(),
+                change: Change::ReactivateAccount(id.clone()),
+            });
+        }
+        let manual = link.is_some_and(|l| l.origin == LinkOrigin::Manual);
+        let changes = diff(desired, account, !manual);
+        if !changes.is_empty() {
+            plan.changes.push(Planned {
+                hr_id: hr,
+                change: Change::UpdateAccount(AccountUpdate { id, changes }),
+            });
         }
     }
     // Employees gone from the HR system: a full read tells by absence, an
@@ -224,7 +332,7 @@ pub fn plan_accounts(input: AccountInputs<'_>) -> Result<AccountPlan, PlanError>
                 ReadKind::Full => !input.verdicts.contains_key(&link.hr_id),
                 ReadKind::Incremental => input.removed.contains(&link.hr_id),
             };
-            if !gone || input.rejected.contains(&link.hr_id) {
+            if !gone || input.rejected.contains(&link.hr_id) || moved_away.contains(link.hr_id.as_str()) {
                 continue;
             }
             if accounts.get(link.account_id.as_str()).is_some_and(|a| a.active) {
@@ -237,6 +345,7 @@ pub fn plan_accounts(input: AccountInputs<'_>) -> Result<AccountPlan, PlanError>
         }
     }
     check_threshold(deactivations, input.links.len() + plan.adopted.len(), options)?;
+    plan.changes.append(&mut creates);
     Ok(plan)
 }
 
@@ -283,12 +392,13 @@ fn same(a: &AttributeValue, b: &AttributeValue) -> bool {
 }
 
 /// Changes to the fields the integration owns; anything else on the account
-/// is left as it is. Create-only attributes are never compared.
-pub fn diff(desired: &DesiredAccount, account: &Account) -> Vec<FieldChange> {
+/// is left as it is. Create-only attributes are never compared; the e-mail
+/// and user name only with `identity` (not for accounts linked by hand).
+pub fn diff(desired: &DesiredAccount, account: &Account, identity: bool) -> Vec<FieldChange> {
     let mut changes = Vec::new();
     let mut compare = |field: &str, want: Option<&str>, have: Option<&str>, case_insensitive: bool| {
         let equal = match (want, have) {
-            (Some(w), Some(h)) if case_insensitive => w.eq_ignore_ascii_case(h),
+            (Some(w), Some(h)) if case_insensitive => w.eq_ignore_ascii_case(h) || normalize(w) == normalize(h),
             (w, h) => w == h,
         };
         if !equal && want.is_some() {
@@ -311,8 +421,10 @@ pub fn diff(desired: &DesiredAccount, account: &Account) -> Vec<FieldChange> {
         account.last_name.as_deref(),
         false,
     );
-    compare("email", desired.email.as_deref(), account.email.as_deref(), true);
-    compare("user_name", Some(&desired.user_name), Some(&account.user_name), true);
+    if identity {
+        compare("email", desired.email.as_deref(), account.email.as_deref(), true);
+        compare("user_name", Some(&desired.user_name), Some(&account.user_name), true);
+    }
     compare(
         "external_id",
         Some(&desired.external_id),
@@ -393,6 +505,114 @@ pub fn plan_memberships(
     changes
 }
 
+/// Something a run noticed in the data and worked around: a manager left
+/// unset, an invalid e-mail left out (for one employee), a field the source
+/// could not read (for the run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub hr_id: Option<String>,
+    pub message: String,
+}
+
+/// Where an employee's supervisor stands, when it is not among the
+/// employees this run syncs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SupervisorStanding {
+    /// Not synced this run, but linked to an account (not read on an
+    /// incremental run, or a record left as it is).
+    Linked,
+    /// Read, but it has no account: why.
+    OutOfScope(String),
+    /// Nowhere: not in the HR read and not linked.
+    Unknown,
+}
+
+/// Each synced employee's manager by HR id — `None` leaves the manager
+/// unset — from `supervisors` (employee → supervisor, both HR ids). A
+/// supervisor that does not exist, is out of scope, or closes a cycle
+/// leaves the manager unset, with a note saying why; never a failed run,
+/// never a loop.
+pub fn reporting_lines<'a>(
+    supervisors: &BTreeMap<&'a str, Option<&'a str>>,
+    standing: impl Fn(&str) -> SupervisorStanding,
+    full_read: bool,
+) -> (BTreeMap<&'a str, Option<&'a str>>, Vec<Note>) {
+    let mut managers: BTreeMap<&'a str, Option<&'a str>> = BTreeMap::new();
+    let mut notes = Vec::new();
+    let mut note = |hr_id: &str, message: String| {
+        notes.push(Note {
+            hr_id: Some(hr_id.to_string()),
+            message,
+        })
+    };
+    for (hr_id, supervisor) in supervisors {
+        let manager = match supervisor {
+            None => None,
+            Some(boss) if supervisors.contains_key(boss) => Some(*boss),
+            Some(boss) => match standing(boss) {
+                SupervisorStanding::Linked => Some(*boss),
+                SupervisorStanding::OutOfScope(why) => {
+                    note(hr_id, format!("manager left unset: supervisor {boss} {why}"));
+                    None
+                }
+                SupervisorStanding::Unknown if full_read => {
+                    note(
+                        hr_id,
+                        format!("manager left unset: supervisor {boss} is not in the HR read"),
+                    );
+                    None
+                }
+                SupervisorStanding::Unknown => {
+                    note(hr_id, format!("manager left unset: supervisor {boss} has no account"));
+                    None
+                }
+            },
+        };
+        managers.insert(hr_id, manager);
+    }
+    // Cycles (someone their own supervisor, or A → B → A): walk each chain
+    // once; the members of a cycle get no manager.
+    let mut done: HashSet<&str> = HashSet::new();
+    let mut in_cycle: Vec<Vec<&str>> = Vec::new();
+    for start in supervisors.keys() {
+        let mut path: Vec<&str> = Vec::new();
+        let mut at = Some(*start);
+        while let Some(current) = at {
+            if done.contains(current) {
+                break;
+            }
+            if let Some(position) = path.iter().position(|p| *p == current) {
+                in_cycle.push(path[position..].to_vec());
+                break;
+            }
+            path.push(current);
+            at = managers
+                .get(current)
+                .copied()
+                .flatten()
+                .filter(|m| supervisors.contains_key(m));
+        }
+        done.extend(path);
+    }
+    for cycle in in_cycle {
+        let chain = cycle
+            .iter()
+            .chain(cycle.first())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" → ");
+        for hr_id in &cycle {
+            managers.insert(hr_id, None);
+            note(
+                hr_id,
+                format!("manager left unset: the supervisors form a cycle ({chain})"),
+            );
+        }
+    }
+    notes.sort_by(|a, b| a.hr_id.cmp(&b.hr_id));
+    (managers, notes)
+}
+
 /// Manager links, once every account exists: `desired` maps each managed
 /// account id to the account id of its manager (None: no manager).
 pub fn plan_managers(desired: &BTreeMap<&str, Option<&str>>, accounts: &[Account]) -> Vec<Planned> {
@@ -416,7 +636,7 @@ pub fn plan_managers(desired: &BTreeMap<&str, Option<&str>>, accounts: &[Account
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::correlate::{correlate, MatchAttribute};
+    use crate::sync::correlate::correlate;
 
     fn desired(hr_id: &str, email: &str) -> DesiredAccount {
         DesiredAccount {
@@ -457,6 +677,7 @@ mod tests {
             hr_id: hr.into(),
             account_id: account.into(),
             origin: LinkOrigin::Created,
+            keys: AccountKeys::default(),
         }
     }
 
@@ -497,26 +718,23 @@ mod tests {
             d
         }
         fn plan(&self) -> Result<AccountPlan, PlanError> {
-            let wanted: Vec<(&str, &DesiredAccount)> = self
-                .verdicts
-                .iter()
-                .filter_map(|(id, v)| match v {
-                    Verdict::InScope { desired, .. } => Some((id.as_str(), desired)),
-                    Verdict::Excluded { .. } => None,
-                })
-                .collect();
-            let pairings = correlate(
-                wanted,
+            let no_account = BTreeMap::new();
+            let correlation = correlate(correlation_inputs(
+                &self.verdicts,
+                &no_account,
+                &self.removed,
+                self.read,
                 &self.accounts,
                 &self.links,
                 &[MatchAttribute::Email],
                 self.options.adopt,
-            );
+            ));
             plan_accounts(AccountInputs {
                 verdicts: &self.verdicts,
                 rejected: &self.rejected,
                 removed: &self.removed,
-                pairings: &pairings,
+                no_account: &no_account,
+                correlation: &correlation,
                 accounts: &self.accounts,
                 links: &self.links,
                 read: self.read,
@@ -547,7 +765,10 @@ mod tests {
             draft.attributes.iter().any(|a| a.name == "preferred_language"),
             "create-only attributes go into the create"
         );
-        assert_eq!(plan.skipped[0].hr_id, "3");
+        assert!(
+            plan.skipped.is_empty(),
+            "an inactive employee without an account needs nothing"
+        );
     }
 
     #[test]
@@ -695,7 +916,11 @@ mod tests {
             [Link {
                 hr_id: "1".into(),
                 account_id: "manual".into(),
-                origin: LinkOrigin::Adopted
+                origin: LinkOrigin::Adopted,
+                keys: AccountKeys {
+                    email: Some("e1@example.com".into()),
+                    user_name: Some("e1@example.com".into()),
+                },
             }]
         );
         assert!(plan.changes.is_empty(), "adopted as it is, no duplicate created");

@@ -71,7 +71,8 @@ fn count_changes(report: &RunReport) {
 }
 
 /// One record per applied (or, in a dry run, planned) change, and one per
-/// rejected record; made as they are stored.
+/// rejected record, conflict, skipped employee and note; made as they are
+/// stored.
 pub fn items(report: &RunReport) -> impl Iterator<Item = ItemRecord> + '_ {
     let applied = report.outcomes.iter().map(|o| {
         let error = match &o.result {
@@ -104,7 +105,45 @@ pub fn items(report: &RunReport) -> impl Iterator<Item = ItemRecord> + '_ {
         error: Some(r.reason.clone()),
         attempts: 0,
     });
-    applied.chain(planned).chain(rejected)
+    let conflicts = report.conflicts.iter().map(|c| ItemRecord {
+        hr_id: Some(c.hr_id.clone()),
+        kind: "conflict".into(),
+        summary: c.message.clone(),
+        outcome: if c.keeps_account { "kept" } else { "held" }.into(),
+        error: None,
+        attempts: 0,
+    });
+    let skipped = report.skipped.iter().map(|s| ItemRecord {
+        hr_id: Some(s.hr_id.clone()),
+        kind: "skipped".into(),
+        summary: s.reason.clone(),
+        outcome: "skipped".into(),
+        error: None,
+        attempts: 0,
+    });
+    let notes = report.notes.iter().map(|n| ItemRecord {
+        hr_id: n.hr_id.clone(),
+        kind: "note".into(),
+        summary: n.message.clone(),
+        outcome: "noted".into(),
+        error: None,
+        attempts: 0,
+    });
+    let moves = report.moves.iter().map(|m| ItemRecord {
+        hr_id: Some(m.to.clone()),
+        kind: "link-moved".into(),
+        summary: format!("account {} moved from employee {} (a rehire)", m.account_id, m.from),
+        outcome: if report.dry_run { "planned" } else { "done" }.into(),
+        error: None,
+        attempts: 0,
+    });
+    applied
+        .chain(planned)
+        .chain(rejected)
+        .chain(conflicts)
+        .chain(moves)
+        .chain(skipped)
+        .chain(notes)
 }
 
 /// Counts of successful (or, in a dry run, planned) changes by kind, plus
@@ -123,6 +162,8 @@ pub fn counts(report: &RunReport) -> serde_json::Value {
     counts.insert("skipped".into(), serde_json::json!(report.skipped.len()));
     counts.insert("failed".into(), serde_json::json!(report.failed()));
     counts.insert("rejected".into(), serde_json::json!(report.rejected.len()));
+    counts.insert("conflicts".into(), serde_json::json!(report.conflicts.len()));
+    counts.insert("notes".into(), serde_json::json!(report.notes.len()));
     counts.insert("employees_read".into(), serde_json::json!(report.employees_read));
     serde_json::Value::Object(counts)
 }
@@ -177,6 +218,14 @@ pub async fn record(
     store.finish_run(run, status, None, &counts(report)).await?;
     crate::metrics::run_finished(status);
     count_changes(report);
+    crate::metrics::conflicts(report.conflicts.len() as u64);
+    let moves = report.moves.iter().map(|m| AuditEvent {
+        tenant: None,
+        integration: Some(integration.to_string()),
+        actor: "sync".into(),
+        action: "link.moved".into(),
+        detail: serde_json::json!({ "run": run, "account": m.account_id, "from": m.from, "to": m.to }),
+    });
     let finish = AuditEvent {
         tenant: None,
         integration: Some(integration.to_string()),
@@ -185,7 +234,7 @@ pub async fn record(
         detail: serde_json::json!({ "run": run, "status": status }),
     };
     store
-        .append_audit_events(applied_changes(integration, run, report).chain([finish]))
+        .append_audit_events(moves.chain(applied_changes(integration, run, report)).chain([finish]))
         .await?;
     // An interrupted run leaves the cursor where it was: the next run reads
     // the same changes and applies what is left.
@@ -265,6 +314,7 @@ mod tests {
             hr_id: hr.into(),
             account_id: account.into(),
             origin: LinkOrigin::Created,
+            keys: Default::default(),
         }
     }
 

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use super::fields::FieldPresence;
 use super::plan::Verdict;
 use crate::runtime::types::{DesiredAccount, Employee, RejectedRecord};
 use crate::runtime::{CallError, Decision, RuleSession, Subject};
@@ -20,6 +21,8 @@ pub const BATCH: usize = 1000;
 pub struct Decided {
     pub verdicts: BTreeMap<String, Verdict>,
     pub rejected: Vec<RejectedRecord>,
+    /// Which fields the source returned for at least one employee.
+    pub presence: FieldPresence,
 }
 
 /// The rules of one run, fed employees page by page.
@@ -67,6 +70,9 @@ impl<'a> Pipeline<'a> {
     }
 
     fn decide_pending(&mut self) -> Result<(), CallError> {
+        for employee in &self.pending {
+            self.decided.presence.observe(employee);
+        }
         let mut subjects: Vec<Subject> = self
             .pending
             .drain(..)
@@ -75,7 +81,7 @@ impl<'a> Pipeline<'a> {
                 desired: None,
             })
             .collect();
-        let Decided { verdicts, rejected } = &mut self.decided;
+        let Decided { verdicts, rejected, .. } = &mut self.decided;
         for rule in self.rules.iter_mut() {
             if subjects.is_empty() {
                 break;

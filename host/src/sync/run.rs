@@ -5,17 +5,19 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::apply::{apply, ItemOutcome, ItemResult};
-use super::correlate::{correlate, Link, LinkOrigin, MatchAttribute};
-use super::plan::ReadKind;
+use super::correlate::{correlate, holders_of, Conflict, Correlation, Link, LinkMove, LinkOrigin, MatchAttribute};
+use super::fields::{self, MissingField, Need};
+use super::identity::{self, normalize, AccountKeys, IdentityIssue};
 use super::plan::{
-    is_managed, plan_accounts, plan_managers, plan_memberships, plan_teams, AccountInputs, Options, PlanError, Planned,
-    Skipped, Verdict,
+    correlation_inputs, is_managed, plan_accounts, plan_managers, plan_memberships, plan_teams, reporting_lines,
+    AccountInputs, AccountPlan, Note, Options, PlanError, Planned, ReadKind, Skipped, SupervisorStanding, Verdict,
 };
 use super::read::{read_all, read_changes, ReadError, SourceRead};
 use super::retry::RetryPolicy;
 use super::rules::{Decided, Pipeline};
-use crate::runtime::types::Employee;
-use crate::runtime::types::{Account, Capabilities, Change, EmployeeStatus, PluginError, RejectedRecord, Team};
+use crate::runtime::types::{
+    self, Account, Capabilities, Change, DesiredAccount, Employee, EmployeeStatus, PluginError, RejectedRecord, Team,
+};
 use crate::runtime::{CallError, RuleSession, SourceSession, TargetSession};
 
 pub struct Sessions<'a> {
@@ -83,6 +85,8 @@ pub enum RunError {
     #[error("reading the target failed; nothing was changed: {0}")]
     Target(CallError),
     #[error(transparent)]
+    Fields(Box<MissingField>),
+    #[error(transparent)]
     Plan(#[from] PlanError),
     #[error("applying changes failed: {0}")]
     Apply(CallError),
@@ -97,6 +101,13 @@ pub struct RunReport {
     pub outcomes: Vec<ItemOutcome>,
     pub skipped: Vec<Skipped>,
     pub rejected: Vec<RejectedRecord>,
+    /// Employees who want one account, e-mail or user name: one each.
+    pub conflicts: Vec<Conflict>,
+    /// What the run worked around: managers left unset, invalid e-mails
+    /// left out, fields the source could not read.
+    pub notes: Vec<Note>,
+    /// Rehires: accounts that moved to the new record of their employee.
+    pub moves: Vec<LinkMove>,
     /// The links after the run.
     pub links: Vec<Link>,
     pub cursor: Option<String>,
@@ -255,9 +266,98 @@ impl StepTimer {
     }
 }
 
+/// What the second pass needs of an employee it syncs: teams and manager.
+type SecondPass = (Vec<String>, Option<String>);
+
 /// Runs the integration once against `links`.
 pub fn run(sessions: Sessions<'_>, links: &[Link], settings: &Settings) -> Result<RunReport, RunError> {
     run_observed(sessions, links, settings, &|_| {})
+}
+
+/// The fields the rules said they need, each with the rule that needs it.
+fn needs(rules: &[RuleSession]) -> Vec<Need> {
+    rules
+        .iter()
+        .enumerate()
+        .flat_map(|(index, rule)| {
+            rule.field_reports().required.iter().map(move |statement| Need {
+                rule: format!("rules[{index}] ({})", rule.plugin_name()),
+                field: statement.field.clone(),
+                purpose: statement.reason.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Settles the identity of everyone who wants an account (see
+/// `identity.rs`): those without one are returned with the reason, invalid
+/// e-mails left out become notes.
+fn settle_identities(verdicts: &mut BTreeMap<String, Verdict>, notes: &mut Vec<Note>) -> BTreeMap<String, String> {
+    let mut no_account = BTreeMap::new();
+    for (hr_id, verdict) in verdicts.iter_mut() {
+        let Verdict::InScope { status, desired } = verdict else {
+            continue;
+        };
+        if *status == EmployeeStatus::Inactive {
+            continue;
+        }
+        match identity::settle(desired) {
+            None => {}
+            Some(IdentityIssue::NoAccount(reason)) => {
+                no_account.insert(hr_id.clone(), reason);
+            }
+            Some(IdentityIssue::EmailDropped(message)) => notes.push(Note {
+                hr_id: Some(hr_id.clone()),
+                message,
+            }),
+        }
+    }
+    no_account
+}
+
+/// The manager each synced employee should have, by HR id, and a note for
+/// each left without one.
+fn plan_reporting_lines(
+    verdicts: &BTreeMap<String, Verdict>,
+    correlation: &Correlation,
+    no_account: &BTreeMap<String, String>,
+    links: &[Link],
+    disconnected: &[String],
+    read: ReadKind,
+) -> (BTreeMap<String, Option<String>>, Vec<Note>) {
+    let supervisors: BTreeMap<&str, Option<&str>> = correlation
+        .pairings
+        .keys()
+        .filter_map(|hr_id| match verdicts.get(hr_id) {
+            Some(Verdict::InScope { desired, .. }) => Some((hr_id.as_str(), desired.manager_hr_id.as_deref())),
+            _ => None,
+        })
+        .collect();
+    let moved_away: HashSet<&str> = correlation.moves.iter().map(|m| m.from.as_str()).collect();
+    let linked: HashSet<&str> = links
+        .iter()
+        .map(|l| l.hr_id.as_str())
+        .filter(|hr_id| !moved_away.contains(hr_id) && !disconnected.iter().any(|d| d == hr_id))
+        .chain(correlation.moves.iter().map(|m| m.to.as_str()))
+        .collect();
+    let standing = |boss: &str| match verdicts.get(boss) {
+        Some(Verdict::Excluded { reason }) => SupervisorStanding::OutOfScope(format!("is excluded ({reason})")),
+        Some(Verdict::InScope { status, .. }) if *status == EmployeeStatus::Inactive => {
+            SupervisorStanding::OutOfScope("is inactive".into())
+        }
+        _ if linked.contains(boss) => SupervisorStanding::Linked,
+        Some(Verdict::InScope { .. }) => SupervisorStanding::OutOfScope(match no_account.get(boss) {
+            Some(reason) => format!("has no account ({reason})"),
+            None => "has no account (an identity conflict)".into(),
+        }),
+        None => SupervisorStanding::Unknown,
+    };
+    let (managers, notes) = reporting_lines(&supervisors, standing, read == ReadKind::Full);
+    let managers = managers
+        .into_iter()
+        .map(|(hr_id, manager)| (hr_id.to_string(), manager.map(str::to_string)))
+        .collect();
+    (managers, notes)
 }
 
 /// [`run`], telling `observe` how far it is.
@@ -290,6 +390,17 @@ pub fn run_observed(
     };
     let (mut read, mut decided) = decided_read?;
     step.done("read and rules (and target, on a full run)", read.records);
+    // Distinct employees the rules decided about (a record repeated across
+    // pages counts once).
+    let employees_read = decided.verdicts.len() + decided.rejected.len();
+    let unreadable = source.field_reports().unreadable.clone();
+    fields::check(
+        &needs(rule_sessions),
+        &unreadable,
+        &decided.presence,
+        (read.kind == ReadKind::Full).then_some(employees_read),
+    )
+    .map_err(|missing| RunError::Fields(Box::new(missing)))?;
     if let Some(only) = &settings.only {
         let wanted = |id: &Option<String>| id.as_ref().is_some_and(|id| only.contains(id));
         decided.verdicts.retain(|id, _| only.contains(id));
@@ -299,55 +410,95 @@ pub fn run_observed(
         read.kind = ReadKind::Incremental;
         read.cursor = None;
     }
-    // Distinct employees the rules decided about (a record repeated across
-    // pages counts once).
     let employees_read = decided.verdicts.len() + decided.rejected.len();
-    let verdicts = decided.verdicts;
+    let mut verdicts = decided.verdicts;
     let mut rejected = read.rejected;
     rejected.extend(decided.rejected);
+    let mut notes: Vec<Note> = unreadable
+        .iter()
+        .map(|s| Note {
+            hr_id: None,
+            message: format!("the source could not read the field `{}`: {}", s.field, s.reason),
+        })
+        .collect();
+    let no_account = settle_identities(&mut verdicts, &mut notes);
     let (accounts, teams) = match target_read {
         Some(target_read) => target_read,
         None => {
-            // Incremental: only the accounts linked to the employees read (a
-            // source that cannot read changes was read in full: all).
+            // Incremental: the accounts linked to the employees read, and
+            // those holding an e-mail one of them wants (a rehire, or a
+            // conflict); a source that cannot read changes was read in
+            // full: all.
             let only = (read.kind == ReadKind::Incremental).then(|| {
-                links
+                let wanting: Vec<(&str, &DesiredAccount)> = verdicts
+                    .iter()
+                    .filter_map(|(id, v)| match v {
+                        Verdict::InScope { status, desired }
+                            if *status != EmployeeStatus::Inactive && !no_account.contains_key(id) =>
+                        {
+                            Some((id.as_str(), desired))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let mut ids: BTreeSet<String> = links
                     .iter()
                     .filter(|l| verdicts.contains_key(&l.hr_id) || read.removed.contains(&l.hr_id))
                     .map(|l| l.account_id.clone())
-                    .collect::<Vec<_>>()
+                    .collect();
+                ids.extend(holders_of(&wanting, links).into_iter().map(str::to_string));
+                ids.into_iter().collect::<Vec<_>>()
             });
             read_target(target, settings, capabilities.teams, only)
         }
     }
     .map_err(RunError::Target)?;
-    let in_scope: Vec<(&str, &crate::runtime::types::DesiredAccount)> = verdicts
-        .iter()
-        .filter_map(|(id, v)| match v {
-            Verdict::InScope { desired, .. } => Some((id.as_str(), desired)),
-            Verdict::Excluded { .. } => None,
-        })
-        .collect();
     step.done("read target", accounts.len());
-    let pairings = correlate(in_scope, &accounts, links, &settings.matching, settings.options.adopt);
-    step.done("correlate", pairings.len());
+    let correlation = correlate(correlation_inputs(
+        &verdicts,
+        &no_account,
+        &read.removed,
+        read.kind,
+        &accounts,
+        links,
+        &settings.matching,
+        settings.options.adopt,
+    ));
+    step.done("correlate", correlation.pairings.len());
     let rejected_ids: HashSet<String> = rejected.iter().filter_map(|r| r.hr_id.clone()).collect();
     let plan = plan_accounts(AccountInputs {
         verdicts: &verdicts,
         rejected: &rejected_ids,
         removed: &read.removed,
-        pairings: &pairings,
+        no_account: &no_account,
+        correlation: &correlation,
         accounts: &accounts,
         links,
         read: read.kind,
         options: &settings.options,
         can_reactivate: capabilities.reactivation,
     })?;
-    drop(pairings);
+    let managers = if capabilities.managers {
+        let (managers, manager_notes) = plan_reporting_lines(
+            &verdicts,
+            &correlation,
+            &no_account,
+            links,
+            &plan.disconnected,
+            read.kind,
+        );
+        notes.extend(manager_notes);
+        managers
+    } else {
+        BTreeMap::new()
+    };
 
     let mut report = RunReport {
         skipped: plan.skipped.clone(),
         rejected,
+        conflicts: correlation.conflicts.clone(),
+        notes,
+        moves: correlation.moves.clone(),
         cursor: read.cursor.clone(),
         employees_read,
         read_kind: read.kind,
@@ -361,13 +512,7 @@ pub fn run_observed(
     }
 
     // Accounts. Links by HR id while they change; a list again at the end.
-    let disconnected: HashSet<&str> = plan.disconnected.iter().map(String::as_str).collect();
-    let mut links: BTreeMap<String, Link> = links
-        .iter()
-        .filter(|l| !disconnected.contains(l.hr_id.as_str()))
-        .map(|l| (l.hr_id.clone(), l.clone()))
-        .collect();
-    links.extend(plan.adopted.iter().map(|l| (l.hr_id.clone(), l.clone())));
+    let mut links = links_after_plan(links, &plan, &correlation, &accounts);
     let mut applied = 0usize;
     let mut apply = |target: &mut TargetSession, changes: Vec<Planned>| {
         let (before, total) = (applied, applied + changes.len());
@@ -383,26 +528,9 @@ pub fn run_observed(
         Ok::<_, RunError>(outcomes)
     };
     step.done("plan", plan.changes.len());
-    let outcomes = apply(target, plan.changes)?;
+    let mut outcomes = apply(target, plan.changes)?;
     step.done("apply accounts", outcomes.len());
-    for outcome in &outcomes {
-        let (Change::CreateAccount(_), Some(hr_id)) = (&outcome.planned.change, &outcome.planned.hr_id) else {
-            continue;
-        };
-        let (id, origin) = match &outcome.result {
-            ItemResult::Done { id: Some(id) } => (id.clone(), LinkOrigin::Created),
-            ItemResult::LinkedExisting { id } => (id.clone(), LinkOrigin::Adopted),
-            _ => continue,
-        };
-        links.insert(
-            hr_id.clone(),
-            Link {
-                hr_id: hr_id.clone(),
-                account_id: id,
-                origin,
-            },
-        );
-    }
+    link_applied(&mut links, &mut outcomes, &mut report.conflicts);
     report.outcomes = outcomes;
     if settings.stop.requested() {
         report.interrupted = true;
@@ -410,34 +538,32 @@ pub fn run_observed(
         return Ok(report);
     }
 
-    // Teams and managers need every account's id: a second pass.
+    // Teams and managers need every account's id: a second pass, for the
+    // employees this run syncs (not those it holds as they are). Only their
+    // teams and managers are kept; the rest of the desired accounts is freed.
     let account_of: HashMap<&str, &str> = links
         .values()
         .map(|l| (l.hr_id.as_str(), l.account_id.as_str()))
         .collect();
-    // The second pass needs only the teams and manager of each active
-    // employee in scope: keep those, free the rest of the desired accounts.
-    let decided: BTreeMap<String, Option<(Vec<String>, Option<String>)>> = verdicts
+    let decided: BTreeMap<String, Option<SecondPass>> = verdicts
         .into_iter()
         .map(|(id, verdict)| {
             let wanted = match verdict {
-                Verdict::InScope { status, desired } if status != EmployeeStatus::Inactive => {
-                    Some((desired.teams, desired.manager_hr_id))
+                Verdict::InScope { desired, .. } if correlation.pairings.contains_key(&id) => {
+                    let manager = managers.get(&id).cloned().flatten();
+                    Some((desired.teams, manager))
                 }
                 _ => None,
             };
             (id, wanted)
         })
         .collect();
-    let active_in_scope: Vec<(&String, &Vec<String>, Option<&str>)> = decided
+    let synced: Vec<(&String, &Vec<String>, Option<&str>)> = decided
         .iter()
         .filter_map(|(id, wanted)| wanted.as_ref().map(|(teams, manager)| (id, teams, manager.as_deref())))
         .collect();
     if capabilities.teams {
-        let names: BTreeSet<String> = active_in_scope
-            .iter()
-            .flat_map(|(_, teams, _)| teams.iter().cloned())
-            .collect();
+        let names: BTreeSet<String> = synced.iter().flat_map(|(_, teams, _)| teams.iter().cloned()).collect();
         let creates = plan_teams(&names, &teams);
         let created = apply(target, creates)?;
         let mut teams = teams;
@@ -455,7 +581,7 @@ pub fn run_observed(
         }
         add_outcomes(&mut report.outcomes, created);
         let mut wanted: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        for (hr_id, teams, _) in &active_in_scope {
+        for (hr_id, teams, _) in &synced {
             if let Some(account) = account_of.get(hr_id.as_str()) {
                 for team in teams.iter() {
                     wanted.entry(team.as_str()).or_default().insert(account);
@@ -464,11 +590,11 @@ pub fn run_observed(
         }
         // Memberships of accounts this run decided about: everyone on a
         // full read, only the employees read on an incremental one; never
-        // those of records the source or a rule could not read.
+        // those of employees held as they are.
         let managed: HashSet<&str> = links
             .values()
             .filter(|l| read.kind == ReadKind::Full || decided.contains_key(&l.hr_id))
-            .filter(|l| !rejected_ids.contains(&l.hr_id))
+            .filter(|l| !plan.held.contains(&l.hr_id))
             .map(|l| l.account_id.as_str())
             .collect();
         let teams: Vec<Team> = teams.into_iter().filter(is_managed).collect();
@@ -480,7 +606,7 @@ pub fn run_observed(
         add_outcomes(&mut report.outcomes, outcomes);
     }
     if capabilities.managers {
-        let desired_managers: BTreeMap<&str, Option<&str>> = active_in_scope
+        let desired_managers: BTreeMap<&str, Option<&str>> = synced
             .iter()
             .filter_map(|(hr_id, _, manager)| {
                 let account = account_of.get(hr_id.as_str())?;
@@ -497,4 +623,114 @@ pub fn run_observed(
     report.interrupted = settings.stop.requested();
     report.links = links.into_values().collect();
     Ok(report)
+}
+
+/// The links once the plan is applied, before its creates: without the
+/// disconnected and the rehires' old records, with the adopted and the
+/// moved; each with the e-mail and user name of its account as read now.
+fn links_after_plan(
+    links: &[Link],
+    plan: &AccountPlan,
+    correlation: &Correlation,
+    accounts: &[Account],
+) -> BTreeMap<String, Link> {
+    let dropped: HashSet<&str> = plan
+        .disconnected
+        .iter()
+        .map(String::as_str)
+        .chain(correlation.moves.iter().map(|m| m.from.as_str()))
+        .collect();
+    let by_hr: HashMap<&str, &Link> = links.iter().map(|l| (l.hr_id.as_str(), l)).collect();
+    let mut after: BTreeMap<String, Link> = links
+        .iter()
+        .filter(|l| !dropped.contains(l.hr_id.as_str()))
+        .map(|l| (l.hr_id.clone(), l.clone()))
+        .collect();
+    for moved in &correlation.moves {
+        if let Some(old) = by_hr.get(moved.from.as_str()) {
+            let link = Link {
+                hr_id: moved.to.clone(),
+                ..(*old).clone()
+            };
+            after.insert(moved.to.clone(), link);
+        }
+    }
+    after.extend(plan.adopted.iter().map(|l| (l.hr_id.clone(), l.clone())));
+    let read: HashMap<&str, &Account> = accounts.iter().map(|a| (a.id.as_str(), a)).collect();
+    for link in after.values_mut() {
+        if let Some(account) = read.get(link.account_id.as_str()) {
+            link.keys = AccountKeys::of_account(account);
+        }
+    }
+    after
+}
+
+/// Records what the applied account changes did to the links: new accounts
+/// linked, e-mails and user names written. A create that met an account
+/// already linked to another employee links nothing: the item fails as a
+/// conflict, so that one account never belongs to two employees.
+fn link_applied(links: &mut BTreeMap<String, Link>, outcomes: &mut [ItemOutcome], conflicts: &mut Vec<Conflict>) {
+    let mut owners: Option<HashMap<String, String>> = None;
+    for outcome in outcomes.iter_mut() {
+        let Some(hr_id) = outcome.planned.hr_id.clone() else {
+            continue;
+        };
+        match (&outcome.planned.change, &outcome.result) {
+            (Change::CreateAccount(draft), ItemResult::Done { id: Some(id) }) => {
+                let link = Link {
+                    hr_id: hr_id.clone(),
+                    account_id: id.clone(),
+                    origin: LinkOrigin::Created,
+                    keys: AccountKeys::of_draft(draft),
+                };
+                links.insert(hr_id, link);
+            }
+            (Change::CreateAccount(draft), ItemResult::LinkedExisting { id }) => {
+                let owners = owners.get_or_insert_with(|| {
+                    links
+                        .values()
+                        .map(|l| (l.account_id.clone(), l.hr_id.clone()))
+                        .collect()
+                });
+                if let Some(owner) = owners.get(id).filter(|owner| **owner != hr_id) {
+                    let message = format!(
+                        "the app answered that account {id} ({}) exists, and it belongs to employee {owner}",
+                        draft.user_name
+                    );
+                    conflicts.push(Conflict {
+                        hr_id: hr_id.clone(),
+                        message: message.clone(),
+                        keeps_account: false,
+                    });
+                    outcome.result = ItemResult::Failed(PluginError::Conflict(types::Conflict {
+                        message,
+                        existing_id: Some(id.clone()),
+                    }));
+                    continue;
+                }
+                owners.insert(id.clone(), hr_id.clone());
+                let link = Link {
+                    hr_id: hr_id.clone(),
+                    account_id: id.clone(),
+                    origin: LinkOrigin::Adopted,
+                    keys: AccountKeys::of_draft(draft),
+                };
+                links.insert(hr_id, link);
+            }
+            (Change::UpdateAccount(update), ItemResult::Done { .. }) => {
+                let Some(link) = links.get_mut(&hr_id) else {
+                    continue;
+                };
+                for change in &update.changes {
+                    let after = change.after.as_ref().map(|v| normalize(&v.to_text()));
+                    match change.field.as_str() {
+                        "email" => link.keys.email = after,
+                        "user_name" => link.keys.user_name = after,
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }

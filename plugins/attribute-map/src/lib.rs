@@ -19,7 +19,9 @@
 //! and `external_id` replace the defaults of the account itself.
 
 use hrsync_sdk::template::Template;
-use hrsync_sdk::{config, export_rule, Attribute, AttributeValue, Decision, PluginError, PluginInfo, Rule, Subject};
+use hrsync_sdk::{
+    config, export_rule, fields, Attribute, AttributeValue, Decision, PluginError, PluginInfo, Rule, Subject,
+};
 use serde::Deserialize;
 
 const CORE: &[&str] = &["user_name", "email", "first_name", "last_name", "external_id"];
@@ -128,12 +130,22 @@ impl Rule for AttributeMap {
 
     fn new() -> Result<Self, PluginError> {
         let config: Config = config()?;
-        let mappings = config
+        let mappings: Vec<Mapping> = config
             .attributes
             .into_iter()
             .enumerate()
             .map(|(i, m)| compile(i, m))
             .collect::<Result<_, _>>()?;
+        // A mapping without a default owns nothing when its fields are
+        // never returned: the host stops such a run rather than leave the
+        // target's values unmanaged without a word.
+        for mapping in mappings.iter().filter(|m| m.default.is_none()) {
+            if let Source::Template(template) = &mapping.source {
+                for field in template.fields() {
+                    fields::require(field, &format!("attribute `{}`", mapping.target));
+                }
+            }
+        }
         Ok(Self { mappings })
     }
 

@@ -10,6 +10,12 @@
 //!   `dynamic_NNNN` custom fields) becomes a typed custom attribute named by
 //!   its key. A record that cannot be read is rejected, not fatal.
 //!
+//! - Released attributes: Personio returns only the attributes released to
+//!   the API credentials. `GET /v1/company/employees/attributes` lists them;
+//!   the fields this plugin maps that are missing there are declared
+//!   unreadable to the host (`hrsync_sdk::fields`), so that a rule needing
+//!   one stops the run with a hint instead of silently matching nobody.
+//!
 //! Pagination is read defensively: Personio has changed it before. A page
 //! is the last one when it is empty, shorter than asked, or the metadata says
 //! so. With `updated_since` Personio ignores `limit` and `offset` and
@@ -22,8 +28,8 @@
 use hrsync_sdk::http::Request;
 use hrsync_sdk::time::{date_part, rfc3339_utc};
 use hrsync_sdk::{
-    config, export_source, log, now_millis, secret, Attribute, AttributeValue, ChangePage, Employee, EmployeePage,
-    EmployeeStatus, PersonRef, PluginError, PluginInfo, RejectedRecord, Source,
+    config, export_source, fields, log, now_millis, secret, Attribute, AttributeValue, ChangePage, Employee,
+    EmployeePage, EmployeeStatus, PersonRef, PluginError, PluginInfo, RejectedRecord, Source,
 };
 use std::borrow::Cow;
 
@@ -61,7 +67,28 @@ struct Personio {
     token: Option<Token>,
     /// When the current full or incremental read started: the next cursor.
     read_started_ms: Option<u64>,
+    /// Whether the released attributes were checked in this session.
+    attributes_checked: bool,
 }
+
+/// Personio attribute keys this plugin maps, and the employee field each
+/// becomes (as rules name fields).
+const MAPPED: &[(&str, &str)] = &[
+    ("email", "email"),
+    ("first_name", "first_name"),
+    ("last_name", "last_name"),
+    ("preferred_name", "preferred_name"),
+    ("status", "status"),
+    ("employment_type", "employment_type"),
+    ("position", "job_title"),
+    ("department", "department"),
+    ("team", "team"),
+    ("office", "office"),
+    ("supervisor", "supervisor.hr_id"),
+    ("hire_date", "hire_date"),
+    ("termination_date", "termination_date"),
+    ("gender", "gender"),
+];
 
 impl Personio {
     fn url(&self, path: &str) -> String {
@@ -120,7 +147,51 @@ impl Personio {
         Err(PluginError::unauthorized("Personio refused a freshly issued token"))
     }
 
+    /// Tells the host which mapped fields are not released to these
+    /// credentials, once per session. Credentials that may not list their
+    /// attributes are not an error: the host then judges by the data.
+    fn check_released_attributes(&mut self) {
+        if self.attributes_checked {
+            return;
+        }
+        self.attributes_checked = true;
+        let body = match self.get("/v1/company/employees/attributes") {
+            Ok(body) => body,
+            Err(error) => {
+                log::debug(format!("cannot list the released attributes: {error:?}"));
+                return;
+            }
+        };
+        let Ok(listed) = serde_json::from_slice::<Value>(&body) else {
+            return;
+        };
+        let Some(released) = listed["data"].as_array() else {
+            return;
+        };
+        let released: Vec<&str> = released.iter().filter_map(|a| a["key"].as_str()).collect();
+        if released.is_empty() {
+            return;
+        }
+        for (key, field) in MAPPED {
+            if !released.contains(key) {
+                let hint = format!(
+                    "release the attribute `{key}` to these API credentials in Personio (Settings → Integrations → \
+                     API credentials → readable employee attributes)"
+                );
+                fields::unreadable(field, &hint);
+                if *key == "supervisor" {
+                    for more in ["supervisor.email", "supervisor.first_name", "supervisor.last_name"] {
+                        fields::unreadable(more, &hint);
+                    }
+                }
+            }
+        }
+    }
+
     fn page(&mut self, filter: &str, page: Option<String>, page_size: u32) -> Result<Page, PluginError> {
+        if page.is_none() {
+            self.check_released_attributes();
+        }
         let offset: u64 = match &page {
             None => {
                 self.read_started_ms = Some(now_millis());
@@ -197,11 +268,14 @@ impl Source for Personio {
             client_secret: secret("client-secret")?,
             token: None,
             read_started_ms: None,
+            attributes_checked: false,
         })
     }
 
     fn test_connection(&mut self) -> Result<(), PluginError> {
-        self.get("/v1/company/employees?limit=1&offset=0").map(drop)
+        self.get("/v1/company/employees?limit=1&offset=0")?;
+        self.check_released_attributes();
+        Ok(())
     }
 
     fn list_employees(&mut self, page: Option<String>, page_size: u32) -> Result<EmployeePage, PluginError> {

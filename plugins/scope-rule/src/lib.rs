@@ -13,7 +13,7 @@
 //! Comparisons ignore case; `regex` is as written (add `(?i)` for case).
 
 use hrsync_sdk::employee::{is_known_field, normalize_field};
-use hrsync_sdk::{config, export_rule, Decision, Employee, PluginError, PluginInfo, Rule, Subject};
+use hrsync_sdk::{config, export_rule, fields, Decision, Employee, PluginError, PluginInfo, Rule, Subject};
 use regex::Regex;
 use serde::Deserialize;
 
@@ -120,6 +120,24 @@ impl Scope {
             include: compile_all(config.include, "include")?,
             exclude: compile_all(config.exclude, "exclude")?,
         })
+    }
+
+    /// The fields whose values the filters compare, and the filter that
+    /// compares each: without them the filter could never match. Emptiness
+    /// tests need nothing (an empty field is what they look for).
+    pub fn needs(&self) -> Vec<(String, String)> {
+        let mut needs: Vec<(String, String)> = Vec::new();
+        for filter in self.include.iter().chain(&self.exclude) {
+            for clause in &filter.clauses {
+                if matches!(clause.test, Test::IsEmpty | Test::IsNotEmpty) {
+                    continue;
+                }
+                if !needs.iter().any(|(field, _)| *field == clause.field) {
+                    needs.push((clause.field.clone(), format!("filter {}", filter.label)));
+                }
+            }
+        }
+        needs
     }
 
     pub fn decide(&self, subject: Subject) -> Decision {
@@ -256,7 +274,11 @@ impl Rule for Scope {
     }
 
     fn new() -> Result<Self, PluginError> {
-        Scope::compile(config()?)
+        let scope = Scope::compile(config()?)?;
+        for (field, purpose) in scope.needs() {
+            fields::require(&field, &purpose);
+        }
+        Ok(scope)
     }
 
     fn evaluate_one(&mut self, subject: Subject) -> Decision {

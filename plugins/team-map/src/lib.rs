@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use hrsync_sdk::employee::{is_known_field, normalize_field};
 use hrsync_sdk::template::Template;
-use hrsync_sdk::{config, export_rule, Decision, PluginError, PluginInfo, Rule, Subject};
+use hrsync_sdk::{config, export_rule, fields, Decision, PluginError, PluginInfo, Rule, Subject};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -106,6 +106,11 @@ impl Rule for TeamMap {
                     format!("`{}` names no field, so everyone would share one team", team.name),
                 ));
             }
+            // A team template over fields the source never returns would
+            // name no team at all: the host stops such a run.
+            for field in name.fields() {
+                fields::require(field, &format!("team \"{}\"", team.name));
+            }
             let mut only = Vec::new();
             for (field, values) in team.only {
                 if !is_known_field(&field) {
@@ -114,6 +119,7 @@ impl Rule for TeamMap {
                         format!("unknown field `{field}`"),
                     ));
                 }
+                fields::require(&normalize_field(&field), &format!("team \"{}\" (only)", team.name));
                 only.push((
                     normalize_field(&field),
                     values.iter().map(|v| v.to_lowercase()).collect(),

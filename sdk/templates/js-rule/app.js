@@ -6,8 +6,9 @@
 //   npm install @bytecodealliance/componentize-js
 //   npx componentize-js app.js --wit ../../../wit -n rule -d http -d fetch-event -o exclude_types.wasm
 
-import { getConfig } from 'hrsync:plugin/config@1.0.0';
-import { log } from 'hrsync:plugin/log@1.0.0';
+import { getConfig } from 'hrsync:plugin/config@1.1.0';
+import { require as requireField } from 'hrsync:plugin/fields@1.1.0';
+import { log } from 'hrsync:plugin/log@1.1.0';
 
 const SCHEMA = {
   type: 'object',
@@ -28,6 +29,9 @@ function settings() {
       throw { tag: 'invalid-input', val: { field: 'excluded_types', message: 'must be a list of text' } };
     }
     excluded = new Set(types.map((t) => t.toLowerCase()));
+    // Without employment types this rule would exclude nobody: the host
+    // stops a run whose source never returns them.
+    requireField('employment_type', `exclude ${types.join(', ')}`);
   }
   return excluded;
 }

@@ -13,7 +13,7 @@ from typing import List
 from componentize_py_types import Err
 from wit_world import exports
 from wit_world.exports.rule_api import Decision, Decision_Exclude, Decision_Keep, Decision_Modify, Subject
-from wit_world.imports import config, log, types
+from wit_world.imports import config, fields, log, types
 
 SCHEMA = {
     "type": "object",
@@ -29,7 +29,7 @@ def default_account(employee: types.Employee) -> types.DesiredAccount:
     `subject` in wit/worlds.wit)."""
     return types.DesiredAccount(
         external_id=employee.hr_id,
-        user_name=employee.email or employee.hr_id,
+        user_name=employee.email or "",
         email=employee.email,
         first_name=employee.first_name,
         last_name=employee.last_name,
@@ -62,6 +62,9 @@ class RuleApi(exports.RuleApi):
             if not isinstance(prefix, str):
                 raise Err(types.PluginError_InvalidInput(types.InvalidField("prefix", "must be text")))
             self.prefix = prefix
+            # Teams are named after the department: the host stops a run
+            # whose source never returns one.
+            fields.require("department", f"team \"{prefix}{{department}}\"")
         decisions: List[Decision] = []
         for subject in batch:
             employee = subject.employee
