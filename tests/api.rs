@@ -625,3 +625,106 @@ fn provisioning_one_employee_touches_that_one_only() {
     assert_eq!(run["run"]["counts"]["create-account"], 4, "{run}");
     assert_eq!(app.users().len(), 5);
 }
+
+/// Identity through the admin API: a conflict shows in the run's detail, a
+/// test of the source names the attributes Personio withholds, and an
+/// admin resolves the conflict by linking an account by hand — audited with
+/// the member; another tenant cannot touch the link.
+#[test]
+fn conflicts_withheld_fields_and_manual_links_through_the_api() {
+    let server = Server::start();
+    let hr = PersonioEmulator::start(HR_CLIENT, HR_SECRET).unwrap();
+    let app = ScimEmulator::start(APP_TOKEN).unwrap();
+    people(&hr);
+    // Person 5 was typed in with person 4's e-mail; an account with another
+    // e-mail was made for them by hand.
+    hr.update(5, |e| e.email = Some("person4.example@example.com".into()));
+    let hand_made = app.add_user("p5.alias@example.com", "Person5", "Example", true);
+    let (_, owner) = server.tenant("Acme", "owner@acme.example");
+    let installed = install(&owner, &hr, &app);
+    let id = create_integration(&owner, &installed, json!({}))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Test: the run is planned, the conflict reported for both.
+    let (status, tested) = owner.post(&format!("/api/v1/integrations/{id}/test"), json!({}));
+    assert_eq!(status, 200, "{tested}");
+    assert_eq!(tested["run"]["counts"]["conflicts"], 2, "{tested}");
+    let conflicts: Vec<&Value> = tested["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "conflict")
+        .collect();
+    assert_eq!(conflicts.len(), 2, "{tested}");
+    assert_eq!(
+        conflicts[0]["summary"],
+        "e-mail person4.example@example.com is also the e-mail of employee 5; user name \
+         person4.example@example.com is also the user name of employee 5"
+    );
+
+    let (_, activated) = owner.post(&format!("/api/v1/integrations/{id}/activate"), json!({}));
+    let first = owner.wait_for_run(activated["run_id"].as_str().unwrap());
+    assert_eq!(first["run"]["status"], "succeeded", "{first}");
+    assert_eq!(first["run"]["counts"]["create-account"], 3, "{first}");
+    assert_eq!(first["run"]["counts"]["conflicts"], 2, "{first}");
+
+    // The admin links person 5 to the hand-made account; person 4 is then
+    // alone with the e-mail.
+    let path = format!("/api/v1/integrations/{id}/links/5");
+    let (status, refused) = owner.put(&path, json!({ "account": "no-such-account" }));
+    assert_eq!(
+        (status, refused["error"]["field"].as_str()),
+        (422, Some("account")),
+        "{refused}"
+    );
+    let (status, refused) = owner.put(
+        &format!("/api/v1/integrations/{id}/links/999"),
+        json!({ "account": hand_made }),
+    );
+    assert_eq!(
+        (status, refused["error"]["field"].as_str()),
+        (422, Some("hr_id")),
+        "{refused}"
+    );
+    let (status, linked) = owner.put(&path, json!({ "account": hand_made }));
+    assert_eq!(status, 200, "{linked}");
+    assert_eq!(linked["link"]["origin"], "manual");
+    assert_eq!(owner.get(&path).1["account"], hand_made.as_str());
+    let actions = owner.audit_actions(&format!("integration={id}"));
+    assert!(actions.contains(&"link.manual".to_string()), "{actions:?}");
+
+    // Another tenant sees no such link and cannot change it.
+    let (_, other) = server.tenant("Other", "owner@other.example");
+    assert_eq!(other.get(&path).0, 404);
+    assert_eq!(other.put(&path, json!({ "account": hand_made })).0, 404);
+    assert_eq!(other.delete(&path).0, 404);
+
+    let (_, started) = owner.post(&format!("/api/v1/integrations/{id}/sync"), json!({ "full": true }));
+    let second = owner.wait_for_run(started["run_id"].as_str().unwrap());
+    assert_eq!(second["run"]["counts"]["conflicts"], 0, "{second}");
+    assert_eq!(second["run"]["counts"]["create-account"], 1, "person 4 only: {second}");
+    assert_eq!(app.users().len(), 5, "no duplicate for person 5");
+    assert_eq!(
+        app.user_by_name("p5.alias@example.com").unwrap()["id"],
+        hand_made.as_str()
+    );
+
+    // Unlinking is the admin's too.
+    assert_eq!(owner.delete(&path).0, 204);
+    assert_eq!(owner.get(&path).0, 404);
+    assert_eq!(owner.delete(&path).0, 404);
+
+    // A test of the Personio installation names what it withholds.
+    hr.withhold(&["employment_type"]);
+    let (status, probe) = owner.post(&format!("/api/v1/installations/{}/test", installed.source), json!({}));
+    assert_eq!(status, 200, "{probe}");
+    assert_eq!(probe["ok"], true, "{probe}");
+    assert_eq!(probe["unreadable_fields"][0]["field"], "employment_type", "{probe}");
+    assert!(probe["unreadable_fields"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("release the attribute `employment_type`"));
+    assert_no_secret(&[&probe, &linked, &first, &second]);
+}

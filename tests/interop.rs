@@ -3,11 +3,6 @@
 //! loopback — one plugin call at a time, then whole jobs from the Personio
 //! emulator.
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use hrsync::emulators::personio::{HrEmployee, PersonioEmulator};
 use hrsync::runtime::types::{
     AccountDraft, AccountUpdate, Attribute, AttributeValue, Change, FieldChange, ManagerLink, Membership, PluginError,
@@ -20,103 +15,8 @@ use hrsync::sync::plan::Options;
 use hrsync::sync::run::Settings;
 use hrsync::sync::trigger::FullReads;
 use hrsync_tests::load;
+use hrsync_tests::scim2::Scim2Server;
 use serde_json::{json, Value};
-
-const TOKEN: &str = "interop-token-6e5d";
-
-/// A running `scim2-server`, stopped on drop.
-struct Scim2Server {
-    child: Child,
-    base_url: String,
-}
-
-impl Scim2Server {
-    fn start() -> Self {
-        let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/scim2-server");
-        assert!(
-            binary.exists(),
-            "{} is missing: scripts/setup installs scim2-server from PyPI into .venv",
-            binary.display()
-        );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new(binary)
-            .args([
-                "--bearer-token",
-                TOKEN,
-                "--hostname",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start scim2-server");
-        let server = Self {
-            child,
-            base_url: format!("http://127.0.0.1:{port}"),
-        };
-        let started = Instant::now();
-        while server.get("/ServiceProviderConfig").is_none() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "scim2-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        server
-    }
-
-    fn get(&self, path: &str) -> Option<Value> {
-        let response = ureq::get(&format!("{}{path}", self.base_url))
-            .set("authorization", &format!("Bearer {TOKEN}"))
-            .call()
-            .ok()?;
-        serde_json::from_str(&response.into_string().ok()?).ok()
-    }
-
-    fn users(&self) -> Vec<Value> {
-        self.get("/Users?count=1000").expect("users")["Resources"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-    }
-
-    fn user(&self, user_name: &str) -> Value {
-        self.users()
-            .into_iter()
-            .find(|u| u["userName"] == user_name)
-            .unwrap_or_else(|| panic!("no user {user_name}"))
-    }
-
-    fn group(&self, name: &str) -> Value {
-        self.get("/Groups?count=1000").expect("groups")["Resources"]
-            .as_array()
-            .and_then(|groups| groups.iter().find(|g| g["displayName"] == name).cloned())
-            .unwrap_or_else(|| panic!("no group {name}"))
-    }
-
-    fn sandbox(&self) -> Sandbox {
-        let mut secrets = Secrets::new();
-        secrets.insert("token".into(), Secret::new(TOKEN));
-        Sandbox {
-            config: json!({ "base_url": self.base_url }),
-            secrets,
-            http: HttpPolicy::with_grants(&[self.base_url.clone()]).unwrap(),
-            ..Sandbox::default()
-        }
-    }
-}
-
-impl Drop for Scim2Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn text(value: &str) -> AttributeValue {
     AttributeValue::Text(value.into())

@@ -168,3 +168,48 @@ fn forged_and_misdirected_webhooks_change_nothing() {
         "{answer}"
     );
 }
+
+/// An employee record deleted in BambooHR: its `employee.deleted` webhook
+/// starts a run whose incremental read (`/employees/changed`) reports the
+/// record `Deleted`, and the account is deactivated; a deletion without a
+/// webhook is found the same way by the next sync.
+#[test]
+fn an_employee_deleted_in_bamboohr_is_deactivated() {
+    let server = Server::start();
+    let hr = BambooHrEmulator::start(API_KEY).unwrap();
+    let app = ScimEmulator::start(APP_TOKEN).unwrap();
+    let (_, owner) = server.tenant("Acme", "owner@acme.example");
+    let id = world(&server, &owner, &hr, &app);
+
+    assert!(hr.delete(4));
+    assert!(
+        eventually(Duration::from_secs(10), || active(&app, "emp4.bamboo@example.com")
+            == Some(false)),
+        "the deleted employee is still active"
+    );
+    let (_, runs) = owner.get(&format!("/api/v1/runs?integration={id}"));
+    let webhook_run = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["trigger"] == "webhook")
+        .unwrap_or_else(|| panic!("no webhook run: {runs}"));
+    let detail = owner.wait_for_run(webhook_run["id"].as_str().unwrap());
+    assert_eq!(detail["run"]["counts"]["deactivate-account"], 1, "{detail}");
+    assert_eq!(
+        detail["run"]["counts"]["employees_read"], 0,
+        "a deletion is no read: {detail}"
+    );
+
+    // No webhook this time: the next sync's incremental read finds it.
+    hr.set_webhook("http://127.0.0.1:9/nowhere", WEBHOOK_KEY);
+    assert!(hr.delete(5));
+    let (status, started) = owner.post(&format!("/api/v1/integrations/{id}/sync"), Value::Null);
+    assert_eq!(status, 202, "{started}");
+    let run = owner.wait_for_run(started["run_id"].as_str().unwrap());
+    assert_eq!(run["run"]["counts"]["deactivate-account"], 1, "{run}");
+    assert_eq!(active(&app, "emp5.bamboo@example.com"), Some(false));
+    for other in [1, 2, 3] {
+        assert_eq!(active(&app, &format!("emp{other}.bamboo@example.com")), Some(true));
+    }
+}

@@ -344,3 +344,77 @@ fn sync_refuses_a_bad_integration_file_naming_the_field() {
         "{stderr}"
     );
 }
+
+#[test]
+fn sync_prints_conflicts_and_link_resolves_them() {
+    use hrsync::emulators::perks::{Mode, PerksEmulator};
+    use hrsync::emulators::personio::{HrEmployee, PersonioEmulator};
+
+    let dir = tempfile::tempdir().unwrap();
+    let hr = PersonioEmulator::start("cli-client", "cli-secret-0f1e2d").unwrap();
+    let perks = PerksEmulator::start("sk_test_cli_9a8b7c", "sk_live_cli_unused").unwrap();
+    // 2 and 3 share a mailbox; 3 has a wallet made by hand under another e-mail.
+    hr.upsert((1..=3).map(|id| {
+        let mut e = HrEmployee::new(id, &format!("First{id}"), &format!("Last{id}"), "IT");
+        e.email = Some(if id == 3 {
+            "person2@example.com".into()
+        } else {
+            format!("person{id}@example.com")
+        });
+        e.last_modified_ms -= 60_000;
+        e
+    }));
+    let wallet = perks.add_user(Mode::Sandbox, "first3.alias@example.com", "First3", "Last3");
+    let file = example_integration(dir.path(), &hr.base_url(), &perks.base_url());
+    let config = file.to_str().unwrap();
+
+    let output = run_hrsync(&["sync", "--config", config], dir.path());
+    let text = stdout(&output);
+    assert!(
+        output.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text.contains("conflicts 2"), "{text}");
+    assert!(
+        text.contains("conflicts (fix the data in the HR system, or link by hand: hrsync link):"),
+        "{text}"
+    );
+    assert!(
+        squash(&text).contains("3 left as is: e-mail person2@example.com is also the e-mail of employee 2"),
+        "{text}"
+    );
+    assert_eq!(perks.users(Mode::Sandbox).len(), 2, "person 1 and the hand-made wallet");
+
+    let link = |employee: &str, account: &str| {
+        run_hrsync(
+            &["link", "--config", config, "--employee", employee, "--account", account],
+            dir.path(),
+        )
+    };
+    let refused = link("3", "no-such-wallet");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("does not exist in the target app"));
+    let linked = link("3", &wallet);
+    assert!(linked.status.success(), "{}", String::from_utf8_lossy(&linked.stderr));
+    assert!(stdout(&linked).contains(&format!("employee 3 is linked by hand to account {wallet}")));
+
+    let output = run_hrsync(&["sync", "--config", config, "--full"], dir.path());
+    let text = stdout(&output);
+    assert!(text.contains("conflicts 0"), "{text}");
+    assert_eq!(
+        perks.users(Mode::Sandbox).len(),
+        3,
+        "person 2 got a wallet, 3 kept its own"
+    );
+    assert!(perks.user_by_email(Mode::Sandbox, "first3.alias@example.com").is_some());
+
+    let unlinked = run_hrsync(&["unlink", "--config", config, "--employee", "3"], dir.path());
+    assert!(
+        unlinked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&unlinked.stderr)
+    );
+    let again = run_hrsync(&["unlink", "--config", config, "--employee", "3"], dir.path());
+    assert_eq!(again.status.code(), Some(1));
+}

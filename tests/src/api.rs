@@ -162,6 +162,10 @@ impl Client {
         self.call("PATCH", path, Some(body.to_string().as_bytes()), "application/json")
     }
 
+    pub fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call("PUT", path, Some(body.to_string().as_bytes()), "application/json")
+    }
+
     pub fn delete(&self, path: &str) -> (u16, Value) {
         self.call("DELETE", path, None, "")
     }

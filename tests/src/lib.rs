@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use hrsync::runtime::{Plugin, Runtime, RuntimeOptions};
 
 pub mod api;
+pub mod scim2;
 pub mod server;
 
 /// A component built by `scripts/build-plugins`.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_installations, install))
         .routes(routes!(get_installation, change_installation))
         .routes(routes!(roll_back))
+        .routes(routes!(test_installation))
 }
 
 #[utoipa::path(get, path = "/plugins", tag = "plugins", security(("api_key" = [])),
@@ -445,4 +446,77 @@ async fn save(
         .await?;
     let stored = state.control.store.installation(&who.tenant, &after.id).await?;
     Ok(Json(stored.unwrap_or(after)))
+}
+
+/// A field the plugin spoke of in the test.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldReport {
+    /// As rules name fields: `employment_type`, `custom.Cost center`.
+    pub field: String,
+    /// A source's hint how to release the field; a rule's purpose.
+    pub reason: String,
+}
+
+/// What testing an installation found.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InstallationTest {
+    /// The connection works (a rule: it starts and reads its config).
+    pub ok: bool,
+    pub error: Option<String>,
+    /// Fields the HR system withheld from these credentials (sources):
+    /// rules that need one stop every run until it is released.
+    pub unreadable_fields: Vec<FieldReport>,
+    /// Fields the rule needs (rules).
+    pub needed_fields: Vec<FieldReport>,
+    /// Requests the plugin sent, were refused by the granted hosts, failed.
+    pub http_sent: u64,
+    pub http_denied: u64,
+    pub http_failed: u64,
+    /// The plugin's log lines (secrets masked).
+    pub log: Vec<String>,
+}
+
+/// Tests an installation (admins): starts the plugin with its config and
+/// secrets and calls its test-connection; a source also names the fields
+/// the HR system withholds from these credentials.
+#[utoipa::path(post, path = "/installations/{id}/test", tag = "installations", security(("api_key" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = InstallationTest), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn test_installation(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<InstallationTest>, ApiError> {
+    who.require(Role::Admin)?;
+    let installation = visible_installation(&state, &who, &id).await?;
+    let setup = state
+        .control
+        .installation_setup(&who.tenant, "installation", &installation.id)
+        .await?;
+    let probe = tokio::task::spawn_blocking(move || setup.plugin.probe(&setup.sandbox))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let reports = |list: Vec<crate::runtime::capability::fields::FieldStatement>| {
+        list.into_iter()
+            .map(|s| FieldReport {
+                field: s.field,
+                reason: s.reason,
+            })
+            .collect()
+    };
+    Ok(Json(InstallationTest {
+        ok: probe.outcome.is_ok(),
+        error: probe.outcome.err().map(|e| e.to_string()),
+        unreadable_fields: reports(probe.fields.unreadable),
+        needed_fields: reports(probe.fields.required),
+        http_sent: probe.http.sent,
+        http_denied: probe.http.denied,
+        http_failed: probe.http.failed,
+        log: probe
+            .log
+            .into_iter()
+            .map(|line| format!("{}: {}", format!("{:?}", line.level).to_lowercase(), line.message))
+            .collect(),
+    }))
 }

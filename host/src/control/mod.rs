@@ -217,6 +217,21 @@ impl Control {
     /// One installation as a plugin and its sandbox: secrets opened, hosts
     /// granted, config checked against the plugin's schema.
     async fn setup(&self, tenant: &str, field: &str, id: &str, kind: PluginKind) -> Result<PluginSetup, SetupError> {
+        let setup = self.installation_setup(tenant, field, id).await?;
+        if setup.plugin.kind() != kind {
+            return Err(SetupError::Kind {
+                field: field.to_string(),
+                id: id.to_string(),
+                found: kind_name(setup.plugin.kind()),
+                expected: kind_name(kind),
+            });
+        }
+        Ok(setup)
+    }
+
+    /// An installation of any kind, ready to start sessions ([`Self::setup`]
+    /// without the kind check).
+    pub async fn installation_setup(&self, tenant: &str, field: &str, id: &str) -> Result<PluginSetup, SetupError> {
         let installation =
             self.store
                 .installation(tenant, id)
@@ -235,14 +250,6 @@ impl Control {
                 version: installation.version.clone(),
             })?;
         let plugin = self.plugin(field, &bytes)?;
-        if plugin.kind() != kind {
-            return Err(SetupError::Kind {
-                field: field.to_string(),
-                id: id.to_string(),
-                found: kind_name(plugin.kind()),
-                expected: kind_name(kind),
-            });
-        }
         let sandbox = self.sandbox(&installation)?;
         plugin.validate(&sandbox).map_err(|errors| SetupError::Config {
             field: field.to_string(),

@@ -4,6 +4,7 @@
 //! its own async runtime, so synchronous callers can drive it.
 
 pub mod bamboohr;
+pub mod dirty;
 pub mod inbox;
 pub mod perks;
 pub mod personio;

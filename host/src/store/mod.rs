@@ -9,7 +9,7 @@ use futures_util::TryStreamExt;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
-use crate::sync::correlate::{Link, LinkOrigin};
+use crate::sync::correlate::{Conflict, Link, LinkOrigin};
 use crate::sync::identity::AccountKeys;
 
 pub mod catalog;
@@ -402,6 +402,30 @@ impl Store {
                     outcome: row.try_get("outcome")?,
                     error: row.try_get("error")?,
                     attempts: row.try_get::<i64, _>("attempts")?.try_into().unwrap_or(u32::MAX),
+                })
+            })
+            .collect()
+    }
+
+    /// The identity conflicts the integration's last finished run (not a
+    /// dry run, not a failed one) reported: still open until a run that
+    /// reads the employees involved finds them resolved.
+    pub async fn open_conflicts(&self, integration: &str) -> Result<Vec<Conflict>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT hr_id, summary, outcome FROM run_items WHERE kind = 'conflict' AND run_id = \
+             (SELECT id FROM runs WHERE integration_id = $1 AND status IN ('succeeded', 'partial', 'interrupted') \
+              ORDER BY started_at DESC, id DESC LIMIT 1) ORDER BY seq",
+        )
+        .bind(integration)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let hr_id: Option<String> = row.try_get("hr_id")?;
+                Ok(Conflict {
+                    hr_id: hr_id.unwrap_or_default(),
+                    message: row.try_get("summary")?,
+                    keeps_account: row.try_get::<String, _>("outcome")? == "kept",
                 })
             })
             .collect()

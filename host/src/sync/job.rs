@@ -102,9 +102,10 @@ impl Job {
             let links = tokio.block_on(store.links(integration))?;
             let cursor = tokio.block_on(store.cursor(integration))?;
             let full_read_at = tokio.block_on(store.full_read_at(integration))?;
-            Ok::<_, StoreError>((links, cursor, full_read_at))
+            let open_conflicts = tokio.block_on(store.open_conflicts(integration))?;
+            Ok::<_, StoreError>((links, cursor, full_read_at, open_conflicts))
         })();
-        let (links, cursor, full_read_at) = match loaded {
+        let (links, cursor, full_read_at, open_conflicts) = match loaded {
             Ok(loaded) => loaded,
             Err(error) => {
                 let _ = tokio.block_on(record::record_failure(store, integration, &run_id, &error.to_string()));
@@ -114,6 +115,7 @@ impl Job {
         let settings = Settings {
             since: read_since(cursor, full_read_at, now_ms(), self.full_reads, request.full),
             dry_run: request.dry_run,
+            open_conflicts,
             ..self.settings.clone()
         };
         match self.run_steps(&run_id, &links, &settings, observe) {

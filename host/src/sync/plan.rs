@@ -1023,4 +1023,79 @@ mod tests {
             })
         );
     }
+
+    #[test]
+    fn supervisors_unknown_out_of_scope_or_in_a_cycle_leave_the_manager_unset() {
+        // 2 → 3 → 4 → 2 is a cycle; 1 is its own supervisor; 5 reports to
+        // someone unknown, 6 to someone excluded, 7 to 2 (in the cycle: fine).
+        let supervisors: BTreeMap<&str, Option<&str>> = [
+            ("1", Some("1")),
+            ("2", Some("3")),
+            ("3", Some("4")),
+            ("4", Some("2")),
+            ("5", Some("99")),
+            ("6", Some("x")),
+            ("7", Some("2")),
+            ("8", None),
+        ]
+        .into();
+        let standing = |boss: &str| match boss {
+            "x" => SupervisorStanding::OutOfScope("is excluded (external)".into()),
+            _ => SupervisorStanding::Unknown,
+        };
+        let (managers, notes) = reporting_lines(&supervisors, standing, true);
+        let set: Vec<(&str, Option<&str>)> = managers.iter().map(|(k, v)| (*k, *v)).collect();
+        assert_eq!(
+            set,
+            [
+                ("1", None),
+                ("2", None),
+                ("3", None),
+                ("4", None),
+                ("5", None),
+                ("6", None),
+                ("7", Some("2")),
+                ("8", None)
+            ]
+        );
+        let said = |hr: &str| {
+            notes
+                .iter()
+                .find(|n| n.hr_id.as_deref() == Some(hr))
+                .map(|n| n.message.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(said("1"), "manager left unset: the supervisors form a cycle (1 → 1)");
+        assert!(
+            said("3").contains("cycle (") && said("3").matches('→').count() == 3,
+            "{}",
+            said("3")
+        );
+        assert_eq!(said("5"), "manager left unset: supervisor 99 is not in the HR read");
+        assert_eq!(said("6"), "manager left unset: supervisor x is excluded (external)");
+        assert_eq!(notes.len(), 6, "7 and 8 are fine: {notes:?}");
+    }
+
+    #[test]
+    fn an_account_linked_by_hand_keeps_its_email_and_user_name() {
+        let mut world = World::new();
+        let d = world.employee("1", EmployeeStatus::Active);
+        let mut account = account_for("hand", &desired("1", "karl.alias@example.com"), true);
+        account.last_name = Some("Old".into());
+        world.accounts = vec![account];
+        world.links = vec![Link {
+            origin: LinkOrigin::Manual,
+            ..link("1", "hand")
+        }];
+        let plan = world.plan().unwrap();
+        let [Planned {
+            change: Change::UpdateAccount(update),
+            ..
+        }] = plan.changes.as_slice()
+        else {
+            panic!("{:?}", plan.changes)
+        };
+        let fields: Vec<&str> = update.changes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, ["last_name"], "wanted e-mail {:?} is not written", d.email);
+    }
 }

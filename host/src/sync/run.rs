@@ -43,6 +43,11 @@ pub struct Settings {
     /// Provision only these employees (by HR id): everyone else is left as
     /// is, as on an incremental run, and the cursor does not move.
     pub only: Option<BTreeSet<String>>,
+    /// The conflicts the last run left open. An incremental run reports
+    /// those of employees it does not read again, and reads everyone when
+    /// it reads one of them (a fix in HR resolves the conflict for all
+    /// involved at once).
+    pub open_conflicts: Vec<Conflict>,
 }
 
 /// Shared between a run and whoever may stop it.
@@ -70,6 +75,7 @@ impl Default for Settings {
             since: None,
             stop: StopSignal::default(),
             only: None,
+            open_conflicts: Vec::new(),
         }
     }
 }
@@ -360,6 +366,53 @@ fn plan_reporting_lines(
     (managers, notes)
 }
 
+/// The source read through the rules and — on a full run, at the same
+/// time on its own thread — the target read in full.
+type ReadStep = (
+    SourceRead,
+    Decided,
+    Option<Result<(Vec<Account>, Vec<Team>), CallError>>,
+);
+
+fn read_step(
+    source: &mut SourceSession,
+    rules: &mut [RuleSession],
+    target: &mut TargetSession,
+    settings: &Settings,
+    full: bool,
+    teams: bool,
+    observe: Observer,
+) -> Result<ReadStep, RunError> {
+    if !full {
+        let (read, decided) = read_and_decide(source, rules, settings, observe)?;
+        return Ok((read, decided, None));
+    }
+    // Each plugin has its own instance: the target is read while the source is.
+    std::thread::scope(|scope| {
+        let target_read = scope.spawn(|| read_target(&mut *target, settings, teams, None));
+        let decided_read = read_and_decide(source, rules, settings, observe);
+        let target_read = target_read
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let (read, decided) = decided_read?;
+        Ok((read, decided, Some(target_read)))
+    })
+}
+
+/// Whether an incremental read touched an employee of a conflict the last
+/// run left open.
+fn touches_open_conflict(read: &SourceRead, decided: &Decided, settings: &Settings) -> bool {
+    settings.open_conflicts.iter().any(|c| {
+        decided.verdicts.contains_key(&c.hr_id)
+            || read.removed.contains(&c.hr_id)
+            || decided
+                .rejected
+                .iter()
+                .chain(&read.rejected)
+                .any(|r| r.hr_id.as_deref() == Some(c.hr_id.as_str()))
+    })
+}
+
 /// [`run`], telling `observe` how far it is.
 pub fn run_observed(
     sessions: Sessions<'_>,
@@ -374,21 +427,33 @@ pub fn run_observed(
     } = sessions;
     let mut step = StepTimer::new();
     let capabilities: Capabilities = target.capabilities().map_err(RunError::Target)?;
-    // A full run reads the target in full: at the same time as the source,
-    // on its own thread (each plugin has its own instance).
-    let (decided_read, target_read) = if settings.since.is_none() && settings.only.is_none() {
-        std::thread::scope(|scope| {
-            let target_read = scope.spawn(|| read_target(&mut *target, settings, capabilities.teams, None));
-            let decided_read = read_and_decide(source, rule_sessions, settings, observe);
-            let target_read = target_read
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (decided_read, Some(target_read))
-        })
-    } else {
-        (read_and_decide(source, rule_sessions, settings, observe), None)
-    };
-    let (mut read, mut decided) = decided_read?;
+    let full = settings.since.is_none() && settings.only.is_none();
+    let (mut read, mut decided, mut target_read) = read_step(
+        source,
+        rule_sessions,
+        target,
+        settings,
+        full,
+        capabilities.teams,
+        observe,
+    )?;
+    if read.kind == ReadKind::Incremental && settings.only.is_none() && touches_open_conflict(&read, &decided, settings)
+    {
+        tracing::info!("an employee in an open identity conflict changed: reading everyone");
+        let everyone = Settings {
+            since: None,
+            ..settings.clone()
+        };
+        (read, decided, target_read) = read_step(
+            source,
+            rule_sessions,
+            target,
+            &everyone,
+            true,
+            capabilities.teams,
+            observe,
+        )?;
+    }
     step.done("read and rules (and target, on a full run)", read.records);
     // Distinct employees the rules decided about (a record repeated across
     // pages counts once).
@@ -493,10 +558,26 @@ pub fn run_observed(
         BTreeMap::new()
     };
 
+    let mut conflicts = correlation.conflicts.clone();
+    if read.kind == ReadKind::Incremental {
+        // Conflicts of employees this run did not read stay open.
+        let read_ids: HashSet<&str> = verdicts
+            .keys()
+            .map(String::as_str)
+            .chain(rejected_ids.iter().map(String::as_str))
+            .collect();
+        for open in &settings.open_conflicts {
+            let fresh = conflicts.iter().any(|c| c.hr_id == open.hr_id);
+            if !fresh && !read_ids.contains(open.hr_id.as_str()) {
+                conflicts.push(open.clone());
+            }
+        }
+        conflicts.sort_by(|a, b| a.hr_id.cmp(&b.hr_id));
+    }
     let mut report = RunReport {
         skipped: plan.skipped.clone(),
         rejected,
-        conflicts: correlation.conflicts.clone(),
+        conflicts,
         notes,
         moves: correlation.moves.clone(),
         cursor: read.cursor.clone(),
