@@ -9,7 +9,6 @@ use hrsync::runtime::types::{
     TeamDraft,
 };
 use hrsync::runtime::{HttpPolicy, Sandbox, Secret, Secrets};
-use hrsync::store::Store;
 use hrsync::sync::job::{Job, PluginSetup, RunRequest};
 use hrsync::sync::plan::Options;
 use hrsync::sync::run::Settings;
@@ -174,18 +173,11 @@ fn whole_jobs_from_personio_into_scim2_server() {
         },
         full_reads: FullReads::default(),
     };
-    let dir = tempfile::tempdir().unwrap();
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let store = tokio
-        .block_on(Store::connect(&format!(
-            "sqlite://{}",
-            dir.path().join("hrsync.db").display()
-        )))
-        .unwrap();
+    let hrsync_tests::TempStore {
+        tokio,
+        store,
+        dir: _dir,
+    } = hrsync_tests::temp_store();
     let run = |full: bool| {
         job.run(
             &store,

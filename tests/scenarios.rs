@@ -86,14 +86,7 @@ impl World {
             e.last_modified_ms -= 60_000;
             e
         }));
-        let dir = tempfile::tempdir().unwrap();
-        let tokio = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let url = format!("sqlite://{}", dir.path().join("hrsync.db").display());
-        let store = tokio.block_on(Store::connect(&url)).unwrap();
+        let hrsync_tests::TempStore { tokio, store, dir } = hrsync_tests::temp_store();
         Self {
             hr,
             tokio,

@@ -61,3 +61,23 @@ pub fn load(name: &str) -> Plugin {
 pub fn origin(addr: SocketAddr) -> String {
     format!("http://{addr}")
 }
+
+/// A SQLite store in a temporary folder (removed on drop), and a runtime
+/// whose handle blocking callers (jobs) use to drive it.
+pub struct TempStore {
+    pub tokio: tokio::runtime::Runtime,
+    pub store: hrsync::store::Store,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn temp_store() -> TempStore {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let url = format!("sqlite://{}", dir.path().join("hrsync.db").display());
+    let store = tokio.block_on(hrsync::store::Store::connect(&url)).expect("store");
+    TempStore { tokio, store, dir }
+}

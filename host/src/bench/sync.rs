@@ -3,17 +3,26 @@
 //! phase is `hrsync sync --config FILE` in a child process, exactly what an
 //! admin runs, so its wall time and peak RSS are the host's alone.
 //!
+//! The data is dirty as real HR data is: 1% of the employees have an
+//! identity problem (emulators/dirty.rs: shared e-mails, rehires, missing
+//! and invalid e-mails, unknown supervisors, cycles, ...), so the steady
+//! state is measured with conflicts reported on every run.
+//!
 //! Phases: the first sync (every account created, teams, managers), steady
 //! state with a full read, steady state with an incremental read, and 1% of
 //! the employees changed (department moves, renames, leavers) read
-//! incrementally.
+//! incrementally. The changes leave out the employees in an identity
+//! conflict: a change to one of them makes the run read everyone.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use std::collections::HashSet;
+
 use super::built_plugin;
+use crate::emulators::dirty::{spoil, PROBLEMS};
 use crate::emulators::personio::{HrEmployee, PersonioEmulator};
 use crate::emulators::scim::ScimEmulator;
 use crate::runtime::{Runtime, RuntimeOptions};
@@ -63,10 +72,17 @@ fn bench(employees: usize, dir: &Path) -> Result<ExitCode, String> {
     let hr = PersonioEmulator::start("bench-client", "bench-secret").map_err(|e| e.to_string())?;
     let app = ScimEmulator::start("bench-token").map_err(|e| e.to_string())?;
     let started = Instant::now();
-    hr.upsert((1..=employees as u64).map(employee));
+    let mut company: Vec<HrEmployee> = (1..=employees as u64).map(employee).collect();
+    // 1% in all: a ninth of it in each class of problem.
+    let dirt = spoil(&mut company, 0.01 / PROBLEMS.len() as f64, 1);
+    let dirty = dirt.all();
+    hr.upsert(company);
     hr.prerender();
     println!(
-        "{employees} employees in the Personio emulator ({:.1} s to generate and render); SCIM app empty",
+        "{employees} employees in the Personio emulator, {} of them ({:.1}%) with identity problems ({:.1} s to \
+         generate and render); SCIM app empty",
+        dirty.len(),
+        dirty.len() as f64 * 100.0 / employees as f64,
         started.elapsed().as_secs_f64()
     );
 
@@ -93,7 +109,7 @@ fn bench(employees: usize, dir: &Path) -> Result<ExitCode, String> {
     let first = phase(&[])?;
     let steady_full = phase(&["--full"])?;
     let steady_incremental = phase(&[])?;
-    let changed = change_one_percent(&hr, employees);
+    let changed = change_one_percent(&hr, employees, &dirty);
     let one_percent = phase(&[])?;
 
     println!(
@@ -179,11 +195,11 @@ fn employee(id: u64) -> HrEmployee {
     e
 }
 
-/// Changes every 100th employee: half move department, four in ten are
-/// renamed, one in ten leaves. Returns how many changed.
-fn change_one_percent(hr: &PersonioEmulator, employees: usize) -> usize {
+/// Changes every 100th employee (but the dirty ones): half move department,
+/// four in ten are renamed, one in ten leaves. Returns how many changed.
+fn change_one_percent(hr: &PersonioEmulator, employees: usize, dirty: &HashSet<u64>) -> usize {
     let mut changed = 0;
-    for id in (1..=employees as u64).filter(|id| id % 100 == 50) {
+    for id in (1..=employees as u64).filter(|id| id % 100 == 50 && !dirty.contains(id)) {
         let kind = (id / 100) % 10;
         hr.update(id, |e| match kind {
             0..=4 => e.department = Some(DEPARTMENTS[((id / 100 + 3) % 10) as usize].into()),

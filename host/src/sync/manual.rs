@@ -10,6 +10,7 @@ use super::correlate::{Link, LinkOrigin};
 use super::identity::AccountKeys;
 use super::job::Job;
 use super::retry::RetryPolicy;
+use super::run::each_page;
 use crate::runtime::types::{Account, PluginError};
 use crate::runtime::CallError;
 use crate::store::{AuditEvent, Store, StoreError};
@@ -69,19 +70,18 @@ impl Job {
             Err(error) if matches!(error.plugin_error(), Some(PluginError::Unsupported(_))) => {}
             Err(error) => return Err(plugin(error)),
         }
-        let mut page: Option<String> = None;
-        loop {
-            let found = retry
-                .run(|| target.list_accounts(page.as_deref(), self.settings.page_size))
-                .map_err(plugin)?;
-            if let Some(account) = found.accounts.into_iter().find(|a| a.id == account_id) {
-                return Ok(Some(account));
-            }
-            match found.next_page {
-                Some(next) if page.as_deref() != Some(next.as_str()) => page = Some(next),
-                _ => return Ok(None),
-            }
-        }
+        let mut found = None;
+        let page_size = self.settings.page_size;
+        each_page(
+            &retry,
+            |page| target.list_accounts(page, page_size).map(|p| (p.accounts, p.next_page)),
+            |accounts| {
+                found = accounts.into_iter().find(|a| a.id == account_id);
+                found.is_none()
+            },
+        )
+        .map_err(plugin)?;
+        Ok(found)
     }
 
     /// Whether the source has an employee with this HR id; reads pages
@@ -89,22 +89,24 @@ impl Job {
     fn employee_exists(&self, hr_id: &str) -> Result<bool, ManualLinkError> {
         let plugin = |error| ManualLinkError::Plugin { role: "source", error };
         let mut source = self.source.plugin.source(&self.source.sandbox).map_err(plugin)?;
-        let retry = RetryPolicy::default();
-        let mut page: Option<String> = None;
-        loop {
-            let found = retry
-                .run(|| source.list_employees(page.as_deref(), self.settings.page_size))
-                .map_err(plugin)?;
-            let listed = found.employees.iter().any(|e| e.hr_id == hr_id)
-                || found.rejected.iter().any(|r| r.hr_id.as_deref() == Some(hr_id));
-            if listed {
-                return Ok(true);
-            }
-            match found.next_page {
-                Some(next) if page.as_deref() != Some(next.as_str()) => page = Some(next),
-                _ => return Ok(false),
-            }
-        }
+        let mut found = false;
+        let page_size = self.settings.page_size;
+        each_page(
+            &RetryPolicy::default(),
+            |page| {
+                source.list_employees(page, page_size).map(|p| {
+                    let readable = p.employees.into_iter().map(|e| e.hr_id);
+                    let unreadable = p.rejected.into_iter().filter_map(|r| r.hr_id);
+                    (readable.chain(unreadable).collect::<Vec<_>>(), p.next_page)
+                })
+            },
+            |ids| {
+                found = ids.iter().any(|id| id == hr_id);
+                !found
+            },
+        )
+        .map_err(plugin)?;
+        Ok(found)
     }
 
     /// Links employee `hr_id` to account `account_id` by hand, after

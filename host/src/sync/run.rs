@@ -150,21 +150,38 @@ impl RunReport {
     }
 }
 
-/// Every page of a target listing, each page retried on retryable errors.
-fn all_pages<T>(
+/// Walks a paged listing, each page retried on retryable errors, handing
+/// each page to `visit` until it answers false or the pages end.
+pub(crate) fn each_page<T>(
     retry: &RetryPolicy,
     mut next: impl FnMut(Option<&str>) -> Result<(Vec<T>, Option<String>), CallError>,
-) -> Result<Vec<T>, CallError> {
-    let mut items = Vec::new();
+    mut visit: impl FnMut(Vec<T>) -> bool,
+) -> Result<(), CallError> {
     let mut page: Option<String> = None;
     loop {
-        let (mut batch, next_page) = retry.run(|| next(page.as_deref()))?;
-        items.append(&mut batch);
+        let (batch, next_page) = retry.run(|| next(page.as_deref()))?;
+        if !visit(batch) {
+            return Ok(());
+        }
         match next_page {
+            // A page token that repeats would loop for ever.
             Some(token) if page.as_deref() != Some(token.as_str()) => page = Some(token),
-            _ => return Ok(items),
+            _ => return Ok(()),
         }
     }
+}
+
+/// Every page of a target listing.
+fn all_pages<T>(
+    retry: &RetryPolicy,
+    next: impl FnMut(Option<&str>) -> Result<(Vec<T>, Option<String>), CallError>,
+) -> Result<Vec<T>, CallError> {
+    let mut items = Vec::new();
+    each_page(retry, next, |mut batch| {
+        items.append(&mut batch);
+        true
+    })?;
+    Ok(items)
 }
 
 /// Reads the source and runs each page through the rules as it comes: the
@@ -756,16 +773,8 @@ fn link_applied(links: &mut BTreeMap<String, Link>, outcomes: &mut [ItemOutcome]
         let Some(hr_id) = outcome.planned.hr_id.clone() else {
             continue;
         };
-        match (&outcome.planned.change, &outcome.result) {
-            (Change::CreateAccount(draft), ItemResult::Done { id: Some(id) }) => {
-                let link = Link {
-                    hr_id: hr_id.clone(),
-                    account_id: id.clone(),
-                    origin: LinkOrigin::Created,
-                    keys: AccountKeys::of_draft(draft),
-                };
-                links.insert(hr_id, link);
-            }
+        let (draft, id, origin) = match (&outcome.planned.change, &outcome.result) {
+            (Change::CreateAccount(draft), ItemResult::Done { id: Some(id) }) => (draft, id, LinkOrigin::Created),
             (Change::CreateAccount(draft), ItemResult::LinkedExisting { id }) => {
                 let owners = owners.get_or_insert_with(|| {
                     links
@@ -790,13 +799,7 @@ fn link_applied(links: &mut BTreeMap<String, Link>, outcomes: &mut [ItemOutcome]
                     continue;
                 }
                 owners.insert(id.clone(), hr_id.clone());
-                let link = Link {
-                    hr_id: hr_id.clone(),
-                    account_id: id.clone(),
-                    origin: LinkOrigin::Adopted,
-                    keys: AccountKeys::of_draft(draft),
-                };
-                links.insert(hr_id, link);
+                (draft, id, LinkOrigin::Adopted)
             }
             (Change::UpdateAccount(update), ItemResult::Done { .. }) => {
                 let Some(link) = links.get_mut(&hr_id) else {
@@ -810,8 +813,16 @@ fn link_applied(links: &mut BTreeMap<String, Link>, outcomes: &mut [ItemOutcome]
                         _ => {}
                     }
                 }
+                continue;
             }
-            _ => {}
-        }
+            _ => continue,
+        };
+        let link = Link {
+            hr_id: hr_id.clone(),
+            account_id: id.clone(),
+            origin,
+            keys: AccountKeys::of_draft(draft),
+        };
+        links.insert(hr_id, link);
     }
 }
