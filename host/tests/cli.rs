@@ -136,6 +136,18 @@ fn demo_syncs_changes_and_then_nothing() {
     assert!(squashed.contains("users 1 0 1 0 0"), "{text}");
     assert!(text.contains("excluded by filter `externals`"), "{text}");
     assert!(squashed.contains("jonas.becker@example.com INACTIVE"), "{text}");
+    // Fourth sync: a rehire, a shared e-mail and a mistyped one.
+    assert!(squashed.contains("users 0 1 0 1 0"), "{text}");
+    assert!(
+        squashed.contains("15 left as is: e-mail nina.frank@example.com is also the e-mail of employee 11"),
+        "{text}"
+    );
+    assert!(squashed.contains("14 takes account"), "{text}");
+    assert!(squashed.contains("16 no valid e-mail"), "{text}");
+    // Fifth: Mia's own e-mail gets her an account, and Jonas is back.
+    let last = squashed.rsplit("The app now:").next().unwrap_or_default();
+    assert!(last.contains("mia.hoffmann@example.com active"), "{text}");
+    assert!(last.contains("jonas.becker@example.com active"), "{text}");
 }
 
 /// Runs of spaces as one, so tables compare by content.

@@ -1,6 +1,7 @@
 //! `hrsync demo`: a Personio emulator and a SCIM app on loopback, synced
 //! through the real plugins; then a new hire, a leaver and a department
-//! move, and a second sync. No account anywhere needed.
+//! move; then a rehire, a shared e-mail and a missing one, and the fix.
+//! No account anywhere needed.
 
 use std::process::ExitCode;
 
@@ -78,6 +79,8 @@ pub fn run_demo(runtime: &Runtime) -> Result<ExitCode, String> {
         settings: Settings {
             options: crate::sync::plan::Options {
                 deletion_threshold_percent: 25,
+                // A rehire gets their old, deactivated account back.
+                reactivate: true,
                 ..Default::default()
             },
             ..Settings::default()
@@ -112,17 +115,35 @@ pub fn run_demo(runtime: &Runtime) -> Result<ExitCode, String> {
     sync()?;
 
     println!("\n== In Personio: Ida Neumann is hired into IT, Jonas Becker leaves, Marta López moves to IT ==");
-    hr.upsert([{
-        let mut e = HrEmployee::new(13, "Ida", "Neumann", "IT");
-        e.email = Some("ida.neumann@example.com".into());
-        e.supervisor_id = Some(1);
-        e
-    }]);
+    hr.upsert([demo_employee(
+        13,
+        "Ida",
+        "Neumann",
+        "IT",
+        Some("ida.neumann@example.com"),
+    )]);
     hr.update(5, |e| {
         e.status = "inactive".into();
         e.termination_date = Some("2026-11-30".into());
     });
     hr.update(6, |e| e.department = Some("IT".into()));
+    sync()?;
+    print_app(&app);
+
+    println!(
+        "\n== In Personio, the usual data problems: Jonas Becker is rehired under a new \
+         personnel number (14); Mia Hoffmann (15) is entered with Nina Frank's e-mail; \
+         Max Roth (16) has a mistyped one =="
+    );
+    hr.upsert([
+        demo_employee(14, "Jonas", "Becker", "IT", Some("jonas.becker@example.com")),
+        demo_employee(15, "Mia", "Hoffmann", "IT", Some("Nina.Frank@example.com ")),
+        demo_employee(16, "Max", "Roth", "Vertrieb", Some("max.roth(at)example.com")),
+    ]);
+    sync()?;
+
+    println!("\n== HR gives Mia her own e-mail ==");
+    hr.update(15, |e| e.email = Some("mia.hoffmann@example.com".into()));
     sync()?;
     print_app(&app);
 
@@ -152,6 +173,14 @@ pub(super) fn seed(hr: &PersonioEmulator) {
         e.last_modified_ms -= 60_000;
         e
     }));
+}
+
+/// A new record under Peter Wright, changed just now.
+fn demo_employee(id: u64, first: &str, last: &str, department: &str, email: Option<&str>) -> HrEmployee {
+    let mut e = HrEmployee::new(id, first, last, department);
+    e.email = email.map(str::to_string);
+    e.supervisor_id = Some(1);
+    e
 }
 
 /// E-mail-safe spelling of a name.

@@ -190,20 +190,34 @@ pub fn holders_of<'a>(wanting: &[(&str, &DesiredAccount)], links: &'a [Link]) ->
         .collect()
 }
 
-/// Collects each employee's conflict messages and whether it keeps.
+/// Collects each employee's conflict messages and whether it keeps its
+/// account; each message with what makes it distinct.
 #[derive(Default)]
 struct Conflicts {
-    by_employee: BTreeMap<String, (Vec<String>, bool)>,
+    by_employee: BTreeMap<String, (Vec<(String, String)>, bool)>,
 }
 
 impl Conflicts {
     fn add(&mut self, hr_id: &str, message: String, keeps: bool) {
+        self.add_distinct(hr_id, message.clone(), message, keeps);
+    }
+
+    /// One shared value. The user name is the e-mail in most targets: a
+    /// value shared with the same employees is said once.
+    fn add_clash(&mut self, hr_id: &str, kind: KeyKind, value: &str, others: &[&str], keeps: bool) {
+        let others = employees(others);
+        let noun = kind.noun();
+        let message = format!("{noun} {value} is also the {noun} of {others}");
+        self.add_distinct(hr_id, format!("{value} {others}"), message, keeps);
+    }
+
+    fn add_distinct(&mut self, hr_id: &str, distinct: String, message: String, keeps: bool) {
         let entry = self
             .by_employee
             .entry(hr_id.to_string())
             .or_insert_with(|| (Vec::new(), true));
-        if !entry.0.contains(&message) {
-            entry.0.push(message);
+        if !entry.0.iter().any(|(d, _)| *d == distinct) {
+            entry.0.push((distinct, message));
         }
         entry.1 &= keeps;
     }
@@ -217,7 +231,11 @@ impl Conflicts {
             .into_iter()
             .map(|(hr_id, (messages, keeps_account))| Conflict {
                 hr_id,
-                message: messages.join("; "),
+                message: messages
+                    .into_iter()
+                    .map(|(_, message)| message)
+                    .collect::<Vec<_>>()
+                    .join("; "),
                 keeps_account,
             })
             .collect()
@@ -300,10 +318,8 @@ pub fn correlate(input: CorrelateInputs<'_>) -> Correlation {
         let involved: Vec<&str> = claimants.iter().copied().chain(firm.iter().copied()).collect();
         for hr_id in &involved {
             let others: Vec<&str> = involved.iter().copied().filter(|o| o != hr_id).collect();
-            let noun = kind.noun();
-            let message = format!("{noun} {value} is also the {noun} of {}", employees(&others));
             let keeps = holding_claimants.contains(hr_id) || firm.contains(hr_id);
-            conflicts.add(hr_id, message, keeps);
+            conflicts.add_clash(hr_id, *kind, value, &others, keeps);
         }
     }
 
@@ -559,14 +575,12 @@ mod tests {
             [
                 (
                     "90001",
-                    "e-mail k.schmidt@example.com is also the e-mail of employee 90004; user name \
-                     k.schmidt@example.com is also the user name of employee 90004",
+                    "e-mail k.schmidt@example.com is also the e-mail of employee 90004",
                     false
                 ),
                 (
                     "90004",
-                    "e-mail k.schmidt@example.com is also the e-mail of employee 90001; user name \
-                     k.schmidt@example.com is also the user name of employee 90001",
+                    "e-mail k.schmidt@example.com is also the e-mail of employee 90001",
                     false
                 ),
             ]
@@ -601,9 +615,7 @@ mod tests {
         assert!(c.conflicts.iter().any(|c| c.hr_id == "7" && c.keeps_account));
         assert!(c.conflicts.iter().any(|c| c.hr_id == "8"
             && !c.keeps_account
-            && c.message
-                == "e-mail anna@example.com is also the e-mail of employee 7; user name \
-                             anna@example.com is also the user name of employee 7"));
+            && c.message == "e-mail anna@example.com is also the e-mail of employee 7"));
     }
 
     #[test]
