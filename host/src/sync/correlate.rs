@@ -13,7 +13,10 @@
 //! same e-mail (a rehire): the link moves to it. Manual links
 //! (`hrsync link`) win over matching and claim no e-mail of their own.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use smallvec::SmallVec;
 
 use super::identity::{normalize, AccountKeys, KeyKind};
 use crate::runtime::types::{Account, DesiredAccount};
@@ -242,8 +245,66 @@ impl Conflicts {
     }
 }
 
+/// Who holds and who wants one value, each with the kinds (e-mail, user
+/// name) they hold or want it as; nearly always one or none of each, kept
+/// inline.
+#[derive(Default)]
+struct Stake<'a> {
+    holders: SmallVec<[(&'a str, u8); 1]>,
+    claimants: SmallVec<[(&'a str, u8); 1]>,
+}
+
+impl<'a> Stake<'a> {
+    fn bit(kind: KeyKind) -> u8 {
+        1 << kind as u8
+    }
+
+    fn join(side: &mut SmallVec<[(&'a str, u8); 1]>, hr_id: &'a str, kinds: u8) {
+        match side.iter_mut().find(|(id, _)| *id == hr_id) {
+            Some((_, joined)) => *joined |= kinds,
+            None => side.push((hr_id, kinds)),
+        }
+    }
+
+    /// Keys by value, each with the kinds it is (e-mail and user name are
+    /// mostly one value).
+    fn by_value<'k>(keys: impl Iterator<Item = (KeyKind, Cow<'k, str>)>) -> SmallVec<[(Cow<'k, str>, u8); 2]> {
+        let mut values: SmallVec<[(Cow<'k, str>, u8); 2]> = SmallVec::new();
+        for (kind, value) in keys {
+            match values.iter_mut().find(|(v, _)| *v == value) {
+                Some((_, kinds)) => *kinds |= Self::bit(kind),
+                None => values.push((value, Self::bit(kind))),
+            }
+        }
+        values
+    }
+
+    /// Wanted by several, or held by someone for a kind they do not want
+    /// it as: worth a closer look.
+    fn contested(&self) -> bool {
+        match self.claimants.as_slice() {
+            [] => false,
+            [(claimant, wants)] => self
+                .holders
+                .iter()
+                .any(|(holder, holds)| holder != claimant || holds & !wants != 0),
+            _ => true,
+        }
+    }
+
+    fn of_kind(&self, side: &[(&'a str, u8)], kind: KeyKind) -> Vec<&'a str> {
+        side.iter()
+            .filter(|(_, kinds)| kinds & Self::bit(kind) != 0)
+            .map(|(hr_id, _)| *hr_id)
+            .collect()
+    }
+}
+
+/// `employee 7` or `employees 3, 5`, sorted.
 fn employees(ids: &[&str]) -> String {
-    match ids {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    match ids.as_slice() {
         [one] => format!("employee {one}"),
         many => format!("employees {}", many.join(", ")),
     }
@@ -258,45 +319,75 @@ pub fn correlate(input: CorrelateInputs<'_>) -> Correlation {
         .filter(|l| !input.disconnected.contains(l.hr_id.as_str()))
         .collect();
     let link_of: HashMap<&str, &Link> = links.iter().map(|l| (l.hr_id.as_str(), *l)).collect();
-    let wanting: BTreeMap<&str, &DesiredAccount> = input.wanting.iter().copied().collect();
+    let wanting: HashMap<&str, &DesiredAccount> = input.wanting.iter().copied().collect();
     let manual = |hr_id: &str| link_of.get(hr_id).is_some_and(|l| l.origin == LinkOrigin::Manual);
-    // What each linked account holds: as read now, or as last remembered.
-    let keys_of = |link: &Link| -> AccountKeys {
-        match accounts.get(link.account_id.as_str()) {
-            Some(account) => AccountKeys::of_account(account),
-            None => link.keys.clone(),
-        }
-    };
-    let mut holders: HashMap<(KeyKind, String), Vec<&str>> = HashMap::new();
+    // Who holds each e-mail and user name (the linked account's, as read
+    // now or as last remembered) and who wants it: one map over every
+    // employee, by value (the user name is mostly the e-mail), borrowing.
+    let mut stakes: HashMap<Cow<'_, str>, Stake<'_>> = HashMap::with_capacity(links.len() + wanting.len() / 8);
     for link in &links {
-        for (kind, value) in keys_of(link).iter() {
-            holders
-                .entry((kind, value.to_string()))
-                .or_default()
-                .push(link.hr_id.as_str());
+        let hr_id = link.hr_id.as_str();
+        let holds = match accounts.get(link.account_id.as_str()) {
+            Some(account) => Stake::by_value(AccountKeys::borrowed_of_account(account)),
+            None => Stake::by_value(link.keys.iter().map(|(kind, value)| (kind, Cow::Borrowed(value)))),
+        };
+        let wants = match wanting.get(hr_id) {
+            Some(desired) if link.origin != LinkOrigin::Manual => {
+                Stake::by_value(AccountKeys::borrowed_of_desired(desired))
+            }
+            _ => SmallVec::new(),
+        };
+        // Nearly everyone wants what their account holds: one look-up.
+        let settled = holds == wants;
+        for (value, kinds) in holds {
+            let stake = stakes.entry(value).or_default();
+            Stake::join(&mut stake.holders, hr_id, kinds);
+            if settled {
+                Stake::join(&mut stake.claimants, hr_id, kinds);
+            }
         }
-    }
-    let mut claims: BTreeMap<(KeyKind, String), Vec<&str>> = BTreeMap::new();
-    for (hr_id, desired) in &wanting {
-        if manual(hr_id) {
-            continue;
-        }
-        for (kind, value) in AccountKeys::of_desired(desired).iter() {
-            let claimants = claims.entry((kind, value.to_string())).or_default();
-            if !claimants.contains(hr_id) {
-                claimants.push(hr_id);
+        if !settled {
+            for (value, kinds) in wants {
+                Stake::join(&mut stakes.entry(value).or_default().claimants, hr_id, kinds);
             }
         }
     }
+    for (hr_id, desired) in &wanting {
+        if link_of.contains_key(hr_id) {
+            continue;
+        }
+        for (value, kinds) in Stake::by_value(AccountKeys::borrowed_of_desired(desired)) {
+            Stake::join(&mut stakes.entry(value).or_default().claimants, hr_id, kinds);
+        }
+    }
+    // Almost every value is wanted by the one employee who holds it, or by
+    // one and held by nobody: nothing to decide. The rest by kind, in a
+    // fixed order, so that every run words its conflicts alike.
+    let mut contested: Vec<(KeyKind, &str, Vec<&str>, Vec<&str>)> = Vec::new();
+    for (value, stake) in &stakes {
+        if !stake.contested() {
+            continue;
+        }
+        for kind in [KeyKind::Email, KeyKind::UserName] {
+            let (holders, claimants) = (
+                stake.of_kind(&stake.holders, kind),
+                stake.of_kind(&stake.claimants, kind),
+            );
+            if !claimants.is_empty() {
+                contested.push((kind, value.as_ref(), holders, claimants));
+            }
+        }
+    }
+    contested.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
 
     let mut conflicts = Conflicts::default();
     // Rehires: the account to move, by the employee it moves to.
     let mut moving: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for ((kind, value), claimants) in &claims {
+    for (kind, value, holders, claimants) in contested {
         let mut firm: Vec<&str> = Vec::new();
         let mut releasing: Vec<&str> = Vec::new();
         let mut holding_claimants: Vec<&str> = Vec::new();
-        for holder in holders.get(&(*kind, value.clone())).into_iter().flatten() {
+        for holder in &holders {
             if claimants.contains(holder) {
                 holding_claimants.push(holder);
             } else if wanting.contains_key(holder) && !manual(holder) {
@@ -319,7 +410,7 @@ pub fn correlate(input: CorrelateInputs<'_>) -> Correlation {
         for hr_id in &involved {
             let others: Vec<&str> = involved.iter().copied().filter(|o| o != hr_id).collect();
             let keeps = holding_claimants.contains(hr_id) || firm.contains(hr_id);
-            conflicts.add_clash(hr_id, *kind, value, &others, keeps);
+            conflicts.add_clash(hr_id, kind, value, &others, keeps);
         }
     }
 
@@ -353,6 +444,7 @@ pub fn correlate(input: CorrelateInputs<'_>) -> Correlation {
         }
     }
 
+    let moved_to: HashMap<&str, &str> = moves.iter().map(|m| (m.to.as_str(), m.account_id.as_str())).collect();
     // Accounts nobody keeps: indexed once per attribute for matching.
     let taken: HashSet<&str> = links
         .iter()
@@ -373,7 +465,7 @@ pub fn correlate(input: CorrelateInputs<'_>) -> Correlation {
             (*attribute, index)
         })
         .collect();
-    let mut pairings: HashMap<String, Pairing> = HashMap::new();
+    let mut pairings: HashMap<String, Pairing> = HashMap::with_capacity(wanting.len());
     let mut matched: BTreeMap<&str, Vec<(&str, MatchAttribute)>> = BTreeMap::new();
     for (hr_id, desired) in &wanting {
         if conflicts.blocked(hr_id) {
@@ -382,7 +474,7 @@ pub fn correlate(input: CorrelateInputs<'_>) -> Correlation {
         let linked = link_of
             .get(hr_id)
             .map(|l| l.account_id.as_str())
-            .or_else(|| moves.iter().find(|m| m.to == *hr_id).map(|m| m.account_id.as_str()));
+            .or_else(|| moved_to.get(hr_id).copied());
         // A linked account deleted in the app counts as no link.
         if let Some(account_id) = linked.filter(|id| accounts.contains_key(id)) {
             pairings.insert(
@@ -433,7 +525,7 @@ pub fn correlate(input: CorrelateInputs<'_>) -> Correlation {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn account(id: &str, email: &str) -> Account {

@@ -4,12 +4,34 @@
 //! and an employee without a valid e-mail gets no account unless a rule
 //! gave them a user name (docs/integration.md, "Identity").
 
+use std::borrow::Cow;
+
 use crate::runtime::types::{Account, AccountDraft, DesiredAccount};
 
 /// The form in which e-mails and user names are compared: trimmed, lower
 /// case (Unicode-aware: `Müller@Firma.de` and `müller@firma.de` are one).
 pub fn normalize(value: &str) -> String {
-    value.trim().to_lowercase()
+    normalized(value).into_owned()
+}
+
+/// [`normalize`], borrowing a value already in that form (nearly all of
+/// them: a run compares hundreds of thousands).
+pub fn normalized(value: &str) -> Cow<'_, str> {
+    let trimmed = value.trim();
+    if trimmed.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        Cow::Borrowed(trimmed)
+    } else {
+        Cow::Owned(trimmed.to_lowercase())
+    }
+}
+
+/// The normalized e-mail and user name, each with its kind; empty ones
+/// are none.
+fn keys<'a>(email: Option<&'a str>, user_name: &'a str) -> impl Iterator<Item = (KeyKind, Cow<'a, str>)> {
+    let present = |value: &'a str| Some(normalized(value)).filter(|v| !v.is_empty());
+    let email = email.and_then(present).map(|v| (KeyKind::Email, v));
+    let user_name = present(user_name).map(|v| (KeyKind::UserName, v));
+    email.into_iter().chain(user_name)
 }
 
 /// Why `value` (already trimmed) is not an e-mail address, if it is not.
@@ -66,11 +88,42 @@ impl KeyKind {
 
 impl AccountKeys {
     fn from_parts(email: Option<&str>, user_name: &str) -> Self {
-        let present = |value: &str| Some(normalize(value)).filter(|v| !v.is_empty());
-        Self {
-            email: email.and_then(present),
-            user_name: present(user_name),
+        let mut owned = Self::default();
+        for (kind, value) in keys(email, user_name) {
+            match kind {
+                KeyKind::Email => owned.email = Some(value.into_owned()),
+                KeyKind::UserName => owned.user_name = Some(value.into_owned()),
+            }
         }
+        owned
+    }
+
+    /// Takes on the keys of `account`, copying only what changed (a run
+    /// refreshes every link's keys: nearly all are unchanged).
+    pub fn follow(&mut self, account: &Account) {
+        let (mut email, mut user_name) = (None, None);
+        for (kind, value) in Self::borrowed_of_account(account) {
+            match kind {
+                KeyKind::Email => email = Some(value),
+                KeyKind::UserName => user_name = Some(value),
+            }
+        }
+        if self.email.as_deref() != email.as_deref() {
+            self.email = email.map(Cow::into_owned);
+        }
+        if self.user_name.as_deref() != user_name.as_deref() {
+            self.user_name = user_name.map(Cow::into_owned);
+        }
+    }
+
+    /// An account's keys, without copies.
+    pub fn borrowed_of_account(account: &Account) -> impl Iterator<Item = (KeyKind, Cow<'_, str>)> {
+        keys(account.email.as_deref(), &account.user_name)
+    }
+
+    /// The keys of what an employee wants, without copies.
+    pub fn borrowed_of_desired(desired: &DesiredAccount) -> impl Iterator<Item = (KeyKind, Cow<'_, str>)> {
+        keys(desired.email.as_deref(), &desired.user_name)
     }
 
     pub fn of_account(account: &Account) -> Self {
@@ -150,6 +203,23 @@ fn shorten(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_follow_the_account_and_compare_normalized() {
+        let mut account = crate::sync::correlate::tests::account("u1", "ada@example.com");
+        let mut keys = AccountKeys::of_account(&account);
+        assert_eq!(keys.email.as_deref(), Some("ada@example.com"));
+        account.email = Some(" Ada.Lovelace@Example.COM ".into());
+        keys.follow(&account);
+        assert_eq!(keys.email.as_deref(), Some("ada.lovelace@example.com"));
+        assert_eq!(keys.user_name.as_deref(), Some("ada@example.com"), "unchanged");
+        account.email = None;
+        account.user_name = "  ".into();
+        keys.follow(&account);
+        assert_eq!(keys, AccountKeys::default());
+        assert!(matches!(normalized("ada@example.com"), Cow::Borrowed(_)));
+        assert_eq!(normalized(" MÜLLER@firma.de"), "müller@firma.de");
+    }
 
     fn desired(email: Option<&str>, user_name: &str) -> DesiredAccount {
         DesiredAccount {

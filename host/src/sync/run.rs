@@ -345,10 +345,9 @@ fn plan_reporting_lines(
     correlation: &Correlation,
     no_account: &BTreeMap<String, String>,
     links: &[Link],
-    disconnected: &[String],
     read: ReadKind,
-) -> (BTreeMap<String, Option<String>>, Vec<Note>) {
-    let supervisors: BTreeMap<&str, Option<&str>> = correlation
+) -> (HashMap<String, Option<String>>, Vec<Note>) {
+    let supervisors: HashMap<&str, Option<&str>> = correlation
         .pairings
         .keys()
         .filter_map(|hr_id| match verdicts.get(hr_id) {
@@ -356,11 +355,13 @@ fn plan_reporting_lines(
             _ => None,
         })
         .collect();
+    // Links of excluded employees are dropped by this run, but `standing`
+    // asks about exclusion first.
     let moved_away: HashSet<&str> = correlation.moves.iter().map(|m| m.from.as_str()).collect();
     let linked: HashSet<&str> = links
         .iter()
         .map(|l| l.hr_id.as_str())
-        .filter(|hr_id| !moved_away.contains(hr_id) && !disconnected.iter().any(|d| d == hr_id))
+        .filter(|hr_id| !moved_away.contains(hr_id))
         .chain(correlation.moves.iter().map(|m| m.to.as_str()))
         .collect();
     let standing = |boss: &str| match verdicts.get(boss) {
@@ -548,31 +549,34 @@ pub fn run_observed(
     ));
     step.done("correlate", correlation.pairings.len());
     let rejected_ids: HashSet<String> = rejected.iter().filter_map(|r| r.hr_id.clone()).collect();
-    let plan = plan_accounts(AccountInputs {
-        verdicts: &verdicts,
-        rejected: &rejected_ids,
-        removed: &read.removed,
-        no_account: &no_account,
-        correlation: &correlation,
-        accounts: &accounts,
-        links,
-        read: read.kind,
-        options: &settings.options,
-        can_reactivate: capabilities.reactivation,
-    })?;
-    let managers = if capabilities.managers {
-        let (managers, manager_notes) = plan_reporting_lines(
-            &verdicts,
-            &correlation,
-            &no_account,
+    // The reporting lines do not depend on the account plan: planned on
+    // the other core meanwhile.
+    let (plan, reporting) = std::thread::scope(|scope| {
+        let reporting = capabilities
+            .managers
+            .then(|| scope.spawn(|| plan_reporting_lines(&verdicts, &correlation, &no_account, links, read.kind)));
+        let plan = plan_accounts(AccountInputs {
+            verdicts: &verdicts,
+            rejected: &rejected_ids,
+            removed: &read.removed,
+            no_account: &no_account,
+            correlation: &correlation,
+            accounts: &accounts,
             links,
-            &plan.disconnected,
-            read.kind,
-        );
-        notes.extend(manager_notes);
-        managers
-    } else {
-        BTreeMap::new()
+            read: read.kind,
+            options: &settings.options,
+            can_reactivate: capabilities.reactivation,
+        });
+        let reporting = reporting.map(|thread| thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        (plan, reporting)
+    });
+    let plan = plan?;
+    let managers = match reporting {
+        Some((managers, manager_notes)) => {
+            notes.extend(manager_notes);
+            managers
+        }
+        None => HashMap::new(),
     };
 
     let mut conflicts = correlation.conflicts.clone();
@@ -757,7 +761,7 @@ fn links_after_plan(
     let read: HashMap<&str, &Account> = accounts.iter().map(|a| (a.id.as_str(), a)).collect();
     for link in after.values_mut() {
         if let Some(account) = read.get(link.account_id.as_str()) {
-            link.keys = AccountKeys::of_account(account);
+            link.keys.follow(account);
         }
     }
     after
