@@ -411,8 +411,10 @@ fn sync_prints_conflicts_and_link_resolves_them() {
     assert!(linked.status.success(), "{}", String::from_utf8_lossy(&linked.stderr));
     assert!(stdout(&linked).contains(&format!("employee 3 is linked by hand to account {wallet}")));
 
-    let output = run_hrsync(&["sync", "--config", config, "--full"], dir.path());
+    // No --full: a link makes the next run read everyone.
+    let output = run_hrsync(&["sync", "--config", config], dir.path());
     let text = stdout(&output);
+    assert!(text.contains("(full read, 3 employees)"), "{text}");
     assert!(text.contains("conflicts 0"), "{text}");
     assert_eq!(
         perks.users(Mode::Sandbox).len(),

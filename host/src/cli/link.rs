@@ -70,14 +70,15 @@ pub fn link(runtime: &Runtime, args: LinkArgs) -> Result<ExitCode, String> {
     match job.link_by_hand(&store, tokio.handle(), args.employee.trim(), args.account.trim(), CLI) {
         Ok(linked) => {
             let before = match &linked.previous {
-                Some(previous) if previous.account_id != linked.link.account_id => {
-                    format!(" (was account {})", previous.account_id)
-                }
+                Some(previous) if previous.account_id != linked.link.account_id => format!(
+                    " (was account {}, which stays in the app as it is, no longer synced)",
+                    previous.account_id
+                ),
                 _ => String::new(),
             };
             println!(
-                "employee {} is linked by hand to account {}{before}; the next run keeps it in step (its e-mail \
-                 and user name are left as they are)",
+                "employee {} is linked by hand to account {}{before}; the next run reads everyone and keeps it \
+                 in step (its e-mail and user name are left as they are)",
                 linked.link.hr_id, linked.link.account_id
             );
             Ok(ExitCode::SUCCESS)
@@ -95,7 +96,8 @@ pub fn unlink_employee(args: UnlinkArgs) -> Result<ExitCode, String> {
     match tokio.block_on(unlink(&store, &file.name, args.employee.trim(), CLI)) {
         Ok(link) => {
             println!(
-                "employee {} is no longer linked to account {} ({}); the next run matches them again",
+                "employee {} is no longer linked to account {} ({}); the next run reads everyone and matches \
+                 them again",
                 link.hr_id,
                 link.account_id,
                 link.origin.as_str()

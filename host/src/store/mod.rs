@@ -517,6 +517,17 @@ impl Store {
             .flatten())
     }
 
+    /// Makes the integration's next run read everyone: a manual link or
+    /// unlink concerns an employee an incremental read would not see
+    /// unless HR changed them.
+    pub async fn want_full_read(&self, integration: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE cursors SET full_read_at = NULL WHERE integration_id = $1")
+            .bind(integration)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Call only after a run succeeded; `full_read` when it read everyone.
     pub async fn advance_cursor(&self, integration: &str, cursor: &str, full_read: bool) -> Result<(), StoreError> {
         let now = now_ms();

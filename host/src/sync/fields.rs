@@ -126,6 +126,8 @@ pub struct MissingField {
 
 const RELEASE: &str = "release the attribute to the API credentials in the HR system (in Personio: Settings → \
                        Integrations → API credentials → readable employee attributes), or change the rule";
+const RELEASE_IF_WITHHELD: &str = "if the HR system withholds it, release it to the API credentials (in Personio: \
+                                   Settings → Integrations → API credentials → readable employee attributes)";
 
 /// Stops a run whose rules need a field the source withheld, or — on a
 /// full read of `full_read` employees — returned for nobody.
@@ -157,7 +159,9 @@ pub fn check(
                     "the source returned it for none of the {read} employee{} read",
                     if read == 1 { "" } else { "s" }
                 );
-                return Err(missing(why, RELEASE.to_string()));
+                // Released but empty for everyone looks the same from here.
+                let remedy = format!("fill it in the HR system, or {RELEASE_IF_WITHHELD}; or change the rule");
+                return Err(missing(why, remedy));
             }
         }
     }
@@ -215,7 +219,10 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("none of the 1500 employees read"), "{message}");
-        assert!(message.contains("release the attribute"), "{message}");
+        assert!(
+            message.contains("fill it in the HR system, or if the HR system withholds it, release it"),
+            "{message}"
+        );
         // An incremental read of a few employees proves nothing.
         assert!(check(&[need("employment_type")], &[], &presence, None).is_ok());
         presence.observe(&employee(Some("external")));

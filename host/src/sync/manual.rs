@@ -41,7 +41,7 @@ pub enum ManualLinkError {
     UnknownEmployee(String),
     #[error("account `{0}` does not exist in the target app (check the account id)")]
     UnknownAccount(String),
-    #[error("account `{account}` is linked to employee {owner}; unlink it first (`hrsync unlink --employee {owner}`)")]
+    #[error("account `{account}` is linked to employee {owner}; remove that link first (hrsync unlink, or DELETE …/links/{owner})")]
     AccountTaken { account: String, owner: String },
     #[error("employee `{0}` has no link")]
     NoLink(String),
@@ -111,7 +111,8 @@ impl Job {
 
     /// Links employee `hr_id` to account `account_id` by hand, after
     /// checking that both exist and that the account belongs to nobody
-    /// else; audited with `actor`. Blocking.
+    /// else; audited with `actor`. The next run reads everyone, so that it
+    /// syncs the employee through the new link. Blocking.
     pub fn link_by_hand(
         &self,
         store: &Store,
@@ -144,6 +145,7 @@ impl Job {
         };
         tokio.block_on(async {
             store.change_links(integration, &[&link], &[]).await?;
+            store.want_full_read(integration).await?;
             let detail = serde_json::json!({
                 "hr_id": hr_id,
                 "account": account.id,
@@ -158,13 +160,15 @@ impl Job {
 }
 
 /// Removes an employee's link, whatever made it (no plugin is needed);
-/// audited with `actor`. The next run matches the employee again.
+/// audited with `actor`. The next run reads everyone and matches the
+/// employee again.
 pub async fn unlink(store: &Store, integration: &str, hr_id: &str, actor: Actor<'_>) -> Result<Link, ManualLinkError> {
     let link = store
         .link_of_employee(integration, hr_id)
         .await?
         .ok_or_else(|| ManualLinkError::NoLink(hr_id.to_string()))?;
     store.change_links(integration, &[], &[hr_id]).await?;
+    store.want_full_read(integration).await?;
     let detail = serde_json::json!({ "hr_id": hr_id, "account": link.account_id, "origin": link.origin.as_str() });
     store
         .append_audit_events([actor.event(integration, "link.removed", detail)])
