@@ -14,12 +14,11 @@
 //! incrementally. The changes leave out the employees in an identity
 //! conflict: a change to one of them makes the run read everyone.
 
+use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
-
-use std::collections::HashSet;
 
 use super::built_plugin;
 use crate::emulators::dirty::{spoil, PROBLEMS};

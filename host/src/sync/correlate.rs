@@ -292,7 +292,7 @@ impl<'a> Stake<'a> {
         }
     }
 
-    fn of_kind(&self, side: &[(&'a str, u8)], kind: KeyKind) -> Vec<&'a str> {
+    fn of_kind(side: &[(&'a str, u8)], kind: KeyKind) -> Vec<&'a str> {
         side.iter()
             .filter(|(_, kinds)| kinds & Self::bit(kind) != 0)
             .map(|(hr_id, _)| *hr_id)
@@ -370,8 +370,8 @@ pub fn correlate(input: CorrelateInputs<'_>) -> Correlation {
         }
         for kind in [KeyKind::Email, KeyKind::UserName] {
             let (holders, claimants) = (
-                stake.of_kind(&stake.holders, kind),
-                stake.of_kind(&stake.claimants, kind),
+                Stake::of_kind(&stake.holders, kind),
+                Stake::of_kind(&stake.claimants, kind),
             );
             if !claimants.is_empty() {
                 contested.push((kind, value.as_ref(), holders, claimants));

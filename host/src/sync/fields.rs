@@ -124,10 +124,8 @@ pub struct MissingField {
     pub remedy: String,
 }
 
-const RELEASE: &str = "release the attribute to the API credentials in the HR system (in Personio: Settings → \
-                       Integrations → API credentials → readable employee attributes), or change the rule";
-const RELEASE_IF_WITHHELD: &str = "if the HR system withholds it, release it to the API credentials (in Personio: \
-                                   Settings → Integrations → API credentials → readable employee attributes)";
+/// Where Personio, the common case, releases attributes to an API client.
+const IN_PERSONIO: &str = "in Personio: Settings → Integrations → API credentials → readable employee attributes";
 
 /// Stops a run whose rules need a field the source withheld, or — on a
 /// full read of `full_read` employees — returned for nobody.
@@ -147,7 +145,9 @@ pub fn check(
         };
         if let Some(statement) = unreadable.iter().find(|s| s.field == need.field) {
             let remedy = if statement.reason.trim().is_empty() {
-                RELEASE.to_string()
+                format!(
+                    "release the attribute to the API credentials in the HR system ({IN_PERSONIO}), or change the rule"
+                )
             } else {
                 format!("{}, or change the rule", statement.reason.trim().trim_end_matches('.'))
             };
@@ -160,7 +160,10 @@ pub fn check(
                     if read == 1 { "" } else { "s" }
                 );
                 // Released but empty for everyone looks the same from here.
-                let remedy = format!("fill it in the HR system, or {RELEASE_IF_WITHHELD}; or change the rule");
+                let remedy = format!(
+                    "fill it in the HR system, or if the HR system withholds it, release it to the API credentials \
+                     ({IN_PERSONIO}); or change the rule"
+                );
                 return Err(missing(why, remedy));
             }
         }

@@ -89,20 +89,20 @@ impl KeyKind {
 impl AccountKeys {
     fn from_parts(email: Option<&str>, user_name: &str) -> Self {
         let mut owned = Self::default();
-        for (kind, value) in keys(email, user_name) {
-            match kind {
-                KeyKind::Email => owned.email = Some(value.into_owned()),
-                KeyKind::UserName => owned.user_name = Some(value.into_owned()),
-            }
-        }
+        owned.take(keys(email, user_name));
         owned
     }
 
     /// Takes on the keys of `account`, copying only what changed (a run
     /// refreshes every link's keys: nearly all are unchanged).
     pub fn follow(&mut self, account: &Account) {
+        self.take(Self::borrowed_of_account(account));
+    }
+
+    /// Becomes `keys` (a missing kind is none), copying only what changed.
+    fn take<'k>(&mut self, keys: impl Iterator<Item = (KeyKind, Cow<'k, str>)>) {
         let (mut email, mut user_name) = (None, None);
-        for (kind, value) in Self::borrowed_of_account(account) {
+        for (kind, value) in keys {
             match kind {
                 KeyKind::Email => email = Some(value),
                 KeyKind::UserName => user_name = Some(value),
