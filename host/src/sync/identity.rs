@@ -99,8 +99,14 @@ impl AccountKeys {
         self.take(Self::borrowed_of_account(account));
     }
 
-    /// Becomes `keys` (a missing kind is none), copying only what changed.
-    fn take<'k>(&mut self, keys: impl Iterator<Item = (KeyKind, Cow<'k, str>)>) {
+    /// Whether these are the keys of `account` already ([`Self::follow`]
+    /// would change nothing).
+    pub fn are_of(&self, account: &Account) -> bool {
+        let (email, user_name) = Self::split(Self::borrowed_of_account(account));
+        self.email.as_deref() == email.as_deref() && self.user_name.as_deref() == user_name.as_deref()
+    }
+
+    fn split<'k>(keys: impl Iterator<Item = (KeyKind, Cow<'k, str>)>) -> (Option<Cow<'k, str>>, Option<Cow<'k, str>>) {
         let (mut email, mut user_name) = (None, None);
         for (kind, value) in keys {
             match kind {
@@ -108,6 +114,12 @@ impl AccountKeys {
                 KeyKind::UserName => user_name = Some(value),
             }
         }
+        (email, user_name)
+    }
+
+    /// Becomes `keys` (a missing kind is none), copying only what changed.
+    fn take<'k>(&mut self, keys: impl Iterator<Item = (KeyKind, Cow<'k, str>)>) {
+        let (email, user_name) = Self::split(keys);
         if self.email.as_deref() != email.as_deref() {
             self.email = email.map(Cow::into_owned);
         }

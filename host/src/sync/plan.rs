@@ -445,7 +445,7 @@ pub fn diff(desired: &DesiredAccount, account: &Account, identity: bool) -> Vec<
 }
 
 /// Teams to create: every desired team name that no managed team has yet.
-pub fn plan_teams(desired_teams: &BTreeSet<String>, teams: &[Team]) -> Vec<Planned> {
+pub fn plan_teams(desired_teams: &BTreeSet<String>, teams: &[Team]) -> Vec<Box<Planned>> {
     let existing: HashSet<&str> = teams
         .iter()
         .filter(|t| is_managed(t))
@@ -454,12 +454,14 @@ pub fn plan_teams(desired_teams: &BTreeSet<String>, teams: &[Team]) -> Vec<Plann
     desired_teams
         .iter()
         .filter(|name| !existing.contains(name.as_str()))
-        .map(|name| Planned {
-            hr_id: None,
-            change: Change::CreateTeam(TeamDraft {
-                name: name.clone(),
-                external_id: Some(format!("{MANAGED_TEAM_PREFIX}{name}")),
-            }),
+        .map(|name| {
+            Box::new(Planned {
+                hr_id: None,
+                change: Change::CreateTeam(TeamDraft {
+                    name: name.clone(),
+                    external_id: Some(format!("{MANAGED_TEAM_PREFIX}{name}")),
+                }),
+            })
         })
         .collect()
 }
@@ -477,29 +479,29 @@ pub fn plan_memberships(
     wanted: &BTreeMap<&str, BTreeSet<&str>>,
     teams: &[Team],
     managed_accounts: &HashSet<&str>,
-) -> Vec<Planned> {
+) -> Vec<Box<Planned>> {
     let mut changes = Vec::new();
     let nobody = BTreeSet::new();
     for team in teams.iter().filter(|t| is_managed(t)) {
         let want = wanted.get(team.name.as_str()).unwrap_or(&nobody);
         let have: BTreeSet<&str> = team.member_ids.iter().map(String::as_str).collect();
         for account_id in want.difference(&have) {
-            changes.push(Planned {
+            changes.push(Box::new(Planned {
                 hr_id: None,
                 change: Change::AddMember(Membership {
                     team_id: team.id.clone(),
                     account_id: account_id.to_string(),
                 }),
-            });
+            }));
         }
         for account_id in have.difference(want).filter(|id| managed_accounts.contains(*id)) {
-            changes.push(Planned {
+            changes.push(Box::new(Planned {
                 hr_id: None,
                 change: Change::RemoveMember(Membership {
                     team_id: team.id.clone(),
                     account_id: account_id.to_string(),
                 }),
-            });
+            }));
         }
     }
     changes
@@ -620,7 +622,7 @@ pub fn reporting_lines<'a>(
 
 /// Manager links, once every account exists: `desired` maps each managed
 /// account id to the account id of its manager (None: no manager).
-pub fn plan_managers(desired: &BTreeMap<&str, Option<&str>>, accounts: &[Account]) -> Vec<Planned> {
+pub fn plan_managers(desired: &BTreeMap<&str, Option<&str>>, accounts: &[Account]) -> Vec<Box<Planned>> {
     let current: HashMap<&str, Option<&str>> = accounts
         .iter()
         .map(|a| (a.id.as_str(), a.manager_id.as_deref()))
@@ -628,12 +630,14 @@ pub fn plan_managers(desired: &BTreeMap<&str, Option<&str>>, accounts: &[Account
     desired
         .iter()
         .filter(|(id, manager)| current.get(*id).copied().flatten() != **manager)
-        .map(|(id, manager)| Planned {
-            hr_id: None,
-            change: Change::LinkManager(ManagerLink {
-                account_id: id.to_string(),
-                manager_id: manager.map(str::to_string),
-            }),
+        .map(|(id, manager)| {
+            Box::new(Planned {
+                hr_id: None,
+                change: Change::LinkManager(ManagerLink {
+                    account_id: id.to_string(),
+                    manager_id: manager.map(str::to_string),
+                }),
+            })
         })
         .collect()
 }
