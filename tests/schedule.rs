@@ -124,6 +124,7 @@ fn a_failed_run_pauses_the_schedule_and_tells_the_owners() {
                 smtp_url: smtp.url(),
                 from: "hrsync <hrsync@acme.example>".into(),
             }),
+            ..Notifier::default()
         },
         ..ServerOptions::default()
     });

@@ -53,6 +53,8 @@ impl Serve {
             .env("HRSYNC_OPERATOR_TOKEN", OPERATOR)
             .env("HRSYNC_CACHE_DIR", dir.join("cache"))
             .env("HRSYNC_SCHEDULER_TICK_MS", "50")
+            // The emulators listen on loopback.
+            .env("HRSYNC_EGRESS_ALLOW", "127.0.0.1")
             // Everything the server logs, to look for secrets in it.
             .env("RUST_LOG", "debug")
             .stdout(Stdio::piped())

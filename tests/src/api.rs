@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use hrsync::api::{serve_in_background, ApiSettings, AppState};
 use hrsync::control::notify::Notifier;
 use hrsync::control::Control;
+use hrsync::runtime::EgressAllowance;
 use hrsync::store::Store;
 use hrsync::vault::Vault;
 use serde_json::Value;
@@ -27,6 +28,9 @@ pub struct ServerOptions {
     pub notifier: Notifier,
     pub scheduler_tick: Duration,
     pub max_plugin_bytes: usize,
+    /// `hrsync serve --egress-allow`: loopback by default, where the
+    /// emulators listen.
+    pub egress_allow: Vec<String>,
 }
 
 impl Default for ServerOptions {
@@ -36,6 +40,7 @@ impl Default for ServerOptions {
             notifier: Notifier::default(),
             scheduler_tick: Duration::from_millis(100),
             max_plugin_bytes: ApiSettings::default().max_plugin_bytes,
+            egress_allow: vec!["127.0.0.1".into()],
         }
     }
 }
@@ -57,7 +62,9 @@ impl Server {
             .expect("tokio");
         let store = tokio.block_on(Store::connect(&database)).expect("store");
         let vault = Vault::from_hex_key(SECRET_KEY).expect("vault");
-        let control = Arc::new(Control::new(store, crate::shared_runtime(), vault, options.notifier));
+        let egress = EgressAllowance::parse(&options.egress_allow).expect("egress allowance");
+        let control =
+            Arc::new(Control::new(store, crate::shared_runtime(), vault, options.notifier).with_egress(egress));
         let state = AppState::new(
             Arc::clone(&control),
             Some(OPERATOR_TOKEN),

@@ -37,7 +37,7 @@ fn router() -> Router {
         )
         .route("/big", get(|| async { vec![b'x'; 20 << 20] }))
         .route("/big-chunked", get(big_chunked))
-        .route("/redirect", get(redirect))
+        .route("/redirect", get(redirect).post(redirect))
         .route("/slow", get(slow))
         .route("/headers", get(echo_headers))
 }

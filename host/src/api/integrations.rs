@@ -135,7 +135,15 @@ async fn check(state: &AppState, who: &Principal, integration: &Integration) -> 
     }
     if let Some(url) = &integration.notify.webhook_url {
         match url::Url::parse(url) {
-            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {
+                let origin = parsed.origin().ascii_serialization();
+                if let Some(refusal) = crate::runtime::Grant::parse(&origin)
+                    .ok()
+                    .and_then(|grant| state.control.egress.refusal(&grant))
+                {
+                    return Err(ApiError::invalid("notify.webhook_url", refusal));
+                }
+            }
             _ => {
                 return Err(ApiError::invalid(
                     "notify.webhook_url",

@@ -214,6 +214,9 @@ async fn check(state: &AppState, tenant: &str, installation: &Installation) -> R
     for (i, host) in installation.allowed_hosts.iter().enumerate() {
         Grant::parse(host).map_err(|e| ApiError::invalid(format!("allowed_hosts[{i}]"), e.to_string()))?;
     }
+    if let Some((field, refusal)) = state.control.refused_grant(&installation.allowed_hosts) {
+        return Err(ApiError::invalid(field, refusal));
+    }
     let bytes = state
         .control
         .store

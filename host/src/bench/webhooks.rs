@@ -53,7 +53,10 @@ fn serve(cache: &std::path::Path, database: &str) -> Result<(String, tokio::sync
     let store = tokio.block_on(Store::connect(database)).map_err(|e| e.to_string())?;
     let key = to_hex(&random_bytes::<32>().map_err(|e| e.to_string())?);
     let vault = Vault::from_hex_key(&key).map_err(|e| e.to_string())?;
-    let control = Arc::new(Control::new(store, Arc::new(runtime), vault, Notifier::default()));
+    // The emulators listen on loopback, which tenants reach only when the
+    // operator allows it.
+    let loopback = crate::runtime::EgressAllowance::parse(&["127.0.0.1"])?;
+    let control = Arc::new(Control::new(store, Arc::new(runtime), vault, Notifier::default()).with_egress(loopback));
     let state = AppState::new(control, Some(OPERATOR), ApiSettings::default());
     let (addr, stop) = serve_in_background(tokio, state, Duration::from_secs(1)).map_err(|e| e.to_string())?;
     Ok((format!("http://{addr}"), stop))

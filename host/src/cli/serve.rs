@@ -11,7 +11,7 @@ use clap::Args;
 use crate::api::{app, ApiSettings, AppState};
 use crate::control::notify::{MailSettings, Notifier};
 use crate::control::{scheduler, Control};
-use crate::runtime::Runtime;
+use crate::runtime::{EgressAllowance, Runtime};
 use crate::store::Store;
 use crate::vault::Vault;
 
@@ -53,6 +53,12 @@ pub struct ServeArgs {
     /// Largest plugin component accepted, in MiB.
     #[arg(long, env = "HRSYNC_MAX_PLUGIN_MIB", default_value_t = 32)]
     max_plugin_mib: usize,
+    /// Non-public addresses tenants' plugins and notification webhooks may
+    /// reach: ranges (`10.20.0.0/16`), addresses (`127.0.0.1`) or origins
+    /// (`http://127.0.0.1:7002`); repeat the flag or separate by commas.
+    /// By default they reach public addresses only.
+    #[arg(long, env = "HRSYNC_EGRESS_ALLOW", value_delimiter = ',')]
+    egress_allow: Vec<String>,
     /// How long a shutdown waits for running runs, in seconds.
     #[arg(long, default_value_t = 60)]
     shutdown_grace_secs: u64,
@@ -78,13 +84,15 @@ async fn serve_async(runtime: Runtime, args: ServeArgs) -> Result<ExitCode, Stri
         None => Vault::load_or_create(&args.data_dir.join("secret.key")),
     }
     .map_err(|e| e.to_string())?;
+    let egress = EgressAllowance::parse(&args.egress_allow)?;
     let notifier = Notifier {
         mail: args.smtp_url.clone().map(|smtp_url| MailSettings {
             smtp_url,
             from: args.mail_from.clone(),
         }),
+        ..Notifier::default()
     };
-    let control = Arc::new(Control::new(store, Arc::new(runtime), vault, notifier));
+    let control = Arc::new(Control::new(store, Arc::new(runtime), vault, notifier).with_egress(egress));
     let state = AppState::new(
         Arc::clone(&control),
         args.operator_token.as_deref(),

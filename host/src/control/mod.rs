@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::integration::IntegrationError;
 use crate::runtime::manifest::kind_name;
 use crate::runtime::types::PluginKind;
-use crate::runtime::{Grant, HttpPolicy, Plugin, Runtime, Sandbox, Secrets};
+use crate::runtime::{EgressAllowance, Grant, HttpPolicy, LocalReach, Plugin, Runtime, Sandbox, Secrets};
 use crate::store::integrations::{Integration, State};
 use crate::store::{new_id, now_ms, Store, StoreError};
 use crate::sync::job::{Finished, Job, JobError, PluginSetup, RunRequest};
@@ -134,6 +134,9 @@ pub struct Control {
     pub runtime: Arc<Runtime>,
     pub vault: Vault,
     pub notifier: Notifier,
+    /// The non-public addresses tenants may reach (none unless the
+    /// operator allows some).
+    pub egress: Arc<EgressAllowance>,
     /// Set when the server shuts down: no new runs start.
     stopping: AtomicBool,
     /// The stop signals of the runs going on in this process, by run id.
@@ -157,11 +160,30 @@ impl Control {
             runtime,
             vault,
             notifier,
+            egress: Arc::default(),
             stopping: AtomicBool::new(false),
             stops: Mutex::new(HashMap::new()),
             waiting: Mutex::new(std::collections::HashSet::new()),
             plugins: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Lets tenants' plugins and notification webhooks reach these
+    /// non-public addresses (`hrsync serve --egress-allow`).
+    pub fn with_egress(mut self, egress: EgressAllowance) -> Self {
+        let egress = Arc::new(egress);
+        self.notifier.egress = Arc::clone(&egress);
+        self.egress = egress;
+        self
+    }
+
+    /// Why a tenant may not grant these hosts, naming the first refused
+    /// one (`allowed_hosts[i]`).
+    pub fn refused_grant(&self, hosts: &[String]) -> Option<(String, String)> {
+        hosts.iter().enumerate().find_map(|(i, host)| {
+            let grant = Grant::parse(host).ok()?;
+            Some((format!("allowed_hosts[{i}]"), self.egress.refusal(&grant)?))
+        })
     }
 
     /// A shutdown: no new run starts, and running ones stop after the
@@ -279,6 +301,7 @@ impl Control {
             secrets,
             http: HttpPolicy {
                 grants,
+                local: LocalReach::Operator(Arc::clone(&self.egress)),
                 ..HttpPolicy::default()
             },
             ..Sandbox::default()

@@ -5,7 +5,10 @@
 use lettre::message::Mailbox;
 use lettre::{Message, SmtpTransport, Transport};
 
-use crate::runtime::Secret;
+use std::sync::Arc;
+
+use crate::runtime::capability::http::guarded_agent;
+use crate::runtime::{EgressAllowance, Secret};
 
 /// Where mail goes out.
 #[derive(Debug, Clone)]
@@ -19,6 +22,9 @@ pub struct MailSettings {
 #[derive(Debug, Clone, Default)]
 pub struct Notifier {
     pub mail: Option<MailSettings>,
+    /// The non-public addresses a webhook may be sent to (the same as
+    /// for tenants' plugins: none unless the operator allows some).
+    pub egress: Arc<EgressAllowance>,
 }
 
 /// What happened, for the message.
@@ -49,7 +55,7 @@ impl Notifier {
             }
         }
         if let Some((url, secret)) = webhook {
-            if let Err(problem) = post_webhook(url, secret, failure) {
+            if let Err(problem) = post_webhook(&self.egress, url, secret, failure) {
                 problems.push(problem);
             }
         }
@@ -83,14 +89,32 @@ fn send_mail(mail: &MailSettings, failure: &RunFailed, emails: &[String]) -> Res
     transport.send(&message).map(|_| ()).map_err(|e| format!("e-mail: {e}"))
 }
 
-fn post_webhook(url: &str, secret: &Secret, failure: &RunFailed) -> Result<(), String> {
+/// Posts the signed failure. The URL is the tenant's: its addresses are
+/// checked before connecting, and redirects are not followed (a redirect
+/// could lead anywhere).
+fn post_webhook(egress: &Arc<EgressAllowance>, url: &str, secret: &Secret, failure: &RunFailed) -> Result<(), String> {
     let body = serde_json::to_vec(failure).map_err(|e| format!("webhook: {e}"))?;
+    // Only the origin is told: the path of a webhook URL is often a secret.
+    let origin =
+        url::Url::parse(url).map_or_else(|_| "(invalid URL)".to_string(), |u| u.origin().ascii_serialization());
     let signature = super::signature::sign(secret.expose().as_bytes(), failure.at / 1000, &body);
-    ureq::post(url)
-        .timeout(std::time::Duration::from_secs(10))
+    let result = guarded_agent(Arc::clone(egress), std::time::Duration::from_secs(10))
+        .post(url)
         .set("content-type", "application/json")
         .set(super::signature::HEADER, &signature)
-        .send_bytes(&body)
-        .map(|_| ())
-        .map_err(|e| format!("webhook {url}: {}", e.kind()))
+        .send_bytes(&body);
+    match result {
+        Ok(response) if (300..400).contains(&response.status()) => Err(format!(
+            "webhook {origin}: answered {} (a redirect, not followed)",
+            response.status()
+        )),
+        Ok(_) => Ok(()),
+        Err(ureq::Error::Status(status, _)) => Err(format!("webhook {origin}: answered {status}")),
+        Err(ureq::Error::Transport(transport)) => Err(format!("webhook {origin}: {}", transport_reason(&transport))),
+    }
+}
+
+/// The refusal of the egress check, or the kind of transport failure.
+fn transport_reason(transport: &ureq::Transport) -> String {
+    crate::runtime::capability::http::refusal_of(transport).unwrap_or_else(|| transport.kind().to_string())
 }

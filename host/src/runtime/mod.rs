@@ -21,7 +21,7 @@ pub mod version;
 
 pub use bindings::types;
 pub use capability::config::{Secret, Secrets};
-pub use capability::http::{Grant, HttpLedger, HttpPolicy};
+pub use capability::http::{EgressAllowance, Grant, HttpLedger, HttpPolicy, LocalReach};
 pub use engine::{Runtime, RuntimeOptions};
 pub use error::{CallError, LoadError};
 pub use manifest::{ConfigError, Manifest};

@@ -3,10 +3,15 @@
 //! Denied by default. An installation grants origins as
 //! `scheme://host[:port]`; `*.example.com` grants every subdomain (not
 //! `example.com` itself). A request is sent only when its scheme, host and
-//! port match a grant, every redirect hop is checked the same way, and the
-//! address a name resolves to may be loopback, private or link-local only
-//! when the grant names that address (or `localhost`) literally, so a granted
-//! public name cannot be pointed at the host's own network.
+//! port match a grant, every redirect hop is checked the same way, and every
+//! address a name resolves to is checked before connecting: an address that
+//! is not on the public internet (loopback, private, link-local — where
+//! cloud metadata lives —, multicast, and their IPv4-mapped and -translated
+//! IPv6 forms) is reached only by [`LocalReach`]: in the operator's own
+//! integration files when the grant names it literally, for the tenants of
+//! `hrsync serve` only within the ranges the operator allows
+//! (`--egress-allow`). A granted public name cannot be pointed at the
+//! host's own network.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -125,8 +130,10 @@ impl fmt::Display for Grant {
     }
 }
 
-/// Loopback, private, link-local, unspecified, shared and unique-local
-/// addresses: everything that is not the public internet.
+/// Every address that is not the public internet: loopback, private,
+/// link-local, unspecified, shared (CGNAT), multicast, reserved and
+/// benchmarking ranges, and IPv6 forms that carry an IPv4 address
+/// (mapped, compatible, NAT64, 6to4) when the address they carry is one.
 pub fn is_local(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -134,20 +141,151 @@ pub fn is_local(ip: IpAddr) -> bool {
             v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
-                || v4.is_unspecified()
+                || v4.is_multicast()
                 || v4.is_broadcast()
+                || a == 0 // "this network", 0.0.0.0/8
+                || a >= 240 // reserved
                 || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
+                || (a == 192 && b == 0 && v4.octets()[2] == 0) // IETF protocol assignments
+                || (a == 198 && (18..20).contains(&b)) // benchmarking
         }
         IpAddr::V6(v6) => {
+            let segments = v6.segments();
+            let embedded_v4 = |high: u16, low: u16| {
+                IpAddr::V4(std::net::Ipv4Addr::new(
+                    (high >> 8) as u8,
+                    high as u8,
+                    (low >> 8) as u8,
+                    low as u8,
+                ))
+            };
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_local(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            // IPv4-compatible (::a.b.c.d, deprecated but still routed by
+            // some stacks) and NAT64 (64:ff9b::/96) carry the address in
+            // their last 32 bits, 6to4 (2002::/16) in bits 16 to 48.
+            if segments[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
+                return is_local(embedded_v4(segments[6], segments[7]));
+            }
+            if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_local(embedded_v4(segments[6], segments[7]));
+            }
+            if segments[0] == 0x2002 {
+                return is_local(embedded_v4(segments[1], segments[2]));
+            }
+            let first = segments[0];
             v6.is_loopback()
                 || v6.is_unspecified()
+                || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00 // unique local
                 || (first & 0xffc0) == 0xfe80 // link local
+                || (first & 0xffc0) == 0xfec0 // site local (deprecated)
+                || (segments[0] == 0x64 && segments[1] == 0xff9b && segments[2] == 1) // local-use NAT64
+                || (segments[0] == 0x2001 && segments[1] == 0) // Teredo
+                || (segments[0] == 0x100 && segments[1..4] == [0, 0, 0]) // discard
         }
+    }
+}
+
+/// How a session may reach addresses that are not the public internet.
+#[derive(Debug, Clone, Default)]
+pub enum LocalReach {
+    /// The operator's own integration files (`hrsync sync`): an address
+    /// (or `localhost`) that a grant names literally, with its port.
+    #[default]
+    LiteralGrant,
+    /// Tenants of `hrsync serve`: only what the operator allows, whatever
+    /// the installation grants.
+    Operator(Arc<EgressAllowance>),
+}
+
+/// The non-public addresses the operator lets tenants' plugins and
+/// notification webhooks reach (`hrsync serve --egress-allow`): ranges
+/// (`10.20.0.0/16`), single addresses (`127.0.0.1`) or origins
+/// (`http://127.0.0.1:7002`, that address and port only).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EgressAllowance {
+    rules: Vec<(ipnet::IpNet, Option<u16>)>,
+}
+
+impl EgressAllowance {
+    pub fn parse(items: &[impl AsRef<str>]) -> Result<Self, String> {
+        let mut rules = Vec::new();
+        for item in items {
+            let item = item.as_ref().trim();
+            if item.is_empty() {
+                continue;
+            }
+            rules.push(Self::rule(item).ok_or_else(|| {
+                format!(
+                    "egress allowance `{item}`: expected an address range (10.20.0.0/16), an address \
+                     (127.0.0.1) or an origin with an address (http://127.0.0.1:7002)"
+                )
+            })?);
+        }
+        Ok(Self { rules })
+    }
+
+    fn rule(item: &str) -> Option<(ipnet::IpNet, Option<u16>)> {
+        if item.contains("://") {
+            let url = Url::parse(item).ok()?;
+            let ip = match url.host()? {
+                url::Host::Ipv4(v4) => IpAddr::V4(v4),
+                url::Host::Ipv6(v6) => IpAddr::V6(v6),
+                url::Host::Domain(_) => return None,
+            };
+            return Some((ipnet::IpNet::from(ip), Some(url.port_or_known_default()?)));
+        }
+        if let Ok(net) = item.parse::<ipnet::IpNet>() {
+            return Some((net.trunc(), None));
+        }
+        let ip = item.parse::<IpAddr>().ok()?;
+        Some((ipnet::IpNet::from(ip), None))
+    }
+
+    /// Whether `ip` (in any IPv6 spelling of an IPv4 address) on `port`
+    /// is allowed.
+    pub fn allows(&self, ip: IpAddr, port: u16) -> bool {
+        let canonical = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        self.rules
+            .iter()
+            .any(|(net, only)| net.contains(&canonical) && only.is_none_or(|p| p == port))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Why a tenant may not save `grant`: it names a non-public address
+    /// (or `localhost`) the operator does not allow. Names that resolve to
+    /// such addresses are refused when a request resolves them.
+    pub fn refusal(&self, grant: &Grant) -> Option<String> {
+        let HostPattern::Exact(host) = &grant.host else {
+            return None;
+        };
+        let port = grant.port.unwrap_or(if grant.scheme == "https" { 443 } else { 80 });
+        let literal = host.trim_start_matches('[').trim_end_matches(']');
+        let addresses: Vec<IpAddr> = if literal == "localhost" || literal.ends_with(".localhost") {
+            vec![
+                IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+                IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            ]
+        } else {
+            literal.parse::<IpAddr>().into_iter().collect()
+        };
+        let refused = addresses
+            .into_iter()
+            .filter(|ip| is_local(*ip))
+            .find(|ip| !self.allows(*ip, port))?;
+        Some(format!(
+            "{grant} is a loopback, private or link-local address ({refused}); installations may reach \
+             only public addresses unless the server's operator allows the range (hrsync serve \
+             --egress-allow)"
+        ))
     }
 }
 
@@ -159,6 +297,7 @@ pub struct HttpPolicy {
     pub timeout: Duration,
     pub max_response_bytes: u64,
     pub max_redirects: u32,
+    pub local: LocalReach,
 }
 
 impl Default for HttpPolicy {
@@ -168,6 +307,7 @@ impl Default for HttpPolicy {
             timeout: Duration::from_secs(30),
             max_response_bytes: 16 << 20,
             max_redirects: 5,
+            local: LocalReach::default(),
         }
     }
 }
@@ -197,6 +337,31 @@ impl HttpPolicy {
 
     fn may_reach_local(&self, host: &str, port: u16) -> bool {
         self.grants.iter().any(|g| g.names_local_address(host, port))
+    }
+
+    /// Why `host` (resolved to `addresses`) may not be connected to, if
+    /// one of its addresses is not public and not reachable by
+    /// [`Self::local`].
+    pub fn refusal(&self, host: &str, port: u16, addresses: &[SocketAddr]) -> Option<String> {
+        let local = addresses.iter().map(SocketAddr::ip).find(|ip| is_local(*ip))?;
+        match &self.local {
+            LocalReach::LiteralGrant if self.may_reach_local(host, port) => None,
+            LocalReach::LiteralGrant => Some(format!(
+                "{host} resolves to {local}, a loopback or private address; such addresses are \
+                 reachable only when granted literally (e.g. http://{}:{port})",
+                SocketAddr::new(local, port).ip()
+            )),
+            LocalReach::Operator(allowance) => {
+                let refused = addresses
+                    .iter()
+                    .map(SocketAddr::ip)
+                    .find(|ip| is_local(*ip) && !allowance.allows(*ip, port))?;
+                Some(format!(
+                    "{host} resolves to {refused}, a loopback, private or link-local address; this \
+                     server lets installations reach only public addresses"
+                ))
+            }
+        }
     }
 }
 
@@ -262,21 +427,46 @@ impl ureq::Resolver for PolicyResolver {
             .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("bad address {netloc}")))?;
         let addrs: Vec<SocketAddr> = netloc.to_socket_addrs()?.collect();
-        if !self.0.may_reach_local(host, port) {
-            if let Some(local) = addrs.iter().find(|a| is_local(a.ip())) {
-                return Err(io::Error::new(
-                    io::ErrorKind::PermissionDenied,
-                    LocalAddressDenied(format!(
-                        "{host} resolves to {}, a loopback or private address; such addresses are \
-                         reachable only when granted literally (e.g. http://{}:{port})",
-                        local.ip(),
-                        local.ip()
-                    )),
-                ));
-            }
+        if let Some(refusal) = self.0.refusal(host, port, &addrs) {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                LocalAddressDenied(refusal),
+            ));
         }
         Ok(addrs)
     }
+}
+
+/// An agent for requests on a tenant's behalf outside the plugins
+/// (notification webhooks): no redirects, and every address checked
+/// against the operator's allowance before connecting.
+pub fn guarded_agent(egress: Arc<EgressAllowance>, timeout: Duration) -> ureq::Agent {
+    let policy = HttpPolicy {
+        local: LocalReach::Operator(egress),
+        ..HttpPolicy::default()
+    };
+    ureq::AgentBuilder::new()
+        .redirects(0)
+        .timeout(timeout)
+        .resolver(PolicyResolver(Arc::new(policy)))
+        .user_agent(concat!("hrsync/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// The egress refusal behind a transport error, if that is what it was.
+pub fn refusal_of(transport: &ureq::Transport) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(transport);
+    while let Some(error) = source {
+        if let Some(denied) = error
+            .downcast_ref::<io::Error>()
+            .and_then(|e| e.get_ref())
+            .and_then(|e| e.downcast_ref::<LocalAddressDenied>())
+        {
+            return Some(denied.0.clone());
+        }
+        source = error.source();
+    }
+    None
 }
 
 impl OutboundHttp {
@@ -446,12 +636,12 @@ impl OutboundHttp {
 }
 
 fn transport_error(transport: ureq::Transport, url: &Url, timeout: Duration) -> HttpError {
+    if let Some(denied) = refusal_of(&transport) {
+        return HttpError::Denied(denied);
+    }
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&transport);
     while let Some(error) = source {
         if let Some(io_error) = error.downcast_ref::<io::Error>() {
-            if let Some(denied) = io_error.get_ref().and_then(|e| e.downcast_ref::<LocalAddressDenied>()) {
-                return HttpError::Denied(denied.0.clone());
-            }
             if matches!(io_error.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) {
                 return HttpError::Timeout(format!("{} did not answer within {timeout:?}", origin_of(url)));
             }
@@ -586,5 +776,76 @@ mod tests {
         for public in ["1.1.1.1", "2606:4700::1111", "100.128.0.1"] {
             assert!(!is_local(public.parse().unwrap()), "{public}");
         }
+    }
+
+    #[test]
+    fn every_form_of_a_non_public_address_is_local() {
+        for local in [
+            "0.1.2.3",
+            "224.0.0.1",
+            "239.255.255.250",
+            "240.0.0.1",
+            "255.255.255.255",
+            "192.0.0.8",
+            "198.18.0.1",
+            "ff02::1",
+            "::127.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::1",
+            "2002:7f00:1::",
+            "2002:a9fe:a9fe::1",
+            "2001:0:4136:e378::1",
+            "fec0::1",
+            "100::1",
+        ] {
+            assert!(is_local(local.parse().unwrap()), "{local}");
+        }
+        for public in ["64:ff9b::101:101", "2002:101:101::1", "2001:db8:1::1", "8.8.8.8"] {
+            assert!(!is_local(public.parse().unwrap()), "{public}");
+        }
+        // Numeric spellings become addresses when a URL is parsed.
+        for spelling in [
+            "2130706433",
+            "0x7f000001",
+            "017700000001",
+            "127.1",
+            "[::ffff:127.0.0.1]",
+        ] {
+            let url = Url::parse(&format!("http://{spelling}/")).unwrap();
+            let ip = match url.host().unwrap() {
+                url::Host::Ipv4(v4) => IpAddr::V4(v4),
+                url::Host::Ipv6(v6) => IpAddr::V6(v6),
+                url::Host::Domain(d) => panic!("{spelling} parsed as the name {d}"),
+            };
+            assert!(is_local(ip), "{spelling}");
+        }
+    }
+
+    #[test]
+    fn the_operator_allowance_parses_ranges_addresses_and_origins() {
+        let allowance = EgressAllowance::parse(&["10.20.0.0/16", "127.0.0.1", "http://192.168.1.5:8443", " "]).unwrap();
+        assert!(allowance.allows("10.20.3.4".parse().unwrap(), 443));
+        assert!(!allowance.allows("10.21.0.1".parse().unwrap(), 443));
+        assert!(allowance.allows("::ffff:127.0.0.1".parse().unwrap(), 80));
+        assert!(allowance.allows("192.168.1.5".parse().unwrap(), 8443));
+        assert!(!allowance.allows("192.168.1.5".parse().unwrap(), 80));
+        for bad in ["intranet.example.com", "http://intranet:80", "10.0.0.0/33", "300.1.1.1"] {
+            let error = EgressAllowance::parse(&[bad]).unwrap_err();
+            assert!(error.contains(bad) && error.contains("expected"), "{error}");
+        }
+        let grant = |g: &str| Grant::parse(g).unwrap();
+        assert!(allowance.refusal(&grant("http://10.20.0.9:8080")).is_none());
+        assert!(allowance.refusal(&grant("https://api.personio.de")).is_none());
+        assert!(allowance.refusal(&grant("https://*.bamboohr.com")).is_none());
+        let refusal = allowance.refusal(&grant("http://169.254.169.254")).unwrap();
+        assert!(
+            refusal.contains("169.254.169.254") && refusal.contains("--egress-allow"),
+            "{refusal}"
+        );
+        assert!(
+            allowance.refusal(&grant("http://localhost:80")).is_some(),
+            "::1 is not allowed"
+        );
     }
 }
