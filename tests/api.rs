@@ -727,3 +727,47 @@ fn conflicts_withheld_fields_and_manual_links_through_the_api() {
         .contains("release the attribute `employment_type`"));
     assert_no_secret(&[&probe, &linked, &first, &second]);
 }
+
+/// Extreme values in every numeric field the API takes: each answered with
+/// a 422 naming the field, never a panic or a closed connection.
+#[test]
+fn extreme_numbers_are_refused_naming_the_field() {
+    let server = Server::start();
+    let hr = PersonioEmulator::start(HR_CLIENT, HR_SECRET).unwrap();
+    let app = ScimEmulator::start(APP_TOKEN).unwrap();
+    let (_, owner) = server.tenant("Acme", "owner@acme.example");
+    let installed = install(&owner, &hr, &app);
+    let created = create_integration(&owner, &installed, json!({}));
+    let id = created["id"].as_str().unwrap();
+    let cases = [
+        ("full_read_every_hours", json!(1e308)),
+        ("full_read_every_hours", json!(-1)),
+        ("full_read_every_hours", json!(8761)),
+        ("deletion_threshold_percent", json!(101)),
+        ("deletion_threshold_percent", json!(4294967296u64)),
+        ("deletion_threshold_percent", json!(-1)),
+        ("deletion_threshold_count", json!(1e300)),
+        ("page_size", json!(0)),
+        ("page_size", json!(1001)),
+        ("page_size", json!(1.5)),
+    ];
+    for (field, value) in cases {
+        let (status, body) = owner.patch(
+            &format!("/api/v1/integrations/{id}"),
+            json!({ "options": { field: value } }),
+        );
+        assert_eq!(status, 422, "{field} = {value}: {body}");
+        let named = body["error"]["field"].as_str().unwrap_or_default().to_string()
+            + " "
+            + body["error"]["message"].as_str().unwrap_or_default();
+        assert!(named.contains(field), "{field} = {value}: {body}");
+    }
+    for limit in ["0", "501", "-1", "99999999999999999999", "1e3"] {
+        for path in ["/api/v1/runs", "/api/v1/audit"] {
+            let (status, body) = owner.get(&format!("{path}?limit={limit}"));
+            assert_eq!(status, 422, "{path}?limit={limit}: {body}");
+        }
+    }
+    let (status, body) = owner.get(&format!("/api/v1/integrations/{id}"));
+    assert_eq!(status, 200, "the server still answers: {body}");
+}

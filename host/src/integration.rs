@@ -77,6 +77,10 @@ impl Default for OptionsFile {
     }
 }
 
+/// The longest time between full reads: a year. A longer one would never
+/// happen, and a huge one overflows a `Duration`.
+const MAX_FULL_READ_HOURS: f64 = 8760.0;
+
 impl OptionsFile {
     /// The sync settings and full-read policy these options ask for,
     /// checked; errors name the option.
@@ -115,10 +119,10 @@ impl OptionsFile {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let hours = o.full_read_every_hours;
-        if !hours.is_finite() || hours < 0.0 {
+        if !(0.0..=MAX_FULL_READ_HOURS).contains(&hours) {
             return Err(invalid(
                 "full_read_every_hours",
-                format!("{hours} is not a number of hours"),
+                format!("{hours} is not between 0 and {MAX_FULL_READ_HOURS} hours (a year)"),
             ));
         }
         let full_reads = if hours == 0.0 {
