@@ -771,3 +771,120 @@ fn extreme_numbers_are_refused_naming_the_field() {
     let (status, body) = owner.get(&format!("/api/v1/integrations/{id}"));
     assert_eq!(status, 200, "the server still answers: {body}");
 }
+
+/// A test key against live things, on every route of the OpenAPI document:
+/// it reads none of them (no live id, key, member or audit event in any
+/// answer) and changes none of them.
+#[test]
+fn a_test_key_reaches_nothing_live_on_any_route() {
+    let server = Server::start();
+    let hr = PersonioEmulator::start(HR_CLIENT, HR_SECRET).unwrap();
+    let app = ScimEmulator::start(APP_TOKEN).unwrap();
+    people(&hr);
+    let (_, owner) = server.tenant("Acme", "owner@acme.example");
+    let installed = install(&owner, &hr, &app);
+    let integration = create_integration(&owner, &installed, json!({}));
+    let integration_id = integration["id"].as_str().unwrap().to_string();
+    let (_, run) = owner.post(&format!("/api/v1/integrations/{integration_id}/sync"), json!({}));
+    let run_id = run["run_id"].as_str().unwrap().to_string();
+    owner.wait_for_run(&run_id);
+    let (status, member) = owner.post(
+        "/api/v1/members",
+        json!({ "email": "colleague@acme.example", "role": "admin" }),
+    );
+    assert_eq!(status, 201, "{member}");
+    let member_id = member["id"].as_str().unwrap().to_string();
+    let (_, live_key) = owner.post(
+        "/api/v1/keys",
+        json!({ "name": "colleague", "mode": "live", "member_id": member_id }),
+    );
+    let live_key_id = live_key["id"].as_str().unwrap().to_string();
+    let live_secret = live_key["secret"].as_str().unwrap().to_string();
+    let (_, test_key) = owner.post("/api/v1/keys", json!({ "name": "sandbox", "mode": "test" }));
+    let tester = server.client(Some(test_key["secret"].as_str().unwrap()));
+    let (_, audit_before) = owner.get("/api/v1/audit?limit=500");
+
+    let live_ids = [
+        integration_id.as_str(),
+        installed.source.as_str(),
+        installed.target.as_str(),
+        run_id.as_str(),
+        member_id.as_str(),
+        live_key_id.as_str(),
+        "colleague@acme.example",
+    ];
+    let (_, document) = server.client(None).get("/api/v1/openapi.json");
+    let mut tried = 0;
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        if path == "/api/v1/tenants" || path.starts_with("/api/v1/hooks") {
+            continue; // the operator's route, and webhooks (signed, no key)
+        }
+        let id = if path.starts_with("/api/v1/integrations") {
+            &integration_id
+        } else if path.starts_with("/api/v1/installations") {
+            &installed.source
+        } else if path.starts_with("/api/v1/runs") {
+            &run_id
+        } else if path.starts_with("/api/v1/members") {
+            &member_id
+        } else if path.starts_with("/api/v1/keys") {
+            &live_key_id
+        } else {
+            "personio"
+        };
+        let concrete = path
+            .replace("{id}", id)
+            .replace("{name}", "personio")
+            .replace("{hr_id}", "3");
+        for method in operations.as_object().unwrap().keys() {
+            let method = method.to_uppercase();
+            let (status, body) = match method.as_str() {
+                "GET" | "DELETE" => tester.call(&method, &concrete, None, ""),
+                _ => tester.call(&method, &concrete, Some(b"{}"), "application/json"),
+            };
+            tried += 1;
+            assert!(status < 500, "{method} {concrete}: {status} {body}");
+            let text = body.to_string();
+            // (An error may name the id it was asked about.)
+            for live in live_ids.iter().filter(|id| !concrete.contains(**id)) {
+                assert!(
+                    !text.contains(live),
+                    "{method} {concrete} answered {status} with {live}: {text}"
+                );
+            }
+        }
+    }
+    assert!(tried >= 30, "only {tried} operations in the document");
+
+    // Nothing live changed.
+    let (status, still) = owner.get(&format!("/api/v1/integrations/{integration_id}"));
+    assert_eq!((status, &still["name"]), (200, &integration["name"]), "{still}");
+    let (status, _) = server.client(Some(&live_secret)).get("/api/v1/tenant");
+    assert_eq!(status, 200, "the live key still works");
+    let (_, members) = owner.get("/api/v1/members");
+    let colleague = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == member_id.as_str());
+    assert_eq!(colleague.map(|m| m["role"].clone()), Some(json!("admin")), "{members}");
+    let (_, audit_after) = owner.get("/api/v1/audit?limit=500");
+    let actions = |log: &Value| -> Vec<String> {
+        log.as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["actor"].as_str().is_some_and(|a| a.contains("test key")))
+            .map(|e| e["action"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let by_test_key: Vec<String> = actions(&audit_after)
+        .into_iter()
+        .filter(|a| !actions(&audit_before).contains(a))
+        .collect();
+    assert!(
+        by_test_key
+            .iter()
+            .all(|a| a.starts_with("plugin.") || a.starts_with("key.")),
+        "the test key changed something live: {by_test_key:?}"
+    );
+}

@@ -44,6 +44,18 @@ impl Principal {
         }
     }
 
+    /// Refuses test keys: they are a sandbox for test installations and
+    /// integrations, and `what` (members, live keys, the tenant's audit
+    /// log) is not one.
+    pub fn require_live(&self, what: &str) -> Result<(), ApiError> {
+        match self.mode {
+            Mode::Live => Ok(()),
+            Mode::Test => Err(ApiError::Forbidden(format!(
+                "a test key cannot reach {what}; use a live key"
+            ))),
+        }
+    }
+
     /// Test keys see only test objects; live keys see both.
     pub fn sees(&self, mode: Mode) -> bool {
         self.mode == Mode::Live || mode == Mode::Test

@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 use super::auth::Principal;
 use super::error::{ApiError, ErrorBody};
 use super::{AppState, Json, Path, Query};
+use crate::store::tenants::Mode;
 use crate::store::{AuditCheck, AuditRecord, ItemRecord, RunRecord};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -170,15 +171,25 @@ pub struct AuditQuery {
 }
 
 /// The tenant's audit log: admin actions and applied changes, newest first.
+/// A test key reads only the events of one test integration
+/// (`?integration=ID`).
 #[utoipa::path(get, path = "/audit", tag = "audit", security(("api_key" = [])), params(AuditQuery),
-    responses((status = 200, body = Vec<AuditRecord>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody),
-              (status = 429, body = ErrorBody)))]
+    responses((status = 200, body = Vec<AuditRecord>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn list_audit(
     State(state): State<AppState>,
     who: Principal,
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditRecord>>, ApiError> {
     let limit = limit(query.limit)?;
+    // A test key reads the events of one test integration at a time; the
+    // rest of the log (members, keys, live configs) is not its to read.
+    match &query.integration {
+        Some(id) if who.mode == Mode::Test => {
+            super::integrations::visible(&state, &who, id).await?;
+        }
+        _ => who.require_live("the tenant's audit log (name a test integration: ?integration=ID)")?,
+    }
     let events = state
         .control
         .store
@@ -189,7 +200,9 @@ async fn list_audit(
 
 /// Walks the whole hash chain of the audit log: intact, or where it breaks.
 #[utoipa::path(get, path = "/audit/verify", tag = "audit", security(("api_key" = [])),
-    responses((status = 200, body = AuditCheck), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn verify_audit(State(state): State<AppState>, _who: Principal) -> Result<Json<AuditCheck>, ApiError> {
+    responses((status = 200, body = AuditCheck), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
+async fn verify_audit(State(state): State<AppState>, who: Principal) -> Result<Json<AuditCheck>, ApiError> {
+    who.require_live("the audit log")?;
     Ok(Json(state.control.store.verify_audit().await?))
 }

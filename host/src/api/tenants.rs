@@ -140,9 +140,12 @@ async fn current_tenant(State(state): State<AppState>, who: Principal) -> Result
     }))
 }
 
+/// The tenant's members (live keys only).
 #[utoipa::path(get, path = "/members", tag = "members", security(("api_key" = [])),
-    responses((status = 200, body = Vec<Member>), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 200, body = Vec<Member>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
 async fn list_members(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<Member>>, ApiError> {
+    who.require_live("the members")?;
     Ok(Json(state.control.store.members(&who.tenant).await?))
 }
 
@@ -163,6 +166,7 @@ async fn add_member(
     Json(new): Json<NewMember>,
 ) -> Result<(StatusCode, Json<Member>), ApiError> {
     who.require(Role::Owner)?;
+    who.require_live("the members")?;
     check_email("email", &new.email)?;
     let member = state
         .control
@@ -231,6 +235,7 @@ async fn change_member(
     Json(change): Json<MemberChange>,
 ) -> Result<Json<Member>, ApiError> {
     who.require(Role::Owner)?;
+    who.require_live("the members")?;
     let member = member_or_404(&state, &who, &id).await?;
     if change.role != Role::Owner {
         keeps_an_owner(&state, &who, &member).await?;
@@ -264,6 +269,7 @@ async fn remove_member(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     who.require(Role::Owner)?;
+    who.require_live("the members")?;
     let member = member_or_404(&state, &who, &id).await?;
     keeps_an_owner(&state, &who, &member).await?;
     state.control.store.remove_member(&who.tenant, &id).await?;
@@ -284,7 +290,8 @@ async fn remove_member(
               (status = 429, body = ErrorBody)))]
 async fn list_keys(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<ApiKey>>, ApiError> {
     who.require(Role::Owner)?;
-    Ok(Json(state.control.store.keys(&who.tenant).await?))
+    let keys = state.control.store.keys(&who.tenant).await?;
+    Ok(Json(keys.into_iter().filter(|key| who.sees(key.mode)).collect()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -339,7 +346,15 @@ async fn revoke_key(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     who.require(Role::Owner)?;
-    if !state.control.store.revoke_key(&who.tenant, &id).await? {
+    // A test key sees live keys as it sees any live thing: not at all.
+    let visible = state
+        .control
+        .store
+        .keys(&who.tenant)
+        .await?
+        .iter()
+        .any(|key| key.id == id && who.sees(key.mode));
+    if !visible || !state.control.store.revoke_key(&who.tenant, &id).await? {
         return Err(ApiError::not_found("key", &id));
     }
     state
