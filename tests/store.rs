@@ -369,3 +369,45 @@ fn the_audit_log_is_a_hash_chain_that_shows_tampering() {
         assert!(broken.reason.contains("removed"), "{broken:?}");
     });
 }
+
+/// Runs left `running` by a process that died: interrupted once no live
+/// lease covers them, or at once by the holder of their integration's
+/// lease; a run under a live lease is left alone; the leases of a node's
+/// earlier life are released by name only.
+#[test]
+fn runs_of_a_dead_process_are_interrupted_and_live_ones_are_not() {
+    on_both_alone(|store, _| async move {
+        let (dead, alive, taken) = (new_id("int"), new_id("int"), new_id("int"));
+        let orphan = store.start_run(&dead, "manual", None).await.unwrap();
+        let going = store.start_run(&alive, "manual", None).await.unwrap();
+        let stale = store.start_run(&taken, "manual", None).await.unwrap();
+        assert!(store.acquire_lease(&alive, "node_b/lease_1", 30_000).await.unwrap());
+        assert!(
+            store.acquire_lease(&dead, "node_a/lease_2", -1).await.unwrap(),
+            "an expired lease"
+        );
+        assert_eq!(store.interrupt_orphaned_runs(None).await.unwrap(), 2);
+        let status = |runs: Vec<hrsync::store::RunRecord>, id: &str| {
+            runs.into_iter()
+                .find(|r| r.id == id)
+                .map(|r| (r.status, r.error.unwrap_or_default()))
+        };
+        let (state, why) = status(store.runs(Some(&dead), 10).await.unwrap(), &orphan).unwrap();
+        assert_eq!(state, "interrupted");
+        assert!(why.contains("killed or crashed"), "{why}");
+        assert_eq!(
+            status(store.runs(Some(&taken), 10).await.unwrap(), &stale).unwrap().0,
+            "interrupted"
+        );
+        assert_eq!(
+            status(store.runs(Some(&alive), 10).await.unwrap(), &going).unwrap().0,
+            "running"
+        );
+
+        // `node_` must not match `nodeX` (the LIKE wildcard is escaped).
+        assert!(store.acquire_lease(&dead, "nodeXb/lease_3", 30_000).await.is_ok());
+        assert_eq!(store.release_node_leases("node_b").await.unwrap(), 1);
+        assert_eq!(store.release_node_leases("node_b").await.unwrap(), 0);
+        assert_eq!(store.interrupt_orphaned_runs(Some(&alive)).await.unwrap(), 1);
+    });
+}

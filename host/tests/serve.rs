@@ -246,3 +246,134 @@ fn two_servers_on_one_postgres_run_each_integration_once_at_a_time() {
         }
     }
 }
+
+/// `kill -9` of `hrsync serve` at random moments of a sync (bounded: 12
+/// trials, the moments spread over the first sync's length): after each
+/// restart no run is left `running`, and after the last one a sync leaves
+/// every employee with exactly one account, a second sync writes nothing,
+/// and the audit chain is intact.
+#[test]
+fn runs_killed_mid_apply_are_interrupted_and_the_next_run_finishes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("hrsync.db").display());
+    let hr = PersonioEmulator::start("kill-client", "kill-secret").unwrap();
+    let app = ScimEmulator::start("kill-token").unwrap();
+    hr.upsert((1..=400).map(|id| {
+        let mut e = HrEmployee::new(
+            id,
+            &format!("P{id}"),
+            "Example",
+            if id % 2 == 0 { "IT" } else { "Sales" },
+        );
+        e.supervisor_id = (id > 1).then_some(1);
+        e.last_modified_ms -= 60_000;
+        e
+    }));
+    let mut server = Serve::start(&database, dir.path(), "node");
+    let (status, tenant) = server.post(
+        OPERATOR,
+        "/api/v1/tenants",
+        json!({ "name": "Acme", "owner_email": "o@acme.example" }),
+    );
+    assert_eq!(status, 201, "{tenant}");
+    let key = tenant["key"]["secret"].as_str().unwrap().to_string();
+    for plugin in ["personio", "scim"] {
+        let bytes = std::fs::read(built_plugin(plugin)).expect("plugins built (scripts/build-plugins)");
+        let (status, body) = server.call(&key, "POST", "/api/v1/plugins", Some(&bytes), "application/wasm");
+        assert_eq!(status, 201, "{body}");
+    }
+    let (_, source) = server.post(
+        &key,
+        "/api/v1/installations",
+        json!({ "name": "Personio", "plugin": "personio", "config": { "base_url": hr.base_url() },
+                "secrets": { "client-id": "kill-client", "client-secret": "kill-secret" }, "allowed_hosts": [hr.base_url()] }),
+    );
+    let (_, target) = server.post(
+        &key,
+        "/api/v1/installations",
+        json!({ "name": "SCIM", "plugin": "scim", "config": { "base_url": app.base_url() },
+                "secrets": { "token": "kill-token" }, "allowed_hosts": [app.origin()] }),
+    );
+    let (status, integration) = server.post(
+        &key,
+        "/api/v1/integrations",
+        json!({ "name": "Killed", "source": source["id"], "target": target["id"],
+                "options": { "full_read_every_hours": 0, "deletion_threshold_percent": 100 } }),
+    );
+    assert_eq!(status, 201, "{integration}");
+    let id = integration["id"].as_str().unwrap().to_string();
+    let runs = |server: &Serve| -> Vec<Value> {
+        let (_, runs) = server.get(&key, &format!("/api/v1/runs?integration={id}&limit=500"));
+        runs.as_array().cloned().unwrap_or_default()
+    };
+
+    // Seeded from the clock and printed, so a failure can be replayed.
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    println!("kill moments seeded with {seed}");
+    // One request per change, and every employee renamed before each
+    // sync: each run has a few hundred writes to be killed in.
+    app.set_bulk(false);
+    let mut interrupted = 0;
+    for trial in 0..12 {
+        for id in 1..=400 {
+            hr.update(id, |e| e.last_name = format!("Trial{trial}"));
+        }
+        let (status, started) = server.post(&key, &format!("/api/v1/integrations/{id}/sync"), json!({}));
+        assert_eq!(status, 202, "trial {trial}: {started}");
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(seed % 1000));
+        drop(server); // SIGKILL
+        server = Serve::start(&database, dir.path(), "node");
+        let after = runs(&server);
+        assert!(
+            after.iter().all(|r| r["status"] != "running"),
+            "trial {trial}: a run left running after the restart: {after:?}"
+        );
+        interrupted = after.iter().filter(|r| r["status"] == "interrupted").count();
+    }
+    println!("{interrupted} of 12 runs were killed before they ended");
+
+    let (status, started) = server.post(&key, &format!("/api/v1/integrations/{id}/sync"), json!({}));
+    assert_eq!(status, 202, "{started}");
+    let wait = |server: &Serve, run: &str| -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (_, detail) = server.get(&key, &format!("/api/v1/runs/{run}"));
+            if detail["run"]["status"] != "running" {
+                return detail;
+            }
+            assert!(Instant::now() < deadline, "run {run} still going");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let last = wait(&server, started["run_id"].as_str().unwrap());
+    assert_eq!(last["run"]["status"], "succeeded", "{last}");
+    let users = app.users();
+    let mut names: Vec<&str> = users.iter().filter_map(|u| u["userName"].as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!((users.len(), names.len()), (400, 400), "one account per employee");
+    let stale: Vec<&Value> = users.iter().filter(|u| u["name"]["familyName"] != "Trial11").collect();
+    assert!(
+        stale.is_empty(),
+        "changes the killed runs left were not applied: {stale:?}"
+    );
+    let (_, again) = server.post(&key, &format!("/api/v1/integrations/{id}/sync"), json!({}));
+    let again = wait(&server, again["run_id"].as_str().unwrap());
+    assert_eq!(again["run"]["status"], "succeeded", "{again}");
+    let writes: Vec<&Value> = again["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["outcome"] == "done")
+        .collect();
+    assert!(writes.is_empty(), "a second run after the crashes wrote: {writes:?}");
+    let (_, check) = server.get(&key, "/api/v1/audit/verify");
+    assert_eq!(check["broken"], Value::Null, "{check}");
+}

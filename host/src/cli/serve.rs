@@ -92,7 +92,16 @@ async fn serve_async(runtime: Runtime, args: ServeArgs) -> Result<ExitCode, Stri
         }),
         ..Notifier::default()
     };
-    let control = Arc::new(Control::new(store, Arc::new(runtime), vault, notifier).with_egress(egress));
+    let node = node_name(&args.data_dir)?;
+    let control = Arc::new(
+        Control::new(store, Arc::new(runtime), vault, notifier)
+            .with_egress(egress)
+            .with_node(node),
+    );
+    control
+        .recover()
+        .await
+        .map_err(|e| format!("recovering runs left by a crash: {e}"))?;
     let state = AppState::new(
         Arc::clone(&control),
         args.operator_token.as_deref(),
@@ -137,6 +146,20 @@ async fn serve_async(runtime: Runtime, args: ServeArgs) -> Result<ExitCode, Stri
     }
     say("hrsync serve: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// This server's name, kept in `<data-dir>/node` so that a restart knows
+/// the leases of its previous life. Each process needs its own data folder.
+fn node_name(data_dir: &std::path::Path) -> Result<String, String> {
+    let path = data_dir.join("node");
+    match std::fs::read_to_string(&path) {
+        Ok(name) if !name.trim().is_empty() => Ok(name.trim().to_string()),
+        _ => {
+            let name = crate::store::new_id("node");
+            std::fs::write(&path, &name).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(name)
+        }
+    }
 }
 
 /// A status line on stdout; a closed stdout does not stop the server.

@@ -137,6 +137,9 @@ pub struct Control {
     /// The non-public addresses tenants may reach (none unless the
     /// operator allows some).
     pub egress: Arc<EgressAllowance>,
+    /// This server's name in the leases it holds (`node/lease`): a server
+    /// restarted under the same name knows its old leases are dead.
+    pub node: String,
     /// Set when the server shuts down: no new runs start.
     stopping: AtomicBool,
     /// The stop signals of the runs going on in this process, by run id.
@@ -161,6 +164,7 @@ impl Control {
             vault,
             notifier,
             egress: Arc::default(),
+            node: new_id("node"),
             stopping: AtomicBool::new(false),
             stops: Mutex::new(HashMap::new()),
             waiting: Mutex::new(std::collections::HashSet::new()),
@@ -175,6 +179,30 @@ impl Control {
         self.notifier.egress = Arc::clone(&egress);
         self.egress = egress;
         self
+    }
+
+    /// Names this server for its leases; the same name after a restart
+    /// lets [`Self::recover`] release what the dead process held at once.
+    pub fn with_node(mut self, node: String) -> Self {
+        self.node = node;
+        self
+    }
+
+    /// After a crash or `kill -9`: the leases this node held in its last
+    /// life are released, and runs no live process holds a lease for are
+    /// marked interrupted. Called at start-up, and by the scheduler every
+    /// lease period for runs of other nodes that died.
+    pub async fn recover(&self) -> Result<u64, StoreError> {
+        let released = self.store.release_node_leases(&self.node).await?;
+        let interrupted = self.store.interrupt_orphaned_runs(None).await?;
+        if released + interrupted > 0 {
+            tracing::warn!(
+                released,
+                interrupted,
+                "runs left by a process that died are marked interrupted"
+            );
+        }
+        Ok(interrupted)
     }
 
     /// Why a tenant may not grant these hosts, naming the first refused
@@ -350,11 +378,14 @@ impl Control {
         if self.is_stopping() {
             return Err(StartError::ShuttingDown);
         }
-        let holder = new_id("lease");
+        let holder = format!("{}/{}", self.node, new_id("lease"));
         if !self.store.acquire_lease(&integration.id, &holder, LEASE_TTL_MS).await? {
             return Err(StartError::Busy);
         }
         let prepared = async {
+            // With the lease held, no run of this integration is going on:
+            // one still marked running was left by a process that died.
+            self.store.interrupt_orphaned_runs(Some(&integration.id)).await?;
             let job = self.prepare(tenant, integration).await?;
             let run_id = self
                 .store
@@ -413,7 +444,7 @@ impl Control {
         if self.is_stopping() {
             return Err(StartError::ShuttingDown);
         }
-        let holder = new_id("lease");
+        let holder = format!("{}/{}", self.node, new_id("lease"));
         if !self.store.acquire_lease(integration, &holder, LEASE_TTL_MS).await? {
             return Err(StartError::Busy);
         }

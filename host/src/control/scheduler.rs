@@ -13,6 +13,7 @@ use crate::store::{now_ms, StoreError};
 
 /// Checks for due integrations every `tick` until `shutdown` turns true.
 pub async fn run(control: Arc<Control>, tick: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut recovered = std::time::Instant::now();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(tick) => {}
@@ -21,6 +22,13 @@ pub async fn run(control: Arc<Control>, tick: Duration, mut shutdown: tokio::syn
         }
         if *shutdown.borrow() || control.is_stopping() {
             break;
+        }
+        // Runs of another node that died are found once its leases expire.
+        if recovered.elapsed() >= Duration::from_millis(super::LEASE_TTL_MS as u64) {
+            recovered = std::time::Instant::now();
+            if let Err(error) = control.recover().await {
+                tracing::error!(%error, "scheduler: looking for runs left by a dead process failed");
+            }
         }
         if let Err(error) = run_due(&control).await {
             tracing::error!(%error, "scheduler: reading due integrations failed");

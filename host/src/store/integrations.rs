@@ -364,6 +364,59 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Releases every lease whose holder starts with `node/`: held by this
+    /// node in an earlier life (it was killed), so nobody runs under them.
+    pub async fn release_node_leases(&self, node: &str) -> Result<u64, StoreError> {
+        let escaped: String = node
+            .chars()
+            .flat_map(|c| match c {
+                '!' | '%' | '_' => vec!['!', c],
+                c => vec![c],
+            })
+            .collect();
+        let done = sqlx::query("DELETE FROM run_leases WHERE holder LIKE $1 ESCAPE '!'")
+            .bind(format!("{escaped}/%"))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Marks runs left `running` by a process that died as `interrupted`:
+    /// of `integration`, whose lease the caller holds (so none of its runs
+    /// is going on), or, without one, of every integration whose lease has
+    /// expired or is gone. Returns how many.
+    pub async fn interrupt_orphaned_runs(&self, integration: Option<&str>) -> Result<u64, StoreError> {
+        const WHY: &str = "interrupted: the process running it stopped without finishing (killed or crashed); \
+                           the next run reads and applies what is left";
+        let now = now_ms();
+        let done = match integration {
+            Some(integration) => {
+                sqlx::query(
+                    "UPDATE runs SET status = 'interrupted', finished_at = $1, error = $2 \
+                     WHERE status = 'running' AND integration_id = $3",
+                )
+                .bind(now)
+                .bind(WHY)
+                .bind(integration)
+                .execute(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "UPDATE runs SET status = 'interrupted', finished_at = $1, error = $2 \
+                     WHERE status = 'running' AND NOT EXISTS (SELECT 1 FROM run_leases l \
+                       WHERE l.integration_id = runs.integration_id AND l.expires_at >= $3)",
+                )
+                .bind(now)
+                .bind(WHY)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+            }
+        };
+        Ok(done.rows_affected())
+    }
+
     pub async fn release_lease(&self, integration: &str, holder: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM run_leases WHERE integration_id = $1 AND holder = $2")
             .bind(integration)
