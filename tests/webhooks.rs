@@ -157,11 +157,37 @@ fn forged_and_misdirected_webhooks_change_nothing() {
         .len();
     assert_eq!(runs_before, runs_after, "no run for a refused webhook");
 
-    // A well-signed one starts a run; an inactive integration takes none.
+    // A well-signed one starts a run; the same request again is a replay
+    // and starts nothing.
     let (status, answer) = post(&format!("/hooks/{id}"), WEBHOOK_KEY, &now);
     assert_eq!((status, answer["events"].as_u64()), (202, Some(1)), "{answer}");
+    let runs_now = |owner: &hrsync_tests::api::Client| {
+        owner
+            .get(&format!("/api/v1/runs?integration={id}"))
+            .1
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert!(eventually(Duration::from_secs(10), || runs_now(&owner) == runs_before + 1));
+    for _ in 0..3 {
+        let (status, answer) = post(&format!("/hooks/{id}"), WEBHOOK_KEY, &now);
+        assert_eq!(status, 409, "{answer}");
+        assert!(
+            answer["error"]["message"].as_str().unwrap().contains("replay"),
+            "{answer}"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(runs_now(&owner), runs_before + 1, "a replayed webhook started a run");
+
+    // An inactive integration takes none, and tells so only to a request
+    // whose signature holds.
     owner.post(&format!("/api/v1/integrations/{id}/deactivate"), json!({}));
-    let (status, answer) = post(&format!("/hooks/{id}"), WEBHOOK_KEY, &now);
+    let (status, answer) = post(&format!("/hooks/{id}"), "not the key", &now);
+    assert_eq!(status, 401, "{answer}");
+    let later = (hrsync::store::now_ms() / 1000 + 1).to_string();
+    let (status, answer) = post(&format!("/hooks/{id}"), WEBHOOK_KEY, &later);
     assert_eq!(
         (status, answer["error"]["field"].as_str()),
         (409, Some("state")),
@@ -212,4 +238,51 @@ fn an_employee_deleted_in_bamboohr_is_deactivated() {
     for other in [1, 2, 3] {
         assert_eq!(active(&app, &format!("emp{other}.bamboo@example.com")), Some(true));
     }
+}
+
+/// The HMAC of a BambooHR webhook, computed by Python's `hmac` (an
+/// implementation independent of ours): the emulator signs the same way,
+/// and the plugin takes a webhook signed by Python for the current time.
+#[test]
+fn bamboohr_signatures_match_an_independent_hmac() {
+    let python = |key: &str, body: &str, timestamp: &str| -> String {
+        let script = "import hmac, hashlib, sys\n\
+                      print(hmac.new(sys.argv[1].encode(), sys.argv[2].encode() + sys.argv[3].encode(), \
+                      hashlib.sha256).hexdigest())";
+        let out = std::process::Command::new("python3")
+            .args(["-c", script, key, body, timestamp])
+            .output()
+            .expect("python3 (scripts/setup installs it)");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    // A fixed vector, also written down: computed once with Python.
+    assert_eq!(
+        signature("bamboo-webhook-key", br#"{"type":"employee.updated"}"#, "1700000000"),
+        "f7ade1ed7bfb5ada64cb37ba4e8c4fab1951b2ee3888b5b00ca10ff89df9e5d1"
+    );
+    assert_eq!(
+        python("bamboo-webhook-key", r#"{"type":"employee.updated"}"#, "1700000000"),
+        "f7ade1ed7bfb5ada64cb37ba4e8c4fab1951b2ee3888b5b00ca10ff89df9e5d1"
+    );
+
+    let server = Server::start();
+    let hr = BambooHrEmulator::start(API_KEY).unwrap();
+    let app = ScimEmulator::start(APP_TOKEN).unwrap();
+    let (_, owner) = server.tenant("Acme", "owner@acme.example");
+    let id = world(&server, &owner, &hr, &app);
+    let body = json!({ "type": "employee.updated", "timestamp": "2026-11-22T05:00:00Z",
+                       "data": { "companyId": "1", "employeeId": "2", "changedFields": ["firstName"] } })
+    .to_string();
+    let now = (hrsync::store::now_ms() / 1000).to_string();
+    let response = ureq::post(&format!("{}/hooks/{id}", server.base))
+        .set("content-type", "application/json")
+        .set("x-bamboohr-timestamp", &now)
+        .set("x-bamboohr-signature", &python(WEBHOOK_KEY, &body, &now))
+        .send_string(&body);
+    let status = match response {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r.status(),
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(status, 202, "a webhook signed by Python's hmac");
 }

@@ -35,6 +35,32 @@ pub struct HookAccepted {
 /// Largest webhook body read.
 const MAX_BODY: usize = 256 << 10;
 
+/// How long a webhook is remembered against replays: longer than the
+/// timestamp window of any source (BambooHR's plugin allows 5 minutes each
+/// way).
+const RECEIPT_TTL_MS: i64 = 15 * 60 * 1000;
+
+/// What identifies one signed request: its body and the headers that carry
+/// a signature or a timestamp (what the HR system signs). The same request
+/// sent again has the same digest; changing any of it breaks the signature.
+fn receipt_digest(headers: &HeaderMap, body: &[u8]) -> String {
+    let mut signed: Vec<(String, &[u8])> = headers
+        .iter()
+        .filter(|(name, _)| {
+            let name = name.as_str();
+            name.contains("signature") || name.contains("timestamp")
+        })
+        .map(|(name, value)| (name.as_str().to_string(), value.as_bytes()))
+        .collect();
+    signed.sort();
+    let mut hasher = blake3::Hasher::new();
+    for (name, value) in signed {
+        hasher.update(name.as_bytes()).update(b":").update(value).update(b"\n");
+    }
+    hasher.update(body);
+    hasher.finalize().to_hex().to_string()
+}
+
 /// Takes a webhook of the integration's HR system.
 #[utoipa::path(post, path = "/hooks/{integration}", tag = "hooks", params(("integration" = String, Path)),
     request_body(content = Object, content_type = "application/json", description = "As the HR system sends it"),
@@ -58,16 +84,8 @@ async fn receive(
     let Some((tenant, integration)) = state.control.store.integration_anywhere(&id).await? else {
         return Err(ApiError::not_found("integration", &id));
     };
-    if integration.state != RunState::Active {
-        return Err(ApiError::Conflict {
-            field: Some("state".into()),
-            message: format!(
-                "the integration is {}; webhooks run active integrations only",
-                integration.state.as_str()
-            ),
-        });
-    }
     let source = state.control.source(&tenant, &integration).await?;
+    let digest = receipt_digest(&headers, &body);
     let request = WebhookRequest {
         headers: headers
             .iter()
@@ -96,6 +114,23 @@ async fn receive(
             })
         }
     };
+    // Only a request whose signature holds gets this far: what follows
+    // tells something of the integration.
+    if !state.control.store.first_receipt(&id, &digest, RECEIPT_TTL_MS).await? {
+        return Err(ApiError::Conflict {
+            field: None,
+            message: "this webhook was received before (a replay); it is not taken again".into(),
+        });
+    }
+    if integration.state != RunState::Active {
+        return Err(ApiError::Conflict {
+            field: Some("state".into()),
+            message: format!(
+                "the integration is {}; webhooks run active integrations only",
+                integration.state.as_str()
+            ),
+        });
+    }
     let run_id = if events.is_empty() {
         None
     } else {

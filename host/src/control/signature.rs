@@ -50,7 +50,8 @@ pub fn verify(secret: &[u8], header: Option<&str>, body: &[u8], now_secs: i64) -
         }
     }
     let (timestamp, tag) = timestamp.zip(tag).ok_or(SignatureError::Malformed)?;
-    if (now_secs - timestamp).abs() > TOLERANCE_SECS {
+    // abs_diff: a timestamp near i64::MIN or MAX must not overflow.
+    if now_secs.abs_diff(timestamp) > TOLERANCE_SECS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     mac(secret, timestamp, body)
@@ -61,6 +62,36 @@ pub fn verify(secret: &[u8], header: Option<&str>, body: &[u8], now_secs: i64) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Computed independently, with Python's `hmac`:
+    /// `hmac.new(b"whsig_3f9a1c", b"1700000000." + body, hashlib.sha256).hexdigest()`.
+    #[test]
+    fn signatures_match_an_independent_hmac() {
+        let body = br#"{"event":"run.failed","run":"run_1"}"#;
+        let expected = "0660a86bd7db88e1b15123c3cbdac2448baf049fd94ad7e1999a8b779218beec";
+        assert_eq!(
+            sign(b"whsig_3f9a1c", 1_700_000_000, body),
+            format!("t=1700000000,v1={expected}")
+        );
+        let header = format!("t=1700000000,v1={expected}");
+        assert_eq!(verify(b"whsig_3f9a1c", Some(&header), body, 1_700_000_100), Ok(()));
+    }
+
+    #[test]
+    fn extreme_timestamps_are_stale_not_a_panic() {
+        for t in [i64::MIN, i64::MAX, -1] {
+            let header = sign(b"whsec", t, b"{}");
+            assert_eq!(
+                verify(b"whsec", Some(&header), b"{}", 1_700_000_000),
+                Err(SignatureError::Stale)
+            );
+        }
+        let header = "t=99999999999999999999999,v1=00";
+        assert_eq!(
+            verify(b"whsec", Some(header), b"{}", 1_700_000_000),
+            Err(SignatureError::Malformed)
+        );
+    }
 
     #[test]
     fn signatures_check_body_secret_and_time() {

@@ -53,7 +53,9 @@ pub struct Notify {
     /// Further addresses.
     pub emails: Vec<String>,
     /// POSTed a JSON event signed with the integration's signing secret
-    /// (`X-Hrsync-Signature: sha256=<hex HMAC of the body>`).
+    /// (`X-Hrsync-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
+    /// "<t>.<body>">`); public addresses only unless the operator allows
+    /// more (`hrsync serve --egress-allow`); redirects are not followed.
     pub webhook_url: Option<String>,
 }
 
@@ -361,6 +363,26 @@ impl Store {
             .bind(holder)
             .execute(&self.pool)
             .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records a webhook's digest for `ttl_ms`; false when it was recorded
+    /// before and has not expired (a replay). Expired digests are dropped.
+    pub async fn first_receipt(&self, integration: &str, digest: &str, ttl_ms: i64) -> Result<bool, StoreError> {
+        let now = now_ms();
+        sqlx::query("DELETE FROM webhook_receipts WHERE expires_at < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        let done = sqlx::query(
+            "INSERT INTO webhook_receipts (integration_id, digest, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (integration_id, digest) DO NOTHING",
+        )
+        .bind(integration)
+        .bind(digest)
+        .bind(now + ttl_ms)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 

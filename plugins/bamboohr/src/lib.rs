@@ -329,10 +329,12 @@ impl Source for BambooHr {
                 "X-BambooHR-Signature or X-BambooHR-Timestamp missing".into(),
             ));
         };
+        // Checked: a huge timestamp must not wrap around into the window.
         let sent_ms = timestamp
             .parse::<u64>()
-            .map(|secs| secs * 1000)
-            .map_err(|_| PluginError::Unauthorized("X-BambooHR-Timestamp is not a Unix time".into()))?;
+            .ok()
+            .and_then(|secs| secs.checked_mul(1000))
+            .ok_or_else(|| PluginError::Unauthorized("X-BambooHR-Timestamp is not a Unix time".into()))?;
         if now_millis().abs_diff(sent_ms) > WEBHOOK_TOLERANCE_MS {
             return Err(PluginError::Unauthorized(
                 "the webhook's timestamp is more than 5 minutes off".into(),
