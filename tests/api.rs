@@ -888,3 +888,41 @@ fn a_test_key_reaches_nothing_live_on_any_route() {
         "the test key changed something live: {by_test_key:?}"
     );
 }
+
+/// Names that display as something they are not are refused; the database
+/// file is readable by its owner only.
+#[test]
+fn deceptive_names_are_refused_and_the_database_is_private() {
+    let server = Server::start();
+    let (_, owner) = server.tenant("Acme", "owner@acme.example");
+    for name in [
+        "Payroll\u{202E}gpj.exe",
+        "Adm\u{200B}in",
+        "\u{2066}Acme\u{2069}",
+        "Acme\u{FEFF}",
+    ] {
+        let (status, body) = owner.post("/api/v1/keys", json!({ "name": name, "mode": "live" }));
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (422, Some("name")),
+            "{name:?}: {body}"
+        );
+        let (status, body) = server.operator().post(
+            "/api/v1/tenants",
+            json!({ "name": name, "owner_email": "x@example.com" }),
+        );
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (422, Some("name")),
+            "{name:?}: {body}"
+        );
+    }
+    let (status, body) = owner.post("/api/v1/keys", json!({ "name": "Müller & Søn – CI", "mode": "live" }));
+    assert_eq!(status, 201, "umlauts and dashes are names: {body}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(server.database_path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+}

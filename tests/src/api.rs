@@ -93,6 +93,11 @@ impl Server {
         self.client(Some(OPERATOR_TOKEN))
     }
 
+    /// The server's SQLite file.
+    pub fn database_path(&self) -> std::path::PathBuf {
+        self._dir.path().join("hrsync.db")
+    }
+
     /// Every byte the server's SQLite database holds on disk (the file and
     /// its write-ahead log), to look for what must not be stored in clear.
     pub fn database_bytes(&self) -> Vec<u8> {

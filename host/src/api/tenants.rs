@@ -79,7 +79,23 @@ pub fn check_name(field: &str, name: &str) -> Result<(), ApiError> {
     if name.trim().is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
         return Err(ApiError::invalid(field, "give a name of 1 to 200 printable characters"));
     }
+    if let Some(hidden) = name.chars().find(|c| is_hidden(*c)) {
+        return Err(ApiError::invalid(
+            field,
+            format!(
+                "the name holds U+{:04X}, an invisible or text-direction character: names are shown to \
+                 other members and must read as they are",
+                hidden as u32
+            ),
+        ));
+    }
     Ok(())
+}
+
+/// Bidirectional overrides and isolates, direction marks and zero-width
+/// characters: they make a name display as something it is not.
+fn is_hidden(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{061C}' | '\u{FEFF}')
 }
 
 /// Creates a tenant with its first owner and a live key for them.

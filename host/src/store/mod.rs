@@ -204,12 +204,34 @@ fn link_from((hr_id, account_id, origin, email, user_name): LinkColumns) -> Resu
     })
 }
 
+/// Creates a missing SQLite file readable by its owner only (SQLite gives
+/// its journal and WAL files the same permissions): it holds the tenants'
+/// configuration, links and audit log.
+fn create_private(path: &str) -> Result<(), StoreError> {
+    let file = path.split('?').next().unwrap_or(path);
+    if file.is_empty() || file == ":memory:" {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(file) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        // A folder that does not exist: SQLite names the problem itself.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StoreError::Malformed(format!("cannot create {file}: {e}"))),
+    }
+}
+
 impl Store {
     /// Connects and migrates. `sqlite://PATH` (created when missing) or
     /// `postgres://...`.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let url = if let Some(path) = url.strip_prefix("sqlite://") {
+            create_private(path)?;
             if path.contains('?') {
                 url.to_string()
             } else {
