@@ -926,3 +926,38 @@ fn deceptive_names_are_refused_and_the_database_is_private() {
         assert_eq!(mode & 0o777, 0o600, "{mode:o}");
     }
 }
+
+/// A schedule more frequent than the operator allows is refused naming the
+/// field; the default minimum is 5 minutes.
+#[test]
+fn schedules_more_frequent_than_the_minimum_are_refused() {
+    let server = Server::with(ServerOptions {
+        min_schedule_interval_secs: hrsync::api::ApiSettings::default().min_schedule_interval_secs,
+        ..ServerOptions::default()
+    });
+    let hr = PersonioEmulator::start(HR_CLIENT, HR_SECRET).unwrap();
+    let app = ScimEmulator::start(APP_TOKEN).unwrap();
+    let (_, owner) = server.tenant("Acme", "owner@acme.example");
+    let installed = install(&owner, &hr, &app);
+    let created = create_integration(&owner, &installed, json!({}));
+    let id = created["id"].as_str().unwrap();
+    for schedule in ["* * * * * *", "* * * * *", "*/4 * * * *", "0,1 4 * * *"] {
+        let (status, body) = owner.patch(&format!("/api/v1/integrations/{id}"), json!({ "schedule": schedule }));
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (422, Some("schedule")),
+            "{schedule}: {body}"
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("at most every 300 s"),
+            "{body}"
+        );
+    }
+    for schedule in ["*/5 * * * *", "0 4 * * *", "30 7 * * MON-FRI"] {
+        let (status, body) = owner.patch(&format!("/api/v1/integrations/{id}"), json!({ "schedule": schedule }));
+        assert_eq!(status, 200, "{schedule}: {body}");
+    }
+}

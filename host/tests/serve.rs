@@ -55,6 +55,8 @@ impl Serve {
             .env("HRSYNC_SCHEDULER_TICK_MS", "50")
             // The emulators listen on loopback.
             .env("HRSYNC_EGRESS_ALLOW", "127.0.0.1")
+            // The schedule below runs every second.
+            .env("HRSYNC_MIN_SCHEDULE_INTERVAL_SECS", "1")
             // Everything the server logs, to look for secrets in it.
             .env("RUST_LOG", "debug")
             .stdout(Stdio::piped())

@@ -31,6 +31,9 @@ pub struct ServerOptions {
     /// `hrsync serve --egress-allow`: loopback by default, where the
     /// emulators listen.
     pub egress_allow: Vec<String>,
+    /// `hrsync serve --min-schedule-interval-secs`: 1 by default, for
+    /// schedules every second.
+    pub min_schedule_interval_secs: u64,
 }
 
 impl Default for ServerOptions {
@@ -41,6 +44,7 @@ impl Default for ServerOptions {
             scheduler_tick: Duration::from_millis(100),
             max_plugin_bytes: ApiSettings::default().max_plugin_bytes,
             egress_allow: vec!["127.0.0.1".into()],
+            min_schedule_interval_secs: 1,
         }
     }
 }
@@ -70,6 +74,7 @@ impl Server {
             Some(OPERATOR_TOKEN),
             ApiSettings {
                 max_plugin_bytes: options.max_plugin_bytes,
+                min_schedule_interval_secs: options.min_schedule_interval_secs,
                 ..ApiSettings::default()
             },
         );

@@ -123,13 +123,27 @@ async fn check(state: &AppState, who: &Principal, integration: &Integration) -> 
             ));
         }
     }
-    Schedule::parse(&integration.schedule, &integration.timezone).map_err(|e| {
+    let schedule = Schedule::parse(&integration.schedule, &integration.timezone).map_err(|e| {
         let field = match e {
             crate::control::schedule::ScheduleError::Zone(_) => "timezone",
             _ => "schedule",
         };
         ApiError::invalid(field, e.to_string())
     })?;
+    let minimum = state.settings.min_schedule_interval_secs;
+    if let Some(gap) = schedule.shortest_gap(crate::store::now_ms(), 50) {
+        if gap < (minimum as i64).saturating_mul(1000) {
+            return Err(ApiError::invalid(
+                "schedule",
+                format!(
+                    "`{}` runs every {} s; this server runs an integration at most every {minimum} s \
+                     (operator setting --min-schedule-interval-secs)",
+                    integration.schedule,
+                    gap / 1000
+                ),
+            ));
+        }
+    }
     for (i, email) in integration.notify.emails.iter().enumerate() {
         check_email(&format!("notify.emails[{i}]"), email)?;
     }

@@ -40,6 +40,8 @@ pub struct ApiSettings {
     /// Failed authentications per client address and minute before it is
     /// refused for the rest of the minute.
     pub max_auth_failures: usize,
+    /// The shortest time between two scheduled runs of an integration.
+    pub min_schedule_interval_secs: u64,
 }
 
 impl Default for ApiSettings {
@@ -47,6 +49,7 @@ impl Default for ApiSettings {
         Self {
             max_plugin_bytes: 32 << 20,
             max_auth_failures: auth::MAX_FAILURES,
+            min_schedule_interval_secs: 300,
         }
     }
 }

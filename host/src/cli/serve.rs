@@ -50,6 +50,10 @@ pub struct ServeArgs {
     /// address is refused for the rest of the minute.
     #[arg(long, env = "HRSYNC_MAX_AUTH_FAILURES", default_value_t = crate::api::auth::MAX_FAILURES)]
     max_auth_failures: usize,
+    /// The shortest time between two scheduled runs of an integration, in
+    /// seconds: a schedule that runs more often is refused.
+    #[arg(long, env = "HRSYNC_MIN_SCHEDULE_INTERVAL_SECS", default_value_t = 300)]
+    min_schedule_interval_secs: u64,
     /// Largest plugin component accepted, in MiB.
     #[arg(long, env = "HRSYNC_MAX_PLUGIN_MIB", default_value_t = 32)]
     max_plugin_mib: usize,
@@ -108,6 +112,7 @@ async fn serve_async(runtime: Runtime, args: ServeArgs) -> Result<ExitCode, Stri
         ApiSettings {
             max_plugin_bytes: args.max_plugin_mib << 20,
             max_auth_failures: args.max_auth_failures,
+            min_schedule_interval_secs: args.min_schedule_interval_secs,
         },
     );
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -40,6 +40,21 @@ impl Schedule {
         Ok(schedule)
     }
 
+    /// The shortest time between two of the next `count` runs after
+    /// `after_ms`, in ms (None: fewer than two runs).
+    pub fn shortest_gap(&self, after_ms: i64, count: usize) -> Option<i64> {
+        let mut previous = self.next_after(after_ms)?;
+        let mut shortest: Option<i64> = None;
+        for _ in 1..count {
+            let Some(next) = self.next_after(previous) else {
+                break;
+            };
+            shortest = Some(shortest.map_or(next - previous, |s| s.min(next - previous)));
+            previous = next;
+        }
+        shortest
+    }
+
     /// The first run strictly after `after_ms` (ms since the epoch).
     pub fn next_after(&self, after_ms: i64) -> Option<i64> {
         let after = Utc.timestamp_millis_opt(after_ms).single()?.with_timezone(&self.zone);
