@@ -961,3 +961,77 @@ fn schedules_more_frequent_than_the_minimum_are_refused() {
         assert_eq!(status, 200, "{schedule}: {body}");
     }
 }
+
+/// Stored secrets go only where they were entered for: granting a new host
+/// drops those not entered again in the same request; other changes keep
+/// them.
+#[test]
+fn secrets_stay_bound_to_the_hosts_they_were_entered_for() {
+    let server = Server::start();
+    let (_, owner) = server.tenant("Acme", "owner@acme.example");
+    let (status, body) = owner.upload(&plugin_bytes("personio"));
+    assert_eq!(status, 201, "{body}");
+    let (status, installed) = owner.post(
+        "/api/v1/installations",
+        json!({ "name": "Personio", "plugin": "personio", "config": { "base_url": "https://api.personio.de" },
+                "secrets": { "client-id": "id-5a1f", "client-secret": HR_SECRET },
+                "allowed_hosts": ["https://api.personio.de"] }),
+    );
+    assert_eq!(status, 201, "{installed}");
+    let id = installed["id"].as_str().unwrap();
+    let path = format!("/api/v1/installations/{id}");
+
+    // The same origin spelled otherwise, and a config change within it: kept.
+    let (status, same) = owner.patch(
+        &path,
+        json!({ "allowed_hosts": ["HTTPS://API.personio.de/"], "config": { "base_url": "https://api.personio.de/v1" } }),
+    );
+    assert_eq!(
+        (status, &same["secrets"]),
+        (200, &json!(["client-id", "client-secret"])),
+        "{same}"
+    );
+
+    // An attacker's host granted: refused unless every stored secret is
+    // entered again (or removed) in the same request.
+    let attack = json!({ "allowed_hosts": ["https://api.personio.de", "https://collector.example.net"],
+                         "config": { "base_url": "https://collector.example.net" } });
+    let (status, refused) = owner.patch(&path, attack.clone());
+    assert_eq!(
+        (status, refused["error"]["field"].as_str()),
+        (422, Some("secrets")),
+        "{refused}"
+    );
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("client-id, client-secret"),
+        "{refused}"
+    );
+    let mut partly = attack.clone();
+    partly["secrets"] = json!({ "client-id": "id-5a1f" });
+    let (status, refused) = owner.patch(&path, partly);
+    assert_eq!(status, 422, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("(client-secret)"),
+        "{refused}"
+    );
+    let (_, unchanged) = owner.get(&path);
+    assert_eq!(
+        unchanged["allowed_hosts"],
+        json!(["HTTPS://API.personio.de/"]),
+        "{unchanged}"
+    );
+    let mut entered = attack;
+    entered["secrets"] = json!({ "client-id": "id-for-collector", "client-secret": "entered-again-7c2d" });
+    let (status, moved) = owner.patch(&path, entered);
+    assert_eq!(
+        (status, &moved["secrets"]),
+        (200, &json!(["client-id", "client-secret"])),
+        "{moved}"
+    );
+}

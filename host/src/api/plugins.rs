@@ -250,6 +250,14 @@ async fn check(state: &AppState, tenant: &str, installation: &Installation) -> R
 }
 
 /// Seals secret values for an installation.
+/// Whether `after` grants an origin `before` did not (compared as parsed,
+/// so `HTTPS://API.example.com/` is `https://api.example.com`).
+fn grants_something_new(before: &[String], after: &[String]) -> bool {
+    let normal = |host: &String| Grant::parse(host).map_or_else(|_| host.clone(), |g| g.to_string());
+    let granted: std::collections::HashSet<String> = before.iter().map(normal).collect();
+    after.iter().any(|host| !granted.contains(&normal(host)))
+}
+
 fn seal_into(
     state: &AppState,
     installation: &mut Installation,
@@ -392,6 +400,28 @@ async fn change_installation(
     }
     if let Some(hosts) = change.allowed_hosts {
         after.allowed_hosts = hosts;
+    }
+    // Secrets are bound to the hosts they were entered for: granting a new
+    // one takes every stored secret entered again (or removed) in the same
+    // request, so that an admin cannot send a stored secret to a host of
+    // their choosing.
+    if grants_something_new(&before.allowed_hosts, &after.allowed_hosts) {
+        let stale: Vec<&str> = after
+            .sealed_secrets
+            .keys()
+            .filter(|name| !change.secrets.contains_key(*name))
+            .map(String::as_str)
+            .collect();
+        if !stale.is_empty() {
+            return Err(ApiError::invalid(
+                "secrets",
+                format!(
+                    "granting a new host needs the stored secrets entered again ({}): they go only to the hosts \
+                     they were entered for; send them in this request, or remove them with null",
+                    stale.join(", ")
+                ),
+            ));
+        }
     }
     let secrets_changed: Vec<String> = change.secrets.keys().cloned().collect();
     seal_into(&state, &mut after, change.secrets)?;
