@@ -194,7 +194,15 @@ fn an_admins_first_ten_minutes() {
 
     // Prometheus metrics: runs by status, changes by kind, plugin calls and
     // their outbound HTTP.
+    let (status, refused) = owner.get("/metrics");
+    assert_eq!(status, 401, "a tenant's key reads no metrics: {refused}");
+    let (status, _) = server.client(None).get("/metrics");
+    assert_eq!(status, 401, "nor does a request without a key");
     let metrics = ureq::get(&format!("{}/metrics", server.base))
+        .set(
+            "authorization",
+            &format!("Bearer {}", hrsync_tests::api::OPERATOR_TOKEN),
+        )
         .call()
         .unwrap()
         .into_string()
