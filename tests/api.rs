@@ -134,7 +134,7 @@ fn an_admins_first_ten_minutes() {
     let detail = owner.wait_for_run(run_id);
     assert_eq!(detail["run"]["status"], "succeeded", "{detail}");
     assert_eq!(detail["run"]["trigger"], "manual");
-    assert_eq!(detail["run"]["started_by"], "owner@acme.example");
+    assert_eq!(detail["run"]["started_by"], "owner@acme.example (live key)");
     assert_eq!(detail["run"]["counts"]["create-account"], 5, "{detail}");
     assert_eq!(detail["run"]["counts"]["create-team"], 2, "{detail}");
     assert_eq!(app.users().len(), 5);
@@ -187,6 +187,20 @@ fn an_admins_first_ten_minutes() {
         .find(|e| e["action"] == "integration.activate")
         .unwrap();
     assert_eq!(activate["actor"], "owner@acme.example (live key)");
+    // The run's own events name who asked for it.
+    let run_events: Vec<&Value> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["detail"]["run"] == run_id)
+        .collect();
+    assert!(!run_events.is_empty(), "{audit}");
+    for event in run_events {
+        assert_eq!(
+            event["actor"], "sync, asked by owner@acme.example (live key)",
+            "{event}"
+        );
+    }
     let (status, check) = owner.get("/api/v1/audit/verify");
     assert_eq!(status, 200);
     assert_eq!(check["broken"], Value::Null, "{check}");

@@ -339,7 +339,7 @@ async fn test_integration(
     let order = RunOrder {
         dry_run: true,
         full: true,
-        ..RunOrder::manual(&who.email)
+        ..RunOrder::manual(&who.actor())
     };
     let started = state.control.start(&who.tenant, &integration, order).await?;
     // The outcome, failed or not, is recorded with the run.
@@ -355,7 +355,7 @@ async fn start_manual(
 ) -> Result<Option<String>, ApiError> {
     let order = RunOrder {
         full,
-        ..RunOrder::manual(&who.email)
+        ..RunOrder::manual(&who.actor())
     };
     match state.control.start(&who.tenant, integration, order).await {
         Ok(started) => Ok(Some(started.run_id)),
@@ -531,7 +531,7 @@ async fn provision(
     let integration = visible(&state, &who, &id).await?;
     let order = RunOrder {
         only: Some([request.hr_id.clone()].into()),
-        ..RunOrder::manual(&who.email)
+        ..RunOrder::manual(&who.actor())
     };
     let started = state.control.start(&who.tenant, &integration, order).await?;
     let finished = started.done.await.map_err(|e| ApiError::Internal(e.to_string()))?;

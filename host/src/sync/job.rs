@@ -108,7 +108,13 @@ impl Job {
         let (links, cursor, full_read_at, open_conflicts) = match loaded {
             Ok(loaded) => loaded,
             Err(error) => {
-                let _ = tokio.block_on(record::record_failure(store, integration, &run_id, &error.to_string()));
+                let _ = tokio.block_on(record::record_failure(
+                    store,
+                    integration,
+                    &run_id,
+                    request.by,
+                    &error.to_string(),
+                ));
                 return Err(error.into());
             }
         };
@@ -120,11 +126,17 @@ impl Job {
         };
         match self.run_steps(&run_id, &links, &settings, observe) {
             Ok(report) => {
-                tokio.block_on(record::record(store, integration, &run_id, &links, &report))?;
+                tokio.block_on(record::record(store, integration, &run_id, request.by, &links, &report))?;
                 Ok(Finished { run_id, report })
             }
             Err(error) => {
-                tokio.block_on(record::record_failure(store, integration, &run_id, &error.to_string()))?;
+                tokio.block_on(record::record_failure(
+                    store,
+                    integration,
+                    &run_id,
+                    request.by,
+                    &error.to_string(),
+                ))?;
                 Err(JobError::Run { run_id, error })
             }
         }

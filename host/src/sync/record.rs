@@ -182,6 +182,15 @@ pub fn link_changes<'a>(before: &'a [Link], after: &'a [Link]) -> (Vec<&'a Link>
     (upsert, removed)
 }
 
+/// Who the audit log names for a run's events: the run, and the member
+/// (and key) who asked for it, if one did.
+fn actor(asked_by: Option<&str>) -> String {
+    match asked_by {
+        Some(by) => format!("sync, asked by {by}"),
+        None => "sync".into(),
+    }
+}
+
 /// Records a finished run: items, link changes (against `links_before`),
 /// counts, audit, and the cursor (only when nothing failed and the run was
 /// not interrupted). A dry run
@@ -190,9 +199,11 @@ pub async fn record(
     store: &Store,
     integration: &str,
     run: &str,
+    asked_by: Option<&str>,
     links_before: &[Link],
     report: &RunReport,
 ) -> Result<(), StoreError> {
+    let actor = actor(asked_by);
     store.record_items(run, items(report)).await?;
     if report.dry_run {
         store.finish_run(run, "dry-run", None, &counts(report)).await?;
@@ -200,7 +211,7 @@ pub async fn record(
         return store
             .append_audit(
                 Some(integration),
-                "sync",
+                &actor,
                 "run.dry-run",
                 &serde_json::json!({ "run": run, "planned": report.planned.len() }),
             )
@@ -222,19 +233,23 @@ pub async fn record(
     let moves = report.moves.iter().map(|m| AuditEvent {
         tenant: None,
         integration: Some(integration.to_string()),
-        actor: "sync".into(),
+        actor: actor.clone(),
         action: "link.moved".into(),
         detail: serde_json::json!({ "run": run, "account": m.account_id, "from": m.from, "to": m.to }),
     });
     let finish = AuditEvent {
         tenant: None,
         integration: Some(integration.to_string()),
-        actor: "sync".into(),
+        actor: actor.clone(),
         action: "run.finish".into(),
         detail: serde_json::json!({ "run": run, "status": status }),
     };
     store
-        .append_audit_events(moves.chain(applied_changes(integration, run, report)).chain([finish]))
+        .append_audit_events(
+            moves
+                .chain(applied_changes(integration, run, &actor, report))
+                .chain([finish]),
+        )
         .await?;
     // An interrupted run leaves the cursor where it was: the next run reads
     // the same changes and applies what is left.
@@ -250,6 +265,7 @@ pub async fn record(
 fn applied_changes<'a>(
     integration: &'a str,
     run: &'a str,
+    actor: &'a str,
     report: &'a RunReport,
 ) -> impl Iterator<Item = AuditEvent> + 'a {
     report
@@ -281,7 +297,7 @@ fn applied_changes<'a>(
             AuditEvent {
                 tenant: None,
                 integration: Some(integration.to_string()),
-                actor: "sync".into(),
+                actor: actor.to_string(),
                 action: format!("change.{}", kind(&o.planned.change)),
                 detail,
             }
@@ -289,7 +305,13 @@ fn applied_changes<'a>(
 }
 
 /// Records a run that stopped: nothing applied, the cursor stays.
-pub async fn record_failure(store: &Store, integration: &str, run: &str, error: &str) -> Result<(), StoreError> {
+pub async fn record_failure(
+    store: &Store,
+    integration: &str,
+    run: &str,
+    asked_by: Option<&str>,
+    error: &str,
+) -> Result<(), StoreError> {
     store
         .finish_run(run, "failed", Some(error), &serde_json::json!({}))
         .await?;
@@ -297,7 +319,7 @@ pub async fn record_failure(store: &Store, integration: &str, run: &str, error: 
     store
         .append_audit(
             Some(integration),
-            "sync",
+            &actor(asked_by),
             "run.fail",
             &serde_json::json!({ "run": run, "error": error }),
         )
