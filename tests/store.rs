@@ -245,7 +245,9 @@ fn the_cursor_advances_only_after_a_successful_run() {
             ..RunReport::default()
         };
         let run = store.start_run(&integration, "schedule", None).await.unwrap();
-        record::record(&store, &integration, &run, &[], &ok).await.unwrap();
+        record::record(&store, &integration, &run, None, &[], &ok)
+            .await
+            .unwrap();
         assert_eq!(
             store.cursor(&integration).await.unwrap().as_deref(),
             Some("2026-11-21T10:00:00Z")
@@ -264,7 +266,7 @@ fn the_cursor_advances_only_after_a_successful_run() {
             ..RunReport::default()
         };
         let run = store.start_run(&integration, "schedule", None).await.unwrap();
-        record::record(&store, &integration, &run, &ok.links, &partial)
+        record::record(&store, &integration, &run, None, &ok.links, &partial)
             .await
             .unwrap();
         assert_eq!(store.links(&integration).await.unwrap().len(), 1, "links kept");
@@ -281,7 +283,7 @@ fn the_cursor_advances_only_after_a_successful_run() {
         );
 
         let failed = store.start_run(&integration, "schedule", None).await.unwrap();
-        record::record_failure(&store, &integration, &failed, "reading the source failed")
+        record::record_failure(&store, &integration, &failed, None, "reading the source failed")
             .await
             .unwrap();
         assert_eq!(

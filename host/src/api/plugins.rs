@@ -211,12 +211,7 @@ async fn newest_version(state: &AppState, tenant: &str, plugin: &str) -> Result<
 /// config matches the schema, the secrets are the declared ones, the hosts
 /// parse.
 async fn check(state: &AppState, tenant: &str, installation: &Installation) -> Result<(), ApiError> {
-    for (i, host) in installation.allowed_hosts.iter().enumerate() {
-        Grant::parse(host).map_err(|e| ApiError::invalid(format!("allowed_hosts[{i}]"), e.to_string()))?;
-    }
-    if let Some((field, refusal)) = state.control.refused_grant(&installation.allowed_hosts) {
-        return Err(ApiError::invalid(field, refusal));
-    }
+    check_hosts(state, &installation.allowed_hosts)?;
     let bytes = state
         .control
         .store
@@ -250,6 +245,18 @@ async fn check(state: &AppState, tenant: &str, installation: &Installation) -> R
 }
 
 /// Seals secret values for an installation.
+/// The granted hosts parse, and none is an address the operator keeps
+/// tenants from.
+fn check_hosts(state: &AppState, hosts: &[String]) -> Result<(), ApiError> {
+    for (i, host) in hosts.iter().enumerate() {
+        Grant::parse(host).map_err(|e| ApiError::invalid(format!("allowed_hosts[{i}]"), e.to_string()))?;
+    }
+    match state.control.refused_grant(hosts) {
+        Some((field, refusal)) => Err(ApiError::invalid(field, refusal)),
+        None => Ok(()),
+    }
+}
+
 /// Whether `after` grants an origin `before` did not (compared as parsed,
 /// so `HTTPS://API.example.com/` is `https://api.example.com`).
 fn grants_something_new(before: &[String], after: &[String]) -> bool {
@@ -405,6 +412,7 @@ async fn change_installation(
     // one takes every stored secret entered again (or removed) in the same
     // request, so that an admin cannot send a stored secret to a host of
     // their choosing.
+    check_hosts(&state, &after.allowed_hosts)?;
     if grants_something_new(&before.allowed_hosts, &after.allowed_hosts) {
         let stale: Vec<&str> = after
             .sealed_secrets
