@@ -72,14 +72,10 @@ fn scheme_mismatch_is_denied() {
 
 #[test]
 fn wildcard_grants_subdomains_only() {
-    // `*.invalid` never resolves (RFC 6761), so a request that passes the
-    // grant fails at DNS, and one that does not is denied before it.
+    // Refused before any name is resolved, so no DNS query leaves the
+    // machine; that a subdomain matches is the unit test
+    // `wildcard_subdomains_but_not_the_apex` in host/src/runtime/capability/http.rs.
     let grants = ["https://*.hrsync-test.invalid".to_string()];
-    let (passed, _) = send(&grants, "https://api.hrsync-test.invalid/v1", vec![]);
-    assert!(
-        matches!(passed, Err(HttpError::Transport(_))),
-        "subdomain passes the grant: {passed:?}"
-    );
     let (apex, _) = send(&grants, "https://hrsync-test.invalid/v1", vec![]);
     denied(apex);
     let (other, _) = send(&grants, "https://api.other.invalid/v1", vec![]);
