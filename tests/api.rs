@@ -1057,3 +1057,95 @@ fn secrets_stay_bound_to_the_hosts_they_were_entered_for() {
         "{moved}"
     );
 }
+
+/// `GET path` with `key` from the loopback address `source` (Linux routes
+/// all of 127.0.0.0/8 to the loopback interface): the status.
+fn status_from(source: [u8; 4], server: &Server, path: &str, key: &str) -> u16 {
+    use std::io::{Read, Write};
+    let address: std::net::SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let socket = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind((std::net::Ipv4Addr::from(source), 0).into()).unwrap();
+        socket.connect(address).await.unwrap().into_std().unwrap()
+    });
+    let mut stream = socket;
+    stream.set_nonblocking(false).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// One address that fails too often is locked out alone; failures spread
+/// over addresses lock out every address that failed once all together
+/// pass the total budget, and never one that did not fail.
+#[test]
+fn lockout_per_address_and_for_all_addresses_are_told_apart() {
+    let server = Server::with(ServerOptions {
+        max_auth_failures: 3,
+        max_total_auth_failures: 5,
+        ..ServerOptions::default()
+    });
+    let (tenant, _) = server.tenant("Acme", "owner@acme.example");
+    let key = tenant["key"]["secret"].as_str().unwrap().to_string();
+    let wrong = "sk_live_0000000000000000";
+    let (a, b, c) = ([127, 0, 0, 2], [127, 0, 0, 3], [127, 0, 0, 4]);
+    for _ in 0..3 {
+        assert_eq!(status_from(a, &server, "/api/v1/tenant", wrong), 401);
+    }
+    assert_eq!(status_from(a, &server, "/api/v1/tenant", &key), 429, "a is locked out");
+    assert_eq!(status_from(b, &server, "/api/v1/tenant", &key), 200, "b is not");
+    // Two failures from b: 5 in all, the total budget.
+    for _ in 0..2 {
+        assert_eq!(status_from(b, &server, "/api/v1/tenant", wrong), 401);
+    }
+    assert_eq!(
+        status_from(b, &server, "/api/v1/tenant", &key),
+        429,
+        "b failed, and all did too often"
+    );
+    assert_eq!(status_from(c, &server, "/api/v1/tenant", &key), 200, "c never failed");
+}
+
+/// A tenant who aims a plugin at this server's own API: its failed logins
+/// count against that tenant's plugins, not against the address the
+/// server's requests come from, so neither this tenant's admins nor any
+/// other tenant nor HR webhooks behind a local proxy are locked out.
+#[test]
+fn a_plugin_aimed_at_this_server_locks_out_nobody_else() {
+    let server = Server::with(ServerOptions {
+        max_auth_failures: 3,
+        ..ServerOptions::default()
+    });
+    let (_, attacker) = server.tenant("Mallory", "m@mallory.example");
+    let (_, victim) = server.tenant("Acme", "owner@acme.example");
+    let (status, body) = attacker.upload(&plugin_bytes("scim"));
+    assert_eq!(status, 201, "{body}");
+    // The SCIM plugin asks `{base}/Users...` with a wrong token: here
+    // `/api/v1/integrations/Users`, a route behind a key.
+    let (status, installed) = attacker.post(
+        "/api/v1/installations",
+        json!({ "name": "Own API", "plugin": "scim", "config": { "base_url": format!("{}/api/v1/integrations", server.base) },
+                "secrets": { "token": "sk_live_not_a_key_at_all" }, "allowed_hosts": [server.base] }),
+    );
+    assert_eq!(status, 201, "{installed}");
+    let id = installed["id"].as_str().unwrap();
+    for _ in 0..6 {
+        let (status, body) = attacker.post(&format!("/api/v1/installations/{id}/test"), json!({}));
+        assert!(status == 200 || status == 422, "{status} {body}");
+    }
+    assert_eq!(victim.get("/api/v1/tenant").0, 200, "another tenant is not locked out");
+    assert_eq!(attacker.get("/api/v1/tenant").0, 200, "nor are the tenant's admins");
+}

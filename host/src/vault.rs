@@ -26,6 +26,9 @@ pub enum VaultError {
 
 pub struct Vault {
     cipher: ChaCha20Poly1305,
+    /// Derived from the key: tags that only servers sharing the key can
+    /// make or check ([`Vault::tag`]).
+    tag_key: [u8; 32],
 }
 
 pub fn to_hex(bytes: &[u8]) -> String {
@@ -55,6 +58,7 @@ impl Vault {
         let bytes = from_hex(text.trim()).filter(|b| b.len() == 32).ok_or(VaultError::Key)?;
         Ok(Self {
             cipher: ChaCha20Poly1305::new(Key::from_slice(&bytes)),
+            tag_key: blake3::derive_key("hrsync 2026-12 request tags", &bytes),
         })
     }
 
@@ -74,6 +78,12 @@ impl Vault {
             }
             Err(e) => Err(file_error(e)),
         }
+    }
+
+    /// A tag of `subject` that proves a server holding this key made it
+    /// (128 bits, hex).
+    pub fn tag(&self, subject: &str) -> String {
+        to_hex(&blake3::keyed_hash(&self.tag_key, subject.as_bytes()).as_bytes()[..16])
     }
 
     /// Seals `plaintext` for `context` (e.g. `ins_123/client-secret`).

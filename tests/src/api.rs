@@ -28,6 +28,9 @@ pub struct ServerOptions {
     pub notifier: Notifier,
     pub scheduler_tick: Duration,
     pub max_plugin_bytes: usize,
+    /// Failed authentications per address, and of all together, per minute.
+    pub max_auth_failures: usize,
+    pub max_total_auth_failures: usize,
     /// `hrsync serve --egress-allow`: loopback by default, where the
     /// emulators listen.
     pub egress_allow: Vec<String>,
@@ -43,6 +46,8 @@ impl Default for ServerOptions {
             notifier: Notifier::default(),
             scheduler_tick: Duration::from_millis(100),
             max_plugin_bytes: ApiSettings::default().max_plugin_bytes,
+            max_auth_failures: ApiSettings::default().max_auth_failures,
+            max_total_auth_failures: ApiSettings::default().max_total_auth_failures,
             egress_allow: vec!["127.0.0.1".into()],
             min_schedule_interval_secs: 1,
         }
@@ -74,6 +79,8 @@ impl Server {
             Some(OPERATOR_TOKEN),
             ApiSettings {
                 max_plugin_bytes: options.max_plugin_bytes,
+                max_auth_failures: options.max_auth_failures,
+                max_total_auth_failures: options.max_total_auth_failures,
                 min_schedule_interval_secs: options.min_schedule_interval_secs,
                 ..ApiSettings::default()
             },

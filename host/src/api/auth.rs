@@ -1,8 +1,12 @@
 //! Who is calling: an API key (`Authorization: Bearer sk_live_...`) names a
 //! member of one tenant, with their role and the key's mode. The operator
 //! token of the server only creates tenants. Failed authentications are
-//! counted per client address; too many in a minute and that address is
-//! refused for the rest of it.
+//! counted per client address — or, for requests of this server's own
+//! plugins (tagged `x-hrsync-tenant`), per tenant, so that a tenant who aims
+//! a plugin at this server locks out only itself. Too many in a minute and
+//! that address (or tenant) is refused for the rest of it; beyond a budget
+//! for all addresses together, every address that has failed is refused
+//! (a guess spread over many addresses).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -18,6 +22,8 @@ use crate::store::tenants::{key_hash, Mode, Role};
 
 /// Failed authentications allowed per address and window, by default.
 pub const MAX_FAILURES: usize = 10;
+/// Failed authentications of all addresses together per window, by default.
+pub const MAX_TOTAL_FAILURES: usize = 200;
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
 /// The caller behind an API key.
@@ -70,49 +76,95 @@ impl Principal {
 /// The server operator, who creates tenants.
 pub struct Operator;
 
+/// Where failed authentications are counted.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Bucket {
+    Address(IpAddr),
+    /// Requests of this server's own plugins, by tenant.
+    Plugins(String),
+}
+
 pub struct AuthGuard {
     operator_hash: Option<String>,
     max_failures: usize,
-    failures: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
+    max_total_failures: usize,
+    failures: Mutex<Failures>,
+}
+
+#[derive(Default)]
+struct Failures {
+    by_bucket: HashMap<Bucket, VecDeque<Instant>>,
+    total: VecDeque<Instant>,
+}
+
+fn forget_old(times: &mut VecDeque<Instant>, now: Instant) {
+    while times.front().is_some_and(|t| now.duration_since(*t) > FAILURE_WINDOW) {
+        times.pop_front();
+    }
 }
 
 impl AuthGuard {
-    pub fn new(operator_token: Option<&str>, max_failures: usize) -> Self {
+    pub fn new(operator_token: Option<&str>, max_failures: usize, max_total_failures: usize) -> Self {
         Self {
             operator_hash: operator_token.map(key_hash),
             max_failures,
-            failures: Mutex::new(HashMap::new()),
+            max_total_failures,
+            failures: Mutex::new(Failures::default()),
         }
     }
 
-    /// Seconds until `ip` may try again, if it is locked out.
-    pub(super) fn locked_out(&self, ip: IpAddr) -> Option<u64> {
+    /// Seconds until `bucket` may try again, if it is locked out: it failed
+    /// too often itself, or it failed at all while all addresses together
+    /// failed beyond the total budget.
+    pub(super) fn locked_out(&self, bucket: &Bucket) -> Option<u64> {
         let mut failures = self.failures.lock().ok()?;
-        let recent = failures.get_mut(&ip)?;
         let now = Instant::now();
-        while recent.front().is_some_and(|t| now.duration_since(*t) > FAILURE_WINDOW) {
-            recent.pop_front();
-        }
-        if recent.len() < self.max_failures {
+        let Failures { by_bucket, total } = &mut *failures;
+        forget_old(total, now);
+        let recent = by_bucket.get_mut(bucket)?;
+        forget_old(recent, now);
+        let oldest = *recent.front()?;
+        let own = recent.len() >= self.max_failures;
+        let everyone = total.len() >= self.max_total_failures;
+        if !own && !everyone {
             return None;
         }
-        let oldest = *recent.front()?;
+        // Own failures age out one by one; under the total budget, the
+        // oldest failure of all decides.
+        let since = if own { oldest } else { *total.front()? };
         Some(
             FAILURE_WINDOW
-                .saturating_sub(now.duration_since(oldest))
+                .saturating_sub(now.duration_since(since))
                 .as_secs()
                 .max(1),
         )
     }
 
-    pub(super) fn failed(&self, ip: IpAddr) {
+    pub(super) fn failed(&self, bucket: Bucket) {
         if let Ok(mut failures) = self.failures.lock() {
-            if failures.len() > 100_000 {
-                failures.clear(); // bounded memory under a flood of addresses
+            let now = Instant::now();
+            if failures.by_bucket.len() > 100_000 {
+                failures.by_bucket.clear(); // bounded memory under a flood of addresses
             }
-            failures.entry(ip).or_default().push_back(Instant::now());
+            failures.by_bucket.entry(bucket).or_default().push_back(now);
+            failures.total.push_back(now);
+            if failures.total.len() > self.max_total_failures.saturating_mul(2).max(1024) {
+                failures.total.pop_front();
+            }
         }
     }
+}
+
+/// Where a request's failures count: its tenant, for a request this
+/// server's own plugins made (its `x-hrsync-tenant` tag checks out), its
+/// client address otherwise.
+pub(super) fn bucket(parts: &Parts, state: &AppState) -> Bucket {
+    parts
+        .headers
+        .get(crate::runtime::capability::http::PLUGIN_TAG_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| state.control.tenant_of_tag(value))
+        .map_or_else(|| Bucket::Address(client_ip(parts)), Bucket::Plugins)
 }
 
 pub(super) fn client_ip(parts: &Parts) -> IpAddr {
@@ -133,20 +185,20 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let ip = client_ip(parts);
-        if let Some(seconds) = state.guard.locked_out(ip) {
+        let bucket = bucket(parts, state);
+        if let Some(seconds) = state.guard.locked_out(&bucket) {
             return Err(ApiError::TooManyFailures(seconds));
         }
         let Some(token) = bearer(parts) else {
-            state.guard.failed(ip);
+            state.guard.failed(bucket);
             return Err(ApiError::MissingKey);
         };
         if !(token.starts_with("sk_live_") || token.starts_with("sk_test_")) {
-            state.guard.failed(ip);
+            state.guard.failed(bucket);
             return Err(ApiError::BadKey);
         }
         let Some(owner) = state.control.store.key_owner(token).await? else {
-            state.guard.failed(ip);
+            state.guard.failed(bucket);
             return Err(ApiError::BadKey);
         };
         Ok(Principal {
@@ -163,8 +215,8 @@ impl FromRequestParts<AppState> for Operator {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let ip = client_ip(parts);
-        if let Some(seconds) = state.guard.locked_out(ip) {
+        let bucket = bucket(parts, state);
+        if let Some(seconds) = state.guard.locked_out(&bucket) {
             return Err(ApiError::TooManyFailures(seconds));
         }
         let Some(expected) = &state.guard.operator_hash else {
@@ -177,11 +229,11 @@ impl FromRequestParts<AppState> for Operator {
         match bearer(parts) {
             Some(token) if key_hash(token) == *expected => Ok(Operator),
             Some(_) => {
-                state.guard.failed(ip);
+                state.guard.failed(bucket);
                 Err(ApiError::BadKey)
             }
             None => {
-                state.guard.failed(ip);
+                state.guard.failed(bucket);
                 Err(ApiError::MissingKey)
             }
         }

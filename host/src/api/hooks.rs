@@ -73,8 +73,8 @@ async fn receive(
     request: axum::extract::Request,
 ) -> Result<(StatusCode, Json<HookAccepted>), ApiError> {
     let (parts, body) = request.into_parts();
-    let ip = super::auth::client_ip(&parts);
-    if let Some(seconds) = state.guard.locked_out(ip) {
+    let bucket = super::auth::bucket(&parts, &state);
+    if let Some(seconds) = state.guard.locked_out(&bucket) {
         return Err(ApiError::TooManyFailures(seconds));
     }
     let body: Bytes = axum::body::to_bytes(body, MAX_BODY)
@@ -104,7 +104,7 @@ async fn receive(
         Err(error) => {
             return Err(match error.plugin_error() {
                 Some(PluginError::Unauthorized(message)) => {
-                    state.guard.failed(ip);
+                    state.guard.failed(bucket);
                     ApiError::BadSignature(message.clone())
                 }
                 Some(PluginError::Unsupported(_)) => {

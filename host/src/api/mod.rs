@@ -40,6 +40,9 @@ pub struct ApiSettings {
     /// Failed authentications per client address and minute before it is
     /// refused for the rest of the minute.
     pub max_auth_failures: usize,
+    /// Failed authentications of all addresses together per minute, beyond
+    /// which every address that failed is refused for the rest of it.
+    pub max_total_auth_failures: usize,
     /// The shortest time between two scheduled runs of an integration.
     pub min_schedule_interval_secs: u64,
 }
@@ -49,6 +52,7 @@ impl Default for ApiSettings {
         Self {
             max_plugin_bytes: 32 << 20,
             max_auth_failures: auth::MAX_FAILURES,
+            max_total_auth_failures: auth::MAX_TOTAL_FAILURES,
             min_schedule_interval_secs: 300,
         }
     }
@@ -65,7 +69,11 @@ impl AppState {
     pub fn new(control: Arc<Control>, operator_token: Option<&str>, settings: ApiSettings) -> Self {
         Self {
             control,
-            guard: Arc::new(AuthGuard::new(operator_token, settings.max_auth_failures)),
+            guard: Arc::new(AuthGuard::new(
+                operator_token,
+                settings.max_auth_failures,
+                settings.max_total_auth_failures,
+            )),
             settings: Arc::new(settings),
         }
     }

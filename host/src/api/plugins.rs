@@ -237,7 +237,7 @@ async fn check(state: &AppState, tenant: &str, installation: &Installation) -> R
             ),
         ));
     }
-    let sandbox = state.control.sandbox(installation)?;
+    let sandbox = state.control.sandbox(tenant, installation)?;
     plugin.validate(&sandbox).map_err(|errors| ApiError::Invalid {
         field: Some("config".into()),
         message: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),

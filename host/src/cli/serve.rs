@@ -54,6 +54,10 @@ pub struct ServeArgs {
     /// seconds: a schedule that runs more often is refused.
     #[arg(long, env = "HRSYNC_MIN_SCHEDULE_INTERVAL_SECS", default_value_t = 300)]
     min_schedule_interval_secs: u64,
+    /// Failed authentications of all client addresses together per minute
+    /// before every address that failed is refused for the rest of it.
+    #[arg(long, env = "HRSYNC_MAX_TOTAL_AUTH_FAILURES", default_value_t = crate::api::auth::MAX_TOTAL_FAILURES)]
+    max_total_auth_failures: usize,
     /// Largest plugin component accepted, in MiB.
     #[arg(long, env = "HRSYNC_MAX_PLUGIN_MIB", default_value_t = 32)]
     max_plugin_mib: usize,
@@ -112,6 +116,7 @@ async fn serve_async(runtime: Runtime, args: ServeArgs) -> Result<ExitCode, Stri
         ApiSettings {
             max_plugin_bytes: args.max_plugin_mib << 20,
             max_auth_failures: args.max_auth_failures,
+            max_total_auth_failures: args.max_total_auth_failures,
             min_schedule_interval_secs: args.min_schedule_interval_secs,
         },
     );

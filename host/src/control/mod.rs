@@ -205,6 +205,22 @@ impl Control {
         Ok(interrupted)
     }
 
+    /// `tenant.tag`: what this server's plugins send as
+    /// `x-hrsync-tenant`, checked by [`Self::tenant_of_tag`].
+    pub fn tenant_tag(&self, tenant: &str) -> String {
+        format!("{tenant}.{}", self.vault.tag(tenant))
+    }
+
+    /// The tenant a request's `x-hrsync-tenant` names, if a server with
+    /// this key made the tag.
+    pub fn tenant_of_tag(&self, value: &str) -> Option<String> {
+        let (tenant, tag) = value.rsplit_once('.')?;
+        let expected = self.vault.tag(tenant);
+        // Both are hex of the same length; a constant-time comparison is
+        // not needed for a tag that only chooses a failure bucket.
+        (tag == expected).then(|| tenant.to_string())
+    }
+
     /// Why a tenant may not grant these hosts, naming the first refused
     /// one (`allowed_hosts[i]`).
     pub fn refused_grant(&self, hosts: &[String]) -> Option<(String, String)> {
@@ -300,7 +316,7 @@ impl Control {
                 version: installation.version.clone(),
             })?;
         let plugin = self.plugin(field, &bytes)?;
-        let sandbox = self.sandbox(&installation)?;
+        let sandbox = self.sandbox(tenant, &installation)?;
         plugin.validate(&sandbox).map_err(|errors| SetupError::Config {
             field: field.to_string(),
             message: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
@@ -309,7 +325,11 @@ impl Control {
     }
 
     /// What a session of the installation gets.
-    pub fn sandbox(&self, installation: &crate::store::catalog::Installation) -> Result<Sandbox, SetupError> {
+    pub fn sandbox(
+        &self,
+        tenant: &str,
+        installation: &crate::store::catalog::Installation,
+    ) -> Result<Sandbox, SetupError> {
         let mut secrets = Secrets::new();
         for (name, sealed) in &installation.sealed_secrets {
             let secret = self.vault.open(&format!("{}/{name}", installation.id), sealed)?;
@@ -330,6 +350,7 @@ impl Control {
             http: HttpPolicy {
                 grants,
                 local: LocalReach::Operator(Arc::clone(&self.egress)),
+                tenant_tag: Some(self.tenant_tag(tenant)),
                 ..HttpPolicy::default()
             },
             ..Sandbox::default()

@@ -298,7 +298,15 @@ pub struct HttpPolicy {
     pub max_response_bytes: u64,
     pub max_redirects: u32,
     pub local: LocalReach,
+    /// Sent with every request (`x-hrsync-tenant`): tells this server's own
+    /// API that a request comes from one of its plugins, and whose, so
+    /// that its failed logins count against that tenant and not against
+    /// the server's address ([`PLUGIN_TAG_HEADER`]).
+    pub tenant_tag: Option<String>,
 }
+
+/// The header that carries [`HttpPolicy::tenant_tag`]; plugins cannot set it.
+pub const PLUGIN_TAG_HEADER: &str = "x-hrsync-tenant";
 
 impl Default for HttpPolicy {
     fn default() -> Self {
@@ -308,6 +316,7 @@ impl Default for HttpPolicy {
             max_response_bytes: 16 << 20,
             max_redirects: 5,
             local: LocalReach::default(),
+            tenant_tag: None,
         }
     }
 }
@@ -499,7 +508,7 @@ impl OutboundHttp {
             let lower = name.to_ascii_lowercase();
             if matches!(
                 lower.as_str(),
-                "host" | "content-length" | "transfer-encoding" | "connection"
+                "host" | "content-length" | "transfer-encoding" | "connection" | PLUGIN_TAG_HEADER
             ) {
                 return Err(HttpError::InvalidRequest(format!("header `{name}` is set by the host")));
             }
@@ -568,6 +577,9 @@ impl OutboundHttp {
         let mut request = self.agent().request_url(method_name(method), url).timeout(timeout);
         for (name, value) in headers {
             request = request.set(name, value);
+        }
+        if let Some(tag) = &self.policy.tenant_tag {
+            request = request.set(PLUGIN_TAG_HEADER, tag);
         }
         self.ledger.sent += 1;
         let started = Instant::now();
