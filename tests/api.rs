@@ -1149,3 +1149,48 @@ fn a_plugin_aimed_at_this_server_locks_out_nobody_else() {
     assert_eq!(victim.get("/api/v1/tenant").0, 200, "another tenant is not locked out");
     assert_eq!(attacker.get("/api/v1/tenant").0, 200, "nor are the tenant's admins");
 }
+
+/// `GET /audit/verify` answers for the caller's tenant: its own events
+/// counted, a break in another tenant's events told without naming it.
+#[test]
+fn audit_verify_tells_a_tenant_nothing_of_the_others() {
+    let server = Server::start();
+    let (_, a) = server.tenant("Acme", "owner@acme.example");
+    let (_, b) = server.tenant("Globex", "owner@globex.example");
+    for i in 0..3 {
+        let (status, _) = b.post("/api/v1/keys", json!({ "name": format!("b{i}"), "mode": "live" }));
+        assert_eq!(status, 201);
+    }
+    let own_a = a.get("/api/v1/audit?limit=500").1.as_array().unwrap().len() as u64;
+    let own_b = b.get("/api/v1/audit?limit=500").1.as_array().unwrap().len() as u64;
+    let (_, check) = a.get("/api/v1/audit/verify");
+    assert_eq!(
+        (check["events"].as_u64(), &check["broken"]),
+        (Some(own_a), &Value::Null),
+        "{check}"
+    );
+
+    // One of B's events edited behind the server's back.
+    let b_event = b.get("/api/v1/audit?limit=1").1[0]["id"].as_str().unwrap().to_string();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let url = format!("sqlite://{}", server.database_path().display());
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::query("UPDATE audit_events SET actor = 'someone else' WHERE id = ?")
+            .bind(&b_event)
+            .execute(&pool)
+            .await
+            .unwrap();
+    });
+    let (_, for_b) = b.get("/api/v1/audit/verify");
+    assert_eq!(for_b["broken"]["id"], b_event.as_str(), "{for_b}");
+    assert_eq!(for_b["events"].as_u64(), Some(own_b), "{for_b}");
+    let (_, for_a) = a.get("/api/v1/audit/verify");
+    assert_eq!(for_a["events"].as_u64(), Some(own_a), "{for_a}");
+    assert_eq!(for_a["broken"]["id"], Value::Null, "{for_a}");
+    assert_eq!(for_a["broken"]["seq"], 0, "{for_a}");
+    assert!(!for_a.to_string().contains(&b_event), "{for_a}");
+}

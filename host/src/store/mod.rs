@@ -720,6 +720,52 @@ impl Store {
         Ok(AuditCheck { events, broken: None })
     }
 
+    /// The chain checked for one tenant, telling nothing of the others:
+    /// `events` counts the tenant's own events, and a break is named (its
+    /// place and id) only when it is one of the tenant's events; otherwise
+    /// the tenant learns that the chain is broken, and the operator where
+    /// (`hrsync audit verify`).
+    pub async fn verify_audit_for(&self, tenant: &str) -> Result<AuditCheck, StoreError> {
+        let check = self.verify_audit().await?;
+        let own = sqlx::query(
+            "SELECT COUNT(*) AS n FROM audit_events \
+             WHERE tenant_id = $1 OR integration_id IN (SELECT id FROM integrations WHERE tenant_id = $1)",
+        )
+        .bind(tenant)
+        .fetch_one(&self.pool)
+        .await?;
+        let events = u64::try_from(own.try_get::<i64, _>("n")?).unwrap_or(0);
+        let broken = match check.broken {
+            None => None,
+            Some(found) => {
+                let owned = match &found.id {
+                    Some(id) => sqlx::query(
+                        "SELECT 1 AS one FROM audit_events WHERE id = $1 AND (tenant_id = $2 OR integration_id IN \
+                         (SELECT id FROM integrations WHERE tenant_id = $2))",
+                    )
+                    .bind(id)
+                    .bind(tenant)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .is_some(),
+                    None => false,
+                };
+                Some(if owned {
+                    found
+                } else {
+                    AuditBreak {
+                        seq: 0,
+                        id: None,
+                        reason: "the chain is broken at an event that is not this tenant's: the server's \
+                                 operator sees where (hrsync audit verify)"
+                            .into(),
+                    }
+                })
+            }
+        };
+        Ok(AuditCheck { events, broken })
+    }
+
     pub async fn audit_actions(&self, integration: &str) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query("SELECT action FROM audit_events WHERE integration_id = $1 ORDER BY seq")
             .bind(integration)
