@@ -1194,3 +1194,92 @@ fn audit_verify_tells_a_tenant_nothing_of_the_others() {
     assert_eq!(for_a["broken"]["seq"], 0, "{for_a}");
     assert!(!for_a.to_string().contains(&b_event), "{for_a}");
 }
+
+/// Each quota, spent, answers 429 `quota_exceeded` naming it; another
+/// tenant is not affected.
+#[test]
+fn a_tenants_quotas_hold_and_are_its_own() {
+    let quotas = hrsync::api::quota::Quotas::parse(&[
+        "plugins=2".into(),
+        "installations=2".into(),
+        "integrations=1".into(),
+        "secret_bytes=64".into(),
+        "runs-per-hour=2".into(),
+    ])
+    .unwrap();
+    let server = Server::with(ServerOptions {
+        quotas,
+        ..ServerOptions::default()
+    });
+    let hr = PersonioEmulator::start(HR_CLIENT, HR_SECRET).unwrap();
+    let app = ScimEmulator::start(APP_TOKEN).unwrap();
+    people(&hr);
+    let (_, owner) = server.tenant("Acme", "owner@acme.example");
+    let spent = |(status, body): (u16, Value), quota: &str| {
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (429, Some("quota_exceeded")),
+            "{body}"
+        );
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(quota),
+            "{quota}: {body}"
+        );
+    };
+    assert_eq!(owner.upload(&plugin_bytes("personio")).0, 201);
+    assert_eq!(owner.upload(&plugin_bytes("scim")).0, 201);
+    spent(owner.upload(&plugin_bytes("team_map")), "plugins=");
+    spent(
+        owner.post(
+            "/api/v1/installations",
+            json!({ "name": "Big", "plugin": "scim", "config": { "base_url": app.base_url() },
+                    "secrets": { "token": "x".repeat(65) }, "allowed_hosts": [app.origin()] }),
+        ),
+        "secret-bytes=",
+    );
+    let (status, source) = owner.post(
+        "/api/v1/installations",
+        json!({ "name": "Personio", "plugin": "personio", "config": { "base_url": hr.base_url() },
+                "secrets": { "client-id": HR_CLIENT, "client-secret": HR_SECRET }, "allowed_hosts": [hr.base_url()] }),
+    );
+    assert_eq!(status, 201, "{source}");
+    let (status, target) = owner.post(
+        "/api/v1/installations",
+        json!({ "name": "SCIM", "plugin": "scim", "config": { "base_url": app.base_url() },
+                "secrets": { "token": APP_TOKEN }, "allowed_hosts": [app.origin()] }),
+    );
+    assert_eq!(status, 201, "{target}");
+    spent(
+        owner.post(
+            "/api/v1/installations",
+            json!({ "name": "Third", "plugin": "scim", "config": { "base_url": app.base_url() },
+                    "secrets": { "token": APP_TOKEN }, "allowed_hosts": [app.origin()] }),
+        ),
+        "installations=",
+    );
+    let integration = json!({ "name": "Sync", "source": source["id"], "target": target["id"] });
+    let (status, created) = owner.post("/api/v1/integrations", integration.clone());
+    assert_eq!(status, 201, "{created}");
+    spent(owner.post("/api/v1/integrations", integration), "integrations=");
+    let id = created["id"].as_str().unwrap();
+    for _ in 0..2 {
+        assert_eq!(owner.post(&format!("/api/v1/integrations/{id}/test"), json!({})).0, 200);
+    }
+    spent(
+        owner.post(&format!("/api/v1/integrations/{id}/sync"), json!({})),
+        "runs-per-hour=",
+    );
+
+    let (_, other) = server.tenant("Globex", "owner@globex.example");
+    assert_eq!(
+        other.upload(&plugin_bytes("team_map")).0,
+        201,
+        "another tenant's quota is its own"
+    );
+    assert!(hrsync::api::quota::Quotas::parse(&["bogus=1".into()])
+        .unwrap_err()
+        .contains("bogus"));
+    assert!(hrsync::api::quota::Quotas::parse(&["plugins=many".into()])
+        .unwrap_err()
+        .contains("many"));
+}

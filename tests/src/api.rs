@@ -37,6 +37,7 @@ pub struct ServerOptions {
     /// `hrsync serve --min-schedule-interval-secs`: 1 by default, for
     /// schedules every second.
     pub min_schedule_interval_secs: u64,
+    pub quotas: hrsync::api::quota::Quotas,
 }
 
 impl Default for ServerOptions {
@@ -50,6 +51,7 @@ impl Default for ServerOptions {
             max_total_auth_failures: ApiSettings::default().max_total_auth_failures,
             egress_allow: vec!["127.0.0.1".into()],
             min_schedule_interval_secs: 1,
+            quotas: hrsync::api::quota::Quotas::default(),
         }
     }
 }
@@ -82,6 +84,7 @@ impl Server {
                 max_auth_failures: options.max_auth_failures,
                 max_total_auth_failures: options.max_total_auth_failures,
                 min_schedule_interval_secs: options.min_schedule_interval_secs,
+                quotas: options.quotas,
                 ..ApiSettings::default()
             },
         );

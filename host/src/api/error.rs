@@ -38,6 +38,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("the server is shutting down; retry on another instance or later")]
     Unavailable,
+    /// A tenant's quota is spent (the operator sets them: `--quota`).
+    #[error("{message}")]
+    Quota { message: String, retry_after: Option<u64> },
     #[error("internal error")]
     Internal(String),
 }
@@ -51,7 +54,7 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable, machine-readable: `unauthorized`, `forbidden`, `not_found`,
-    /// `invalid`, `conflict`, `too_large`, `rate_limited`, `unavailable`,
+    /// `invalid`, `conflict`, `too_large`, `rate_limited`, `quota_exceeded`, `unavailable`,
     /// `internal`.
     pub code: String,
     pub message: String,
@@ -81,6 +84,7 @@ impl ApiError {
                 (StatusCode::UNAUTHORIZED, "unauthorized")
             }
             ApiError::TooManyFailures(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Quota { .. } => (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound { .. } | ApiError::NoRoute => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
@@ -119,7 +123,12 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
-        if let ApiError::TooManyFailures(seconds) = self {
+        if let ApiError::Quota {
+            retry_after: Some(seconds),
+            ..
+        }
+        | ApiError::TooManyFailures(seconds) = self
+        {
             if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }

@@ -134,6 +134,7 @@ async fn receive(
     let run_id = if events.is_empty() {
         None
     } else {
+        super::quota::run(&state, &tenant).await?;
         let order = RunOrder {
             trigger: Trigger::Webhook,
             by: None,

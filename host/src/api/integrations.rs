@@ -194,6 +194,7 @@ async fn create_integration(
     Json(new): Json<NewIntegration>,
 ) -> Result<(StatusCode, Json<CreatedIntegration>), ApiError> {
     who.require(Role::Admin)?;
+    super::quota::integration(&state, &who.tenant).await?;
     let now = now_ms();
     let mut integration = Integration {
         id: new_id("int"),
@@ -341,6 +342,7 @@ async fn test_integration(
         full: true,
         ..RunOrder::manual(&who.actor())
     };
+    super::quota::run(&state, &who.tenant).await?;
     let started = state.control.start(&who.tenant, &integration, order).await?;
     // The outcome, failed or not, is recorded with the run.
     let _ = started.done.await;
@@ -357,6 +359,7 @@ async fn start_manual(
         full,
         ..RunOrder::manual(&who.actor())
     };
+    super::quota::run(state, &who.tenant).await?;
     match state.control.start(&who.tenant, integration, order).await {
         Ok(started) => Ok(Some(started.run_id)),
         Err(crate::control::StartError::Busy) => Ok(None),
@@ -533,6 +536,7 @@ async fn provision(
         only: Some([request.hr_id.clone()].into()),
         ..RunOrder::manual(&who.actor())
     };
+    super::quota::run(&state, &who.tenant).await?;
     let started = state.control.start(&who.tenant, &integration, order).await?;
     let finished = started.done.await.map_err(|e| ApiError::Internal(e.to_string()))?;
     if let Ok(finished) = &finished {

@@ -10,6 +10,7 @@ pub mod hooks;
 pub mod integrations;
 pub mod links;
 pub mod plugins;
+pub mod quota;
 pub mod runs;
 pub mod tenants;
 
@@ -45,6 +46,7 @@ pub struct ApiSettings {
     pub max_total_auth_failures: usize,
     /// The shortest time between two scheduled runs of an integration.
     pub min_schedule_interval_secs: u64,
+    pub quotas: quota::Quotas,
 }
 
 impl Default for ApiSettings {
@@ -54,6 +56,7 @@ impl Default for ApiSettings {
             max_auth_failures: auth::MAX_FAILURES,
             max_total_auth_failures: auth::MAX_TOTAL_FAILURES,
             min_schedule_interval_secs: 300,
+            quotas: quota::Quotas::default(),
         }
     }
 }

@@ -79,6 +79,7 @@ async fn upload_plugin(
     let who = who?;
     who.require(Role::Admin)?;
     let bytes = read?;
+    super::quota::plugin(&state, &who.tenant, bytes.len()).await?;
     if bytes.is_empty() {
         return Err(ApiError::invalid(
             "body",
@@ -300,6 +301,8 @@ async fn install(
 ) -> Result<(StatusCode, Json<Installation>), ApiError> {
     who.require(Role::Admin)?;
     check_name("name", &new.name)?;
+    super::quota::installation(&state, &who.tenant).await?;
+    super::quota::secrets(&state, new.secrets.values().map(String::as_str))?;
     if !new.config.is_object() {
         return Err(ApiError::invalid("config", "the config is a JSON object"));
     }
@@ -431,6 +434,7 @@ async fn change_installation(
             ));
         }
     }
+    super::quota::secrets(&state, change.secrets.values().flatten().map(String::as_str))?;
     let secrets_changed: Vec<String> = change.secrets.keys().cloned().collect();
     seal_into(&state, &mut after, change.secrets)?;
     save(&state, &who, &before, after, secrets_changed, "installation.update").await

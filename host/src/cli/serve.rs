@@ -58,6 +58,11 @@ pub struct ServeArgs {
     /// before every address that failed is refused for the rest of it.
     #[arg(long, env = "HRSYNC_MAX_TOTAL_AUTH_FAILURES", default_value_t = crate::api::auth::MAX_TOTAL_FAILURES)]
     max_total_auth_failures: usize,
+    /// A tenant's quota, `NAME=VALUE`, repeated or comma-separated: plugins
+    /// (versions, 100), plugin-mib (1024), installations (200), integrations
+    /// (100), secret-bytes (per installation, 65536), runs-per-hour (600).
+    #[arg(long = "quota", env = "HRSYNC_QUOTAS", value_delimiter = ',')]
+    quotas: Vec<String>,
     /// Largest plugin component accepted, in MiB.
     #[arg(long, env = "HRSYNC_MAX_PLUGIN_MIB", default_value_t = 32)]
     max_plugin_mib: usize,
@@ -118,6 +123,7 @@ async fn serve_async(runtime: Runtime, args: ServeArgs) -> Result<ExitCode, Stri
             max_auth_failures: args.max_auth_failures,
             max_total_auth_failures: args.max_total_auth_failures,
             min_schedule_interval_secs: args.min_schedule_interval_secs,
+            quotas: crate::api::quota::Quotas::parse(&args.quotas)?,
         },
     );
     let listener = tokio::net::TcpListener::bind(args.listen)

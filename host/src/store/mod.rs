@@ -97,6 +97,16 @@ pub struct AuditRecord {
     pub hash: String,
 }
 
+/// What one tenant holds and did, for its quotas.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TenantUsage {
+    pub plugins: u64,
+    pub plugin_bytes: u64,
+    pub installations: u64,
+    pub integrations: u64,
+    pub runs_last_hour: u64,
+}
+
 /// What `verify_audit` found.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditCheck {
@@ -718,6 +728,32 @@ impl Store {
             ));
         }
         Ok(AuditCheck { events, broken: None })
+    }
+
+    /// What `tenant` holds, and the runs its integrations started in the
+    /// last hour: one query.
+    pub async fn tenant_usage(&self, tenant: &str) -> Result<TenantUsage, StoreError> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM plugins WHERE tenant_id = $1) AS plugins, \
+                    (SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM plugins WHERE tenant_id = $1) AS plugin_bytes, \
+                    (SELECT COUNT(*) FROM installations WHERE tenant_id = $1) AS installations, \
+                    (SELECT COUNT(*) FROM integrations WHERE tenant_id = $1) AS integrations, \
+                    (SELECT COUNT(*) FROM runs WHERE started_at > $2 AND integration_id IN \
+                        (SELECT id FROM integrations WHERE tenant_id = $1)) AS runs_last_hour",
+        )
+        .bind(tenant)
+        .bind(now_ms() - 3_600_000)
+        .fetch_one(&self.pool)
+        .await?;
+        let count =
+            |name: &str| -> Result<u64, StoreError> { Ok(u64::try_from(row.try_get::<i64, _>(name)?).unwrap_or(0)) };
+        Ok(TenantUsage {
+            plugins: count("plugins")?,
+            plugin_bytes: count("plugin_bytes")?,
+            installations: count("installations")?,
+            integrations: count("integrations")?,
+            runs_last_hour: count("runs_last_hour")?,
+        })
     }
 
     /// The chain checked for one tenant, telling nothing of the others:
