@@ -413,3 +413,19 @@ fn runs_of_a_dead_process_are_interrupted_and_live_ones_are_not() {
         assert_eq!(store.interrupt_orphaned_runs(Some(&alive)).await.unwrap(), 1);
     });
 }
+
+/// Ids carry no counter: made one after another, their random parts are
+/// not in order, so ids one tenant sees tell nothing of how many others
+/// were made in between.
+#[test]
+fn ids_carry_no_counter() {
+    let ids: Vec<String> = (0..200).map(|_| new_id("run")).collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 200);
+    let random: Vec<&str> = ids.iter().map(|id| &id["run_".len() + 12..]).collect();
+    assert!(random.iter().all(|r| r.len() == 20), "{random:?}");
+    let rising = random.windows(2).filter(|pair| pair[0] < pair[1]).count();
+    assert!((40..160).contains(&rising), "{rising} of 199 in order: a counter?");
+}
