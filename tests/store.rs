@@ -429,3 +429,99 @@ fn ids_carry_no_counter() {
     let rising = random.windows(2).filter(|pair| pair[0] < pair[1]).count();
     assert!((40..160).contains(&rising), "{rising} of 199 in order: a counter?");
 }
+
+/// What someone who can write the database but lacks the server's key can
+/// do: edit an event and recompute every hash of the chain with plain
+/// BLAKE3, exactly as the chain is defined (host/src/store/mod.rs,
+/// `ChainLink::hash`), head included.
+async fn rewrite_chain_without_the_key(url: &str) {
+    use sqlx::Row;
+    let raw = sqlx::AnyPool::connect(url).await.unwrap();
+    sqlx::query("UPDATE audit_events SET actor = 'someone else' WHERE seq = 2")
+        .execute(&raw)
+        .await
+        .unwrap();
+    let rows = sqlx::query(
+        "SELECT id, tenant_id, integration_id, at, actor, action, detail, seq FROM audit_events ORDER BY seq",
+    )
+    .fetch_all(&raw)
+    .await
+    .unwrap();
+    let mut prev = "genesis".to_string();
+    for row in rows {
+        let mut hasher = blake3::Hasher::new();
+        let mut field = |bytes: &[u8]| {
+            hasher.update(&(bytes.len() as u64).to_le_bytes());
+            hasher.update(bytes);
+        };
+        let (seq, at): (i64, i64) = (row.get("seq"), row.get("at"));
+        let id: String = row.get("id");
+        let tenant: Option<String> = row.get("tenant_id");
+        let integration: Option<String> = row.get("integration_id");
+        field(&seq.to_le_bytes());
+        field(prev.as_bytes());
+        field(id.as_bytes());
+        field(integration.as_deref().unwrap_or("\u{0}none").as_bytes());
+        field(&at.to_le_bytes());
+        field(row.get::<String, _>("actor").as_bytes());
+        field(row.get::<String, _>("action").as_bytes());
+        field(row.get::<String, _>("detail").as_bytes());
+        if let Some(tenant) = &tenant {
+            field(tenant.as_bytes());
+        }
+        let hash = hasher.finalize().to_hex().to_string();
+        sqlx::query("UPDATE audit_events SET prev_hash = $1, hash = $2 WHERE id = $3")
+            .bind(&prev)
+            .bind(&hash)
+            .bind(&id)
+            .execute(&raw)
+            .await
+            .unwrap();
+        prev = hash;
+    }
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+        .bind(&prev)
+        .execute(&raw)
+        .await
+        .unwrap();
+}
+
+/// With the server's key the chain is sealed: a chain written before is
+/// sealed once; a rewrite by someone without the key — every hash
+/// recomputed — is detected, where an unkeyed chain would say intact.
+#[test]
+fn a_sealed_audit_chain_shows_a_rewrite_of_the_database() {
+    use hrsync::store::AuditEvent;
+    let key = [7u8; 32];
+    on_both_alone(|store, url| async move {
+        let event = |i: usize| AuditEvent {
+            tenant: Some("t1".into()),
+            integration: None,
+            actor: "admin@example.com".into(),
+            action: format!("test.{i}"),
+            detail: serde_json::json!({ "n": i }),
+        };
+        // Written before the key, then sealed once.
+        store.append_audit_events((0..3).map(event)).await.unwrap();
+        let sealed = Store::connect(&url).await.unwrap().with_audit_key(key);
+        assert_eq!(sealed.seal_audit_chain().await.unwrap(), 3);
+        assert_eq!(sealed.seal_audit_chain().await.unwrap(), 0, "once");
+        sealed.append_audit_events((3..5).map(event)).await.unwrap();
+        let check = sealed.verify_audit().await.unwrap();
+        assert_eq!((check.events, check.broken), (5, None));
+        let without = store.verify_audit().await.unwrap().broken.expect("needs the key");
+        assert!(without.reason.contains("HRSYNC_SECRET_KEY"), "{without:?}");
+
+        rewrite_chain_without_the_key(&url).await;
+        let broken = sealed
+            .verify_audit()
+            .await
+            .unwrap()
+            .broken
+            .expect("the rewrite is detected");
+        assert_eq!(broken.seq, 1);
+        assert!(broken.reason.contains("without the key"), "{broken:?}");
+        // What the chain without a key would have said: intact.
+        assert_eq!(store.verify_audit().await.unwrap().broken, None);
+    });
+}

@@ -29,6 +29,8 @@ pub struct Vault {
     /// Derived from the key: tags that only servers sharing the key can
     /// make or check ([`Vault::tag`]).
     tag_key: [u8; 32],
+    /// Derived from the key: seals the audit chain ([`Vault::audit_key`]).
+    audit_key: [u8; 32],
 }
 
 pub fn to_hex(bytes: &[u8]) -> String {
@@ -59,6 +61,7 @@ impl Vault {
         Ok(Self {
             cipher: ChaCha20Poly1305::new(Key::from_slice(&bytes)),
             tag_key: blake3::derive_key("hrsync 2026-12 request tags", &bytes),
+            audit_key: blake3::derive_key("hrsync 2026-12 audit chain", &bytes),
         })
     }
 
@@ -78,6 +81,12 @@ impl Vault {
             }
             Err(e) => Err(file_error(e)),
         }
+    }
+
+    /// The key that seals the audit chain: the database does not hold it,
+    /// so a rewrite of the database cannot make hashes that verify.
+    pub fn audit_key(&self) -> [u8; 32] {
+        self.audit_key
     }
 
     /// A tag of `subject` that proves a server holding this key made it

@@ -71,8 +71,11 @@ impl Server {
             .enable_all()
             .build()
             .expect("tokio");
-        let store = tokio.block_on(Store::connect(&database)).expect("store");
         let vault = Vault::from_hex_key(SECRET_KEY).expect("vault");
+        let store = tokio
+            .block_on(Store::connect(&database))
+            .expect("store")
+            .with_audit_key(vault.audit_key());
         let egress = EgressAllowance::parse(&options.egress_allow).expect("egress allowance");
         let control =
             Arc::new(Control::new(store, crate::shared_runtime(), vault, options.notifier).with_egress(egress));

@@ -91,12 +91,19 @@ async fn serve_async(runtime: Runtime, args: ServeArgs) -> Result<ExitCode, Stri
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", args.data_dir.join("hrsync.db").display()));
-    let store = Store::connect(&database).await.map_err(|e| e.to_string())?;
     let vault = match &args.secret_key {
         Some(key) => Vault::from_hex_key(key),
         None => Vault::load_or_create(&args.data_dir.join("secret.key")),
     }
     .map_err(|e| e.to_string())?;
+    let store = Store::connect(&database)
+        .await
+        .map_err(|e| e.to_string())?
+        .with_audit_key(vault.audit_key());
+    store
+        .seal_audit_chain()
+        .await
+        .map_err(|e| format!("sealing the audit chain: {e}"))?;
     let egress = EgressAllowance::parse(&args.egress_allow)?;
     let notifier = Notifier {
         mail: args.smtp_url.clone().map(|smtp_url| MailSettings {

@@ -40,6 +40,10 @@ pub struct DatabaseArgs {
     /// The database, when no file is given (or to override the file's).
     #[arg(long, env = "HRSYNC_DATABASE_URL")]
     database_url: Option<String>,
+    /// The secret key of the `hrsync serve` that writes this database (64
+    /// hex digits): its audit chain is sealed with a key derived from it.
+    #[arg(long, env = "HRSYNC_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
 }
 
 impl DatabaseArgs {
@@ -55,7 +59,11 @@ impl DatabaseArgs {
             .database_url
             .or_else(|| file.as_ref().and_then(|f| f.database.clone()))
             .ok_or("name the database: --config FILE or --database-url URL")?;
-        let store = tokio.block_on(Store::connect(&database)).map_err(|e| e.to_string())?;
+        let mut store = tokio.block_on(Store::connect(&database)).map_err(|e| e.to_string())?;
+        if let Some(key) = &self.secret_key {
+            let vault = crate::vault::Vault::from_hex_key(key).map_err(|e| format!("--secret-key: {e}"))?;
+            store = store.with_audit_key(vault.audit_key());
+        }
         Ok((store, file))
     }
 }

@@ -36,7 +36,14 @@ pub enum StoreError {
 pub struct Store {
     pool: AnyPool,
     sqlite: bool,
+    /// Seals the audit chain (`hrsync serve` derives it from its secret
+    /// key, which the database does not hold): without it, a rewrite of
+    /// the database cannot recompute hashes that verify.
+    audit_key: Option<[u8; 32]>,
 }
+
+/// The prefix of a hash made with the audit key.
+const KEYED: &str = "k1:";
 
 /// One planned change and how it ended, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,9 +145,12 @@ struct ChainLink {
 
 impl ChainLink {
     /// BLAKE3 over every field, each length-prefixed so that no two events
-    /// encode alike.
-    fn hash(&self) -> String {
-        let mut hasher = blake3::Hasher::new();
+    /// encode alike; keyed (and marked `k1:`) when the store has a key.
+    fn hash(&self, key: Option<&[u8; 32]>) -> String {
+        let mut hasher = match key {
+            Some(key) => blake3::Hasher::new_keyed(key),
+            None => blake3::Hasher::new(),
+        };
         let mut field = |bytes: &[u8]| {
             hasher.update(&(bytes.len() as u64).to_le_bytes());
             hasher.update(bytes);
@@ -158,7 +168,11 @@ impl ChainLink {
         if let Some(tenant) = &self.tenant {
             field(tenant.as_bytes());
         }
-        hasher.finalize().to_hex().to_string()
+        let hex = hasher.finalize().to_hex().to_string();
+        match key {
+            Some(_) => format!("{KEYED}{hex}"),
+            None => hex,
+        }
     }
 }
 
@@ -264,7 +278,11 @@ impl Store {
             .connect(&url)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool, sqlite })
+        Ok(Self {
+            pool,
+            sqlite,
+            audit_key: None,
+        })
     }
 
     /// `count` placeholders numbered from `first`: `$n` for PostgreSQL;
@@ -639,7 +657,7 @@ impl Store {
                     action: event.action.clone(),
                     detail: event.detail.to_string(),
                 };
-                let own = link.hash();
+                let own = link.hash(self.audit_key.as_ref());
                 query = query
                     .bind(link.id)
                     .bind(link.tenant)
@@ -663,6 +681,83 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Seals the audit chain with `key` from now on (see [`Self::seal_audit_chain`]).
+    pub fn with_audit_key(mut self, key: [u8; 32]) -> Self {
+        self.audit_key = Some(key);
+        self
+    }
+
+    /// With an audit key, every event must be sealed with it: a chain
+    /// written before the key was used is checked and, when intact, sealed
+    /// once (its hashes made again with the key). A broken one is left as
+    /// it is, for verify to report. Returns the events sealed.
+    pub async fn seal_audit_chain(&self) -> Result<u64, StoreError> {
+        let Some(key) = self.audit_key else {
+            return Ok(0);
+        };
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        let (seq, hash): (i64, String) = (head.try_get("seq")?, head.try_get("hash")?);
+        if seq == 0 || hash.starts_with(KEYED) {
+            return Ok(0);
+        }
+        let unkeyed = Self {
+            pool: self.pool.clone(),
+            sqlite: self.sqlite,
+            audit_key: None,
+        };
+        if let Some(broken) = unkeyed.verify_audit().await?.broken {
+            tracing::warn!(seq = broken.seq, reason = %broken.reason, "the audit chain is broken: not sealed");
+            return Ok(0);
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?;
+        if head.try_get::<String, _>("hash")? != hash {
+            return Ok(0); // another process sealed it or appended meanwhile
+        }
+        let rows = sqlx::query(
+            "SELECT id, tenant_id, integration_id, at, actor, action, detail, seq FROM audit_events \
+             WHERE seq IS NOT NULL ORDER BY seq",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut prev = "genesis".to_string();
+        for row in &rows {
+            let link = ChainLink {
+                seq: row.try_get("seq")?,
+                prev_hash: prev,
+                id: row.try_get("id")?,
+                tenant: row.try_get("tenant_id")?,
+                integration: row.try_get("integration_id")?,
+                at: row.try_get("at")?,
+                actor: row.try_get("actor")?,
+                action: row.try_get("action")?,
+                detail: row.try_get("detail")?,
+            };
+            let own = link.hash(Some(&key));
+            sqlx::query("UPDATE audit_events SET prev_hash = $1, hash = $2 WHERE id = $3")
+                .bind(&link.prev_hash)
+                .bind(&own)
+                .bind(&link.id)
+                .execute(&mut *tx)
+                .await?;
+            prev = own;
+        }
+        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+            .bind(&prev)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(events = rows.len(), "the audit chain is sealed with the server's key");
+        Ok(rows.len() as u64)
     }
 
     /// Walks the audit chain from the first event: every event's hash must
@@ -711,12 +806,17 @@ impl Store {
                     "it does not follow the event before it (that one was changed or replaced)".into(),
                 ));
             }
-            if link.hash() != stored {
-                return Ok(broken(
-                    link.seq,
-                    Some(link.id),
-                    "its content was changed after it was written".into(),
-                ));
+            if link.hash(self.audit_key.as_ref()) != stored {
+                let reason = match (self.audit_key.is_some(), stored.starts_with(KEYED)) {
+                    (true, false) => "it is not sealed with the server's key: it was written or rewritten by \
+                                      someone without the key"
+                        .into(),
+                    (false, true) => {
+                        "it is sealed with a server's key: verify with that key (HRSYNC_SECRET_KEY)".into()
+                    }
+                    _ => "its content was changed after it was written".into(),
+                };
+                return Ok(broken(link.seq, Some(link.id), reason));
             }
             expected_prev = stored;
             expected_seq += 1;
