@@ -19,6 +19,17 @@ const APP_TOKEN: &str = "webhook-app-token";
 /// Five employees, BambooHR and SCIM installed, the integration active and
 /// its first sync done; the integration's id.
 fn world(server: &Server, owner: &Client, hr: &BambooHrEmulator, app: &ScimEmulator) -> String {
+    world_with_key(server, owner, hr, app, WEBHOOK_KEY)
+}
+
+/// [`world`] with the webhook's private key of this BambooHR account.
+fn world_with_key(
+    server: &Server,
+    owner: &Client,
+    hr: &BambooHrEmulator,
+    app: &ScimEmulator,
+    webhook_key: &str,
+) -> String {
     hr.upsert(
         (1..=5).map(|id| {
             let mut e = BambooEmployee::new(
@@ -39,7 +50,7 @@ fn world(server: &Server, owner: &Client, hr: &BambooHrEmulator, app: &ScimEmula
     let (status, source) = owner.post(
         "/api/v1/installations",
         json!({ "name": "BambooHR", "plugin": "bamboohr", "config": { "base_url": hr.base_url() },
-                "secrets": { "api-key": API_KEY, "webhook-key": WEBHOOK_KEY }, "allowed_hosts": [hr.base_url()] }),
+                "secrets": { "api-key": API_KEY, "webhook-key": webhook_key }, "allowed_hosts": [hr.base_url()] }),
     );
     assert_eq!(status, 201, "{source}");
     let (_, target) = owner.post(
@@ -285,4 +296,51 @@ fn bamboohr_signatures_match_an_independent_hmac() {
         Err(e) => panic!("{e}"),
     };
     assert_eq!(status, 202, "a webhook signed by Python's hmac");
+}
+
+/// A webhook signed for one tenant's integration, sent to another's (each
+/// BambooHR account has its own webhook key): refused, and it starts no
+/// run there; the same request to its own integration is taken.
+#[test]
+fn a_webhook_signed_for_one_integration_is_refused_by_another() {
+    let server = Server::start();
+    let (hr_a, hr_b) = (
+        BambooHrEmulator::start(API_KEY).unwrap(),
+        BambooHrEmulator::start(API_KEY).unwrap(),
+    );
+    let (app_a, app_b) = (
+        ScimEmulator::start(APP_TOKEN).unwrap(),
+        ScimEmulator::start(APP_TOKEN).unwrap(),
+    );
+    let (_, a) = server.tenant("Acme", "owner@acme.example");
+    let (_, b) = server.tenant("Globex", "owner@globex.example");
+    let for_a = world_with_key(&server, &a, &hr_a, &app_a, WEBHOOK_KEY);
+    let for_b = world_with_key(&server, &b, &hr_b, &app_b, "globex-webhook-key-41d9");
+    let runs_of_b = || {
+        b.get(&format!("/api/v1/runs?integration={for_b}"))
+            .1
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let before = runs_of_b();
+    let body = json!({ "type": "employee.updated", "timestamp": "2026-11-22T05:00:00Z",
+                       "data": { "companyId": "1", "employeeId": "2", "changedFields": ["status"] } })
+    .to_string();
+    let now = (hrsync::store::now_ms() / 1000).to_string();
+    let send = |integration: &str| -> u16 {
+        let response = ureq::post(&format!("{}/hooks/{integration}", server.base))
+            .set("content-type", "application/json")
+            .set("x-bamboohr-timestamp", &now)
+            .set("x-bamboohr-signature", &signature(WEBHOOK_KEY, body.as_bytes(), &now))
+            .send_string(&body);
+        match response {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r.status(),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(send(&for_b), 401, "signed with A's key, sent to B");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(runs_of_b(), before, "no run for B");
+    assert_eq!(send(&for_a), 202, "the same request to A's own integration");
 }
