@@ -45,8 +45,29 @@ fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-fn render_labels(labels: &Labels, extra: Option<(&str, String)>) -> String {
-    let mut parts: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
+/// How a plugin's name appears in labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginNames {
+    /// As the plugin's manifest names it.
+    Shown,
+    /// `p_` and 8 hex digits of its BLAKE3 hash: plugin names are chosen by
+    /// the tenants that upload them, and stay out of the operator's
+    /// monitoring unless the operator lets them in.
+    Hashed,
+}
+
+fn label_value(key: &str, value: &str, names: PluginNames) -> String {
+    match names {
+        PluginNames::Hashed if key == "plugin" => format!("p_{}", &blake3::hash(value.as_bytes()).to_hex()[..8]),
+        _ => escape(value),
+    }
+}
+
+fn render_labels(labels: &Labels, extra: Option<(&str, String)>, names: PluginNames) -> String {
+    let mut parts: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", label_value(k, v, names)))
+        .collect();
     if let Some((k, v)) = extra {
         parts.push(format!("{k}=\"{v}\""));
     }
@@ -86,13 +107,13 @@ impl Metrics {
     }
 
     /// The text exposition format, version 0.0.4.
-    pub fn render(&self) -> String {
+    pub fn render(&self, names: PluginNames) -> String {
         let mut out = String::new();
         if let Ok(counters) = self.counters.lock() {
             for (name, family) in counters.iter() {
                 let _ = writeln!(out, "# HELP {name} {}\n# TYPE {name} counter", family.help);
                 for (labels, value) in &family.series {
-                    let _ = writeln!(out, "{name}{} {value}", render_labels(labels, None));
+                    let _ = writeln!(out, "{name}{} {value}", render_labels(labels, None, names));
                 }
             }
         }
@@ -102,12 +123,12 @@ impl Metrics {
                 for (labels, h) in &family.series {
                     for (count, bound) in h.counts.iter().zip(BUCKETS) {
                         let le = Some(("le", bound.to_string()));
-                        let _ = writeln!(out, "{name}_bucket{} {count}", render_labels(labels, le));
+                        let _ = writeln!(out, "{name}_bucket{} {count}", render_labels(labels, le, names));
                     }
                     let inf = Some(("le", "+Inf".to_string()));
-                    let _ = writeln!(out, "{name}_bucket{} {}", render_labels(labels, inf), h.count);
-                    let _ = writeln!(out, "{name}_sum{} {}", render_labels(labels, None), h.sum);
-                    let _ = writeln!(out, "{name}_count{} {}", render_labels(labels, None), h.count);
+                    let _ = writeln!(out, "{name}_bucket{} {}", render_labels(labels, inf, names), h.count);
+                    let _ = writeln!(out, "{name}_sum{} {}", render_labels(labels, None, names), h.sum);
+                    let _ = writeln!(out, "{name}_count{} {}", render_labels(labels, None, names), h.count);
                 }
             }
         }
@@ -173,7 +194,7 @@ mod tests {
         metrics.count("t_total", "Things.", &[("kind", "a\"b")], 1);
         metrics.observe("t_seconds", "Time.", &[], 0.003);
         metrics.observe("t_seconds", "Time.", &[], 2.0);
-        let text = metrics.render();
+        let text = metrics.render(PluginNames::Shown);
         assert!(
             text.contains("# TYPE t_total counter\nt_total{kind=\"a\\\"b\"} 3\n"),
             "{text}"
@@ -184,5 +205,21 @@ mod tests {
             text.contains("t_seconds_bucket{le=\"+Inf\"} 2\nt_seconds_sum 2.003\nt_seconds_count 2\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn plugin_names_chosen_by_tenants_are_hashed_unless_shown() {
+        let metrics = Metrics::default();
+        metrics.count(
+            "calls_total",
+            "Calls.",
+            &[("plugin", "evil\"}name"), ("status", "200")],
+            1,
+        );
+        let hashed = metrics.render(PluginNames::Hashed);
+        let expected = format!("plugin=\"p_{}\"", &blake3::hash(b"evil\"}name").to_hex()[..8]);
+        assert!(hashed.contains(&expected) && !hashed.contains("evil"), "{hashed}");
+        assert!(hashed.contains("status=\"200\""), "{hashed}");
+        assert!(metrics.render(PluginNames::Shown).contains("plugin=\"evil\\\"}name\""));
     }
 }

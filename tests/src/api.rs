@@ -38,6 +38,7 @@ pub struct ServerOptions {
     /// schedules every second.
     pub min_schedule_interval_secs: u64,
     pub quotas: hrsync::api::quota::Quotas,
+    pub metrics_plugin_names: hrsync::metrics::PluginNames,
 }
 
 impl Default for ServerOptions {
@@ -52,6 +53,7 @@ impl Default for ServerOptions {
             egress_allow: vec!["127.0.0.1".into()],
             min_schedule_interval_secs: 1,
             quotas: hrsync::api::quota::Quotas::default(),
+            metrics_plugin_names: hrsync::metrics::PluginNames::Shown,
         }
     }
 }
@@ -88,6 +90,7 @@ impl Server {
                 max_total_auth_failures: options.max_total_auth_failures,
                 min_schedule_interval_secs: options.min_schedule_interval_secs,
                 quotas: options.quotas,
+                metrics_plugin_names: options.metrics_plugin_names,
                 ..ApiSettings::default()
             },
         );

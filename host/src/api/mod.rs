@@ -47,6 +47,9 @@ pub struct ApiSettings {
     /// The shortest time between two scheduled runs of an integration.
     pub min_schedule_interval_secs: u64,
     pub quotas: quota::Quotas,
+    /// Plugin names in `/metrics` labels (tenants choose them); hashed
+    /// unless the operator shows them.
+    pub metrics_plugin_names: crate::metrics::PluginNames,
 }
 
 impl Default for ApiSettings {
@@ -57,6 +60,7 @@ impl Default for ApiSettings {
             max_total_auth_failures: auth::MAX_TOTAL_FAILURES,
             min_schedule_interval_secs: 300,
             quotas: quota::Quotas::default(),
+            metrics_plugin_names: crate::metrics::PluginNames::Hashed,
         }
     }
 }
@@ -218,12 +222,14 @@ pub fn app(state: AppState) -> Router {
     .route(
         "/metrics",
         // The operator's: metrics name every tenant's plugins and counts.
-        get(|_operator: auth::Operator| async {
-            (
-                [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                crate::metrics::global().render(),
-            )
-        }),
+        get(
+            |axum::extract::State(state): axum::extract::State<AppState>, _operator: auth::Operator| async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    crate::metrics::global().render(state.settings.metrics_plugin_names),
+                )
+            },
+        ),
     )
     .fallback(not_found)
     .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

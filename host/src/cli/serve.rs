@@ -63,6 +63,10 @@ pub struct ServeArgs {
     /// (100), secret-bytes (per installation, 65536), runs-per-hour (600).
     #[arg(long = "quota", env = "HRSYNC_QUOTAS", value_delimiter = ',')]
     quotas: Vec<String>,
+    /// Show plugin names in `/metrics` labels (tenants choose them); by
+    /// default each is `p_` and 8 hex digits of its BLAKE3 hash.
+    #[arg(long, env = "HRSYNC_METRICS_PLUGIN_NAMES")]
+    metrics_plugin_names: bool,
     /// Largest plugin component accepted, in MiB.
     #[arg(long, env = "HRSYNC_MAX_PLUGIN_MIB", default_value_t = 32)]
     max_plugin_mib: usize,
@@ -131,6 +135,11 @@ async fn serve_async(runtime: Runtime, args: ServeArgs) -> Result<ExitCode, Stri
             max_total_auth_failures: args.max_total_auth_failures,
             min_schedule_interval_secs: args.min_schedule_interval_secs,
             quotas: crate::api::quota::Quotas::parse(&args.quotas)?,
+            metrics_plugin_names: if args.metrics_plugin_names {
+                crate::metrics::PluginNames::Shown
+            } else {
+                crate::metrics::PluginNames::Hashed
+            },
         },
     );
     let listener = tokio::net::TcpListener::bind(args.listen)
