@@ -76,6 +76,42 @@ fn create_integration(client: &Client, installed: &Installed, extra: Value) -> V
     created
 }
 
+/// A server with the tenant Acme: five people in a Personio emulator, the
+/// Personio, team-map and SCIM plugins installed, and an integration of
+/// them (not yet run).
+struct Acme {
+    server: Server,
+    _hr: PersonioEmulator,
+    app: ScimEmulator,
+    owner: Client,
+    installed: Installed,
+    integration: Value,
+}
+
+impl Acme {
+    fn start(options: ServerOptions) -> Self {
+        let server = Server::with(options);
+        let hr = PersonioEmulator::start(HR_CLIENT, HR_SECRET).unwrap();
+        let app = ScimEmulator::start(APP_TOKEN).unwrap();
+        people(&hr);
+        let (_, owner) = server.tenant("Acme", "owner@acme.example");
+        let installed = install(&owner, &hr, &app);
+        let integration = create_integration(&owner, &installed, json!({}));
+        Self {
+            server,
+            _hr: hr,
+            app,
+            owner,
+            installed,
+            integration,
+        }
+    }
+
+    fn integration_id(&self) -> String {
+        self.integration["id"].as_str().unwrap().to_string()
+    }
+}
+
 /// Every body the test saw, to check that no secret ever appears.
 fn assert_no_secret(bodies: &[&Value]) {
     for body in bodies {
@@ -608,14 +644,8 @@ fn the_openapi_document_describes_every_route() {
 
 #[test]
 fn provisioning_one_employee_touches_that_one_only() {
-    let server = Server::start();
-    let hr = PersonioEmulator::start(HR_CLIENT, HR_SECRET).unwrap();
-    let app = ScimEmulator::start(APP_TOKEN).unwrap();
-    people(&hr);
-    let (_, owner) = server.tenant("Acme", "owner@acme.example");
-    let installed = install(&owner, &hr, &app);
-    let integration = create_integration(&owner, &installed, json!({}));
-    let id = integration["id"].as_str().unwrap();
+    let acme = Acme::start(ServerOptions::default());
+    let (owner, app, id) = (&acme.owner, &acme.app, acme.integration_id());
 
     let (status, detail) = owner.post(&format!("/api/v1/integrations/{id}/provision"), json!({ "hr_id": "3" }));
     assert_eq!(status, 200, "{detail}");
@@ -754,13 +784,8 @@ fn conflicts_withheld_fields_and_manual_links_through_the_api() {
 /// a 422 naming the field, never a panic or a closed connection.
 #[test]
 fn extreme_numbers_are_refused_naming_the_field() {
-    let server = Server::start();
-    let hr = PersonioEmulator::start(HR_CLIENT, HR_SECRET).unwrap();
-    let app = ScimEmulator::start(APP_TOKEN).unwrap();
-    let (_, owner) = server.tenant("Acme", "owner@acme.example");
-    let installed = install(&owner, &hr, &app);
-    let created = create_integration(&owner, &installed, json!({}));
-    let id = created["id"].as_str().unwrap();
+    let acme = Acme::start(ServerOptions::default());
+    let (owner, id) = (&acme.owner, acme.integration_id());
     let cases = [
         ("full_read_every_hours", json!(1e308)),
         ("full_read_every_hours", json!(-1)),
@@ -799,14 +824,9 @@ fn extreme_numbers_are_refused_naming_the_field() {
 /// answer) and changes none of them.
 #[test]
 fn a_test_key_reaches_nothing_live_on_any_route() {
-    let server = Server::start();
-    let hr = PersonioEmulator::start(HR_CLIENT, HR_SECRET).unwrap();
-    let app = ScimEmulator::start(APP_TOKEN).unwrap();
-    people(&hr);
-    let (_, owner) = server.tenant("Acme", "owner@acme.example");
-    let installed = install(&owner, &hr, &app);
-    let integration = create_integration(&owner, &installed, json!({}));
-    let integration_id = integration["id"].as_str().unwrap().to_string();
+    let acme = Acme::start(ServerOptions::default());
+    let (server, owner, installed, integration) = (&acme.server, &acme.owner, &acme.installed, &acme.integration);
+    let integration_id = acme.integration_id();
     let (_, run) = owner.post(&format!("/api/v1/integrations/{integration_id}/sync"), json!({}));
     let run_id = run["run_id"].as_str().unwrap().to_string();
     owner.wait_for_run(&run_id);
@@ -953,16 +973,11 @@ fn deceptive_names_are_refused_and_the_database_is_private() {
 /// field; the default minimum is 5 minutes.
 #[test]
 fn schedules_more_frequent_than_the_minimum_are_refused() {
-    let server = Server::with(ServerOptions {
+    let acme = Acme::start(ServerOptions {
         min_schedule_interval_secs: hrsync::api::ApiSettings::default().min_schedule_interval_secs,
         ..ServerOptions::default()
     });
-    let hr = PersonioEmulator::start(HR_CLIENT, HR_SECRET).unwrap();
-    let app = ScimEmulator::start(APP_TOKEN).unwrap();
-    let (_, owner) = server.tenant("Acme", "owner@acme.example");
-    let installed = install(&owner, &hr, &app);
-    let created = create_integration(&owner, &installed, json!({}));
-    let id = created["id"].as_str().unwrap();
+    let (owner, id) = (&acme.owner, acme.integration_id());
     for schedule in ["* * * * * *", "* * * * *", "*/4 * * * *", "0,1 4 * * *"] {
         let (status, body) = owner.patch(&format!("/api/v1/integrations/{id}"), json!({ "schedule": schedule }));
         assert_eq!(

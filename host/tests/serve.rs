@@ -121,6 +121,24 @@ impl Drop for Serve {
     }
 }
 
+/// The tenant Acme created through `creator`, the Personio and SCIM plugins
+/// uploaded through `uploader`: the owner's key.
+fn tenant_with_plugins(creator: &Serve, uploader: &Serve) -> String {
+    let (status, tenant) = creator.post(
+        OPERATOR,
+        "/api/v1/tenants",
+        json!({ "name": "Acme", "owner_email": "o@acme.example" }),
+    );
+    assert_eq!(status, 201, "{tenant}");
+    let key = tenant["key"]["secret"].as_str().unwrap().to_string();
+    for plugin in ["personio", "scim"] {
+        let bytes = std::fs::read(built_plugin(plugin)).expect("plugins built (scripts/build-plugins)");
+        let (status, body) = uploader.call(&key, "POST", "/api/v1/plugins", Some(&bytes), "application/wasm");
+        assert_eq!(status, 201, "{body}");
+    }
+    key
+}
+
 #[test]
 fn two_servers_on_one_postgres_run_each_integration_once_at_a_time() {
     let database = postgres_schema();
@@ -135,18 +153,7 @@ fn two_servers_on_one_postgres_run_each_integration_once_at_a_time() {
     let a = Serve::start(&database, dir.path(), "a");
     let b = Serve::start(&database, dir.path(), "b");
 
-    let (status, tenant) = a.post(
-        OPERATOR,
-        "/api/v1/tenants",
-        json!({ "name": "Acme", "owner_email": "o@acme.example" }),
-    );
-    assert_eq!(status, 201, "{tenant}");
-    let key = tenant["key"]["secret"].as_str().unwrap().to_string();
-    for plugin in ["personio", "scim"] {
-        let bytes = std::fs::read(built_plugin(plugin)).expect("plugins built (scripts/build-plugins)");
-        let (status, body) = b.call(&key, "POST", "/api/v1/plugins", Some(&bytes), "application/wasm");
-        assert_eq!(status, 201, "{body}");
-    }
+    let key = tenant_with_plugins(&a, &b);
     let (status, source) = a.post(
         &key,
         "/api/v1/installations",
@@ -272,18 +279,7 @@ fn runs_killed_mid_apply_are_interrupted_and_the_next_run_finishes_them() {
         e
     }));
     let mut server = Serve::start(&database, dir.path(), "node");
-    let (status, tenant) = server.post(
-        OPERATOR,
-        "/api/v1/tenants",
-        json!({ "name": "Acme", "owner_email": "o@acme.example" }),
-    );
-    assert_eq!(status, 201, "{tenant}");
-    let key = tenant["key"]["secret"].as_str().unwrap().to_string();
-    for plugin in ["personio", "scim"] {
-        let bytes = std::fs::read(built_plugin(plugin)).expect("plugins built (scripts/build-plugins)");
-        let (status, body) = server.call(&key, "POST", "/api/v1/plugins", Some(&bytes), "application/wasm");
-        assert_eq!(status, 201, "{body}");
-    }
+    let key = tenant_with_plugins(&server, &server);
     let (_, source) = server.post(
         &key,
         "/api/v1/installations",

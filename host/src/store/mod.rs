@@ -144,6 +144,21 @@ struct ChainLink {
 }
 
 impl ChainLink {
+    /// An event as stored, following `prev_hash`.
+    fn from_row(row: &AnyRow, prev_hash: String) -> Result<Self, StoreError> {
+        Ok(Self {
+            seq: row.try_get("seq")?,
+            prev_hash,
+            id: row.try_get("id")?,
+            tenant: row.try_get("tenant_id")?,
+            integration: row.try_get("integration_id")?,
+            at: row.try_get("at")?,
+            actor: row.try_get("actor")?,
+            action: row.try_get("action")?,
+            detail: row.try_get("detail")?,
+        })
+    }
+
     /// BLAKE3 over every field, each length-prefixed so that no two events
     /// encode alike; keyed (and marked `k1:`) when the store has a key.
     fn hash(&self, key: Option<&[u8; 32]>) -> String {
@@ -252,6 +267,19 @@ fn create_private(path: &str) -> Result<(), StoreError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(StoreError::Malformed(format!("cannot create {file}: {e}"))),
     }
+}
+
+/// The chain's head (place and hash) for a transaction that appends to or
+/// rewrites the chain: updated first, which locks it, so that writers go
+/// one after the other.
+async fn lock_audit_head(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<(i64, String), StoreError> {
+    sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
+        .execute(&mut **tx)
+        .await?;
+    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok((head.try_get("seq")?, head.try_get("hash")?))
 }
 
 impl Store {
@@ -627,13 +655,7 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
-            .execute(&mut *tx)
-            .await?;
-        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_one(&mut *tx)
-            .await?;
-        let (mut seq, mut hash): (i64, String) = (head.try_get("seq")?, head.try_get("hash")?);
+        let (mut seq, mut hash) = lock_audit_head(&mut tx).await?;
         let at = now_ms();
         loop {
             let chunk: Vec<AuditEvent> = events.by_ref().take(CHUNK).collect();
@@ -714,13 +736,7 @@ impl Store {
             return Ok(0);
         }
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
-            .execute(&mut *tx)
-            .await?;
-        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_one(&mut *tx)
-            .await?;
-        if head.try_get::<String, _>("hash")? != hash {
+        if lock_audit_head(&mut tx).await?.1 != hash {
             return Ok(0); // another process sealed it or appended meanwhile
         }
         let rows = sqlx::query(
@@ -731,17 +747,7 @@ impl Store {
         .await?;
         let mut prev = "genesis".to_string();
         for row in &rows {
-            let link = ChainLink {
-                seq: row.try_get("seq")?,
-                prev_hash: prev,
-                id: row.try_get("id")?,
-                tenant: row.try_get("tenant_id")?,
-                integration: row.try_get("integration_id")?,
-                at: row.try_get("at")?,
-                actor: row.try_get("actor")?,
-                action: row.try_get("action")?,
-                detail: row.try_get("detail")?,
-            };
+            let link = ChainLink::from_row(row, prev)?;
             let own = link.hash(Some(&key));
             sqlx::query("UPDATE audit_events SET prev_hash = $1, hash = $2 WHERE id = $3")
                 .bind(&link.prev_hash)
@@ -780,17 +786,7 @@ impl Store {
             broken: Some(AuditBreak { seq, id, reason }),
         };
         while let Some(row) = rows.try_next().await? {
-            let link = ChainLink {
-                seq: row.try_get("seq")?,
-                prev_hash: row.try_get("prev_hash")?,
-                id: row.try_get("id")?,
-                tenant: row.try_get("tenant_id")?,
-                integration: row.try_get("integration_id")?,
-                at: row.try_get("at")?,
-                actor: row.try_get("actor")?,
-                action: row.try_get("action")?,
-                detail: row.try_get("detail")?,
-            };
+            let link = ChainLink::from_row(&row, row.try_get("prev_hash")?)?;
             let stored: String = row.try_get("hash")?;
             if link.seq != expected_seq {
                 return Ok(broken(
