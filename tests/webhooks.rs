@@ -166,6 +166,13 @@ fn forged_and_misdirected_webhooks_change_nothing() {
         .as_array()
         .unwrap()
         .len();
+    // A timestamp whose milliseconds overflow and wrap around into the
+    // window, signed with the right key: refused all the same.
+    let wrapping = ((1u128 << 64) + hrsync::store::now_ms() as u128)
+        .div_ceil(1000)
+        .to_string();
+    let (status, answer) = post(&format!("/hooks/{id}"), WEBHOOK_KEY, &wrapping);
+    assert_eq!(status, 401, "{answer}");
     assert_eq!(runs_before, runs_after, "no run for a refused webhook");
 
     // A well-signed one starts a run; the same request again is a replay
