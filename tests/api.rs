@@ -1176,7 +1176,21 @@ fn audit_verify_tells_a_tenant_nothing_of_the_others() {
         let (status, _) = b.post("/api/v1/keys", json!({ "name": format!("b{i}"), "mode": "live" }));
         assert_eq!(status, 201);
     }
-    let own_a = a.get("/api/v1/audit?limit=500").1.as_array().unwrap().len() as u64;
+    let log_a = a.get("/api/v1/audit?limit=500").1;
+    let own_a = log_a.as_array().unwrap().len() as u64;
+    // No place in the shared chain: its gaps would tell of B's activity.
+    assert!(
+        log_a.as_array().unwrap().iter().all(|e| e.get("seq").is_none()),
+        "{log_a}"
+    );
+    let (_, first) = b.get("/api/v1/audit?limit=2");
+    let last = first[1]["id"].as_str().unwrap();
+    let (_, next) = b.get(&format!("/api/v1/audit?limit=2&before={last}"));
+    assert_eq!(
+        next[0]["id"],
+        b.get("/api/v1/audit?limit=3").1[2]["id"],
+        "pages follow each other"
+    );
     let own_b = b.get("/api/v1/audit?limit=500").1.as_array().unwrap().len() as u64;
     let (_, check) = a.get("/api/v1/audit/verify");
     assert_eq!(

@@ -164,8 +164,9 @@ async fn get_run(
 pub struct AuditQuery {
     /// Only this integration's events.
     integration: Option<String>,
-    /// Events before this place in the chain (for the next page).
-    before: Option<i64>,
+    /// Events older than this one (the id of the last event of the page
+    /// before, for the next page).
+    before: Option<String>,
     /// At most this many, newest first (1 to 500, default 50).
     limit: Option<i64>,
 }
@@ -193,7 +194,12 @@ async fn list_audit(
     let events = state
         .control
         .store
-        .tenant_audit(&who.tenant, query.integration.as_deref(), query.before, limit)
+        .tenant_audit(
+            &who.tenant,
+            query.integration.as_deref(),
+            query.before.as_deref(),
+            limit,
+        )
         .await?;
     Ok(Json(events))
 }

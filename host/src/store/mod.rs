@@ -92,7 +92,9 @@ pub struct AuditEvent {
 /// A stored audit event.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditRecord {
-    /// Its place in the hash chain.
+    /// Its place in the hash chain, which all tenants share: not shown, as
+    /// its gaps would tell of other tenants' activity.
+    #[serde(skip)]
     pub seq: i64,
     pub id: String,
     pub integration: Option<String>,
@@ -858,8 +860,8 @@ impl Store {
     }
 
     /// The chain checked for one tenant, telling nothing of the others:
-    /// `events` counts the tenant's own events, and a break is named (its
-    /// place and id) only when it is one of the tenant's events; otherwise
+    /// `events` counts the tenant's own events, a break is named (by id)
+    /// only when it is one of the tenant's events, and `seq` is 0; otherwise
     /// the tenant learns that the chain is broken, and the operator where
     /// (`hrsync audit verify`).
     pub async fn verify_audit_for(&self, tenant: &str) -> Result<AuditCheck, StoreError> {
@@ -888,7 +890,9 @@ impl Store {
                     None => false,
                 };
                 Some(if owned {
-                    found
+                    // The id names the event; its place would tell how
+                    // many events of all tenants came before.
+                    AuditBreak { seq: 0, ..found }
                 } else {
                     AuditBreak {
                         seq: 0,
@@ -912,19 +916,19 @@ impl Store {
     }
 
     /// A tenant's audit events (its admin actions and the changes of its
-    /// integrations), newest first, before `before` (a chain place) when
-    /// given.
+    /// integrations), newest first, older than the event `before` (an id)
+    /// when given.
     pub async fn tenant_audit(
         &self,
         tenant: &str,
         integration: Option<&str>,
-        before: Option<i64>,
+        before: Option<&str>,
         limit: i64,
     ) -> Result<Vec<AuditRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT seq, id, integration_id, at, actor, action, detail, hash FROM audit_events \
              WHERE (tenant_id = $1 OR integration_id IN (SELECT id FROM integrations WHERE tenant_id = $1)) \
-             AND ($2 IS NULL OR integration_id = $2) AND ($3 IS NULL OR seq < $3) \
+             AND ($2 IS NULL OR integration_id = $2) AND ($3 IS NULL OR seq < (SELECT seq FROM audit_events WHERE id = $3)) \
              ORDER BY seq DESC LIMIT $4",
         )
         .bind(tenant)
