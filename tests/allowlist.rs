@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hrsync::runtime::bindings::http::{HttpError, Method, Request, Response};
-use hrsync::runtime::capability::http::OutboundHttp;
-use hrsync::runtime::state::Identity;
-use hrsync::runtime::HttpPolicy;
+use hrsync_runtime::bindings::v1::http::{HttpError, Method, Request, Response};
+use hrsync_runtime::capability::http::OutboundHttp;
+use hrsync_runtime::state::Identity;
+use hrsync_runtime::HttpPolicy;
 use hrsync_tests::origin;
 use hrsync_tests::server::TestServer;
 

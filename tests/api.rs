@@ -3,8 +3,8 @@
 //! run against the Personio and SCIM emulators, the run history and the
 //! audit log; and every error a JSON body naming what was wrong.
 
-use hrsync::emulators::personio::{HrEmployee, PersonioEmulator};
-use hrsync::emulators::scim::ScimEmulator;
+use hrsync_emulators::personio::{HrEmployee, PersonioEmulator};
+use hrsync_emulators::scim::ScimEmulator;
 use hrsync_tests::api::{Client, Server, ServerOptions};
 use hrsync_tests::plugin_bytes;
 use serde_json::{json, Value};
@@ -165,7 +165,7 @@ fn an_admins_first_ten_minutes() {
     assert_eq!(status, 202, "{activated}");
     assert_eq!(activated["integration"]["state"], "active");
     let next = activated["integration"]["next_run_at"].as_i64().unwrap();
-    assert!(next > hrsync::store::now_ms(), "{activated}");
+    assert!(next > hrsync_model::clock::now_ms(), "{activated}");
     let run_id = activated["run_id"].as_str().unwrap();
     let detail = owner.wait_for_run(run_id);
     assert_eq!(detail["run"]["status"], "succeeded", "{detail}");
@@ -510,7 +510,7 @@ fn failed_authentications_are_rate_limited_per_address() {
     let (_, owner) = server.tenant("Acme", "owner@acme.example");
     assert_eq!(owner.get("/api/v1/tenant").0, 200);
     let wrong = server.client(Some("sk_live_0000000000000000"));
-    for attempt in 0..hrsync::api::auth::MAX_FAILURES {
+    for attempt in 0..hrsync_server::api::auth::MAX_FAILURES {
         assert_eq!(wrong.get("/api/v1/tenant").0, 401, "attempt {attempt}");
     }
     let (status, body) = wrong.get("/api/v1/tenant");
@@ -974,7 +974,7 @@ fn deceptive_names_are_refused_and_the_database_is_private() {
 #[test]
 fn schedules_more_frequent_than_the_minimum_are_refused() {
     let acme = Acme::start(ServerOptions {
-        min_schedule_interval_secs: hrsync::api::ApiSettings::default().min_schedule_interval_secs,
+        min_schedule_interval_secs: hrsync_server::api::ApiSettings::default().min_schedule_interval_secs,
         ..ServerOptions::default()
     });
     let (owner, id) = (&acme.owner, acme.integration_id());
@@ -1228,7 +1228,7 @@ fn audit_verify_tells_a_tenant_nothing_of_the_others() {
 /// tenant is not affected.
 #[test]
 fn a_tenants_quotas_hold_and_are_its_own() {
-    let quotas = hrsync::api::quota::Quotas::parse(&[
+    let quotas = hrsync_server::api::quota::Quotas::parse(&[
         "plugins=2".into(),
         "installations=2".into(),
         "integrations=1".into(),
@@ -1305,10 +1305,10 @@ fn a_tenants_quotas_hold_and_are_its_own() {
         201,
         "another tenant's quota is its own"
     );
-    assert!(hrsync::api::quota::Quotas::parse(&["bogus=1".into()])
+    assert!(hrsync_server::api::quota::Quotas::parse(&["bogus=1".into()])
         .unwrap_err()
         .contains("bogus"));
-    assert!(hrsync::api::quota::Quotas::parse(&["plugins=many".into()])
+    assert!(hrsync_server::api::quota::Quotas::parse(&["plugins=many".into()])
         .unwrap_err()
         .contains("many"));
 }

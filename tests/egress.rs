@@ -9,11 +9,11 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hrsync::control::notify::{Notifier, RunFailed};
-use hrsync::runtime::bindings::http::{HttpError, Method, Request, Response};
-use hrsync::runtime::capability::http::OutboundHttp;
-use hrsync::runtime::state::Identity;
-use hrsync::runtime::{EgressAllowance, HttpPolicy, LocalReach, Secret};
+use hrsync_runtime::bindings::v1::http::{HttpError, Method, Request, Response};
+use hrsync_runtime::capability::http::OutboundHttp;
+use hrsync_runtime::state::Identity;
+use hrsync_runtime::{EgressAllowance, HttpPolicy, LocalReach, Secret};
+use hrsync_server::control::notify::{Notifier, RunFailed};
 use hrsync_tests::api::{Server, ServerOptions};
 use hrsync_tests::plugin_bytes;
 use hrsync_tests::server::TestServer;

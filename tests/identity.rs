@@ -10,19 +10,19 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
-use hrsync::emulators::dirty::{clean_company, spoil, Dirt, Problem, PROBLEMS};
-use hrsync::emulators::perks::{Mode, PerksEmulator};
-use hrsync::emulators::personio::{HrEmployee, PersonioEmulator};
-use hrsync::emulators::scim::{ScimEmulator, ENTERPRISE};
-use hrsync::runtime::types::Change;
-use hrsync::runtime::{HttpPolicy, Sandbox, Secret, Secrets};
-use hrsync::store::Store;
-use hrsync::sync::job::{Finished, Job, PluginSetup, RunRequest};
-use hrsync::sync::manual::Actor;
-use hrsync::sync::plan::Options;
-use hrsync::sync::retry::RetryPolicy;
-use hrsync::sync::run::{RunReport, Settings};
-use hrsync::sync::trigger::FullReads;
+use hrsync_emulators::dirty::{clean_company, spoil, Dirt, Problem, PROBLEMS};
+use hrsync_emulators::perks::{Mode, PerksEmulator};
+use hrsync_emulators::personio::{HrEmployee, PersonioEmulator};
+use hrsync_emulators::scim::{ScimEmulator, ENTERPRISE};
+use hrsync_engine::job::{Finished, Job, PluginSetup, RunRequest};
+use hrsync_engine::manual::Actor;
+use hrsync_engine::plan::Options;
+use hrsync_engine::retry::RetryPolicy;
+use hrsync_engine::run::{RunReport, Settings};
+use hrsync_engine::trigger::FullReads;
+use hrsync_model::Change;
+use hrsync_runtime::{HttpPolicy, Sandbox, Secret, Secrets};
+use hrsync_store::Store;
 use hrsync_tests::load;
 use hrsync_tests::scim2::Scim2Server;
 use serde_json::{json, Value};
@@ -605,7 +605,7 @@ fn fixing_a_shared_email_in_hr_creates_the_second_account_and_nothing_else() {
         .report
         .outcomes
         .iter()
-        .map(|o| hrsync::sync::record::kind(&o.planned.change).to_string())
+        .map(|o| hrsync_engine::record::kind(&o.planned.change).to_string())
         .collect();
     assert_eq!(
         changes,

@@ -3,16 +3,16 @@
 //! loopback — one plugin call at a time, then whole jobs from the Personio
 //! emulator.
 
-use hrsync::emulators::personio::{HrEmployee, PersonioEmulator};
-use hrsync::runtime::types::{
+use hrsync_emulators::personio::{HrEmployee, PersonioEmulator};
+use hrsync_engine::job::{Job, PluginSetup, RunRequest};
+use hrsync_engine::plan::Options;
+use hrsync_engine::run::Settings;
+use hrsync_engine::trigger::FullReads;
+use hrsync_model::{
     AccountDraft, AccountUpdate, Attribute, AttributeValue, Change, FieldChange, ManagerLink, Membership, PluginError,
     TeamDraft,
 };
-use hrsync::runtime::{HttpPolicy, Sandbox, Secret, Secrets};
-use hrsync::sync::job::{Job, PluginSetup, RunRequest};
-use hrsync::sync::plan::Options;
-use hrsync::sync::run::Settings;
-use hrsync::sync::trigger::FullReads;
+use hrsync_runtime::{HttpPolicy, Sandbox, Secret, Secrets};
 use hrsync_tests::load;
 use hrsync_tests::scim2::Scim2Server;
 use serde_json::{json, Value};
@@ -46,7 +46,7 @@ fn the_scim_plugin_speaks_to_scim2_server() {
 
     // One batch: /Bulk, as the server's ServiceProviderConfig offers.
     let outcomes = target
-        .apply_batch(&[
+        .apply_batch(vec![
             Change::CreateAccount(draft("ada@example.com", "1")),
             Change::CreateAccount(draft("grace@example.com", "2")),
             Change::CreateTeam(TeamDraft {
@@ -65,7 +65,7 @@ fn the_scim_plugin_speaks_to_scim2_server() {
 
     // A second create of the same user: the server's 409 gives the id.
     let again = target
-        .apply_batch(&[Change::CreateAccount(draft("ada@example.com", "1"))])
+        .apply_batch(vec![Change::CreateAccount(draft("ada@example.com", "1"))])
         .expect("apply-batch");
     match &again[0] {
         Err(PluginError::Conflict(c)) => assert_eq!(c.existing_id.as_deref(), Some(ada.as_str())),
@@ -73,7 +73,7 @@ fn the_scim_plugin_speaks_to_scim2_server() {
     }
 
     let outcomes = target
-        .apply_batch(&[
+        .apply_batch(vec![
             Change::AddMember(Membership {
                 team_id: team.clone(),
                 account_id: ada.clone(),

@@ -3,9 +3,10 @@
 
 use std::fs;
 
-use hrsync::runtime::cache::CacheOutcome;
-use hrsync::runtime::version::VersionError;
-use hrsync::runtime::{ConfigError, LoadError, Runtime, RuntimeOptions, Sandbox};
+use hrsync_runtime::cache::CacheOutcome;
+use hrsync_runtime::version::VersionError;
+use hrsync_runtime::{ConfigError, LoadError, Runtime, RuntimeOptions, Sandbox};
+use hrsync_tests::Decide;
 use hrsync_tests::{load, plugin_bytes};
 
 fn fresh_runtime(dir: &std::path::Path) -> Runtime {
@@ -73,7 +74,7 @@ fn cache_hits_and_recovers_from_corrupt_truncated_and_foreign_entries() {
         plugin.cache_outcome()
     );
     let mut session = plugin.rule(&Sandbox::default()).unwrap();
-    assert!(session.evaluate(&[]).is_ok(), "the recompiled plugin works");
+    assert!(session.decide(&[]).is_ok(), "the recompiled plugin works");
     assert_eq!(
         runtime.load(&bytes).unwrap().cache_outcome(),
         &CacheOutcome::Hit,
@@ -151,7 +152,7 @@ fn rule_config_errors_from_the_plugin_name_the_field() {
         config: serde_json::json!({ "exclude": [{ "all": [{ "field": "shoe_size", "op": "is_empty" }] }] }),
         ..Sandbox::default()
     };
-    let error = plugin.rule(&sandbox).unwrap().evaluate(&[]).expect_err("unknown field");
+    let error = plugin.rule(&sandbox).unwrap().decide(&[]).expect_err("unknown field");
     let message = error.to_string();
     assert!(
         message.contains("exclude[0].all[0].field") && message.contains("shoe_size"),
@@ -170,7 +171,7 @@ fn on_demand_allocation_serves_when_pooling_is_off() {
     let plugin = runtime.load(&plugin_bytes("scope_rule")).expect("load");
     assert_eq!(plugin.cache_outcome(), &CacheOutcome::Disabled);
     let mut session = plugin.rule(&Sandbox::default()).expect("session");
-    assert!(session.evaluate(&[]).expect("evaluate").is_empty());
+    assert!(session.decide(&[]).expect("evaluate").is_empty());
 }
 
 /// A plugin built against an older minor version of the WIT (1.0.0, a
@@ -179,8 +180,9 @@ fn on_demand_allocation_serves_when_pooling_is_off() {
 /// their 1.0.0 names.
 #[test]
 fn a_plugin_built_for_an_older_minor_version_keeps_working() {
-    use hrsync::runtime::types::{Employee, EmployeeStatus};
-    use hrsync::runtime::{Decision, Subject};
+    use hrsync_model::Decision;
+    use hrsync_model::Subject;
+    use hrsync_model::{Employee, EmployeeStatus};
     let legacy = load("legacy_rule");
     assert_eq!(legacy.wit_version().to_string(), "1.0.0");
     assert_eq!(legacy.manifest().name, "legacy-rule");
@@ -210,7 +212,7 @@ fn a_plugin_built_for_an_older_minor_version_keeps_working() {
         desired: None,
     };
     let decisions = session
-        .evaluate(&[employee("1", Some("IT")), employee("2", None)])
+        .decide(&[employee("1", Some("IT")), employee("2", None)])
         .expect("evaluate");
     match &decisions[0] {
         Decision::Modify(desired) => assert_eq!(desired.teams, ["Legacy IT"]),

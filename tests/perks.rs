@@ -1,12 +1,10 @@
 //! The `perks` target plugin (4Geeks Perks) against its emulator, over HTTP
 //! on loopback.
 
-use hrsync::emulators::perks::{Mode, PerksEmulator};
-use hrsync::emulators::Fault;
-use hrsync::runtime::types::{
-    AccountDraft, AccountUpdate, Attribute, AttributeValue, Change, FieldChange, PluginError,
-};
-use hrsync::runtime::{HttpPolicy, Sandbox, Secret, Secrets, TargetSession};
+use hrsync_emulators::perks::{Mode, PerksEmulator};
+use hrsync_emulators::Fault;
+use hrsync_model::{AccountDraft, AccountUpdate, Attribute, AttributeValue, Change, FieldChange, PluginError};
+use hrsync_runtime::{HttpPolicy, Sandbox, Secret, Secrets, TargetSession};
 use hrsync_tests::load;
 
 const TEST_KEY: &str = "sk_test_51HfT3st";
@@ -48,7 +46,7 @@ fn draft(email: &str) -> AccountDraft {
 }
 
 fn apply(session: &mut TargetSession, change: Change) -> Result<Option<String>, PluginError> {
-    let mut outcomes = session.apply_batch(&[change]).expect("apply-batch call");
+    let mut outcomes = session.apply_batch(vec![change]).expect("apply-batch call");
     outcomes.remove(0).map(|applied| applied.id)
 }
 
@@ -201,7 +199,7 @@ fn errors_are_typed_and_name_the_field() {
     assert!(matches!(
         apply(
             &mut target,
-            Change::LinkManager(hrsync::runtime::types::ManagerLink {
+            Change::LinkManager(hrsync_model::ManagerLink {
                 account_id: "x".into(),
                 manager_id: None
             })

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use hrsync::emulators::personio::{HrEmployee, PersonioEmulator};
-use hrsync::emulators::Fault;
-use hrsync::runtime::types::{AttributeValue, Employee, EmployeeStatus, PluginError};
-use hrsync::runtime::{HttpPolicy, Sandbox, Secret, Secrets, SourceSession};
+use hrsync_emulators::personio::{HrEmployee, PersonioEmulator};
+use hrsync_emulators::Fault;
+use hrsync_model::{AttributeValue, Employee, EmployeeStatus, PluginError};
+use hrsync_runtime::{HttpPolicy, Sandbox, Secret, Secrets, SourceSession};
 use hrsync_tests::load;
 
 const CLIENT_ID: &str = "papi-client-7f3a";

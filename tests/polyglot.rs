@@ -1,10 +1,12 @@
 //! A plugin written in Python (componentize-py) against the same WIT loads
 //! and runs like a Rust one.
 
-use hrsync::bench::synthetic::synthetic_subject;
-use hrsync::runtime::types::PluginKind;
-use hrsync::runtime::{Decision, Sandbox};
+use hrsync_model::Decision;
+use hrsync_model::PluginKind;
+use hrsync_runtime::Sandbox;
 use hrsync_tests::load;
+use hrsync_tests::synthetic_subject;
+use hrsync_tests::Decide;
 
 #[test]
 fn python_rule_loads_and_evaluates() {
@@ -22,7 +24,7 @@ fn python_rule_loads_and_evaluates() {
     let mut session = plugin.rule(&sandbox).expect("session");
     let mut batch: Vec<_> = (0..3).map(synthetic_subject).collect();
     batch[2].employee.email = None;
-    let decisions = session.evaluate(&batch).expect("evaluate");
+    let decisions = session.decide(&batch).expect("evaluate");
     assert_eq!(decisions.len(), 3);
     match &decisions[0] {
         Decision::Modify(desired) => {
@@ -41,14 +43,14 @@ fn python_rule_loads_and_evaluates() {
     );
 
     // The instance is reused: a second batch on the same session works.
-    assert_eq!(session.evaluate(&batch[..1]).expect("second batch").len(), 1);
+    assert_eq!(session.decide(&batch[..1]).expect("second batch").len(), 1);
 
     // A bad config is the plugin's typed error, naming the field.
     let bad = Sandbox {
         config: serde_json::json!({ "prefix": 7 }),
         ..Sandbox::default()
     };
-    let error = plugin.rule(&bad).unwrap().evaluate(&batch).expect_err("bad prefix");
+    let error = plugin.rule(&bad).unwrap().decide(&batch).expect_err("bad prefix");
     assert!(error.to_string().contains("prefix"), "{error}");
 }
 
@@ -66,7 +68,7 @@ fn javascript_rule_loads_and_evaluates() {
     let mut session = plugin.rule(&sandbox).expect("session");
     // synthetic_subject(3) is external, the others internal.
     let batch: Vec<_> = (0..5).map(synthetic_subject).collect();
-    let decisions = session.evaluate(&batch).expect("evaluate");
+    let decisions = session.decide(&batch).expect("evaluate");
     assert_eq!(decisions.len(), 5);
     for (i, decision) in decisions.iter().enumerate() {
         if i == 3 {
@@ -85,9 +87,9 @@ fn javascript_rule_loads_and_evaluates() {
         config: serde_json::json!({ "excluded_types": [1] }),
         ..Sandbox::default()
     };
-    let error = plugin.rule(&bad).unwrap().evaluate(&batch).expect_err("bad types");
+    let error = plugin.rule(&bad).unwrap().decide(&batch).expect_err("bad types");
     assert!(
-        matches!(error.plugin_error(), Some(hrsync::runtime::types::PluginError::InvalidInput(f)) if f.field == "excluded_types"),
+        matches!(error.plugin_error(), Some(hrsync_model::PluginError::InvalidInput(f)) if f.field == "excluded_types"),
         "{error}"
     );
 }

@@ -1,10 +1,12 @@
 //! The mapping rule plugins: attribute mapping, team mapping and the Rhai
 //! script rule, each loaded as a component and run on employees.
 
-use hrsync::bench::synthetic::synthetic_subject;
-use hrsync::runtime::types::{AttributeValue, DesiredAccount, PersonRef};
-use hrsync::runtime::{Decision, RuleSession, Sandbox};
+use hrsync_model::Decision;
+use hrsync_model::{AttributeValue, DesiredAccount, PersonRef};
+use hrsync_runtime::{RuleSession, Sandbox};
 use hrsync_tests::load;
+use hrsync_tests::synthetic_subject;
+use hrsync_tests::Decide;
 use serde_json::json;
 
 fn session(plugin: &str, config: serde_json::Value) -> RuleSession {
@@ -26,7 +28,7 @@ fn config_error(plugin: &str, config: serde_json::Value) -> String {
         })
         .expect("session");
     session
-        .evaluate(&[synthetic_subject(0)])
+        .decide(&[synthetic_subject(0)])
         .expect_err("the config is refused")
         .to_string()
 }
@@ -38,7 +40,7 @@ fn desired(decision: &Decision) -> &DesiredAccount {
     }
 }
 
-fn attribute<'a>(list: &'a [hrsync::runtime::types::Attribute], name: &str) -> Option<&'a str> {
+fn attribute<'a>(list: &'a [hrsync_model::Attribute], name: &str) -> Option<&'a str> {
     list.iter().find(|a| a.name == name).map(|a| match &a.value {
         AttributeValue::Text(text) => text.as_str(),
         other => panic!("{name} is not text: {other:?}"),
@@ -63,7 +65,7 @@ fn attribute_map_direct_constant_template_default_and_create_only() {
     with_preferred.employee.preferred_name = Some("Max".into());
     with_preferred.employee.office = None;
     let plain = synthetic_subject(2);
-    let decisions = rule.evaluate(&[with_preferred, plain]).expect("evaluate");
+    let decisions = rule.decide(&[with_preferred, plain]).expect("evaluate");
 
     let first = desired(&decisions[0]);
     assert_eq!(attribute(&first.attributes, "title"), Some("Specialist"));
@@ -126,7 +128,7 @@ fn team_map_names_teams_from_the_org_chart() {
         last_name: Some("Wright".into()),
     });
     let decisions = rule
-        .evaluate(&[synthetic_subject(20), no_supervisor, no_department])
+        .decide(&[synthetic_subject(20), no_supervisor, no_department])
         .expect("evaluate");
     assert_eq!(
         desired(&decisions[0]).teams,
@@ -174,13 +176,13 @@ fn attributes(e) {
 fn script_rule_excludes_names_teams_and_maps_attributes() {
     let mut rule = session("script_rule", json!({ "script": SCRIPT }));
     let mut with_custom = synthetic_subject(4);
-    with_custom.employee.custom.push(hrsync::runtime::types::Attribute {
+    with_custom.employee.custom.push(hrsync_model::Attribute {
         name: "cost_center".into(),
         value: AttributeValue::Text("4711".into()),
     });
     let external = synthetic_subject(3);
     let test_account = synthetic_subject(97);
-    let decisions = rule.evaluate(&[with_custom, external, test_account]).expect("evaluate");
+    let decisions = rule.decide(&[with_custom, external, test_account]).expect("evaluate");
     let first = desired(&decisions[0]);
     assert_eq!(first.teams, ["Abteilung Support", "First0 Last0s Team", "CC 4711"]);
     assert_eq!(attribute(&first.attributes, "title"), Some("SPECIALIST"));
@@ -210,7 +212,7 @@ fn script_errors_give_line_and_column() {
         json!({ "script": "fn teams(e) {\n  if e.office == \"Madrid\" {\n    throw \"no team for Madrid\";\n  }\n  [e.office]\n}" }),
     );
     let decisions = rule
-        .evaluate(&[synthetic_subject(0), synthetic_subject(2)])
+        .decide(&[synthetic_subject(0), synthetic_subject(2)])
         .expect("evaluate");
     assert_eq!(desired(&decisions[0]).teams, ["Berlin"]);
     match &decisions[1] {
@@ -228,7 +230,7 @@ fn script_limits_stop_runaway_scripts() {
         "script_rule",
         json!({ "script": "fn exclude(e) { let n = 0; loop { n += 1; } }", "max_operations": 10000 }),
     );
-    let decisions = rule.evaluate(&[synthetic_subject(5)]).expect("evaluate");
+    let decisions = rule.decide(&[synthetic_subject(5)]).expect("evaluate");
     assert!(
         matches!(&decisions[0], Decision::Reject(r) if r.contains("max_operations")),
         "{:?}",
@@ -240,7 +242,7 @@ fn script_limits_stop_runaway_scripts() {
         json!({ "script": "fn exclude(e) { let n = 0; loop { n += 1; } }", "max_operations": 1000000000, "time_limit_ms": 50 }),
     );
     let started = std::time::Instant::now();
-    let decisions = rule.evaluate(&[synthetic_subject(5)]).expect("evaluate");
+    let decisions = rule.decide(&[synthetic_subject(5)]).expect("evaluate");
     assert!(
         matches!(&decisions[0], Decision::Reject(r) if r.contains("time_limit_ms")),
         "{:?}",
@@ -249,6 +251,6 @@ fn script_limits_stop_runaway_scripts() {
     assert!(started.elapsed().as_secs() < 10, "stopped by the time limit");
 
     // The session is still usable after a runaway script.
-    let decisions = rule.evaluate(&[synthetic_subject(6)]).expect("evaluate again");
+    let decisions = rule.decide(&[synthetic_subject(6)]).expect("evaluate again");
     assert!(matches!(&decisions[0], Decision::Reject(_)));
 }

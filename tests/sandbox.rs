@@ -3,9 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use hrsync::runtime::types::{PluginError, PluginKind};
-use hrsync::runtime::{CallError, HttpPolicy, Limits, Plugin, Sandbox, Secret, Secrets};
+use hrsync_model::{PluginError, PluginKind};
+use hrsync_runtime::{CallError, HttpPolicy, Limits, Plugin, Sandbox, Secret, Secrets};
 use hrsync_tests::server::TestServer;
+use hrsync_tests::Decide;
 use hrsync_tests::{load, origin};
 
 fn hostile() -> Plugin {
@@ -50,7 +51,7 @@ fn host_still_serves() {
     let scope = load("scope_rule");
     assert_eq!(scope.kind(), PluginKind::Rule);
     let mut rule = scope.rule(&Sandbox::default()).expect("rule session");
-    assert!(rule.evaluate(&[]).expect("evaluate").is_empty());
+    assert!(rule.decide(&[]).expect("evaluate").is_empty());
 }
 
 #[test]

@@ -5,19 +5,19 @@
 
 use std::time::Duration;
 
-use hrsync::emulators::perks::{Mode, PerksEmulator};
-use hrsync::emulators::personio::{HrEmployee, PersonioEmulator};
-use hrsync::emulators::scim::{ScimEmulator, ENTERPRISE};
-use hrsync::emulators::Fault;
-use hrsync::runtime::types::Change;
-use hrsync::runtime::{HttpPolicy, Sandbox, Secret, Secrets};
-use hrsync::store::Store;
-use hrsync::sync::apply::ItemResult;
-use hrsync::sync::job::{Finished, Job, JobError, PluginSetup, RunRequest};
-use hrsync::sync::plan::{Options, ReadKind};
-use hrsync::sync::retry::RetryPolicy;
-use hrsync::sync::run::{Progress, RunError, Settings, StopSignal};
-use hrsync::sync::trigger::FullReads;
+use hrsync_emulators::perks::{Mode, PerksEmulator};
+use hrsync_emulators::personio::{HrEmployee, PersonioEmulator};
+use hrsync_emulators::scim::{ScimEmulator, ENTERPRISE};
+use hrsync_emulators::Fault;
+use hrsync_engine::apply::ItemResult;
+use hrsync_engine::job::{Finished, Job, JobError, PluginSetup, RunRequest};
+use hrsync_engine::plan::{Options, ReadKind};
+use hrsync_engine::retry::RetryPolicy;
+use hrsync_engine::run::{Progress, RunError, Settings, StopSignal};
+use hrsync_engine::trigger::FullReads;
+use hrsync_model::Change;
+use hrsync_runtime::{HttpPolicy, Sandbox, Secret, Secrets};
+use hrsync_store::Store;
 use hrsync_tests::load;
 use serde_json::json;
 
@@ -290,7 +290,7 @@ fn a_wallet_made_by_hand_is_linked_not_duplicated() {
     // Matching by external id only, so correlation misses it and the
     // create meets the API's "User already exists".
     let mut job = perks_job(&world, &perks, Options::default());
-    job.settings.matching = vec![hrsync::sync::correlate::MatchAttribute::ExternalId];
+    job.settings.matching = vec![hrsync_engine::correlate::MatchAttribute::ExternalId];
     let first = world.sync(&job);
     let anna = first
         .report

@@ -6,12 +6,12 @@
 
 use std::time::Duration;
 
-use hrsync::control::notify::{MailSettings, Notifier};
-use hrsync::control::signature;
-use hrsync::emulators::inbox::Inbox;
-use hrsync::emulators::personio::{HrEmployee, PersonioEmulator};
-use hrsync::emulators::scim::ScimEmulator;
-use hrsync::emulators::smtp::SmtpSink;
+use hrsync_emulators::inbox::Inbox;
+use hrsync_emulators::personio::{HrEmployee, PersonioEmulator};
+use hrsync_emulators::scim::ScimEmulator;
+use hrsync_emulators::smtp::SmtpSink;
+use hrsync_server::control::notify::{MailSettings, Notifier};
+use hrsync_server::control::signature;
 use hrsync_tests::api::{eventually, Client, Server, ServerOptions};
 use hrsync_tests::plugin_bytes;
 use serde_json::{json, Value};
@@ -180,7 +180,7 @@ fn a_failed_run_pauses_the_schedule_and_tells_the_owners() {
     assert!(eventually(Duration::from_secs(10), || !inbox.deliveries().is_empty()));
     let delivery = &inbox.deliveries()[0];
     let header = delivery.headers.get(signature::HEADER).and_then(|h| h.to_str().ok());
-    let now = hrsync::store::now_ms() / 1000;
+    let now = hrsync_model::clock::now_ms() / 1000;
     assert_eq!(
         signature::verify(signing.as_bytes(), header, &delivery.body, now),
         Ok(())

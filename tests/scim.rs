@@ -1,12 +1,12 @@
 //! The `scim` target plugin against the SCIM emulator, over HTTP on loopback.
 
-use hrsync::emulators::scim::{ScimEmulator, ENTERPRISE};
-use hrsync::emulators::Fault;
-use hrsync::runtime::types::{
+use hrsync_emulators::scim::{ScimEmulator, ENTERPRISE};
+use hrsync_emulators::Fault;
+use hrsync_model::{
     AccountDraft, AccountUpdate, Attribute, AttributeValue, Change, FieldChange, ManagerLink, Membership, PluginError,
     TeamDraft, TeamRename,
 };
-use hrsync::runtime::{HttpPolicy, Sandbox, Secret, Secrets, TargetSession};
+use hrsync_runtime::{HttpPolicy, Sandbox, Secret, Secrets, TargetSession};
 use hrsync_tests::load;
 
 const TOKEN: &str = "scim-token-5d4c3b2a";
@@ -52,7 +52,7 @@ fn draft(user_name: &str) -> AccountDraft {
 
 /// Applies one change and returns its outcome.
 fn apply(session: &mut TargetSession, change: Change) -> Result<Option<String>, PluginError> {
-    let mut outcomes = session.apply_batch(&[change]).expect("apply-batch call");
+    let mut outcomes = session.apply_batch(vec![change]).expect("apply-batch call");
     outcomes.remove(0).map(|applied| applied.id)
 }
 
@@ -253,7 +253,7 @@ fn one_bad_change_fails_that_item_only() {
         value: text("44"),
     });
     let outcomes = session
-        .apply_batch(&[
+        .apply_batch(vec![
             Change::CreateAccount(draft("a@example.com")),
             Change::CreateAccount(bad),
             Change::CreateAccount(draft("c@example.com")),
@@ -334,7 +334,7 @@ fn batches_use_bulk_when_offered_and_fall_back_when_not() {
             }),
         ];
         let requests = emulator.requests();
-        let outcomes = target.apply_batch(&changes).expect("apply-batch call");
+        let outcomes = target.apply_batch(changes.clone()).expect("apply-batch call");
         assert_eq!(outcomes.len(), 6, "bulk {bulk}");
         let one = outcomes[0].as_ref().expect("created").id.clone().expect("an id");
         assert_eq!(emulator.user_by_name("one@example.com").unwrap()["id"], one.as_str());

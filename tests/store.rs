@@ -2,9 +2,10 @@
 //! PostgreSQL comes from `HRSYNC_TEST_POSTGRES_URL` (scripts/test sets it up
 //! with scripts/postgres).
 
-use hrsync::store::{new_id, ItemRecord, Store};
-use hrsync::sync::correlate::{Link, LinkOrigin};
-use hrsync::sync::identity::AccountKeys;
+use hrsync_engine::correlate::{Link, LinkOrigin};
+use hrsync_engine::identity::AccountKeys;
+use hrsync_engine::storage::ItemRecord;
+use hrsync_store::{new_id, Store};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -222,11 +223,11 @@ fn bad_urls_are_named() {
 
 #[test]
 fn the_cursor_advances_only_after_a_successful_run() {
-    use hrsync::runtime::types::{Change, PluginError};
-    use hrsync::sync::apply::{ItemOutcome, ItemResult};
-    use hrsync::sync::plan::Planned;
-    use hrsync::sync::record;
-    use hrsync::sync::run::RunReport;
+    use hrsync_engine::apply::{ItemOutcome, ItemResult};
+    use hrsync_engine::plan::Planned;
+    use hrsync_engine::record;
+    use hrsync_engine::run::RunReport;
+    use hrsync_model::{Change, PluginError};
 
     on_both(|store| async move {
         let integration = new_id("int");
@@ -326,7 +327,7 @@ where
 
 #[test]
 fn the_audit_log_is_a_hash_chain_that_shows_tampering() {
-    use hrsync::store::AuditEvent;
+    use hrsync_engine::storage::AuditEvent;
 
     on_both_alone(|store, url| async move {
         let event = |i: usize| AuditEvent {
@@ -389,7 +390,7 @@ fn runs_of_a_dead_process_are_interrupted_and_live_ones_are_not() {
             "an expired lease"
         );
         assert_eq!(store.interrupt_orphaned_runs(None).await.unwrap(), 2);
-        let status = |runs: Vec<hrsync::store::RunRecord>, id: &str| {
+        let status = |runs: Vec<hrsync_store::RunRecord>, id: &str| {
             runs.into_iter()
                 .find(|r| r.id == id)
                 .map(|r| (r.status, r.error.unwrap_or_default()))
@@ -491,7 +492,7 @@ async fn rewrite_chain_without_the_key(url: &str) {
 /// recomputed — is detected, where an unkeyed chain would say intact.
 #[test]
 fn a_sealed_audit_chain_shows_a_rewrite_of_the_database() {
-    use hrsync::store::AuditEvent;
+    use hrsync_engine::storage::AuditEvent;
     let key = [7u8; 32];
     on_both_alone(|store, url| async move {
         let event = |i: usize| AuditEvent {

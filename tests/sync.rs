@@ -4,15 +4,15 @@
 
 use std::time::Duration;
 
-use hrsync::emulators::personio::{HrEmployee, PersonioEmulator};
-use hrsync::emulators::scim::{ScimEmulator, ENTERPRISE};
-use hrsync::emulators::Fault;
-use hrsync::runtime::types::Change;
-use hrsync::runtime::{HttpPolicy, Plugin, Sandbox, Secret, Secrets};
-use hrsync::sync::apply::ItemResult;
-use hrsync::sync::correlate::{Link, LinkOrigin};
-use hrsync::sync::retry::RetryPolicy;
-use hrsync::sync::run::{run, RunError, RunReport, Sessions, Settings};
+use hrsync_emulators::personio::{HrEmployee, PersonioEmulator};
+use hrsync_emulators::scim::{ScimEmulator, ENTERPRISE};
+use hrsync_emulators::Fault;
+use hrsync_engine::apply::ItemResult;
+use hrsync_engine::correlate::{Link, LinkOrigin};
+use hrsync_engine::retry::RetryPolicy;
+use hrsync_engine::run::{run, RunError, RunReport, Sessions, Settings};
+use hrsync_model::Change;
+use hrsync_runtime::{HttpPolicy, Plugin, Sandbox, Secret, Secrets};
 use hrsync_tests::load;
 
 struct Setup {
@@ -321,7 +321,7 @@ fn a_create_that_meets_an_existing_user_links_it() {
     // is not found, so the create meets a 409 and the existing id is linked.
     let manual = s.app.add_user("first6.last6@example.com", "Hand", "Made", true);
     let by_external_id = Settings {
-        matching: vec![hrsync::sync::correlate::MatchAttribute::ExternalId],
+        matching: vec![hrsync_engine::correlate::MatchAttribute::ExternalId],
         ..settings()
     };
     let report = sync(&s, &[], &by_external_id).expect("sync");

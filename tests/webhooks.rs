@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use hrsync::emulators::bamboohr::{signature, BambooEmployee, BambooHrEmulator};
-use hrsync::emulators::scim::ScimEmulator;
+use hrsync_emulators::bamboohr::{signature, BambooEmployee, BambooHrEmulator};
+use hrsync_emulators::scim::ScimEmulator;
 use hrsync_tests::api::{eventually, Client, Server};
 use hrsync_tests::plugin_bytes;
 use serde_json::{json, Value};
@@ -125,7 +125,7 @@ fn forged_and_misdirected_webhooks_change_nothing() {
     let body = json!({ "type": "employee.updated", "timestamp": "2026-11-22T05:00:00Z",
                        "data": { "companyId": "1", "employeeId": "2", "changedFields": ["status"] } })
     .to_string();
-    let now = (hrsync::store::now_ms() / 1000).to_string();
+    let now = (hrsync_model::clock::now_ms() / 1000).to_string();
     let post = |path: &str, key: &str, timestamp: &str| -> (u16, Value) {
         let response = ureq::post(&format!("{}{path}", server.base))
             .set("content-type", "application/json")
@@ -153,7 +153,7 @@ fn forged_and_misdirected_webhooks_change_nothing() {
         "{answer}"
     );
     assert!(!answer.to_string().contains(WEBHOOK_KEY));
-    let stale = (hrsync::store::now_ms() / 1000 - 3600).to_string();
+    let stale = (hrsync_model::clock::now_ms() / 1000 - 3600).to_string();
     let (status, answer) = post(&format!("/hooks/{id}"), WEBHOOK_KEY, &stale);
     assert_eq!(status, 401, "{answer}");
     let (status, _) = hook.post(&format!("/hooks/{id}"), json!({ "type": "employee.updated" }));
@@ -168,7 +168,7 @@ fn forged_and_misdirected_webhooks_change_nothing() {
         .len();
     // A timestamp whose milliseconds overflow and wrap around into the
     // window, signed with the right key: refused all the same.
-    let wrapping = ((1u128 << 64) + hrsync::store::now_ms() as u128)
+    let wrapping = ((1u128 << 64) + hrsync_model::clock::now_ms() as u128)
         .div_ceil(1000)
         .to_string();
     let (status, answer) = post(&format!("/hooks/{id}"), WEBHOOK_KEY, &wrapping);
@@ -204,7 +204,7 @@ fn forged_and_misdirected_webhooks_change_nothing() {
     owner.post(&format!("/api/v1/integrations/{id}/deactivate"), json!({}));
     let (status, answer) = post(&format!("/hooks/{id}"), "not the key", &now);
     assert_eq!(status, 401, "{answer}");
-    let later = (hrsync::store::now_ms() / 1000 + 1).to_string();
+    let later = (hrsync_model::clock::now_ms() / 1000 + 1).to_string();
     let (status, answer) = post(&format!("/hooks/{id}"), WEBHOOK_KEY, &later);
     assert_eq!(
         (status, answer["error"]["field"].as_str()),
@@ -292,7 +292,7 @@ fn bamboohr_signatures_match_an_independent_hmac() {
     let body = json!({ "type": "employee.updated", "timestamp": "2026-11-22T05:00:00Z",
                        "data": { "companyId": "1", "employeeId": "2", "changedFields": ["firstName"] } })
     .to_string();
-    let now = (hrsync::store::now_ms() / 1000).to_string();
+    let now = (hrsync_model::clock::now_ms() / 1000).to_string();
     let response = ureq::post(&format!("{}/hooks/{id}", server.base))
         .set("content-type", "application/json")
         .set("x-bamboohr-timestamp", &now)
@@ -334,7 +334,7 @@ fn a_webhook_signed_for_one_integration_is_refused_by_another() {
     let body = json!({ "type": "employee.updated", "timestamp": "2026-11-22T05:00:00Z",
                        "data": { "companyId": "1", "employeeId": "2", "changedFields": ["status"] } })
     .to_string();
-    let now = (hrsync::store::now_ms() / 1000).to_string();
+    let now = (hrsync_model::clock::now_ms() / 1000).to_string();
     let send = |integration: &str| -> u16 {
         let response = ureq::post(&format!("{}/hooks/{integration}", server.base))
             .set("content-type", "application/json")

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hrsync::api::{serve_in_background, ApiSettings, AppState};
-use hrsync::control::notify::Notifier;
-use hrsync::control::Control;
-use hrsync::runtime::EgressAllowance;
-use hrsync::store::Store;
-use hrsync::vault::Vault;
+use hrsync_runtime::EgressAllowance;
+use hrsync_server::api::{serve_in_background, ApiSettings, AppState};
+use hrsync_server::control::notify::Notifier;
+use hrsync_server::control::Control;
+use hrsync_server::vault::Vault;
+use hrsync_store::Store;
 use serde_json::Value;
 
 pub const OPERATOR_TOKEN: &str = "op_test_token_5b1c";
@@ -37,8 +37,8 @@ pub struct ServerOptions {
     /// `hrsync serve --min-schedule-interval-secs`: 1 by default, for
     /// schedules every second.
     pub min_schedule_interval_secs: u64,
-    pub quotas: hrsync::api::quota::Quotas,
-    pub metrics_plugin_names: hrsync::metrics::PluginNames,
+    pub quotas: hrsync_server::api::quota::Quotas,
+    pub metrics_plugin_names: hrsync_metrics::PluginNames,
 }
 
 impl Default for ServerOptions {
@@ -52,8 +52,8 @@ impl Default for ServerOptions {
             max_total_auth_failures: ApiSettings::default().max_total_auth_failures,
             egress_allow: vec!["127.0.0.1".into()],
             min_schedule_interval_secs: 1,
-            quotas: hrsync::api::quota::Quotas::default(),
-            metrics_plugin_names: hrsync::metrics::PluginNames::Shown,
+            quotas: hrsync_server::api::quota::Quotas::default(),
+            metrics_plugin_names: hrsync_metrics::PluginNames::Shown,
         }
     }
 }

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use hrsync::runtime::{Plugin, Runtime, RuntimeOptions};
+use hrsync_model::{Decision, Subject};
+use hrsync_runtime::{CallError, Plugin, RuleSession, Runtime, RuntimeOptions};
 
 pub mod api;
 pub mod scim2;
@@ -13,7 +14,7 @@ pub mod server;
 
 /// A component built by `scripts/build-plugins`.
 pub fn plugin_path(name: &str) -> PathBuf {
-    let path = hrsync::bench::built_plugin(name);
+    let path = hrsync_emulators::built_plugin(name);
     assert!(
         path.exists(),
         "{} is missing: build the plugins first with scripts/build-plugins (scripts/test does it)",
@@ -66,7 +67,7 @@ pub fn origin(addr: SocketAddr) -> String {
 /// whose handle blocking callers (jobs) use to drive it.
 pub struct TempStore {
     pub tokio: tokio::runtime::Runtime,
-    pub store: hrsync::store::Store,
+    pub store: hrsync_store::Store,
     pub dir: tempfile::TempDir,
 }
 
@@ -78,6 +79,24 @@ pub fn temp_store() -> TempStore {
         .build()
         .expect("tokio");
     let url = format!("sqlite://{}", dir.path().join("hrsync.db").display());
-    let store = tokio.block_on(hrsync::store::Store::connect(&url)).expect("store");
+    let store = tokio.block_on(hrsync_store::Store::connect(&url)).expect("store");
     TempStore { tokio, store, dir }
+}
+
+/// A plausible employee no rule has decided on (`hrsync_emulators::synthetic`).
+pub fn synthetic_subject(i: usize) -> Subject {
+    Subject::new(hrsync_emulators::synthetic::synthetic_employee(i))
+}
+
+/// A rule's decisions on a batch, in order: `evaluate` hands the subjects
+/// back too, tests mostly look at the decisions.
+pub trait Decide {
+    fn decide(&mut self, batch: &[Subject]) -> Result<Vec<Decision>, CallError>;
+}
+
+impl Decide for RuleSession {
+    fn decide(&mut self, batch: &[Subject]) -> Result<Vec<Decision>, CallError> {
+        let decided = self.evaluate(batch.to_vec())?;
+        Ok(decided.into_iter().map(|(_, decision)| decision).collect())
+    }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hrsync::runtime::{HttpPolicy, Sandbox, Secret, Secrets};
+use hrsync_runtime::{HttpPolicy, Sandbox, Secret, Secrets};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "interop-token-6e5d";

@@ -20,7 +20,7 @@ pub struct TestServer {
 impl TestServer {
     pub fn start() -> Self {
         Self {
-            addr: hrsync::emulators::serve(router()).expect("test server"),
+            addr: hrsync_emulators::serve(router()).expect("test server"),
         }
     }
 

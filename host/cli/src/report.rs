@@ -1,0 +1,283 @@
+//! How the command line shows a run: a table of what happened to users and
+//! teams, then errors and skips by employee; and the run history.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hrsync_engine::apply::ItemResult;
+use hrsync_engine::plan::ReadKind;
+use hrsync_engine::record::{kind, summary};
+use hrsync_engine::run::RunReport;
+use hrsync_engine::storage::ItemRecord;
+use hrsync_store::RunRecord;
+
+/// Lines of detail shown before "... and N more".
+const DETAIL_LINES: usize = 25;
+
+/// `2026-11-22 04:00:00 UTC`
+pub fn timestamp(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|_| ms.to_string())
+}
+
+/// This process's peak resident memory (Linux `VmHWM`), in MiB.
+pub fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Counts by change kind: (succeeded or planned, failed).
+fn tally(report: &RunReport) -> BTreeMap<&'static str, (usize, usize)> {
+    let mut counts: BTreeMap<&'static str, (usize, usize)> = BTreeMap::new();
+    for outcome in &report.outcomes {
+        let entry = counts.entry(kind(&outcome.planned.change)).or_default();
+        match outcome.result {
+            ItemResult::Failed(_) => entry.1 += 1,
+            _ => entry.0 += 1,
+        }
+    }
+    for planned in &report.planned {
+        counts.entry(kind(&planned.change)).or_default().0 += 1;
+    }
+    counts
+}
+
+pub fn print_report(run_id: &str, report: &RunReport, took: Duration) {
+    let read = match report.read_kind {
+        ReadKind::Full => "full read",
+        ReadKind::Incremental => "incremental read",
+    };
+    let headline = if report.dry_run {
+        "dry run: the plan below was not applied".to_string()
+    } else if report.failed() == 0 {
+        "succeeded".to_string()
+    } else {
+        format!("finished with {} failed changes", report.failed())
+    };
+    let memory = peak_memory_mib()
+        .map(|mib| format!(", peak memory {mib:.0} MiB"))
+        .unwrap_or_default();
+    println!(
+        "run {run_id} ({read}, {} employees) {headline} in {:.2} s{memory}",
+        report.employees_read,
+        took.as_secs_f64()
+    );
+    let counts = tally(report);
+    let get = |k: &str| counts.get(k).copied().unwrap_or_default();
+    let verb = if report.dry_run { "to " } else { "" };
+    println!(
+        "  {:<12} {:>9} {:>9} {:>12} {:>12} {:>8}",
+        "",
+        format!("{verb}create"),
+        format!("{verb}update"),
+        format!("{verb}deactivate"),
+        format!("{verb}reactivate"),
+        "failed"
+    );
+    let users = [
+        "create-account",
+        "update-account",
+        "deactivate-account",
+        "reactivate-account",
+    ];
+    let failed_users: usize = users.iter().chain(&["invite"]).map(|k| get(k).1).sum();
+    println!(
+        "  {:<12} {:>9} {:>9} {:>12} {:>12} {:>8}",
+        "users",
+        get(users[0]).0,
+        get(users[1]).0,
+        get(users[2]).0,
+        get(users[3]).0,
+        failed_users
+    );
+    let teams = ["create-team", "rename-team", "add-member", "remove-member"];
+    let failed_teams: usize = teams.iter().map(|k| get(k).1).sum();
+    println!(
+        "  {:<12} {:>9} {:>9} {:>12} {:>12} {:>8}",
+        "teams",
+        get(teams[0]).0,
+        get(teams[1]).0,
+        "-",
+        "-",
+        failed_teams
+    );
+    println!(
+        "  memberships +{} -{}, managers linked {} (failed {}), invitations {}, skipped {}, rejected {}, conflicts {}",
+        get("add-member").0,
+        get("remove-member").0,
+        get("link-manager").0,
+        get("link-manager").1,
+        get("invite").0
+            + report
+                .outcomes
+                .iter()
+                .filter(|o| !matches!(o.result, ItemResult::Failed(_)) && invited(&o.planned.change))
+                .count(),
+        report.skipped.len(),
+        report.rejected.len(),
+        report.conflicts.len(),
+    );
+
+    let failures: Vec<String> = report
+        .outcomes
+        .iter()
+        .filter_map(|o| match &o.result {
+            ItemResult::Failed(error) => Some(format!(
+                "  {:<10} {}: {}",
+                o.planned.hr_id.as_deref().unwrap_or("-"),
+                summary(&o.planned.change),
+                error.to_string()
+            )),
+            _ => None,
+        })
+        .chain(
+            report
+                .rejected
+                .iter()
+                .map(|r| format!("  {:<10} left as is: {}", r.hr_id.as_deref().unwrap_or("-"), r.reason)),
+        )
+        .collect();
+    print_section("errors by employee", &failures);
+    if report.dry_run {
+        let planned: Vec<String> = report
+            .planned
+            .iter()
+            .map(|p| format!("  {:<10} {}", p.hr_id.as_deref().unwrap_or("-"), summary(&p.change)))
+            .collect();
+        print_section("planned", &planned);
+    }
+    let conflicts: Vec<String> = report
+        .conflicts
+        .iter()
+        .map(|c| {
+            let standing = if c.keeps_account {
+                "keeps its account"
+            } else {
+                "left as is"
+            };
+            format!("  {:<10} {standing}: {}", c.hr_id, c.message)
+        })
+        .collect();
+    print_section(
+        "conflicts (fix the data in the HR system, or link by hand: hrsync link)",
+        &conflicts,
+    );
+    let moves: Vec<String> = report
+        .moves
+        .iter()
+        .map(|m| {
+            format!(
+                "  {:<10} takes account {} of employee {} (a rehire)",
+                m.to, m.account_id, m.from
+            )
+        })
+        .collect();
+    print_section("rehires", &moves);
+    let skipped: Vec<String> = report
+        .skipped
+        .iter()
+        .map(|s| format!("  {:<10} {}", s.hr_id, s.reason))
+        .collect();
+    print_section("skipped", &skipped);
+    let notes: Vec<String> = report
+        .notes
+        .iter()
+        .map(|n| format!("  {:<10} {}", n.hr_id.as_deref().unwrap_or("-"), n.message))
+        .collect();
+    print_section("notes", &notes);
+    if !report.dry_run && report.outcomes.is_empty() {
+        println!("  no changes: zero writes");
+    }
+}
+
+fn invited(change: &hrsync_model::Change) -> bool {
+    matches!(change, hrsync_model::Change::CreateAccount(d) if d.invite)
+}
+
+fn print_section(title: &str, lines: &[String]) {
+    if lines.is_empty() {
+        return;
+    }
+    println!("{title}:");
+    for line in lines.iter().take(DETAIL_LINES) {
+        println!("{line}");
+    }
+    if lines.len() > DETAIL_LINES {
+        println!(
+            "  ... and {} more (`hrsync runs --run RUN` lists every item)",
+            lines.len() - DETAIL_LINES
+        );
+    }
+}
+
+/// The run history, newest first.
+pub fn print_runs(runs: &[RunRecord]) {
+    println!(
+        "{:<24} {:<31} {:<24} {:<9} {:<10} {:>8}  {:<38} error",
+        "started at", "run", "integration", "trigger", "status", "seconds", "counts"
+    );
+    for run in runs {
+        let took = run
+            .finished_at
+            .map(|f| format!("{:.1}", (f - run.started_at) as f64 / 1000.0))
+            .unwrap_or_else(|| "-".into());
+        let trigger = match &run.started_by {
+            Some(by) => format!("{} ({by})", run.trigger),
+            None => run.trigger.clone(),
+        };
+        println!(
+            "{:<24} {:<31} {:<24} {:<9} {:<10} {:>8}  {:<38} {}",
+            timestamp(run.started_at),
+            run.id,
+            run.integration_id,
+            trigger,
+            run.status,
+            took,
+            short_counts(&run.counts),
+            run.error.as_deref().unwrap_or("")
+        );
+    }
+}
+
+/// `users +3 ~1 -1, teams +1, failed 0, conflicts 2` from a run's counts.
+fn short_counts(counts: &str) -> String {
+    let counts: serde_json::Value = serde_json::from_str(counts).unwrap_or_default();
+    let n = |k: &str| counts[k].as_u64().unwrap_or(0);
+    let mut text = format!(
+        "users +{} ~{} -{} ^{}, teams +{}, failed {}",
+        n("create-account"),
+        n("update-account"),
+        n("deactivate-account"),
+        n("reactivate-account"),
+        n("create-team"),
+        n("failed")
+    );
+    if n("conflicts") > 0 {
+        text.push_str(&format!(", conflicts {}", n("conflicts")));
+    }
+    text
+}
+
+/// One run's items.
+pub fn print_items(run: &RunRecord, items: &[ItemRecord]) {
+    print_runs(std::slice::from_ref(run));
+    println!();
+    println!(
+        "{:<10} {:<20} {:<16} {:>8}  change / error",
+        "employee", "kind", "outcome", "attempts"
+    );
+    for item in items {
+        println!(
+            "{:<10} {:<20} {:<16} {:>8}  {}{}",
+            item.hr_id.as_deref().unwrap_or("-"),
+            item.kind,
+            item.outcome,
+            item.attempts,
+            item.summary,
+            item.error.as_deref().map(|e| format!(" — {e}")).unwrap_or_default()
+        );
+    }
+}

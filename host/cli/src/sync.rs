@@ -1,0 +1,179 @@
+//! `hrsync sync --config FILE [--dry-run]` and `hrsync runs`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::report::{print_items, print_report, print_runs};
+use hrsync_engine::integration::IntegrationFile;
+use hrsync_engine::job::{JobError, RunRequest};
+use hrsync_engine::run::Progress;
+use hrsync_engine::trigger::Trigger;
+use hrsync_runtime::Runtime;
+use hrsync_store::Store;
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The integration file (docs/integration.md).
+    #[arg(long)]
+    config: PathBuf,
+    /// Plan only: show what would change, change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Read every employee, even when an incremental read would do.
+    #[arg(long)]
+    full: bool,
+    /// Overrides the file's `database`.
+    #[arg(long, env = "HRSYNC_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+/// Which database: an integration file's, or a URL.
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// An integration file: its database (and, for `runs`, only its runs).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The database, when no file is given (or to override the file's).
+    #[arg(long, env = "HRSYNC_DATABASE_URL")]
+    database_url: Option<String>,
+    /// The secret key of the `hrsync serve` that writes this database (64
+    /// hex digits): its audit chain is sealed with a key derived from it.
+    #[arg(long, env = "HRSYNC_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
+}
+
+impl DatabaseArgs {
+    /// The store, and the integration file when one was named.
+    pub fn open(self, tokio: &tokio::runtime::Runtime) -> Result<(Store, Option<IntegrationFile>), String> {
+        let file = self
+            .config
+            .as_deref()
+            .map(IntegrationFile::load)
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        let database = self
+            .database_url
+            .or_else(|| file.as_ref().and_then(|f| f.database.clone()))
+            .ok_or("name the database: --config FILE or --database-url URL")?;
+        let mut store = tokio.block_on(Store::connect(&database)).map_err(|e| e.to_string())?;
+        if let Some(key) = &self.secret_key {
+            let vault = hrsync_server::vault::Vault::from_hex_key(key).map_err(|e| format!("--secret-key: {e}"))?;
+            store = store.with_audit_key(vault.audit_key());
+        }
+        Ok((store, file))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// Show every planned change of one run, with its outcome and error.
+    #[arg(long)]
+    run: Option<String>,
+    #[arg(long, default_value_t = 20)]
+    limit: i64,
+}
+
+pub fn tokio() -> Result<tokio::runtime::Runtime, String> {
+    // Multi-threaded so that blocking callers can `Handle::block_on` the
+    // store's futures while the runtime drives their I/O.
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Exit codes: 0 all applied, 1 the run failed, 2 bad config, 3 some
+/// changes failed.
+pub fn sync(runtime: &Runtime, args: SyncArgs) -> Result<ExitCode, String> {
+    let file = IntegrationFile::load(&args.config).map_err(|e| e.to_string())?;
+    let job = match file.job(runtime) {
+        Ok(job) => job,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let database = args.database_url.or(file.database.clone()).unwrap_or_default();
+    let tokio = tokio()?;
+    let store = tokio.block_on(Store::connect(&database)).map_err(|e| e.to_string())?;
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let observe = |progress: Progress| match progress {
+        Progress::Reading { employees } => {
+            // Short runs stay quiet: the bar shows once reading takes a while.
+            if employees >= 1000 {
+                bar.set_message(format!("reading: {employees} employees"));
+                bar.tick();
+            }
+        }
+        Progress::Applying { done, total } => {
+            if total >= 100 {
+                bar.set_message("applying");
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            }
+        }
+    };
+    let started = Instant::now();
+    let request = RunRequest {
+        trigger: Trigger::Cli,
+        by: None,
+        dry_run: args.dry_run,
+        full: args.full,
+    };
+    let outcome = job.run(&store, tokio.handle(), request, &observe);
+    bar.finish_and_clear();
+    match outcome {
+        Ok(finished) => {
+            print_report(&finished.run_id, &finished.report, started.elapsed());
+            Ok(if finished.report.failed() > 0 {
+                ExitCode::from(3)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Err(JobError::Run { run_id, error }) => {
+            eprintln!(
+                "run {run_id} failed after {:.2} s: {error}",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+pub fn runs(args: RunsArgs) -> Result<ExitCode, String> {
+    let tokio = tokio()?;
+    let (store, file) = args.database.open(&tokio)?;
+    if let Some(id) = &args.run {
+        let run = tokio
+            .block_on(store.run(id))
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no run `{id}`"))?;
+        let items = tokio.block_on(store.items(id)).map_err(|e| e.to_string())?;
+        print_items(&run, &items);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let integration = file.as_ref().map(|f| f.name.as_str());
+    let runs = tokio
+        .block_on(store.runs(integration, args.limit.max(1)))
+        .map_err(|e| e.to_string())?;
+    if runs.is_empty() {
+        println!("no runs yet");
+    } else {
+        print_runs(&runs);
+    }
+    Ok(ExitCode::SUCCESS)
+}

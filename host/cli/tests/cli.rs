@@ -1,0 +1,399 @@
+//! `hrsync plugin inspect` and `hrsync plugin test`, run as a user would.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use hrsync_emulators::built_plugin;
+
+fn hrsync(args: &[&str], cache: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hrsync"))
+        .args(args)
+        .env("HRSYNC_CACHE_DIR", cache)
+        .env("HRSYNC_TEST_TOKEN", "tok-abcdef-123456")
+        .output()
+        .expect("run hrsync")
+}
+
+fn plugin(name: &str) -> String {
+    let path = built_plugin(name);
+    assert!(path.exists(), "{} missing: run scripts/build-plugins", path.display());
+    path.to_string_lossy().into_owned()
+}
+
+/// `hrsync plugin test PLUGIN --config FILE` with `installation` as FILE.
+fn plugin_test(name: &str, installation: &str) -> Output {
+    let cache = tempfile::tempdir().unwrap();
+    let file = cache.path().join("installation.toml");
+    std::fs::write(&file, installation).unwrap();
+    hrsync(
+        &["plugin", "test", &plugin(name), "--config", file.to_str().unwrap()],
+        cache.path(),
+    )
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn inspect_prints_manifest_kind_and_wit_version() {
+    let cache = tempfile::tempdir().unwrap();
+    let output = hrsync(&["plugin", "inspect", &plugin("hostile")], cache.path());
+    assert!(output.status.success(), "{output:?}");
+    let text = stdout(&output);
+    for expected in [
+        "name:         hostile",
+        "kind:         source",
+        "wit version:  hrsync:plugin@1.1.0",
+        "token (optional)",
+    ] {
+        assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
+    }
+
+    let output = hrsync(&["plugin", "inspect", "--json", &plugin("scope_rule")], cache.path());
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON output");
+    assert_eq!(json["manifest"]["kind"], "rule");
+    assert_eq!(json["wit_version"], "1.1.0");
+}
+
+#[test]
+fn inspect_rejects_an_unsupported_wit_version() {
+    let cache = tempfile::tempdir().unwrap();
+    let output = hrsync(&["plugin", "inspect", &plugin("future_wit")], cache.path());
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("hrsync:plugin@2.0.0") && stderr.contains("hrsync:plugin@1.1.0"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn test_runs_describe_and_test_connection() {
+    let output = plugin_test(
+        "hostile",
+        "[config]\nmode = \"ok\"\n[secrets]\ntoken = { env = \"HRSYNC_TEST_TOKEN\" }\n",
+    );
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("describe: ok — hostile 1.0.0 (source plugin, WIT 1.1.0)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("config: valid") && text.contains("test-connection: ok"),
+        "{text}"
+    );
+    assert!(!text.contains("tok-abcdef-123456"));
+}
+
+#[test]
+fn test_reports_invalid_config_by_field() {
+    let output = plugin_test(
+        "scope_rule",
+        "[[config.exclude]]\nall = [{ field = \"department\", op = \"sounds_like\" }]\n",
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let text = stdout(&output);
+    assert!(
+        text.contains("config: invalid") && text.contains("exclude.0.all.0.op"),
+        "{text}"
+    );
+}
+
+#[test]
+fn test_reports_the_typed_error() {
+    let output = plugin_test(
+        "scope_rule",
+        "[[config.include]]\nall = [{ field = \"shoe_size\", op = \"is_empty\" }]\n",
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.contains("test-connection: failed") && text.contains("invalid input in `include[0].all[0].field`"),
+        "{text}"
+    );
+}
+
+/// Runs of spaces as one, so tables compare by content.
+fn squash(text: &str) -> String {
+    text.lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The documented example integration, pointed at emulators on loopback.
+fn example_integration(dir: &Path, personio: &str, perks: &str) -> std::path::PathBuf {
+    let plugins = built_plugin("personio")
+        .parent()
+        .expect("plugin folder")
+        .to_string_lossy()
+        .into_owned();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/personio-to-perks.toml"
+    ))
+    .expect("the example")
+    .replace("../target/wasm32-wasip2/plugin", &plugins)
+    .replace("https://api.personio.de", personio)
+    .replace("https://api.4geeks.io", perks);
+    let file = dir.join("integration.toml");
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+fn sync_env<'a>(command: &'a mut Command, cache: &Path) -> &'a mut Command {
+    command
+        .env("HRSYNC_CACHE_DIR", cache)
+        .env("PERSONIO_CLIENT_ID", "cli-client")
+        .env("PERSONIO_CLIENT_SECRET", "cli-secret-0f1e2d")
+        .env("PERKS_API_KEY", "sk_test_cli_9a8b7c")
+        .env_remove("HRSYNC_DATABASE_URL")
+}
+
+fn run_hrsync(args: &[&str], cache: &Path) -> Output {
+    sync_env(&mut Command::new(env!("CARGO_BIN_EXE_hrsync")), cache)
+        .args(args)
+        .output()
+        .expect("run hrsync")
+}
+
+#[test]
+fn sync_dry_run_then_apply_then_runs_history() {
+    use hrsync_emulators::perks::{Mode, PerksEmulator};
+    use hrsync_emulators::personio::{HrEmployee, PersonioEmulator};
+
+    let dir = tempfile::tempdir().unwrap();
+    let hr = PersonioEmulator::start("cli-client", "cli-secret-0f1e2d").unwrap();
+    let perks = PerksEmulator::start("sk_test_cli_9a8b7c", "sk_live_cli_unused").unwrap();
+    hr.upsert((1..=4).map(|id| {
+        let mut e = HrEmployee::new(id, &format!("First{id}"), &format!("Last{id}"), "IT");
+        e.email = Some(format!("person{id}@example.com"));
+        e.employment_type = if id == 4 { "external" } else { "internal" }.into();
+        e.last_modified_ms -= 60_000;
+        e
+    }));
+    let file = example_integration(dir.path(), &hr.base_url(), &perks.base_url());
+    let config = file.to_str().unwrap();
+
+    let output = run_hrsync(&["sync", "--config", config, "--dry-run"], dir.path());
+    let text = stdout(&output);
+    assert!(
+        output.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text.contains("dry run: the plan below was not applied"), "{text}");
+    assert!(squash(&text).contains("users 3 0 0 0 0"), "{text}");
+    assert!(text.contains("create account person1@example.com"), "{text}");
+    assert!(text.contains("excluded by filter `externals`"), "{text}");
+    assert!(perks.users(Mode::Sandbox).is_empty(), "a dry run changes nothing");
+
+    let output = run_hrsync(&["sync", "--config", config], dir.path());
+    let text = stdout(&output);
+    assert!(
+        output.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(squash(&text).contains("users 3 0 0 0 0"), "{text}");
+    let wallets = perks.users(Mode::Sandbox);
+    assert_eq!(wallets.len(), 3);
+    assert!(wallets
+        .iter()
+        .all(|w| w["benefits_package"] == "New Hire" && w["invited"] == true));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("cli-secret-0f1e2d") && !stderr.contains("sk_test_cli_9a8b7c"));
+
+    // A leaver: one of three wallets is over the 10% deletion threshold, so
+    // the run stops before apply and says why ...
+    hr.update(2, |e| e.status = "inactive".into());
+    let output = run_hrsync(&["sync", "--config", config], dir.path());
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("1 of 3 managed accounts would be deactivated"),
+        "{stderr}"
+    );
+    assert_eq!(
+        perks.user_by_email(Mode::Sandbox, "person2@example.com").unwrap()["status"],
+        "active"
+    );
+    // ... and with the threshold raised the wallet is archived.
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("deletion_threshold_percent = 10", "deletion_threshold_percent = 50");
+    std::fs::write(&file, text).unwrap();
+    let output = run_hrsync(&["sync", "--config", config], dir.path());
+    assert!(
+        squash(&stdout(&output)).contains("(incremental read, 1 employees)"),
+        "{}\n{}",
+        stdout(&output),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        perks.user_by_email(Mode::Sandbox, "person2@example.com").unwrap()["status"],
+        "archived"
+    );
+
+    let output = run_hrsync(&["runs", "--config", config], dir.path());
+    let text = squash(&stdout(&output));
+    assert!(output.status.success(), "{text}");
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(rows.len(), 4, "{text}");
+    assert!(
+        rows[0].contains("personio-to-perks cli succeeded") && rows[0].contains("users +0 ~0 -1"),
+        "{text}"
+    );
+    assert!(
+        rows[1].contains("cli failed") && rows[1].contains("deletion threshold"),
+        "{text}"
+    );
+    assert!(
+        rows[3].contains("cli dry-run") && rows[3].contains("users +3"),
+        "{text}"
+    );
+
+    let run_id = rows[2].split(' ').nth(3).expect("run id column").to_string();
+    let output = run_hrsync(&["runs", "--config", config, "--run", &run_id], dir.path());
+    let text = squash(&stdout(&output));
+    assert!(
+        text.contains("1 create-account done 1 create account person1@example.com"),
+        "{text}"
+    );
+
+    // Every applied change is in the audit log, and the log is as written.
+    let output = run_hrsync(&["audit", "verify", "--config", config], dir.path());
+    assert!(output.status.success(), "{output:?}");
+    assert!(stdout(&output).contains("audit log intact"), "{}", stdout(&output));
+    let database = format!("sqlite://{}", dir.path().join("hrsync.db").display());
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tokio.block_on(async {
+        sqlx::any::install_default_drivers();
+        let raw = sqlx::AnyPool::connect(&database).await.unwrap();
+        let archived: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'change.deactivate-account' AND detail LIKE '%\"hr_id\":\"2\"%'",
+        )
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+        assert_eq!(archived, 1, "the archive of employee 2 is audited");
+        sqlx::query("UPDATE audit_events SET actor = 'someone else' WHERE action = 'change.deactivate-account'")
+            .execute(&raw)
+            .await
+            .unwrap();
+    });
+    let output = run_hrsync(&["audit", "verify", "--config", config], dir.path());
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("BROKEN at event"), "{}", stdout(&output));
+}
+
+#[test]
+fn sync_refuses_a_bad_integration_file_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = example_integration(dir.path(), "http://127.0.0.1:9", "http://127.0.0.1:9");
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("environment = \"sandbox\"", "environment = \"staging\"");
+    std::fs::write(&file, text).unwrap();
+    let output = run_hrsync(&["sync", "--config", file.to_str().unwrap()], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("target.config") && stderr.contains("environment"),
+        "{stderr}"
+    );
+
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("environment = \"staging\"", "environment = \"sandbox\"")
+        .replace("match = [\"email\"]", "match = [\"email\", \"phone\"]");
+    std::fs::write(&file, text).unwrap();
+    let output = run_hrsync(&["sync", "--config", file.to_str().unwrap()], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("options.match[1]") && stderr.contains("phone"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn sync_prints_conflicts_and_link_resolves_them() {
+    use hrsync_emulators::perks::{Mode, PerksEmulator};
+    use hrsync_emulators::personio::{HrEmployee, PersonioEmulator};
+
+    let dir = tempfile::tempdir().unwrap();
+    let hr = PersonioEmulator::start("cli-client", "cli-secret-0f1e2d").unwrap();
+    let perks = PerksEmulator::start("sk_test_cli_9a8b7c", "sk_live_cli_unused").unwrap();
+    // 2 and 3 share a mailbox; 3 has a wallet made by hand under another e-mail.
+    hr.upsert((1..=3).map(|id| {
+        let mut e = HrEmployee::new(id, &format!("First{id}"), &format!("Last{id}"), "IT");
+        e.email = Some(if id == 3 {
+            "person2@example.com".into()
+        } else {
+            format!("person{id}@example.com")
+        });
+        e.last_modified_ms -= 60_000;
+        e
+    }));
+    let wallet = perks.add_user(Mode::Sandbox, "first3.alias@example.com", "First3", "Last3");
+    let file = example_integration(dir.path(), &hr.base_url(), &perks.base_url());
+    let config = file.to_str().unwrap();
+
+    let output = run_hrsync(&["sync", "--config", config], dir.path());
+    let text = stdout(&output);
+    assert!(
+        output.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text.contains("conflicts 2"), "{text}");
+    assert!(
+        text.contains("conflicts (fix the data in the HR system, or link by hand: hrsync link):"),
+        "{text}"
+    );
+    assert!(
+        squash(&text).contains("3 left as is: e-mail person2@example.com is also the e-mail of employee 2"),
+        "{text}"
+    );
+    assert_eq!(perks.users(Mode::Sandbox).len(), 2, "person 1 and the hand-made wallet");
+
+    let link = |employee: &str, account: &str| {
+        run_hrsync(
+            &["link", "--config", config, "--employee", employee, "--account", account],
+            dir.path(),
+        )
+    };
+    let refused = link("3", "no-such-wallet");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("does not exist in the target app"));
+    let linked = link("3", &wallet);
+    assert!(linked.status.success(), "{}", String::from_utf8_lossy(&linked.stderr));
+    assert!(stdout(&linked).contains(&format!("employee 3 is linked by hand to account {wallet}")));
+
+    // No --full: a link makes the next run read everyone.
+    let output = run_hrsync(&["sync", "--config", config], dir.path());
+    let text = stdout(&output);
+    assert!(text.contains("(full read, 3 employees)"), "{text}");
+    assert!(text.contains("conflicts 0"), "{text}");
+    assert_eq!(
+        perks.users(Mode::Sandbox).len(),
+        3,
+        "person 2 got a wallet, 3 kept its own"
+    );
+    assert!(perks.user_by_email(Mode::Sandbox, "first3.alias@example.com").is_some());
+
+    let unlinked = run_hrsync(&["unlink", "--config", config, "--employee", "3"], dir.path());
+    assert!(
+        unlinked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&unlinked.stderr)
+    );
+    let again = run_hrsync(&["unlink", "--config", config, "--employee", "3"], dir.path());
+    assert_eq!(again.status.code(), Some(1));
+}

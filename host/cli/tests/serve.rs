@@ -1,0 +1,381 @@
+//! Two `hrsync serve` processes on one PostgreSQL database, as in a
+//! deployment with replicas: both schedule and both take "sync now", and
+//! still an integration has one run at a time and each scheduled slot runs
+//! once. SIGTERM stops a server cleanly.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hrsync_emulators::built_plugin;
+use hrsync_emulators::personio::{HrEmployee, PersonioEmulator};
+use hrsync_emulators::scim::ScimEmulator;
+use serde_json::{json, Value};
+
+const OPERATOR: &str = "op_two_servers_7f3a";
+const KEY: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
+
+/// A fresh schema in the test database, so runs of this test do not meet.
+fn postgres_schema() -> String {
+    let url = std::env::var("HRSYNC_TEST_POSTGRES_URL")
+        .expect("HRSYNC_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts PostgreSQL");
+    let schema = hrsync_store::new_id("serve").to_lowercase();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        sqlx::any::install_default_drivers();
+        let admin = sqlx::AnyPool::connect(&url).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+    });
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-c%20search_path%3D{schema}")
+}
+
+struct Serve {
+    child: Child,
+    base: String,
+    log: std::path::PathBuf,
+}
+
+impl Serve {
+    fn start(database: &str, dir: &std::path::Path, name: &str) -> Self {
+        let log = dir.join(format!("{name}.log"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hrsync"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.join(name))
+            .env("HRSYNC_DATABASE_URL", database)
+            .env("HRSYNC_SECRET_KEY", KEY)
+            .env("HRSYNC_OPERATOR_TOKEN", OPERATOR)
+            .env("HRSYNC_CACHE_DIR", dir.join("cache"))
+            .env("HRSYNC_SCHEDULER_TICK_MS", "50")
+            // The emulators listen on loopback.
+            .env("HRSYNC_EGRESS_ALLOW", "127.0.0.1")
+            // The schedule below runs every second.
+            .env("HRSYNC_MIN_SCHEDULE_INTERVAL_SECS", "1")
+            // Everything the server logs, to look for secrets in it.
+            .env("RUST_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start hrsync serve");
+        let mut line = String::new();
+        let stdout = child.stdout.take().unwrap();
+        let mut reader = BufReader::new(stdout);
+        reader.read_line(&mut line).unwrap();
+        let base = line
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in `{line}`"))
+            .to_string();
+        // Keep reading so that the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in reader.lines() {});
+        Self { child, base, log }
+    }
+
+    fn call(&self, key: &str, method: &str, path: &str, body: Option<&[u8]>, content_type: &str) -> (u16, Value) {
+        let request = ureq::request(method, &format!("{}{path}", self.base))
+            .timeout(Duration::from_secs(120))
+            .set("authorization", &format!("Bearer {key}"));
+        let result = match body {
+            Some(body) => request.set("content-type", content_type).send_bytes(body),
+            None => request.call(),
+        };
+        let response = match result {
+            Ok(response) | Err(ureq::Error::Status(_, response)) => response,
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
+        let status = response.status();
+        let text = response.into_string().unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    fn post(&self, key: &str, path: &str, body: Value) -> (u16, Value) {
+        self.call(key, "POST", path, Some(body.to_string().as_bytes()), "application/json")
+    }
+
+    fn get(&self, key: &str, path: &str) -> (u16, Value) {
+        self.call(key, "GET", path, None, "")
+    }
+
+    /// SIGTERM, then the exit status.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Serve {
+    /// A failed test leaves no server behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The tenant Acme created through `creator`, the Personio and SCIM plugins
+/// uploaded through `uploader`: the owner's key.
+fn tenant_with_plugins(creator: &Serve, uploader: &Serve) -> String {
+    let (status, tenant) = creator.post(
+        OPERATOR,
+        "/api/v1/tenants",
+        json!({ "name": "Acme", "owner_email": "o@acme.example" }),
+    );
+    assert_eq!(status, 201, "{tenant}");
+    let key = tenant["key"]["secret"].as_str().unwrap().to_string();
+    for plugin in ["personio", "scim"] {
+        let bytes = std::fs::read(built_plugin(plugin)).expect("plugins built (scripts/build-plugins)");
+        let (status, body) = uploader.call(&key, "POST", "/api/v1/plugins", Some(&bytes), "application/wasm");
+        assert_eq!(status, 201, "{body}");
+    }
+    key
+}
+
+#[test]
+fn two_servers_on_one_postgres_run_each_integration_once_at_a_time() {
+    let database = postgres_schema();
+    let dir = tempfile::tempdir().unwrap();
+    let hr = PersonioEmulator::start("two-client", "two-secret").unwrap();
+    let app = ScimEmulator::start("two-token").unwrap();
+    hr.upsert((1..=300).map(|id| {
+        let mut e = HrEmployee::new(id, &format!("P{id}"), "Example", "IT");
+        e.last_modified_ms -= 60_000;
+        e
+    }));
+    let a = Serve::start(&database, dir.path(), "a");
+    let b = Serve::start(&database, dir.path(), "b");
+
+    let key = tenant_with_plugins(&a, &b);
+    let (status, source) = a.post(
+        &key,
+        "/api/v1/installations",
+        json!({ "name": "Personio", "plugin": "personio", "config": { "base_url": hr.base_url() },
+                "secrets": { "client-id": "two-client", "client-secret": "two-secret" }, "allowed_hosts": [hr.base_url()] }),
+    );
+    assert_eq!(status, 201, "{source}");
+    // Installed through A, sealed with the shared key, used by B.
+    let (status, target) = b.post(
+        &key,
+        "/api/v1/installations",
+        json!({ "name": "SCIM", "plugin": "scim", "config": { "base_url": app.base_url() },
+                "secrets": { "token": "two-token" }, "allowed_hosts": [app.origin()] }),
+    );
+    assert_eq!(status, 201, "{target}");
+    let (status, integration) = a.post(
+        &key,
+        "/api/v1/integrations",
+        json!({ "name": "Replicated", "source": source["id"], "target": target["id"], "schedule": "* * * * * *",
+                "options": { "full_read_every_hours": 0, "deletion_threshold_percent": 100 } }),
+    );
+    assert_eq!(status, 201, "{integration}");
+    let id = integration["id"].as_str().unwrap().to_string();
+    let started = Instant::now();
+    let (status, activated) = b.post(&key, &format!("/api/v1/integrations/{id}/activate"), json!({}));
+    assert_eq!(status, 202, "{activated}");
+
+    // Both servers are asked to sync now, again and again, while both
+    // schedulers run the integration every second; then the schedulers
+    // alone for a few slots (while "sync now" holds the lease a scheduled
+    // slot is skipped, which under load can be every slot).
+    let mut answers = Vec::new();
+    while started.elapsed() < Duration::from_secs(3) {
+        for server in [&a, &b] {
+            let (status, body) = server.post(&key, &format!("/api/v1/integrations/{id}/sync"), json!({}));
+            assert!(status == 202 || status == 409, "{status} {body}");
+            answers.push(status);
+        }
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    std::thread::sleep(Duration::from_millis(3500));
+    let (status, _) = a.post(&key, &format!("/api/v1/integrations/{id}/deactivate"), json!({}));
+    assert_eq!(status, 200);
+    let elapsed = started.elapsed().as_secs() as usize;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let runs = loop {
+        let (_, runs) = b.get(&key, &format!("/api/v1/runs?integration={id}&limit=500"));
+        let runs = runs.as_array().cloned().unwrap_or_default();
+        if runs.iter().all(|r| r["status"] != "running") {
+            break runs;
+        }
+        assert!(Instant::now() < deadline, "runs still going: {runs:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+
+    assert!(answers.contains(&202) && answers.contains(&409), "{answers:?}");
+    let scheduled = runs.iter().filter(|r| r["trigger"] == "schedule").count();
+    assert!(
+        scheduled >= 1 && scheduled <= elapsed + 2,
+        "{scheduled} scheduled runs in {elapsed} s"
+    );
+    assert!(runs.iter().all(|r| r["status"] == "succeeded"), "{runs:?}");
+    let mut spans: Vec<(i64, i64, String)> = runs
+        .iter()
+        .map(|r| {
+            (
+                r["started_at"].as_i64().unwrap(),
+                r["finished_at"].as_i64().unwrap(),
+                r["trigger"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(pair[0].1 <= pair[1].0, "runs overlap: {:?} and {:?}", pair[0], pair[1]);
+    }
+    assert_eq!(app.users().len(), 300);
+
+    // The audit chain stayed one chain with two writers.
+    let (_, check) = a.get(&key, "/api/v1/audit/verify");
+    assert_eq!(check["broken"], Value::Null, "{check}");
+
+    let logs: Vec<std::path::PathBuf> = [&a, &b].iter().map(|s| s.log.clone()).collect();
+    for server in [a, b] {
+        let status = server.terminate();
+        assert!(status.success(), "{status}");
+    }
+    // Debug logs of both servers: requests, runs, plugins' outbound calls —
+    // and no secret, key or token anywhere.
+    for log in logs {
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            text.contains("outbound request") && text.contains("request"),
+            "{}",
+            log.display()
+        );
+        for secret in ["two-secret", "two-token", key.as_str(), KEY, OPERATOR] {
+            assert!(!text.contains(secret), "{secret} in {}", log.display());
+        }
+    }
+}
+
+/// `kill -9` of `hrsync serve` at random moments of a sync (bounded: 50
+/// trials, the moments spread over the first sync's length): after each
+/// restart no run is left `running`, and after the last one a sync leaves
+/// every employee with exactly one account, a second sync writes nothing,
+/// and the audit chain is intact.
+#[test]
+fn runs_killed_mid_apply_are_interrupted_and_the_next_run_finishes_them() {
+    const TRIALS: usize = 50;
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("hrsync.db").display());
+    let hr = PersonioEmulator::start("kill-client", "kill-secret").unwrap();
+    let app = ScimEmulator::start("kill-token").unwrap();
+    hr.upsert((1..=400).map(|id| {
+        let mut e = HrEmployee::new(
+            id,
+            &format!("P{id}"),
+            "Example",
+            if id % 2 == 0 { "IT" } else { "Sales" },
+        );
+        e.supervisor_id = (id > 1).then_some(1);
+        e.last_modified_ms -= 60_000;
+        e
+    }));
+    let mut server = Serve::start(&database, dir.path(), "node");
+    let key = tenant_with_plugins(&server, &server);
+    let (_, source) = server.post(
+        &key,
+        "/api/v1/installations",
+        json!({ "name": "Personio", "plugin": "personio", "config": { "base_url": hr.base_url() },
+                "secrets": { "client-id": "kill-client", "client-secret": "kill-secret" }, "allowed_hosts": [hr.base_url()] }),
+    );
+    let (_, target) = server.post(
+        &key,
+        "/api/v1/installations",
+        json!({ "name": "SCIM", "plugin": "scim", "config": { "base_url": app.base_url() },
+                "secrets": { "token": "kill-token" }, "allowed_hosts": [app.origin()] }),
+    );
+    let (status, integration) = server.post(
+        &key,
+        "/api/v1/integrations",
+        json!({ "name": "Killed", "source": source["id"], "target": target["id"],
+                "options": { "full_read_every_hours": 0, "deletion_threshold_percent": 100 } }),
+    );
+    assert_eq!(status, 201, "{integration}");
+    let id = integration["id"].as_str().unwrap().to_string();
+    let runs = |server: &Serve| -> Vec<Value> {
+        let (_, runs) = server.get(&key, &format!("/api/v1/runs?integration={id}&limit=500"));
+        runs.as_array().cloned().unwrap_or_default()
+    };
+
+    // Seeded from the clock and printed, so a failure can be replayed.
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    println!("kill moments seeded with {seed}");
+    // One request per change, and every employee renamed before each
+    // sync: each run has a few hundred writes to be killed in.
+    app.set_bulk(false);
+    let mut interrupted = 0;
+    for trial in 0..TRIALS {
+        for id in 1..=400 {
+            hr.update(id, |e| e.last_name = format!("Trial{trial}"));
+        }
+        let (status, started) = server.post(&key, &format!("/api/v1/integrations/{id}/sync"), json!({}));
+        assert_eq!(status, 202, "trial {trial}: {started}");
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(seed % 1000));
+        drop(server); // SIGKILL
+        server = Serve::start(&database, dir.path(), "node");
+        let after = runs(&server);
+        assert!(
+            after.iter().all(|r| r["status"] != "running"),
+            "trial {trial}: a run left running after the restart: {after:?}"
+        );
+        interrupted = after.iter().filter(|r| r["status"] == "interrupted").count();
+    }
+    println!("{interrupted} of {TRIALS} runs were killed before they ended");
+
+    let (status, started) = server.post(&key, &format!("/api/v1/integrations/{id}/sync"), json!({}));
+    assert_eq!(status, 202, "{started}");
+    let wait = |server: &Serve, run: &str| -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (_, detail) = server.get(&key, &format!("/api/v1/runs/{run}"));
+            if detail["run"]["status"] != "running" {
+                return detail;
+            }
+            assert!(Instant::now() < deadline, "run {run} still going");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let last = wait(&server, started["run_id"].as_str().unwrap());
+    assert_eq!(last["run"]["status"], "succeeded", "{last}");
+    let users = app.users();
+    let mut names: Vec<&str> = users.iter().filter_map(|u| u["userName"].as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!((users.len(), names.len()), (400, 400), "one account per employee");
+    let stale: Vec<&Value> = users
+        .iter()
+        .filter(|u| u["name"]["familyName"] != format!("Trial{}", TRIALS - 1).as_str())
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "changes the killed runs left were not applied: {stale:?}"
+    );
+    let (_, again) = server.post(&key, &format!("/api/v1/integrations/{id}/sync"), json!({}));
+    let again = wait(&server, again["run_id"].as_str().unwrap());
+    assert_eq!(again["run"]["status"], "succeeded", "{again}");
+    let writes: Vec<&Value> = again["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["outcome"] == "done")
+        .collect();
+    assert!(writes.is_empty(), "a second run after the crashes wrote: {writes:?}");
+    let (_, check) = server.get(&key, "/api/v1/audit/verify");
+    assert_eq!(check["broken"], Value::Null, "{check}");
+}

@@ -1,0 +1,138 @@
+//! Provider APIs emulated on loopback, written from the providers' public
+//! specs (`shared/specs/`). They make end-to-end tests, benchmarks and the
+//! demo real HTTP, deterministic and fast. Each runs on its own thread with
+//! its own async runtime, so synchronous callers can drive it.
+
+pub mod bamboohr;
+pub mod dirty;
+pub mod inbox;
+pub mod perks;
+pub mod personio;
+pub mod scim;
+pub mod smtp;
+pub mod synthetic;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use axum::http::{header, StatusCode};
+use axum::response::Response;
+use axum::Router;
+
+/// An error answer an emulator gives on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    pub status: u16,
+    pub retry_after_secs: Option<u64>,
+}
+
+/// Faults queued by a test: each one skips that many requests, then fails one.
+#[derive(Debug, Default)]
+pub struct Faults(VecDeque<(u64, Fault)>);
+
+impl Faults {
+    pub fn push(&mut self, skip: u64, fault: Fault) {
+        self.0.push_back((skip, fault));
+    }
+
+    /// Called once per request: the fault to answer with, if its turn came.
+    /// `body` renders the provider's error format for a status.
+    pub fn next(&mut self, body: impl FnOnce(StatusCode) -> Response) -> Option<Response> {
+        let (skip, fault) = self.0.front_mut()?;
+        if *skip > 0 {
+            *skip -= 1;
+            return None;
+        }
+        let fault = *fault;
+        self.0.pop_front();
+        let mut response = body(StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+        if let Some(value) = fault.retry_after_secs.and_then(|s| s.to_string().parse().ok()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        Some(response)
+    }
+}
+
+/// Serves `router` on 127.0.0.1 (a free port) on a background thread.
+pub fn serve(router: Router) -> std::io::Result<SocketAddr> {
+    serve_on(router, 0)
+}
+
+/// Serves `router` on 127.0.0.1:`port` (0: a free one) on a background
+/// thread.
+pub fn serve_on(router: Router, port: u16) -> std::io::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name(format!("emulator-{}", addr.port()))
+        .spawn(move || {
+            runtime.block_on(async move {
+                match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => {
+                        if let Err(e) = axum::serve(listener, router).await {
+                            tracing::error!("emulator on {addr} stopped: {e}");
+                        }
+                    }
+                    Err(e) => tracing::error!("emulator on {addr} could not listen: {e}"),
+                }
+            });
+        })?;
+    Ok(addr)
+}
+
+/// Milliseconds since the Unix epoch for `YYYY-MM-DD` or
+/// `YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM]` (the offset is applied).
+pub fn parse_timestamp_ms(text: &str) -> Option<u64> {
+    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (mut hour, mut minute, mut second, mut offset_min) = (0, 0, 0, 0i64);
+    if text.len() > 10 {
+        hour = num(11..13)?;
+        minute = num(14..16)?;
+        second = num(17..19)?;
+        let zone = text[19..].trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+        if let Some(sign) = zone.chars().next().filter(|c| *c == '+' || *c == '-') {
+            let h: i64 = zone.get(1..3)?.parse().ok()?;
+            let m: i64 = zone.get(4..6)?.parse().ok()?;
+            offset_min = if sign == '+' { h * 60 + m } else { -(h * 60 + m) };
+        }
+    }
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_min * 60;
+    u64::try_from(secs).ok().map(|s| s * 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_timestamp_ms;
+
+    #[test]
+    fn parses_dates_and_offsets() {
+        assert_eq!(parse_timestamp_ms("1970-01-01"), Some(0));
+        assert_eq!(parse_timestamp_ms("2022-12-24T08:15:30"), Some(1_671_869_730_000));
+        assert_eq!(parse_timestamp_ms("2022-12-24T08:15:30Z"), Some(1_671_869_730_000));
+        assert_eq!(parse_timestamp_ms("2022-12-24T09:15:30+01:00"), Some(1_671_869_730_000));
+        assert_eq!(parse_timestamp_ms("2022-12-24T08:15:30.250Z"), Some(1_671_869_730_000));
+        assert_eq!(parse_timestamp_ms("yesterday"), None);
+    }
+}
+
+/// `target/wasm32-wasip2/plugin/NAME.wasm`, where `scripts/build-plugins` puts them.
+pub fn built_plugin(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join("target"));
+    target.join("wasm32-wasip2").join("plugin").join(format!("{name}.wasm"))
+}

@@ -1,0 +1,245 @@
+//! An integration described in a TOML file, for `hrsync sync`: a source, a
+//! rule pipeline and a target, each an installation (see
+//! `docs/installation.md`) naming its component, plus the sync options. The
+//! format is documented in `docs/integration.md`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::correlate::MatchAttribute;
+use crate::installation::{InstallationError, InstallationFile};
+use crate::job::{Job, PluginSetup};
+use crate::plan::Options;
+use crate::run::Settings;
+use crate::trigger::FullReads;
+use hrsync_runtime::{Plugin, Runtime, Sandbox};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationFile {
+    /// Names the integration in the run history; links and cursors are
+    /// kept under it.
+    pub name: String,
+    /// `sqlite://PATH` or `postgres://...`; by default `hrsync.db` beside
+    /// this file.
+    #[serde(default)]
+    pub database: Option<String>,
+    pub source: InstallationFile,
+    #[serde(default)]
+    pub rules: Vec<InstallationFile>,
+    pub target: InstallationFile,
+    #[serde(default)]
+    pub options: OptionsFile,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct OptionsFile {
+    /// Create accounts for new employees in scope.
+    pub create: bool,
+    /// Deactivate accounts of leavers.
+    pub deactivate: bool,
+    /// Reactivate accounts of returning employees.
+    pub reactivate: bool,
+    /// Ask the app to send its invitation when it creates an account.
+    pub invite: bool,
+    /// Take over existing accounts that match an employee.
+    pub adopt: bool,
+    /// Account attributes to match existing accounts by, in order.
+    #[serde(rename = "match")]
+    #[schema(rename = "match")]
+    pub match_by: Vec<String>,
+    pub deletion_threshold_percent: u32,
+    pub deletion_threshold_count: Option<u32>,
+    pub page_size: u32,
+    /// Incremental runs in between; 0 makes every run a full read.
+    pub full_read_every_hours: f64,
+}
+
+impl Default for OptionsFile {
+    fn default() -> Self {
+        let options = Options::default();
+        Self {
+            create: options.auto_create,
+            deactivate: options.auto_deactivate,
+            reactivate: options.reactivate,
+            invite: options.invite,
+            adopt: options.adopt,
+            match_by: vec!["email".into()],
+            deletion_threshold_percent: options.deletion_threshold_percent,
+            deletion_threshold_count: options.deletion_threshold_count,
+            page_size: Settings::default().page_size,
+            full_read_every_hours: 24.0,
+        }
+    }
+}
+
+/// The longest time between full reads: a year. A longer one would never
+/// happen, and a huge one overflows a `Duration`.
+const MAX_FULL_READ_HOURS: f64 = 8760.0;
+
+impl OptionsFile {
+    /// The sync settings and full-read policy these options ask for,
+    /// checked; errors name the option.
+    pub fn settings(&self) -> Result<(Settings, FullReads), IntegrationError> {
+        let o = self;
+        let invalid = |field: &str, message: String| IntegrationError::Option {
+            field: field.into(),
+            message,
+        };
+        if o.deletion_threshold_percent > 100 {
+            return Err(invalid(
+                "deletion_threshold_percent",
+                format!("{} is not a percentage (0 to 100)", o.deletion_threshold_percent),
+            ));
+        }
+        if !(1..=1000).contains(&o.page_size) {
+            return Err(invalid(
+                "page_size",
+                format!("{} is not between 1 and 1000", o.page_size),
+            ));
+        }
+        if o.match_by.is_empty() {
+            return Err(invalid("match", "name at least one attribute, e.g. [\"email\"]".into()));
+        }
+        let matching = o
+            .match_by
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                MatchAttribute::parse(name).ok_or_else(|| {
+                    invalid(
+                        &format!("match[{i}]"),
+                        format!("`{name}` is not one of email, user_name, external_id"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let hours = o.full_read_every_hours;
+        if !(0.0..=MAX_FULL_READ_HOURS).contains(&hours) {
+            return Err(invalid(
+                "full_read_every_hours",
+                format!("{hours} is not between 0 and {MAX_FULL_READ_HOURS} hours (a year)"),
+            ));
+        }
+        let full_reads = if hours == 0.0 {
+            FullReads::Always
+        } else {
+            FullReads::Every(Duration::from_secs_f64(hours * 3600.0))
+        };
+        let settings = Settings {
+            options: Options {
+                auto_create: o.create,
+                auto_deactivate: o.deactivate,
+                reactivate: o.reactivate,
+                invite: o.invite,
+                adopt: o.adopt,
+                deletion_threshold_percent: o.deletion_threshold_percent,
+                deletion_threshold_count: o.deletion_threshold_count,
+            },
+            matching,
+            page_size: o.page_size,
+            ..Settings::default()
+        };
+        Ok((settings, full_reads))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntegrationError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{section}: {source}")]
+    Installation { section: String, source: InstallationError },
+    #[error("{section}.plugin: missing; name the component, e.g. plugin = \"plugins/personio.wasm\"")]
+    NoPlugin { section: String },
+    #[error("{section}.plugin: {message}")]
+    Load { section: String, message: String },
+    #[error("{section}.plugin: the component is a {found} plugin, expected a {expected} plugin")]
+    Kind {
+        section: String,
+        found: &'static str,
+        expected: &'static str,
+    },
+    #[error("{section}.config: {message}")]
+    Config { section: String, message: String },
+    #[error("options.{field}: {message}")]
+    Option { field: String, message: String },
+}
+
+impl IntegrationFile {
+    pub fn load(path: &Path) -> Result<Self, IntegrationError> {
+        let text = std::fs::read_to_string(path).map_err(|source| IntegrationError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let mut file: Self = toml::from_str(&text).map_err(|e| IntegrationError::Parse {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        file.source.resolve_paths(base);
+        file.target.resolve_paths(base);
+        for rule in &mut file.rules {
+            rule.resolve_paths(base);
+        }
+        if file.database.is_none() {
+            file.database = Some(format!("sqlite://{}", base.join("hrsync.db").display()));
+        }
+        Ok(file)
+    }
+
+    /// Settings and full-read policy from `[options]`, checked.
+    pub fn settings(&self) -> Result<(Settings, FullReads), IntegrationError> {
+        self.options.settings()
+    }
+
+    /// Loads the components, checks each installation against its manifest
+    /// and the options, and returns the job ready to run.
+    pub fn job(&self, runtime: &Runtime) -> Result<Job, IntegrationError> {
+        use hrsync_model::PluginKind;
+        let setup = |section: String, file: &InstallationFile, kind: PluginKind| {
+            let path = file.plugin.as_ref().ok_or_else(|| IntegrationError::NoPlugin {
+                section: section.clone(),
+            })?;
+            let plugin: Plugin = runtime.load_file(path).map_err(|e| IntegrationError::Load {
+                section: section.clone(),
+                message: format!("{}: {e}", path.display()),
+            })?;
+            if plugin.kind() != kind {
+                return Err(IntegrationError::Kind {
+                    section,
+                    found: plugin.kind().name(),
+                    expected: kind.name(),
+                });
+            }
+            let sandbox: Sandbox = file.sandbox().map_err(|source| IntegrationError::Installation {
+                section: section.clone(),
+                source,
+            })?;
+            plugin.validate(&sandbox).map_err(|errors| IntegrationError::Config {
+                section,
+                message: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+            })?;
+            Ok(PluginSetup { plugin, sandbox })
+        };
+        let (settings, full_reads) = self.settings()?;
+        Ok(Job {
+            integration: self.name.clone(),
+            source: setup("source".into(), &self.source, PluginKind::Source)?,
+            rules: self
+                .rules
+                .iter()
+                .enumerate()
+                .map(|(i, rule)| setup(format!("rules[{i}]"), rule, PluginKind::Rule))
+                .collect::<Result<_, _>>()?,
+            target: setup("target".into(), &self.target, PluginKind::Target)?,
+            settings,
+            full_reads,
+        })
+    }
+}

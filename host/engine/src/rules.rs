@@ -1,0 +1,120 @@
+//! Step 4 of a run: the rule pipeline. Each rule sees the employees still in
+//! scope, in batches, with what earlier rules decided; the first exclusion
+//! wins. A rule that cannot decide for one employee rejects that record:
+//! it is left alone this run and reported, and the others go on.
+//!
+//! Employees stream through as the source pages come in: only their
+//! verdicts are kept, never the whole HR read at once.
+
+use std::collections::BTreeMap;
+
+use super::fields::FieldPresence;
+use super::plan::Verdict;
+use hrsync_model::{Decision, DesiredAccount, Employee, RejectedRecord, Subject};
+use hrsync_runtime::{CallError, RuleSession};
+
+pub const BATCH: usize = 1000;
+
+/// What the rules decided: a verdict per employee, except the records a
+/// rule rejected.
+#[derive(Debug, Default)]
+pub struct Decided {
+    pub verdicts: BTreeMap<String, Verdict>,
+    pub rejected: Vec<RejectedRecord>,
+    /// Which fields the source returned for at least one employee.
+    pub presence: FieldPresence,
+}
+
+/// The rules of one run, fed employees page by page.
+pub struct Pipeline<'a> {
+    rules: &'a mut [RuleSession],
+    pending: Vec<Employee>,
+    decided: Decided,
+    /// Time spent in the rules, for the run's step log.
+    spent: std::time::Duration,
+}
+
+impl<'a> Pipeline<'a> {
+    pub fn new(rules: &'a mut [RuleSession]) -> Self {
+        Self {
+            rules,
+            pending: Vec::with_capacity(BATCH),
+            decided: Decided::default(),
+            spent: std::time::Duration::ZERO,
+        }
+    }
+
+    /// Takes employees; decides in batches of [`BATCH`]. A record repeated
+    /// across pages is decided again and the last verdict wins.
+    pub fn push(&mut self, employees: Vec<Employee>) -> Result<(), CallError> {
+        for employee in employees {
+            self.pending.push(employee);
+            if self.pending.len() == BATCH {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<Decided, CallError> {
+        self.flush()?;
+        tracing::debug!(ms = self.spent.as_millis() as u64, "time in the rules");
+        Ok(self.decided)
+    }
+
+    fn flush(&mut self) -> Result<(), CallError> {
+        let started = std::time::Instant::now();
+        let result = self.decide_pending();
+        self.spent += started.elapsed();
+        result
+    }
+
+    fn decide_pending(&mut self) -> Result<(), CallError> {
+        for employee in &self.pending {
+            self.decided.presence.observe(employee);
+        }
+        let mut subjects: Vec<Subject> = self.pending.drain(..).map(Subject::new).collect();
+        let Decided { verdicts, rejected, .. } = &mut self.decided;
+        for rule in self.rules.iter_mut() {
+            if subjects.is_empty() {
+                break;
+            }
+            let decided = rule.evaluate(subjects)?;
+            let mut kept = Vec::with_capacity(decided.len());
+            for (mut subject, decision) in decided {
+                let hr_id = || subject.employee.hr_id.clone();
+                match decision {
+                    Decision::Exclude(reason) => {
+                        verdicts.insert(hr_id(), Verdict::Excluded { reason });
+                    }
+                    Decision::Reject(reason) => {
+                        verdicts.remove(&subject.employee.hr_id);
+                        rejected.push(RejectedRecord {
+                            hr_id: Some(hr_id()),
+                            reason,
+                        });
+                    }
+                    Decision::Keep => kept.push(subject),
+                    Decision::Modify(desired) => {
+                        subject.desired = Some(desired);
+                        kept.push(subject);
+                    }
+                }
+            }
+            subjects = kept;
+        }
+        for subject in subjects {
+            let desired = subject
+                .desired
+                .unwrap_or_else(|| DesiredAccount::for_employee(&subject.employee));
+            verdicts.insert(
+                subject.employee.hr_id,
+                Verdict::InScope {
+                    status: subject.employee.status,
+                    desired,
+                },
+            );
+        }
+        Ok(())
+    }
+}

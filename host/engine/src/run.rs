@@ -1,0 +1,906 @@
+//! One run of an integration, end to end: read → rules → correlate → plan →
+//! apply (accounts, then teams, memberships and managers). The links come
+//! in and go out; keeping them (and the run's record) is the caller's job.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use super::apply::{apply, ItemOutcome, ItemResult};
+use super::correlate::{correlate, holders_of, Conflict, Correlation, Link, LinkMove, LinkOrigin, MatchAttribute};
+use super::fields::{self, MissingField, Need};
+use super::identity::{self, normalize, AccountKeys, IdentityIssue};
+use super::plan::{
+    correlation_inputs, is_managed, plan_accounts, plan_managers, plan_memberships, plan_teams, reporting_lines,
+    AccountInputs, AccountPlan, Note, Options, PlanError, Planned, ReadKind, Skipped, SupervisorStanding, Verdict,
+};
+use super::read::{read_all, read_changes, ReadError, SourceRead};
+use super::retry::RetryPolicy;
+use super::rules::{Decided, Pipeline};
+use hrsync_model::{
+    self, Account, Capabilities, Change, DesiredAccount, Employee, EmployeeStatus, PluginError, RejectedRecord, Team,
+};
+use hrsync_runtime::{CallError, RuleSession, SourceSession, TargetSession};
+
+pub struct Sessions<'a> {
+    pub source: &'a mut SourceSession,
+    pub rules: &'a mut [RuleSession],
+    pub target: &'a mut TargetSession,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub options: Options,
+    pub matching: Vec<MatchAttribute>,
+    pub page_size: u32,
+    pub retry: RetryPolicy,
+    pub dry_run: bool,
+    /// Read only the employees changed since this cursor (an incremental
+    /// run); `None` reads everyone. Sources that cannot read changes are
+    /// read in full.
+    pub since: Option<String>,
+    /// Asked to stop (a shutdown): the batch in flight finishes, the rest
+    /// waits for the next run.
+    pub stop: StopSignal,
+    /// Provision only these employees (by HR id): everyone else is left as
+    /// is, as on an incremental run, and the cursor does not move.
+    pub only: Option<BTreeSet<String>>,
+    /// The conflicts the last run left open. An incremental run reports
+    /// those of employees it does not read again, and reads everyone when
+    /// it reads one of them (a fix in HR resolves the conflict for all
+    /// involved at once).
+    pub open_conflicts: Vec<Conflict>,
+}
+
+/// Shared between a run and whoever may stop it.
+#[derive(Debug, Clone, Default)]
+pub struct StopSignal(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl StopSignal {
+    pub fn request(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn requested(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            options: Options::default(),
+            matching: vec![MatchAttribute::Email],
+            page_size: 200,
+            retry: RetryPolicy::default(),
+            dry_run: false,
+            since: None,
+            stop: StopSignal::default(),
+            only: None,
+            open_conflicts: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("the {role} plugin could not start; nothing was changed: {error}")]
+    Start { role: &'static str, error: CallError },
+    #[error("reading the source failed; nothing was changed: {0}")]
+    Read(CallError),
+    #[error("a rule failed; nothing was changed: {0}")]
+    Rules(CallError),
+    #[error("reading the target failed; nothing was changed: {0}")]
+    Target(CallError),
+    #[error(transparent)]
+    Fields(Box<MissingField>),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("applying changes failed: {0}")]
+    Apply(CallError),
+}
+
+/// What a run did (or, for a dry run, would do).
+#[derive(Debug, Default)]
+pub struct RunReport {
+    /// A dry run: the planned account changes; otherwise every applied
+    /// change with its outcome.
+    pub planned: Vec<Planned>,
+    pub outcomes: Vec<ItemOutcome>,
+    pub skipped: Vec<Skipped>,
+    pub rejected: Vec<RejectedRecord>,
+    /// Employees who want one account, e-mail or user name: one each.
+    pub conflicts: Vec<Conflict>,
+    /// What the run worked around: managers left unset, invalid e-mails
+    /// left out, fields the source could not read.
+    pub notes: Vec<Note>,
+    /// Rehires: accounts that moved to the new record of their employee.
+    pub moves: Vec<LinkMove>,
+    /// The links after the run.
+    pub links: Vec<Link>,
+    pub cursor: Option<String>,
+    pub employees_read: usize,
+    pub read_kind: ReadKind,
+    pub dry_run: bool,
+    /// Stopped before every change was applied (see [`StopSignal`]); the
+    /// next run takes up the rest.
+    pub interrupted: bool,
+}
+
+impl RunReport {
+    /// Writes made (successful changes).
+    pub fn writes(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| !matches!(o.result, ItemResult::Failed(_)))
+            .count()
+    }
+
+    pub fn failed(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| matches!(o.result, ItemResult::Failed(_)))
+            .count()
+    }
+
+    /// Successful changes of one kind, e.g. `|c| matches!(c, Change::CreateAccount(_))`.
+    pub fn count(&self, kind: impl Fn(&Change) -> bool) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| !matches!(o.result, ItemResult::Failed(_)) && kind(&o.planned.change))
+            .count()
+    }
+}
+
+/// Walks a paged listing, each page retried on retryable errors, handing
+/// each page to `visit` until it answers false or the pages end.
+pub(crate) fn each_page<T>(
+    retry: &RetryPolicy,
+    mut next: impl FnMut(Option<&str>) -> Result<(Vec<T>, Option<String>), CallError>,
+    mut visit: impl FnMut(Vec<T>) -> bool,
+) -> Result<(), CallError> {
+    let mut page: Option<String> = None;
+    loop {
+        let (batch, next_page) = retry.run(|| next(page.as_deref()))?;
+        if !visit(batch) {
+            return Ok(());
+        }
+        match next_page {
+            // A page token that repeats would loop for ever.
+            Some(token) if page.as_deref() != Some(token.as_str()) => page = Some(token),
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// Every page of a target listing.
+fn all_pages<T>(
+    retry: &RetryPolicy,
+    next: impl FnMut(Option<&str>) -> Result<(Vec<T>, Option<String>), CallError>,
+) -> Result<Vec<T>, CallError> {
+    let mut items = Vec::new();
+    each_page(retry, next, |mut batch| {
+        items.append(&mut batch);
+        true
+    })?;
+    Ok(items)
+}
+
+/// Reads the source and runs each page through the rules as it comes: the
+/// rules on their own thread, so that they decide one page while the
+/// source fetches the next.
+fn read_and_decide(
+    source: &mut SourceSession,
+    rules: &mut [RuleSession],
+    settings: &Settings,
+    observe: Observer,
+) -> Result<(SourceRead, Decided), RunError> {
+    let progress = |employees| observe(Progress::Reading { employees });
+    let (retry, page_size) = (&settings.retry, settings.page_size);
+    std::thread::scope(|scope| {
+        let (pages, inbox) = std::sync::mpsc::sync_channel::<Vec<Employee>>(2);
+        let decide = scope.spawn(move || {
+            let mut pipeline = Pipeline::new(rules);
+            for page in inbox {
+                pipeline.push(page)?;
+            }
+            pipeline.finish()
+        });
+        let mut consume = |page| pages.send(page).is_ok();
+        let read = match &settings.since {
+            Some(cursor) => match read_changes(source, cursor, page_size, retry, &progress, &mut consume) {
+                Ok(None) => read_all(source, page_size, retry, &progress, &mut consume),
+                Ok(Some(read)) => Ok(read),
+                Err(error) => Err(error),
+            },
+            None => read_all(source, page_size, retry, &progress, &mut consume),
+        };
+        drop(pages);
+        let decided = decide.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        match (read, decided) {
+            (Err(ReadError::Source(error)), _) => Err(RunError::Read(error)),
+            (_, Err(error)) => Err(RunError::Rules(error)),
+            (Ok(read), Ok(decided)) => Ok((read, decided)),
+            // The rules stop a read only by failing, so this cannot be.
+            (Err(ReadError::Stopped), Ok(_)) => unreachable!("the rules stopped the read without an error"),
+        }
+    })
+}
+
+/// How far a run is, for progress bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    Reading { employees: usize },
+    Applying { done: usize, total: usize },
+}
+
+pub type Observer<'a> = &'a dyn Fn(Progress);
+
+/// The target's accounts and teams. An incremental run fetches only the
+/// accounts linked to the employees it read (when the target can).
+fn read_target(
+    target: &mut TargetSession,
+    settings: &Settings,
+    teams: bool,
+    only: Option<Vec<String>>,
+) -> Result<(Vec<Account>, Vec<Team>), CallError> {
+    let (page_size, retry) = (settings.page_size, &settings.retry);
+    let fetched = match only {
+        Some(ids) if ids.is_empty() => Some(Vec::new()),
+        Some(ids) => match retry.run(|| target.get_accounts(&ids)) {
+            Err(error) if matches!(error.plugin_error(), Some(PluginError::Unsupported(_))) => None,
+            other => Some(other?),
+        },
+        None => None,
+    };
+    let accounts = match fetched {
+        Some(accounts) => accounts,
+        None => all_pages(retry, |page| {
+            target.list_accounts(page, page_size).map(|p| (p.accounts, p.next_page))
+        })?,
+    };
+    let teams = if teams {
+        all_pages(retry, |page| {
+            target.list_teams(page, page_size).map(|p| (p.teams, p.next_page))
+        })?
+    } else {
+        Vec::new()
+    };
+    Ok((accounts, teams))
+}
+
+/// Frees the attributes of the accounts created: they are in the app now,
+/// and the run's record names a create by its user name. On a first sync
+/// they are most of what the outcomes hold while teams and managers are
+/// applied (tens of MiB at 100,000 employees).
+fn forget_written_attributes(outcomes: &mut [ItemOutcome]) {
+    for outcome in outcomes {
+        if let (Change::CreateAccount(draft), ItemResult::Done { .. } | ItemResult::LinkedExisting { .. }) =
+            (&mut outcome.planned.change, &outcome.result)
+        {
+            draft.attributes = Vec::new();
+        }
+    }
+}
+
+/// Appends outcomes growing the list to exactly what it holds: outcomes
+/// are a few hundred bytes each, and the usual doubling would reserve
+/// room for hundreds of thousands more on a first sync.
+fn add_outcomes(all: &mut Vec<ItemOutcome>, more: Vec<ItemOutcome>) {
+    all.reserve_exact(more.len());
+    all.extend(more);
+}
+
+/// Logs how long each step of a run took (`RUST_LOG=hrsync=debug`).
+struct StepTimer(std::time::Instant);
+
+impl StepTimer {
+    fn new() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    fn done(&mut self, step: &str, items: usize) {
+        tracing::debug!(step, items, ms = self.0.elapsed().as_millis() as u64, "run step done");
+        self.0 = std::time::Instant::now();
+    }
+}
+
+/// What the second pass needs of an employee it syncs: teams and manager.
+type SecondPass = (Vec<String>, Option<String>);
+
+/// Runs the integration once against `links`.
+pub fn run(sessions: Sessions<'_>, links: &[Link], settings: &Settings) -> Result<RunReport, RunError> {
+    run_observed(sessions, links, settings, &|_| {})
+}
+
+/// The fields the rules said they need, each with the rule that needs it.
+fn needs(rules: &[RuleSession]) -> Vec<Need> {
+    rules
+        .iter()
+        .enumerate()
+        .flat_map(|(index, rule)| {
+            rule.field_reports().required.iter().map(move |statement| Need {
+                rule: format!("rules[{index}] ({})", rule.plugin_name()),
+                field: statement.field.clone(),
+                purpose: statement.reason.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Settles the identity of everyone who wants an account (see
+/// `identity.rs`): those without one are returned with the reason, invalid
+/// e-mails left out become notes.
+fn settle_identities(verdicts: &mut BTreeMap<String, Verdict>, notes: &mut Vec<Note>) -> BTreeMap<String, String> {
+    let mut no_account = BTreeMap::new();
+    for (hr_id, verdict) in verdicts.iter_mut() {
+        let Verdict::InScope { status, desired } = verdict else {
+            continue;
+        };
+        if *status == EmployeeStatus::Inactive {
+            continue;
+        }
+        match identity::settle(desired) {
+            None => {}
+            Some(IdentityIssue::NoAccount(reason)) => {
+                no_account.insert(hr_id.clone(), reason);
+            }
+            Some(IdentityIssue::EmailDropped(message)) => notes.push(Note {
+                hr_id: Some(hr_id.clone()),
+                message,
+            }),
+        }
+    }
+    no_account
+}
+
+/// The manager each synced employee should have, by HR id, and a note for
+/// each left without one.
+fn plan_reporting_lines(
+    verdicts: &BTreeMap<String, Verdict>,
+    correlation: &Correlation,
+    no_account: &BTreeMap<String, String>,
+    links: &[Link],
+    read: ReadKind,
+) -> (HashMap<String, Option<String>>, Vec<Note>) {
+    let supervisors: HashMap<&str, Option<&str>> = correlation
+        .pairings
+        .keys()
+        .filter_map(|hr_id| match verdicts.get(hr_id) {
+            Some(Verdict::InScope { desired, .. }) => Some((hr_id.as_str(), desired.manager_hr_id.as_deref())),
+            _ => None,
+        })
+        .collect();
+    // Links of excluded employees are dropped by this run, but `standing`
+    // asks about exclusion first.
+    let moved_away: HashSet<&str> = correlation.moves.iter().map(|m| m.from.as_str()).collect();
+    let linked: HashSet<&str> = links
+        .iter()
+        .map(|l| l.hr_id.as_str())
+        .filter(|hr_id| !moved_away.contains(hr_id))
+        .chain(correlation.moves.iter().map(|m| m.to.as_str()))
+        .collect();
+    let standing = |boss: &str| match verdicts.get(boss) {
+        Some(Verdict::Excluded { reason }) => SupervisorStanding::OutOfScope(format!("is excluded ({reason})")),
+        Some(Verdict::InScope { status, .. }) if *status == EmployeeStatus::Inactive => {
+            SupervisorStanding::OutOfScope("is inactive".into())
+        }
+        _ if linked.contains(boss) => SupervisorStanding::Linked,
+        Some(Verdict::InScope { .. }) => SupervisorStanding::OutOfScope(match no_account.get(boss) {
+            Some(reason) => format!("has no account ({reason})"),
+            None => "has no account (an identity conflict)".into(),
+        }),
+        None => SupervisorStanding::Unknown,
+    };
+    let (managers, notes) = reporting_lines(&supervisors, standing, read == ReadKind::Full);
+    let managers = managers
+        .into_iter()
+        .map(|(hr_id, manager)| (hr_id.to_string(), manager.map(str::to_string)))
+        .collect();
+    (managers, notes)
+}
+
+/// The source read through the rules and — on a full run, at the same
+/// time on its own thread — the target read in full.
+type ReadStep = (
+    SourceRead,
+    Decided,
+    Option<Result<(Vec<Account>, Vec<Team>), CallError>>,
+);
+
+fn read_step(
+    source: &mut SourceSession,
+    rules: &mut [RuleSession],
+    target: &mut TargetSession,
+    settings: &Settings,
+    full: bool,
+    teams: bool,
+    observe: Observer,
+) -> Result<ReadStep, RunError> {
+    if !full {
+        let (read, decided) = read_and_decide(source, rules, settings, observe)?;
+        return Ok((read, decided, None));
+    }
+    // Each plugin has its own instance: the target is read while the source is.
+    std::thread::scope(|scope| {
+        let target_read = scope.spawn(|| read_target(&mut *target, settings, teams, None));
+        let decided_read = read_and_decide(source, rules, settings, observe);
+        let target_read = target_read
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let (read, decided) = decided_read?;
+        Ok((read, decided, Some(target_read)))
+    })
+}
+
+/// Whether an incremental read touched an employee of a conflict the last
+/// run left open.
+fn touches_open_conflict(read: &SourceRead, decided: &Decided, settings: &Settings) -> bool {
+    settings.open_conflicts.iter().any(|c| {
+        decided.verdicts.contains_key(&c.hr_id)
+            || read.removed.contains(&c.hr_id)
+            || decided
+                .rejected
+                .iter()
+                .chain(&read.rejected)
+                .any(|r| r.hr_id.as_deref() == Some(c.hr_id.as_str()))
+    })
+}
+
+/// [`run`], telling `observe` how far it is.
+pub fn run_observed(
+    sessions: Sessions<'_>,
+    links: &[Link],
+    settings: &Settings,
+    observe: Observer,
+) -> Result<RunReport, RunError> {
+    let Sessions {
+        source,
+        rules: rule_sessions,
+        target,
+    } = sessions;
+    let mut step = StepTimer::new();
+    let capabilities: Capabilities = target.capabilities().map_err(RunError::Target)?;
+    let full = settings.since.is_none() && settings.only.is_none();
+    let (mut read, mut decided, mut target_read) = read_step(
+        source,
+        rule_sessions,
+        target,
+        settings,
+        full,
+        capabilities.teams,
+        observe,
+    )?;
+    if read.kind == ReadKind::Incremental && settings.only.is_none() && touches_open_conflict(&read, &decided, settings)
+    {
+        tracing::info!("an employee in an open identity conflict changed: reading everyone");
+        let everyone = Settings {
+            since: None,
+            ..settings.clone()
+        };
+        (read, decided, target_read) = read_step(
+            source,
+            rule_sessions,
+            target,
+            &everyone,
+            true,
+            capabilities.teams,
+            observe,
+        )?;
+    }
+    step.done("read and rules (and target, on a full run)", read.records);
+    // Distinct employees the rules decided about (a record repeated across
+    // pages counts once).
+    let employees_read = decided.verdicts.len() + decided.rejected.len();
+    let unreadable = source.field_reports().unreadable.clone();
+    fields::check(
+        &needs(rule_sessions),
+        &unreadable,
+        &decided.presence,
+        (read.kind == ReadKind::Full).then_some(employees_read),
+    )
+    .map_err(|missing| RunError::Fields(Box::new(missing)))?;
+    if let Some(only) = &settings.only {
+        let wanted = |id: &Option<String>| id.as_ref().is_some_and(|id| only.contains(id));
+        decided.verdicts.retain(|id, _| only.contains(id));
+        decided.rejected.retain(|r| wanted(&r.hr_id));
+        read.rejected.retain(|r| wanted(&r.hr_id));
+        read.removed.retain(|id| only.contains(id));
+        read.kind = ReadKind::Incremental;
+        read.cursor = None;
+    }
+    let employees_read = decided.verdicts.len() + decided.rejected.len();
+    let mut verdicts = decided.verdicts;
+    let mut rejected = read.rejected;
+    rejected.extend(decided.rejected);
+    let mut notes: Vec<Note> = unreadable
+        .iter()
+        .map(|s| Note {
+            hr_id: None,
+            message: format!("the source could not read the field `{}`: {}", s.field, s.reason),
+        })
+        .collect();
+    let no_account = settle_identities(&mut verdicts, &mut notes);
+    let (accounts, teams) = match target_read {
+        Some(target_read) => target_read,
+        None => {
+            // Incremental: the accounts linked to the employees read, and
+            // those holding an e-mail one of them wants (a rehire, or a
+            // conflict); a source that cannot read changes was read in
+            // full: all.
+            let only = (read.kind == ReadKind::Incremental).then(|| {
+                let wanting: Vec<(&str, &DesiredAccount)> = verdicts
+                    .iter()
+                    .filter_map(|(id, v)| match v {
+                        Verdict::InScope { status, desired }
+                            if *status != EmployeeStatus::Inactive && !no_account.contains_key(id) =>
+                        {
+                            Some((id.as_str(), desired))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let mut ids: BTreeSet<String> = links
+                    .iter()
+                    .filter(|l| verdicts.contains_key(&l.hr_id) || read.removed.contains(&l.hr_id))
+                    .map(|l| l.account_id.clone())
+                    .collect();
+                ids.extend(holders_of(&wanting, links).into_iter().map(str::to_string));
+                ids.into_iter().collect::<Vec<_>>()
+            });
+            read_target(target, settings, capabilities.teams, only)
+        }
+    }
+    .map_err(RunError::Target)?;
+    step.done("read target", accounts.len());
+    let correlation = correlate(correlation_inputs(
+        &verdicts,
+        &no_account,
+        &read.removed,
+        read.kind,
+        &accounts,
+        links,
+        &settings.matching,
+        settings.options.adopt,
+    ));
+    step.done("correlate", correlation.pairings.len());
+    let rejected_ids: HashSet<String> = rejected.iter().filter_map(|r| r.hr_id.clone()).collect();
+    // The reporting lines do not depend on the account plan: planned on
+    // the other core meanwhile.
+    let (plan, reporting) = std::thread::scope(|scope| {
+        let reporting = capabilities
+            .managers
+            .then(|| scope.spawn(|| plan_reporting_lines(&verdicts, &correlation, &no_account, links, read.kind)));
+        let plan = plan_accounts(AccountInputs {
+            verdicts: &verdicts,
+            rejected: &rejected_ids,
+            removed: &read.removed,
+            no_account: &no_account,
+            correlation: &correlation,
+            accounts: &accounts,
+            links,
+            read: read.kind,
+            options: &settings.options,
+            can_reactivate: capabilities.reactivation,
+        });
+        let reporting = reporting.map(|thread| thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        (plan, reporting)
+    });
+    let mut plan = plan?;
+    let managers = match reporting {
+        Some((managers, manager_notes)) => {
+            notes.extend(manager_notes);
+            managers
+        }
+        None => HashMap::new(),
+    };
+
+    let mut conflicts = correlation.conflicts.clone();
+    if read.kind == ReadKind::Incremental {
+        // Conflicts of employees this run did not read stay open.
+        let read_ids: HashSet<&str> = verdicts
+            .keys()
+            .map(String::as_str)
+            .chain(rejected_ids.iter().map(String::as_str))
+            .collect();
+        for open in &settings.open_conflicts {
+            let fresh = conflicts.iter().any(|c| c.hr_id == open.hr_id);
+            if !fresh && !read_ids.contains(open.hr_id.as_str()) {
+                conflicts.push(open.clone());
+            }
+        }
+        conflicts.sort_by(|a, b| a.hr_id.cmp(&b.hr_id));
+    }
+    let mut report = RunReport {
+        skipped: plan.skipped.clone(),
+        rejected,
+        conflicts,
+        notes,
+        moves: correlation.moves.clone(),
+        cursor: read.cursor.clone(),
+        employees_read,
+        read_kind: read.kind,
+        dry_run: settings.dry_run,
+        ..RunReport::default()
+    };
+    if settings.dry_run {
+        report.planned = plan.changes;
+        report.links = links.to_vec();
+        return Ok(report);
+    }
+
+    // Accounts. Links by HR id while they change; a list again at the end.
+    let changes: Vec<Box<Planned>> = std::mem::take(&mut plan.changes).into_iter().map(Box::new).collect();
+    let mut links = links_after_plan(links, &plan, &correlation, &accounts);
+    let mut applied = 0usize;
+    let mut apply = |target: &mut TargetSession, changes: Vec<Box<Planned>>| {
+        let (before, total) = (applied, applied + changes.len());
+        let outcomes = apply(target, changes, capabilities.max_batch, &settings.retry, &mut |done| {
+            observe(Progress::Applying {
+                done: before + done,
+                total,
+            });
+            !settings.stop.requested()
+        })
+        .map_err(RunError::Apply)?;
+        applied = total;
+        Ok::<_, RunError>(outcomes)
+    };
+    step.done("plan", changes.len());
+    let mut outcomes = apply(target, changes)?;
+    step.done("apply accounts", outcomes.len());
+    link_applied(&mut links, &mut outcomes, &mut report.conflicts);
+    forget_written_attributes(&mut outcomes);
+    report.outcomes = outcomes;
+    if settings.stop.requested() {
+        report.interrupted = true;
+        report.links = links.into_values().map(LinkState::into_owned).collect();
+        return Ok(report);
+    }
+
+    // Teams and managers need every account's id: a second pass, for the
+    // employees this run syncs (not those it holds as they are). Only their
+    // teams and managers are kept; the rest of the desired accounts is freed.
+    let account_of: HashMap<&str, &str> = links
+        .values()
+        .map(|l| (l.hr_id.as_str(), l.account_id.as_str()))
+        .collect();
+    let decided: BTreeMap<String, Option<SecondPass>> = verdicts
+        .into_iter()
+        .map(|(id, verdict)| {
+            let wanted = match verdict {
+                Verdict::InScope { desired, .. } if correlation.pairings.contains_key(&id) => {
+                    let manager = managers.get(&id).cloned().flatten();
+                    Some((desired.teams, manager))
+                }
+                _ => None,
+            };
+            (id, wanted)
+        })
+        .collect();
+    let synced: Vec<(&String, &Vec<String>, Option<&str>)> = decided
+        .iter()
+        .filter_map(|(id, wanted)| wanted.as_ref().map(|(teams, manager)| (id, teams, manager.as_deref())))
+        .collect();
+    if capabilities.teams {
+        let names: BTreeSet<String> = synced.iter().flat_map(|(_, teams, _)| teams.iter().cloned()).collect();
+        let creates = plan_teams(&names, &teams);
+        let created = apply(target, creates)?;
+        let mut teams = teams;
+        for outcome in &created {
+            if let (Change::CreateTeam(draft), ItemResult::Done { id: Some(id) }) =
+                (&outcome.planned.change, &outcome.result)
+            {
+                teams.push(Team {
+                    id: id.clone(),
+                    name: draft.name.clone(),
+                    external_id: draft.external_id.clone(),
+                    member_ids: vec![],
+                });
+            }
+        }
+        add_outcomes(&mut report.outcomes, created);
+        let mut wanted: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for (hr_id, teams, _) in &synced {
+            if let Some(account) = account_of.get(hr_id.as_str()) {
+                for team in teams.iter() {
+                    wanted.entry(team.as_str()).or_default().insert(account);
+                }
+            }
+        }
+        // Memberships of accounts this run decided about: everyone on a
+        // full read, only the employees read on an incremental one; never
+        // those of employees held as they are.
+        let managed: HashSet<&str> = links
+            .values()
+            .filter(|l| read.kind == ReadKind::Full || decided.contains_key(&l.hr_id))
+            .filter(|l| !plan.held.contains(&l.hr_id))
+            .map(|l| l.account_id.as_str())
+            .collect();
+        let teams: Vec<Team> = teams.into_iter().filter(is_managed).collect();
+        // Applied before the managers are planned: each list is large on a
+        // first sync, and only one is held at a time.
+        let memberships = plan_memberships(&wanted, &teams, &managed);
+        drop((wanted, managed));
+        let outcomes = apply(target, memberships)?;
+        add_outcomes(&mut report.outcomes, outcomes);
+    }
+    if capabilities.managers {
+        let desired_managers: BTreeMap<&str, Option<&str>> = synced
+            .iter()
+            .filter_map(|(hr_id, _, manager)| {
+                let account = account_of.get(hr_id.as_str())?;
+                let manager = manager.and_then(|m| account_of.get(m)).copied();
+                Some((*account, manager))
+            })
+            .collect();
+        let managers = plan_managers(&desired_managers, &accounts);
+        drop(desired_managers);
+        let outcomes = apply(target, managers)?;
+        add_outcomes(&mut report.outcomes, outcomes);
+    }
+    step.done("apply teams and managers", report.outcomes.len());
+    report.interrupted = settings.stop.requested();
+    // The links are copied once all else of the run is freed.
+    drop((account_of, synced));
+    drop((decided, accounts));
+    report.links = links.into_values().map(LinkState::into_owned).collect();
+    Ok(report)
+}
+
+/// The links once the plan is applied, before its creates: without the
+/// disconnected and the rehires' old records, with the adopted and the
+/// moved; each with the e-mail and user name of its account as read now.
+/// A link that does not change is borrowed, not copied: at 100,000
+/// employees a copy of every link is 30 MiB more at the run's peak.
+fn links_after_plan<'a>(
+    links: &'a [Link],
+    plan: &'a AccountPlan,
+    correlation: &'a Correlation,
+    accounts: &[Account],
+) -> LinkMap<'a> {
+    let dropped: HashSet<&str> = plan
+        .disconnected
+        .iter()
+        .map(String::as_str)
+        .chain(correlation.moves.iter().map(|m| m.from.as_str()))
+        .collect();
+    let moved_to: HashMap<&str, &str> = correlation
+        .moves
+        .iter()
+        .map(|m| (m.from.as_str(), m.to.as_str()))
+        .collect();
+    let mut after: LinkMap = links
+        .iter()
+        .filter(|l| !dropped.contains(l.hr_id.as_str()))
+        .map(|l| (Cow::Borrowed(l.hr_id.as_str()), LinkState::Kept(l)))
+        .collect();
+    for link in links.iter().filter(|_| !moved_to.is_empty()) {
+        if let Some(to) = moved_to.get(link.hr_id.as_str()) {
+            let moved = Link {
+                hr_id: to.to_string(),
+                ..link.clone()
+            };
+            after.insert(Cow::Borrowed(*to), LinkState::changed(moved));
+        }
+    }
+    for link in &plan.adopted {
+        after.insert(Cow::Borrowed(link.hr_id.as_str()), LinkState::Kept(link));
+    }
+    let read: HashMap<&str, &Account> = accounts.iter().map(|a| (a.id.as_str(), a)).collect();
+    for link in after.values_mut() {
+        if let Some(account) = read.get(link.account_id.as_str()).filter(|a| !link.keys.are_of(a)) {
+            link.to_mut().keys.follow(account);
+        }
+    }
+    after
+}
+
+/// Links by HR id while a run changes them; those it does not change are
+/// borrowed from the links the run started with.
+type LinkMap<'a> = BTreeMap<Cow<'a, str>, LinkState<'a>>;
+
+/// A link as the run started with it, or changed (boxed: most are not, and
+/// the map holds 100,000 of them).
+enum LinkState<'a> {
+    Kept(&'a Link),
+    Changed(Box<Link>),
+}
+
+impl LinkState<'_> {
+    fn changed(link: Link) -> Self {
+        Self::Changed(Box::new(link))
+    }
+
+    fn to_mut(&mut self) -> &mut Link {
+        if let Self::Kept(link) = self {
+            *self = Self::changed((*link).clone());
+        }
+        match self {
+            Self::Changed(link) => link,
+            Self::Kept(_) => unreachable!("made owned above"),
+        }
+    }
+
+    fn into_owned(self) -> Link {
+        match self {
+            Self::Kept(link) => link.clone(),
+            Self::Changed(link) => *link,
+        }
+    }
+}
+
+impl std::ops::Deref for LinkState<'_> {
+    type Target = Link;
+
+    fn deref(&self) -> &Link {
+        match self {
+            Self::Kept(link) => link,
+            Self::Changed(link) => link,
+        }
+    }
+}
+
+/// Records what the applied account changes did to the links: new accounts
+/// linked, e-mails and user names written. A create that met an account
+/// already linked to another employee links nothing: the item fails as a
+/// conflict, so that one account never belongs to two employees.
+fn link_applied(links: &mut LinkMap, outcomes: &mut [ItemOutcome], conflicts: &mut Vec<Conflict>) {
+    let mut owners: Option<HashMap<String, String>> = None;
+    for outcome in outcomes.iter_mut() {
+        let Some(hr_id) = outcome.planned.hr_id.clone() else {
+            continue;
+        };
+        let (draft, id, origin) = match (&outcome.planned.change, &outcome.result) {
+            (Change::CreateAccount(draft), ItemResult::Done { id: Some(id) }) => (draft, id, LinkOrigin::Created),
+            (Change::CreateAccount(draft), ItemResult::LinkedExisting { id }) => {
+                let owners = owners.get_or_insert_with(|| {
+                    links
+                        .values()
+                        .map(|l| (l.account_id.clone(), l.hr_id.clone()))
+                        .collect()
+                });
+                if let Some(owner) = owners.get(id).filter(|owner| **owner != hr_id) {
+                    let message = format!(
+                        "the app answered that account {id} ({}) exists, and it belongs to employee {owner}",
+                        draft.user_name
+                    );
+                    conflicts.push(Conflict {
+                        hr_id: hr_id.clone(),
+                        message: message.clone(),
+                        keeps_account: false,
+                    });
+                    outcome.result = ItemResult::Failed(PluginError::Conflict(hrsync_model::Conflict {
+                        message,
+                        existing_id: Some(id.clone()),
+                    }));
+                    continue;
+                }
+                owners.insert(id.clone(), hr_id.clone());
+                (draft, id, LinkOrigin::Adopted)
+            }
+            (Change::UpdateAccount(update), ItemResult::Done { .. }) => {
+                let Some(link) = links.get_mut(hr_id.as_str()) else {
+                    continue;
+                };
+                let link = link.to_mut();
+                for change in &update.changes {
+                    let after = change.after.as_ref().map(|v| normalize(&v.to_text()));
+                    match change.field.as_str() {
+                        "email" => link.keys.email = after,
+                        "user_name" => link.keys.user_name = after,
+                        _ => {}
+                    }
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        let link = Link {
+            hr_id: hr_id.clone(),
+            account_id: id.clone(),
+            origin,
+            keys: AccountKeys::of_draft(draft),
+        };
+        links.insert(Cow::Owned(hr_id), LinkState::changed(link));
+    }
+}

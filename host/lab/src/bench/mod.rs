@@ -1,0 +1,79 @@
+//! Benchmarks: separate from the tests, they print their numbers.
+
+mod runtime;
+mod sync;
+mod webhooks;
+
+use std::path::PathBuf;
+
+pub use hrsync_emulators::built_plugin;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Subcommand;
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Compile vs cached load, instantiate + call, rule cost per employee.
+    Runtime {
+        /// A rule plugin to measure (default: the built scope-rule plugin).
+        #[arg(long)]
+        plugin: Option<PathBuf>,
+        /// Instantiate + call iterations.
+        #[arg(long, default_value_t = 5000)]
+        iterations: usize,
+        /// Only the rule measurement (for profiling).
+        #[arg(long)]
+        rule_only: bool,
+    },
+    /// Whole runs at volume: Personio and SCIM emulators on loopback; first
+    /// sync, steady state (full and incremental), 1% changed. Prints wall
+    /// time, employees/s, creates/s, peak RSS and HTTP calls per phase.
+    Sync {
+        #[arg(long, default_value_t = 100_000)]
+        employees: usize,
+    },
+    /// HR webhooks: terminations in the BambooHR emulator, one after
+    /// another, each timed until the account is inactive in the SCIM app
+    /// (through `hrsync serve`'s application); prints p50 and p99.
+    Webhooks {
+        #[arg(long, default_value_t = 1000)]
+        employees: u64,
+        #[arg(long, default_value_t = 100)]
+        terminations: u64,
+    },
+}
+
+pub fn run(command: BenchCommand) -> Result<ExitCode, String> {
+    match command {
+        BenchCommand::Runtime {
+            plugin,
+            iterations,
+            rule_only,
+        } => runtime::run(plugin, iterations, rule_only),
+        BenchCommand::Sync { employees } => sync::run(employees),
+        BenchCommand::Webhooks {
+            employees,
+            terminations,
+        } => webhooks::run(employees, terminations),
+    }
+}
+
+/// Median and 99th percentile of a set of timings.
+pub struct Distribution {
+    pub median: Duration,
+    pub p99: Duration,
+    pub min: Duration,
+}
+
+impl Distribution {
+    pub fn of(mut samples: Vec<Duration>) -> Self {
+        samples.sort();
+        let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+        Self {
+            median: at(0.5),
+            p99: at(0.99),
+            min: samples[0],
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! What plugins say about employee fields (`fields` in wit/host.wit, since
+//! 1.1.0): a source names the fields the HR system withheld, a rule the
+//! fields it needs. The host only collects them here, per session; the
+//! sync engine decides what they mean for a run (`sync/fields.rs`).
+
+use crate::bindings::v1::fields::Host;
+use crate::state::PluginState;
+
+/// A plugin cannot make the host hold more than this many statements.
+const MAX_STATEMENTS: usize = 256;
+const MAX_FIELD_BYTES: usize = 200;
+const MAX_REASON_BYTES: usize = 1000;
+
+/// A field and what the plugin said about it: the hint of a source, the
+/// purpose of a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldStatement {
+    /// As rules name fields: `employment_type`, `custom.Cost center`.
+    pub field: String,
+    pub reason: String,
+}
+
+/// Everything a session's plugin said, each field once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldReports {
+    pub unreadable: Vec<FieldStatement>,
+    pub required: Vec<FieldStatement>,
+}
+
+/// `first-name` and `first_name` are one field; custom names keep their
+/// spelling after the prefix.
+pub fn normalize_field(name: &str) -> String {
+    let name = name.trim();
+    match name.strip_prefix("custom.") {
+        Some(custom) => format!("custom.{}", custom.trim()),
+        None => name.replace('-', "_"),
+    }
+}
+
+fn cut(mut text: String, limit: usize) -> String {
+    if text.len() > limit {
+        let mut at = limit;
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        text.truncate(at);
+        text.push('…');
+    }
+    text
+}
+
+fn note(list: &mut Vec<FieldStatement>, field: String, reason: String) {
+    let field = normalize_field(&cut(field, MAX_FIELD_BYTES));
+    if field.is_empty() || list.len() >= MAX_STATEMENTS || list.iter().any(|s| s.field == field) {
+        return;
+    }
+    list.push(FieldStatement {
+        field,
+        reason: cut(reason, MAX_REASON_BYTES),
+    });
+}
+
+impl Host for PluginState {
+    fn unreadable(&mut self, field: String, hint: String) {
+        let hint = self.config.redactor().redact(&hint);
+        note(&mut self.fields.unreadable, field, hint);
+    }
+
+    fn require(&mut self, field: String, purpose: String) {
+        let purpose = self.config.redactor().redact(&purpose);
+        note(&mut self.fields.required, field, purpose);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_field_once_and_bounded() {
+        let mut list = Vec::new();
+        note(&mut list, "employment-type".into(), "filter".into());
+        note(&mut list, " employment_type".into(), "again".into());
+        note(&mut list, "custom. Cost center".into(), "x".repeat(5000));
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].field, "employment_type");
+        assert_eq!(list[1].field, "custom.Cost center");
+        assert!(list[1].reason.len() <= MAX_REASON_BYTES + '…'.len_utf8());
+        for i in 0..1000 {
+            note(&mut list, format!("custom.f{i}"), String::new());
+        }
+        assert_eq!(list.len(), MAX_STATEMENTS);
+    }
+}

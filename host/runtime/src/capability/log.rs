@@ -1,0 +1,64 @@
+//! Plugin logging: into `tracing` (attributed to plugin and run) and into a
+//! bounded buffer the caller can read back for the run log. Secret values are
+//! masked; long messages are cut.
+
+use std::collections::VecDeque;
+
+use crate::bindings::v1::log::{Host, Level};
+use crate::state::PluginState;
+
+const MAX_MESSAGE_BYTES: usize = 4096;
+const MAX_BUFFERED_LINES: usize = 1000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub level: Level,
+    pub message: String,
+}
+
+/// The last lines a plugin logged in this session.
+#[derive(Debug, Default)]
+pub struct PluginLog {
+    lines: VecDeque<LogLine>,
+    dropped: u64,
+}
+
+impl PluginLog {
+    pub fn lines(&self) -> impl Iterator<Item = &LogLine> {
+        self.lines.iter()
+    }
+    /// Lines that fell out of the buffer.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+    fn push(&mut self, line: LogLine) {
+        if self.lines.len() == MAX_BUFFERED_LINES {
+            self.lines.pop_front();
+            self.dropped += 1;
+        }
+        self.lines.push_back(line);
+    }
+}
+
+impl Host for PluginState {
+    fn log(&mut self, level: Level, message: String) {
+        let mut message = self.config.redactor().redact(&message);
+        if message.len() > MAX_MESSAGE_BYTES {
+            let mut cut = MAX_MESSAGE_BYTES;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push('…');
+        }
+        let (plugin, run) = (&*self.identity.plugin, self.identity.run.as_deref().unwrap_or("-"));
+        match level {
+            Level::Trace => tracing::trace!(target: "plugin", plugin, run, "{message}"),
+            Level::Debug => tracing::debug!(target: "plugin", plugin, run, "{message}"),
+            Level::Info => tracing::info!(target: "plugin", plugin, run, "{message}"),
+            Level::Warn => tracing::warn!(target: "plugin", plugin, run, "{message}"),
+            Level::Error => tracing::error!(target: "plugin", plugin, run, "{message}"),
+        }
+        self.log.push(LogLine { level, message });
+    }
+}

@@ -1,0 +1,211 @@
+//! One engine for the process: configuration (pooling with a fallback,
+//! epoch interruption), the epoch ticker thread, one linker per WIT major
+//! version, and loading components through the on-disk cache.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::bindings::v1 as bindings;
+use super::cache::{content_hash, ArtifactCache, CacheError, CacheOutcome};
+use super::error::LoadError;
+use super::plugin::Plugin;
+use super::state::PluginState;
+use super::version;
+
+/// Largest linear memory any plugin may have; installations choose a lower
+/// cap (see [`super::Limits`]).
+pub const MAX_PLUGIN_MEMORY: usize = 1 << 30;
+
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Where precompiled components are kept; None compiles in memory only.
+    pub cache_dir: Option<PathBuf>,
+    /// Try the pooling allocator first (falls back when the machine refuses).
+    pub pooling: bool,
+    /// How often the epoch advances; deadlines are accurate to one tick.
+    pub epoch_tick: Duration,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        Self {
+            cache_dir: None,
+            pooling: true,
+            epoch_tick: Duration::from_millis(5),
+        }
+    }
+}
+
+/// The plugin runtime: engine, linkers, cache.
+pub struct Runtime {
+    engine: Engine,
+    linkers: BTreeMap<u64, Linker<PluginState>>,
+    cache: Option<ArtifactCache>,
+    pooling: bool,
+    epoch_tick: Duration,
+    _ticker: EpochTicker,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("could not configure the WebAssembly engine: {0}")]
+    Engine(String),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+}
+
+impl Runtime {
+    pub fn new(options: RuntimeOptions) -> Result<Self, RuntimeError> {
+        let (engine, pooling) = build_engine(options.pooling)?;
+        let mut linkers = BTreeMap::new();
+        linkers.insert(version::WIT_VERSION.major, build_linker(&engine)?);
+        let cache = options
+            .cache_dir
+            .as_deref()
+            .map(|dir| ArtifactCache::open(dir, &engine))
+            .transpose()?;
+        let ticker = EpochTicker::start(&engine, options.epoch_tick)?;
+        Ok(Self {
+            engine,
+            linkers,
+            cache,
+            pooling,
+            epoch_tick: options.epoch_tick,
+            _ticker: ticker,
+        })
+    }
+
+    /// Whether the pooling allocator is in use (false: on-demand fallback).
+    pub fn pooling(&self) -> bool {
+        self.pooling
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn cache_entry(&self, bytes: &[u8]) -> Option<PathBuf> {
+        self.cache.as_ref().map(|c| c.entry_path(&content_hash(bytes)))
+    }
+
+    pub fn load_file(&self, path: &Path) -> Result<Plugin, LoadError> {
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        self.load(&bytes)
+    }
+
+    /// Checks the WIT version, compiles (or loads from the cache),
+    /// pre-instantiates, and reads the manifest through `describe`.
+    pub fn load(&self, bytes: &[u8]) -> Result<Plugin, LoadError> {
+        let info = version::inspect(bytes)?;
+        let linker = self.linkers.get(&info.wit_version.major).ok_or_else(|| {
+            LoadError::Version(version::VersionError::Unsupported {
+                found: info.wit_version.clone(),
+            })
+        })?;
+        let hash = content_hash(bytes);
+        let (component, cache) = match &self.cache {
+            Some(cache) => cache.load_or_compile(&self.engine, bytes, &hash),
+            None => wasmtime::component::Component::new(&self.engine, bytes).map(|c| (c, CacheOutcome::Disabled)),
+        }
+        .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        Plugin::new(self.engine.clone(), pre, info, hash, cache, self.epoch_tick)
+    }
+}
+
+fn build_engine(try_pooling: bool) -> Result<(Engine, bool), RuntimeError> {
+    if try_pooling {
+        match Engine::new(&engine_config(true)) {
+            Ok(engine) => return Ok((engine, true)),
+            Err(e) => {
+                tracing::warn!("pooling allocator unavailable ({e:#}); using on-demand allocation")
+            }
+        }
+    }
+    let engine = Engine::new(&engine_config(false)).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+    Ok((engine, false))
+}
+
+fn engine_config(pooling: bool) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.max_wasm_stack(1 << 20);
+    // `HRSYNC_PROFILE=perfmap` lets `perf` name the functions of plugins
+    // (sdk/README.md, "Profiling").
+    if std::env::var("HRSYNC_PROFILE").as_deref() == Ok("perfmap") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
+    if pooling {
+        let mut pool = PoolingAllocationConfig::default();
+        // Room for many concurrent runs; interpreted-language plugins
+        // (Python, JavaScript) bring several core instances and large
+        // tables per component.
+        pool.total_component_instances(200)
+            .total_core_instances(2000)
+            .total_memories(400)
+            .total_tables(800)
+            .max_core_instances_per_component(64)
+            .max_memories_per_component(16)
+            .max_tables_per_component(32)
+            .max_memories_per_module(2)
+            .table_elements(200_000)
+            .max_memory_size(MAX_PLUGIN_MEMORY)
+            .max_core_instance_size(8 << 20)
+            .max_component_instance_size(8 << 20);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
+
+fn build_linker(engine: &Engine) -> Result<Linker<PluginState>, RuntimeError> {
+    let mut linker = Linker::new(engine);
+    let fail = |e: wasmtime::Error| RuntimeError::Engine(format!("{e:#}"));
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(fail)?;
+    // The three worlds import the same host interfaces; adding them once
+    // through any world's bindings serves all of them.
+    bindings::source::Source::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |state| state)
+        .map_err(fail)?;
+    Ok(linker)
+}
+
+/// Advances the engine's epoch on its own thread, so deadlines hold however
+/// busy the async runtime is.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+}
+
+impl EpochTicker {
+    fn start(engine: &Engine, tick: Duration) -> Result<Self, RuntimeError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (engine, flag) = (engine.clone(), stop.clone());
+        thread::Builder::new()
+            .name("hrsync-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    thread::sleep(tick);
+                    engine.increment_epoch();
+                }
+            })
+            .map_err(|e| RuntimeError::Engine(format!("could not start the epoch ticker thread: {e}")))?;
+        Ok(Self { stop })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

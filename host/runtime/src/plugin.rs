@@ -1,0 +1,539 @@
+//! A loaded plugin (one pre-instantiated component per plugin version) and
+//! the sessions that call it: a fresh store and instance per session, reused
+//! for every call of that session (a whole run passes pages and batches
+//! through one instance).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::InstancePre;
+use wasmtime::{Engine, Store, Trap};
+
+use hrsync_model::{
+    Account, AccountPage, Applied, Capabilities, Change, ChangePage, Decision, EmployeePage, PluginError, PluginKind,
+    Subject, TeamPage, WebhookEvent, WebhookRequest,
+};
+
+use super::cache::CacheOutcome;
+use super::capability::config::{ConfigAccess, Secrets};
+use super::capability::fields::FieldReports;
+use super::capability::http::{HttpLedger, HttpPolicy};
+use super::capability::log::LogLine;
+use super::error::{CallError, LoadError};
+use super::manifest::{ConfigError, Manifest};
+use super::state::{CallDeadline, Identity, PluginState};
+use super::version::ComponentInfo;
+use crate::bindings::v1::types::{self, Manifest as RawManifest};
+use crate::bindings::v1::{rule, rule_api, source, target, Convert};
+
+/// Resource limits of one installation's sessions.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Cap on the plugin's linear memory.
+    pub memory_bytes: usize,
+    /// Wall-clock budget of each call into the plugin.
+    pub call_deadline: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 256 << 20,
+            call_deadline: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What an installation gives a plugin session.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    pub config: serde_json::Value,
+    pub secrets: Secrets,
+    pub http: HttpPolicy,
+    pub limits: Limits,
+    /// The run the session belongs to, for attributing logs and HTTP calls.
+    pub run_id: Option<String>,
+}
+
+impl Default for Sandbox {
+    /// An empty config object, no secrets, no hosts, default limits.
+    fn default() -> Self {
+        Self {
+            config: serde_json::Value::Object(Default::default()),
+            secrets: Secrets::new(),
+            http: HttpPolicy::default(),
+            limits: Limits::default(),
+            run_id: None,
+        }
+    }
+}
+
+#[derive(Clone)]
+enum KindPre {
+    Source(source::SourcePre<PluginState>),
+    Target(target::TargetPre<PluginState>),
+    Rule(rule::RulePre<PluginState>),
+}
+
+/// A compiled, linked and described plugin, ready to start sessions.
+/// Cheap to clone: the compiled code is shared.
+#[derive(Clone)]
+pub struct Plugin {
+    info: ComponentInfo,
+    manifest: Manifest,
+    content_hash: String,
+    cache: CacheOutcome,
+    pre: KindPre,
+    engine: Engine,
+    epoch_tick: Duration,
+}
+
+/// `describe` runs with nothing granted and a short deadline.
+const DESCRIBE_LIMITS: Limits = Limits {
+    memory_bytes: 256 << 20,
+    call_deadline: Duration::from_secs(10),
+};
+
+impl Plugin {
+    pub(crate) fn new(
+        engine: Engine,
+        pre: InstancePre<PluginState>,
+        info: ComponentInfo,
+        content_hash: String,
+        cache: CacheOutcome,
+        epoch_tick: Duration,
+    ) -> Result<Self, LoadError> {
+        let link = |e: wasmtime::Error| LoadError::Link(format!("{e:#}"));
+        let pre = match info.kind {
+            PluginKind::Source => KindPre::Source(source::SourcePre::new(pre).map_err(link)?),
+            PluginKind::Target => KindPre::Target(target::TargetPre::new(pre).map_err(link)?),
+            PluginKind::Rule => KindPre::Rule(rule::RulePre::new(pre).map_err(link)?),
+        };
+        let probe = Sandbox {
+            limits: DESCRIBE_LIMITS,
+            ..Sandbox::default()
+        };
+        let raw = describe(&engine, &pre, &probe, epoch_tick).map_err(LoadError::Describe)?;
+        let manifest = Manifest::from_plugin(raw, info.kind)?;
+        Ok(Self {
+            info,
+            manifest,
+            content_hash,
+            cache,
+            pre,
+            engine,
+            epoch_tick,
+        })
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+    pub fn kind(&self) -> PluginKind {
+        self.info.kind
+    }
+    pub fn wit_version(&self) -> &semver::Version {
+        &self.info.wit_version
+    }
+    pub fn content_hash(&self) -> &str {
+        &self.content_hash
+    }
+    /// How the compiled code was obtained when this plugin was loaded.
+    pub fn cache_outcome(&self) -> &CacheOutcome {
+        &self.cache
+    }
+
+    /// Checks an installation's config and secrets against the manifest.
+    pub fn validate(&self, sandbox: &Sandbox) -> Result<(), Vec<ConfigError>> {
+        self.manifest.validate_installation(&sandbox.config, &sandbox.secrets)
+    }
+
+    pub fn source(&self, sandbox: &Sandbox) -> Result<SourceSession, CallError> {
+        let KindPre::Source(pre) = &self.pre else {
+            return Err(self.wrong_kind("source"));
+        };
+        self.session(sandbox, |store| pre.instantiate(store))
+    }
+
+    pub fn target(&self, sandbox: &Sandbox) -> Result<TargetSession, CallError> {
+        let KindPre::Target(pre) = &self.pre else {
+            return Err(self.wrong_kind("target"));
+        };
+        self.session(sandbox, |store| pre.instantiate(store))
+    }
+
+    pub fn rule(&self, sandbox: &Sandbox) -> Result<RuleSession, CallError> {
+        let KindPre::Rule(pre) = &self.pre else {
+            return Err(self.wrong_kind("rule"));
+        };
+        self.session(sandbox, |store| pre.instantiate(store))
+    }
+
+    fn session<B>(
+        &self,
+        sandbox: &Sandbox,
+        instantiate: impl FnOnce(&mut Store<PluginState>) -> wasmtime::Result<B>,
+    ) -> Result<Session<B>, CallError> {
+        let declared = self.manifest.declared_secrets().collect();
+        Session::start(
+            &self.engine,
+            &self.manifest.name,
+            sandbox,
+            declared,
+            self.epoch_tick,
+            instantiate,
+        )
+    }
+
+    /// Starts a session of whatever kind the plugin is and tests the
+    /// connection. A rule has no connection: starting it and evaluating an
+    /// empty batch (which reads its config) is the test.
+    pub fn probe(&self, sandbox: &Sandbox) -> Probe {
+        match self.info.kind {
+            PluginKind::Source => Probe::of(self.source(sandbox), |s| s.test_connection()),
+            PluginKind::Target => Probe::of(self.target(sandbox), |s| s.test_connection()),
+            PluginKind::Rule => Probe::of(self.rule(sandbox), |s| s.evaluate(Vec::new()).map(drop)),
+        }
+    }
+
+    fn wrong_kind(&self, wanted: &str) -> CallError {
+        CallError::Instantiate {
+            plugin: self.manifest.name.clone(),
+            message: format!("it is a {} plugin, not a {wanted} plugin", self.manifest.kind),
+        }
+    }
+}
+
+fn describe(engine: &Engine, pre: &KindPre, sandbox: &Sandbox, tick: Duration) -> Result<RawManifest, CallError> {
+    const PLUGIN: &str = "(loading)";
+    match pre {
+        KindPre::Source(pre) => {
+            Session::start(engine, PLUGIN, sandbox, vec![], tick, |s| pre.instantiate(s))?.describe()
+        }
+        KindPre::Target(pre) => {
+            Session::start(engine, PLUGIN, sandbox, vec![], tick, |s| pre.instantiate(s))?.describe()
+        }
+        KindPre::Rule(pre) => Session::start(engine, PLUGIN, sandbox, vec![], tick, |s| pre.instantiate(s))?.describe(),
+    }
+}
+
+/// The outcome of [`Plugin::probe`], with what the plugin did meanwhile.
+pub struct Probe {
+    pub outcome: Result<(), CallError>,
+    pub http: HttpLedger,
+    pub log: Vec<LogLine>,
+    /// Fields the source said the HR system withheld.
+    pub fields: FieldReports,
+}
+
+impl Probe {
+    fn of<B>(
+        session: Result<Session<B>, CallError>,
+        test: impl FnOnce(&mut Session<B>) -> Result<(), CallError>,
+    ) -> Self {
+        match session {
+            Ok(mut session) => {
+                let outcome = test(&mut session);
+                Self {
+                    outcome,
+                    http: session.http_ledger().clone(),
+                    log: session.log_lines(),
+                    fields: session.field_reports().clone(),
+                }
+            }
+            Err(error) => Self {
+                outcome: Err(error),
+                http: HttpLedger::default(),
+                log: Vec::new(),
+                fields: FieldReports::default(),
+            },
+        }
+    }
+}
+
+/// One store and one instance of a plugin, with the limits of its
+/// installation. After a trap or a limit is hit the instance is discarded:
+/// later calls fail with [`CallError::Unusable`].
+pub struct Session<B> {
+    store: Store<PluginState>,
+    bindings: B,
+    plugin: String,
+    limits: Limits,
+    epoch_tick: Duration,
+    failed: Option<String>,
+}
+
+pub type SourceSession = Session<source::Source>;
+pub type TargetSession = Session<target::Target>;
+pub type RuleSession = Session<rule::Rule>;
+
+impl<B> Session<B> {
+    fn start(
+        engine: &Engine,
+        plugin: &str,
+        sandbox: &Sandbox,
+        declared: Vec<String>,
+        epoch_tick: Duration,
+        instantiate: impl FnOnce(&mut Store<PluginState>) -> wasmtime::Result<B>,
+    ) -> Result<Self, CallError> {
+        let identity = Identity {
+            plugin: Arc::from(plugin),
+            run: sandbox.run_id.as_deref().map(Arc::from),
+        };
+        let config = ConfigAccess::new(&sandbox.config, declared, sandbox.secrets.clone());
+        let state = PluginState::new(
+            identity,
+            config,
+            Arc::new(sandbox.http.clone()),
+            sandbox.limits.memory_bytes,
+        );
+        let mut store = Store::new(engine, state);
+        store.limiter(|state| &mut state.limiter);
+        store.set_epoch_deadline(ticks(sandbox.limits.call_deadline, epoch_tick));
+        store.data_mut().deadline = CallDeadline::start(sandbox.limits.call_deadline);
+        let bindings = instantiate(&mut store).map_err(|e| {
+            let plugin = plugin.to_string();
+            match classify(e, "instantiate", &plugin, &sandbox.limits, store.data()) {
+                CallError::Malformed { message, .. } => CallError::Instantiate { plugin, message },
+                other => other,
+            }
+        })?;
+        Ok(Self {
+            store,
+            bindings,
+            plugin: plugin.to_string(),
+            limits: sandbox.limits.clone(),
+            epoch_tick,
+            failed: None,
+        })
+    }
+
+    /// What the plugin's outbound HTTP did in this session.
+    pub fn http_ledger(&self) -> &HttpLedger {
+        &self.store.data().http.ledger
+    }
+
+    /// What the plugin said about employee fields in this session.
+    pub fn field_reports(&self) -> &FieldReports {
+        &self.store.data().fields
+    }
+
+    /// The plugin's name, as its manifest gives it.
+    pub fn plugin_name(&self) -> &str {
+        &self.plugin
+    }
+
+    /// The lines the plugin logged in this session (secrets masked).
+    pub fn log_lines(&self) -> Vec<LogLine> {
+        self.store.data().log.lines().cloned().collect()
+    }
+
+    /// Calls into the plugin under the installation's deadline; flattens the
+    /// plugin's typed error into [`CallError::Plugin`] with secrets masked.
+    fn call<T>(
+        &mut self,
+        function: &'static str,
+        f: impl FnOnce(&B, &mut Store<PluginState>) -> wasmtime::Result<Result<T, types::PluginError>>,
+    ) -> Result<T, CallError> {
+        match self.call_raw(function, f)? {
+            Ok(value) => Ok(value),
+            Err(error) => Err(CallError::Plugin {
+                plugin: self.plugin.clone(),
+                function,
+                error: error.redacted(self.store.data().config.redactor()).convert(),
+            }),
+        }
+    }
+
+    fn call_raw<T>(
+        &mut self,
+        function: &'static str,
+        f: impl FnOnce(&B, &mut Store<PluginState>) -> wasmtime::Result<T>,
+    ) -> Result<T, CallError> {
+        if let Some(reason) = &self.failed {
+            return Err(CallError::Unusable {
+                plugin: self.plugin.clone(),
+                reason: reason.clone(),
+            });
+        }
+        self.store
+            .set_epoch_deadline(ticks(self.limits.call_deadline, self.epoch_tick));
+        self.store.data_mut().deadline = CallDeadline::start(self.limits.call_deadline);
+        let started = std::time::Instant::now();
+        let result = f(&self.bindings, &mut self.store);
+        hrsync_metrics::plugin_call(&self.plugin, function, started.elapsed().as_secs_f64());
+        match result {
+            Ok(value) => Ok(value),
+            Err(e) => {
+                let error = classify(e, function, &self.plugin, &self.limits, self.store.data());
+                self.failed = Some(error.to_string());
+                Err(error)
+            }
+        }
+    }
+
+    fn malformed(&mut self, function: &'static str, message: String) -> CallError {
+        let error = CallError::Malformed {
+            plugin: self.plugin.clone(),
+            function,
+            message,
+        };
+        self.failed = Some(error.to_string());
+        error
+    }
+}
+
+impl SourceSession {
+    pub fn describe(&mut self) -> Result<RawManifest, CallError> {
+        self.call_raw("describe", |b, s| b.hrsync_plugin_source_api().call_describe(s))
+    }
+    pub fn test_connection(&mut self) -> Result<(), CallError> {
+        self.call("test-connection", |b, s| {
+            b.hrsync_plugin_source_api().call_test_connection(s)
+        })
+    }
+    pub fn list_employees(&mut self, page: Option<&str>, page_size: u32) -> Result<EmployeePage, CallError> {
+        self.call("list-employees", |b, s| {
+            b.hrsync_plugin_source_api().call_list_employees(s, page, page_size)
+        })
+        .map(Convert::convert)
+    }
+    pub fn changes_since(&mut self, cursor: &str, page: Option<&str>, page_size: u32) -> Result<ChangePage, CallError> {
+        self.call("changes-since", |b, s| {
+            b.hrsync_plugin_source_api()
+                .call_changes_since(s, cursor, page, page_size)
+        })
+        .map(Convert::convert)
+    }
+    pub fn parse_webhook(&mut self, request: WebhookRequest) -> Result<Vec<WebhookEvent>, CallError> {
+        let request: types::WebhookRequest = request.convert();
+        self.call("parse-webhook", |b, s| {
+            b.hrsync_plugin_source_api().call_parse_webhook(s, &request)
+        })
+        .map(Convert::convert)
+    }
+}
+
+impl TargetSession {
+    pub fn describe(&mut self) -> Result<RawManifest, CallError> {
+        self.call_raw("describe", |b, s| b.hrsync_plugin_target_api().call_describe(s))
+    }
+    pub fn capabilities(&mut self) -> Result<Capabilities, CallError> {
+        self.call_raw("capabilities", |b, s| {
+            b.hrsync_plugin_target_api().call_get_capabilities(s)
+        })
+        .map(Convert::convert)
+    }
+    pub fn test_connection(&mut self) -> Result<(), CallError> {
+        self.call("test-connection", |b, s| {
+            b.hrsync_plugin_target_api().call_test_connection(s)
+        })
+    }
+    pub fn list_accounts(&mut self, page: Option<&str>, page_size: u32) -> Result<AccountPage, CallError> {
+        self.call("list-accounts", |b, s| {
+            b.hrsync_plugin_target_api().call_list_accounts(s, page, page_size)
+        })
+        .map(Convert::convert)
+    }
+    pub fn get_accounts(&mut self, ids: &[String]) -> Result<Vec<Account>, CallError> {
+        self.call("get-accounts", |b, s| {
+            b.hrsync_plugin_target_api().call_get_accounts(s, ids)
+        })
+        .map(Convert::convert)
+    }
+    pub fn list_teams(&mut self, page: Option<&str>, page_size: u32) -> Result<TeamPage, CallError> {
+        self.call("list-teams", |b, s| {
+            b.hrsync_plugin_target_api().call_list_teams(s, page, page_size)
+        })
+        .map(Convert::convert)
+    }
+    /// One outcome per change, in order; plugin errors have secrets masked.
+    pub fn apply_batch(&mut self, changes: Vec<Change>) -> Result<Vec<Result<Applied, PluginError>>, CallError> {
+        let count = changes.len();
+        let changes: Vec<types::Change> = changes.convert();
+        let outcomes = self.call_raw("apply-batch", |b, s| {
+            b.hrsync_plugin_target_api().call_apply_batch(s, &changes)
+        })?;
+        if outcomes.len() != count {
+            let message = format!("{} outcomes for {} changes", outcomes.len(), count);
+            return Err(self.malformed("apply-batch", message));
+        }
+        let redactor = self.store.data().config.redactor().clone();
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.map(Convert::convert).map_err(|e| e.redacted(&redactor).convert()))
+            .collect())
+    }
+}
+
+impl RuleSession {
+    pub fn describe(&mut self) -> Result<RawManifest, CallError> {
+        self.call_raw("describe", |b, s| b.hrsync_plugin_rule_api().call_describe(s))
+    }
+    /// One decision per subject, in order, each with its subject: the
+    /// subjects move across the boundary and back, never copied.
+    pub fn evaluate(&mut self, batch: Vec<Subject>) -> Result<Vec<(Subject, Decision)>, CallError> {
+        let batch: Vec<rule_api::Subject> = batch.convert();
+        let decisions = self.call("evaluate", |b, s| b.hrsync_plugin_rule_api().call_evaluate(s, &batch))?;
+        if decisions.len() != batch.len() {
+            let message = format!("{} decisions for {} employees", decisions.len(), batch.len());
+            return Err(self.malformed("evaluate", message));
+        }
+        Ok(batch
+            .into_iter()
+            .map(Convert::convert)
+            .zip(decisions.into_iter().map(Convert::convert))
+            .collect())
+    }
+}
+
+fn ticks(deadline: Duration, tick: Duration) -> u64 {
+    (deadline.as_nanos() / tick.as_nanos().max(1)).max(1) as u64 + 1
+}
+
+/// Explains a wasmtime failure: which limit was hit, or what went wrong.
+fn classify(
+    error: wasmtime::Error,
+    function: &'static str,
+    plugin: &str,
+    limits: &Limits,
+    state: &PluginState,
+) -> CallError {
+    let plugin = plugin.to_string();
+    let memory = || CallError::Memory {
+        plugin: plugin.clone(),
+        function,
+        limit_mib: limits.memory_bytes >> 20,
+    };
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => CallError::Deadline {
+            plugin,
+            function,
+            limit: limits.call_deadline,
+        },
+        Some(Trap::StackOverflow) => CallError::StackOverflow { plugin, function },
+        Some(_) if state.limiter.memory_cap_hit => memory(),
+        Some(Trap::MemoryOutOfBounds) => CallError::Trap {
+            plugin,
+            function,
+            message: format!(
+                "{}; in compiled languages this is most often the plugin's own stack overflowing",
+                Trap::MemoryOutOfBounds
+            ),
+        },
+        Some(trap) => CallError::Trap {
+            plugin,
+            function,
+            message: trap.to_string(),
+        },
+        None if state.limiter.memory_cap_hit => memory(),
+        None => {
+            let message = state.config.redactor().redact(&format!("{error:#}"));
+            CallError::Malformed {
+                plugin,
+                function,
+                message,
+            }
+        }
+    }
+}

@@ -1,0 +1,552 @@
+//! Integrations: a source, rules and a target installation with options
+//! and a schedule; tested with a dry run, activated, run now, paused and
+//! resumed.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::Principal;
+use super::error::{ApiError, ErrorBody};
+use super::plugins::visible_installation;
+use super::runs::{run_detail, RunDetail};
+use super::tenants::{check_email, check_name};
+use super::{AppState, Json, Path};
+use crate::control::schedule::{Schedule, DEFAULT_SCHEDULE, DEFAULT_TIMEZONE};
+use crate::control::RunOrder;
+use crate::vault::{random_bytes, to_hex};
+use hrsync_engine::integration::OptionsFile;
+use hrsync_model::clock::now_ms;
+use hrsync_store::integrations::{Integration, Notify, State as RunState};
+use hrsync_store::new_id;
+use hrsync_store::tenants::Role;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_integrations, create_integration))
+        .routes(routes!(get_integration, change_integration))
+        .routes(routes!(test_integration))
+        .routes(routes!(activate))
+        .routes(routes!(deactivate))
+        .routes(routes!(resume))
+        .routes(routes!(sync_now))
+        .routes(routes!(provision))
+}
+
+fn default_schedule() -> String {
+    DEFAULT_SCHEDULE.to_string()
+}
+
+fn default_timezone() -> String {
+    DEFAULT_TIMEZONE.to_string()
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewIntegration {
+    pub name: String,
+    /// Installation ids.
+    pub source: String,
+    #[serde(default)]
+    pub rules: Vec<String>,
+    pub target: String,
+    #[serde(default)]
+    pub options: OptionsFile,
+    /// Cron (5 fields, or 6 with seconds); daily at 04:00 by default.
+    #[serde(default = "default_schedule")]
+    pub schedule: String,
+    /// IANA time zone of the schedule; UTC by default.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    #[serde(default)]
+    pub notify: Notify,
+}
+
+/// A new integration and the secret of its notifications, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedIntegration {
+    #[serde(flatten)]
+    pub integration: Integration,
+    /// Signs the notifications hrsync POSTs to `notify.webhook_url`.
+    pub signing_secret: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunStarted {
+    /// The run that started; `null` when one was already going on.
+    pub run_id: Option<String>,
+    pub integration: Integration,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncRequest {
+    /// Read every employee, not only the changes since the last run.
+    pub full: bool,
+}
+
+pub(super) async fn visible(state: &AppState, who: &Principal, id: &str) -> Result<Integration, ApiError> {
+    state
+        .control
+        .store
+        .integration(&who.tenant, id)
+        .await?
+        .filter(|i| who.sees(i.mode))
+        .ok_or_else(|| ApiError::not_found("integration", id))
+}
+
+/// Everything an integration refers to exists, is visible, is of its mode
+/// and fits together; the options, schedule and notify settings are valid.
+async fn check(state: &AppState, who: &Principal, integration: &Integration) -> Result<(), ApiError> {
+    check_name("name", &integration.name)?;
+    let fields = std::iter::once(("source".to_string(), &integration.source))
+        .chain(
+            integration
+                .rules
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (format!("rules[{i}]"), r)),
+        )
+        .chain(std::iter::once(("target".to_string(), &integration.target)));
+    for (field, id) in fields {
+        let installation = visible_installation(state, who, id)
+            .await
+            .map_err(|_| ApiError::invalid(&field, format!("installation `{id}` not found")))?;
+        if installation.mode != integration.mode {
+            return Err(ApiError::invalid(
+                field,
+                format!("installation `{id}` is a {} installation", installation.mode.as_str()),
+            ));
+        }
+    }
+    let schedule = Schedule::parse(&integration.schedule, &integration.timezone).map_err(|e| {
+        let field = match e {
+            crate::control::schedule::ScheduleError::Zone(_) => "timezone",
+            _ => "schedule",
+        };
+        ApiError::invalid(field, e.to_string())
+    })?;
+    let minimum = state.settings.min_schedule_interval_secs;
+    if let Some(gap) = schedule.shortest_gap(hrsync_model::clock::now_ms(), 50) {
+        if gap < (minimum as i64).saturating_mul(1000) {
+            return Err(ApiError::invalid(
+                "schedule",
+                format!(
+                    "`{}` runs every {} s; this server runs an integration at most every {minimum} s \
+                     (operator setting --min-schedule-interval-secs)",
+                    integration.schedule,
+                    gap / 1000
+                ),
+            ));
+        }
+    }
+    for (i, email) in integration.notify.emails.iter().enumerate() {
+        check_email(&format!("notify.emails[{i}]"), email)?;
+    }
+    if let Some(url) = &integration.notify.webhook_url {
+        match url::Url::parse(url) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {
+                let origin = parsed.origin().ascii_serialization();
+                if let Some(refusal) = hrsync_runtime::Grant::parse(&origin)
+                    .ok()
+                    .and_then(|grant| state.control.egress.refusal(&grant))
+                {
+                    return Err(ApiError::invalid("notify.webhook_url", refusal));
+                }
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    "notify.webhook_url",
+                    format!("`{url}` is not an http(s) URL"),
+                ))
+            }
+        }
+    }
+    state.control.prepare(&who.tenant, integration).await?;
+    Ok(())
+}
+
+fn next_run(integration: &Integration) -> Option<i64> {
+    Schedule::parse(&integration.schedule, &integration.timezone)
+        .ok()?
+        .next_after(now_ms())
+}
+
+#[utoipa::path(get, path = "/integrations", tag = "integrations", security(("api_key" = [])),
+    responses((status = 200, body = Vec<Integration>), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn list_integrations(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<Integration>>, ApiError> {
+    let all = state.control.store.integrations(&who.tenant).await?;
+    Ok(Json(all.into_iter().filter(|i| who.sees(i.mode)).collect()))
+}
+
+/// Creates an inactive integration (admins). The secret that signs its
+/// notifications is in this response only.
+#[utoipa::path(post, path = "/integrations", tag = "integrations", request_body = NewIntegration, security(("api_key" = [])),
+    responses((status = 201, body = CreatedIntegration), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn create_integration(
+    State(state): State<AppState>,
+    who: Principal,
+    Json(new): Json<NewIntegration>,
+) -> Result<(StatusCode, Json<CreatedIntegration>), ApiError> {
+    who.require(Role::Admin)?;
+    super::quota::integration(&state, &who.tenant).await?;
+    let now = now_ms();
+    let mut integration = Integration {
+        id: new_id("int"),
+        mode: who.mode,
+        name: new.name,
+        source: new.source,
+        rules: new.rules,
+        target: new.target,
+        options: new.options,
+        schedule: new.schedule,
+        timezone: new.timezone,
+        state: RunState::Inactive,
+        paused_reason: None,
+        next_run_at: None,
+        notify: new.notify,
+        last_run: None,
+        created_at: now,
+        updated_at: now,
+        sealed_secrets: BTreeMap::new(),
+    };
+    check(&state, &who, &integration).await?;
+    let internal = |e: crate::vault::VaultError| ApiError::Internal(e.to_string());
+    let signing_secret = format!("whsig_{}", to_hex(&random_bytes::<24>().map_err(internal)?));
+    let sealed = state
+        .control
+        .vault
+        .seal(&format!("{}/signing", integration.id), &signing_secret)
+        .map_err(internal)?;
+    integration.sealed_secrets.insert("signing".to_string(), sealed);
+    state
+        .control
+        .store
+        .add_integration(&who.tenant, &integration)
+        .await?
+        .ok_or_else(|| ApiError::Conflict {
+            field: Some("name".into()),
+            message: format!("an integration named `{}` exists", integration.name),
+        })?;
+    state
+        .audit(
+            &who,
+            Some(&integration.id),
+            "integration.create",
+            serde_json::to_value(&integration).unwrap_or_default(),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedIntegration {
+            integration,
+            signing_secret,
+        }),
+    ))
+}
+
+#[utoipa::path(get, path = "/integrations/{id}", tag = "integrations", security(("api_key" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Integration), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
+async fn get_integration(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Integration>, ApiError> {
+    Ok(Json(visible(&state, &who, &id).await?))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntegrationChange {
+    pub name: Option<String>,
+    pub source: Option<String>,
+    pub rules: Option<Vec<String>>,
+    pub target: Option<String>,
+    pub options: Option<OptionsFile>,
+    pub schedule: Option<String>,
+    pub timezone: Option<String>,
+    pub notify: Option<Notify>,
+}
+
+/// Changes an integration (admins); an active one is rescheduled.
+#[utoipa::path(patch, path = "/integrations/{id}", tag = "integrations", request_body = IntegrationChange,
+    security(("api_key" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Integration), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
+async fn change_integration(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    Json(change): Json<IntegrationChange>,
+) -> Result<Json<Integration>, ApiError> {
+    who.require(Role::Admin)?;
+    let before = visible(&state, &who, &id).await?;
+    let mut after = before.clone();
+    after.name = change.name.unwrap_or(after.name);
+    after.source = change.source.unwrap_or(after.source);
+    after.rules = change.rules.unwrap_or(after.rules);
+    after.target = change.target.unwrap_or(after.target);
+    after.options = change.options.unwrap_or(after.options);
+    after.schedule = change.schedule.unwrap_or(after.schedule);
+    after.timezone = change.timezone.unwrap_or(after.timezone);
+    after.notify = change.notify.unwrap_or(after.notify);
+    check(&state, &who, &after).await?;
+    if after.state == RunState::Active {
+        after.next_run_at = next_run(&after);
+    }
+    let saved = state.control.store.update_integration(&who.tenant, &after).await;
+    match saved {
+        Ok(true) => {}
+        Ok(false) => return Err(ApiError::not_found("integration", &id)),
+        Err(error) if error.to_string().to_lowercase().contains("unique") => {
+            return Err(ApiError::Conflict {
+                field: Some("name".into()),
+                message: format!("an integration named `{}` exists", after.name),
+            })
+        }
+        Err(error) => return Err(error.into()),
+    }
+    state
+        .audit(
+            &who,
+            Some(&id),
+            "integration.update",
+            serde_json::json!({ "before": before, "after": after }),
+        )
+        .await?;
+    Ok(Json(after))
+}
+
+/// A dry run: reads, applies the rules and plans, changes nothing in the
+/// target, and answers with the plan (viewers may test).
+#[utoipa::path(post, path = "/integrations/{id}/test", tag = "integrations", security(("api_key" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = RunDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
+              (status = 503, body = ErrorBody)))]
+async fn test_integration(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<RunDetail>, ApiError> {
+    let integration = visible(&state, &who, &id).await?;
+    let order = RunOrder {
+        dry_run: true,
+        full: true,
+        ..RunOrder::manual(&who.actor())
+    };
+    super::quota::run(&state, &who.tenant).await?;
+    let started = state.control.start(&who.tenant, &integration, order).await?;
+    // The outcome, failed or not, is recorded with the run.
+    let _ = started.done.await;
+    Ok(Json(run_detail(&state, &who, &started.run_id).await?))
+}
+
+async fn start_manual(
+    state: &AppState,
+    who: &Principal,
+    integration: &Integration,
+    full: bool,
+) -> Result<Option<String>, ApiError> {
+    let order = RunOrder {
+        full,
+        ..RunOrder::manual(&who.actor())
+    };
+    super::quota::run(state, &who.tenant).await?;
+    match state.control.start(&who.tenant, integration, order).await {
+        Ok(started) => Ok(Some(started.run_id)),
+        Err(crate::control::StartError::Busy) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Puts an integration on its schedule and runs its first sync at once
+/// (admins).
+#[utoipa::path(post, path = "/integrations/{id}/activate", tag = "integrations", security(("api_key" = [])),
+    params(("id" = String, Path)),
+    responses((status = 202, body = RunStarted), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
+              (status = 503, body = ErrorBody)))]
+async fn activate(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<RunStarted>), ApiError> {
+    who.require(Role::Admin)?;
+    let mut integration = visible(&state, &who, &id).await?;
+    state.control.prepare(&who.tenant, &integration).await?;
+    integration.state = RunState::Active;
+    integration.paused_reason = None;
+    integration.next_run_at = next_run(&integration);
+    state
+        .control
+        .store
+        .set_integration_state(&id, integration.state, None, integration.next_run_at)
+        .await?;
+    state
+        .audit(
+            &who,
+            Some(&id),
+            "integration.activate",
+            serde_json::json!({ "next_run_at": integration.next_run_at }),
+        )
+        .await?;
+    let run_id = start_manual(&state, &who, &integration, false).await?;
+    Ok((StatusCode::ACCEPTED, Json(RunStarted { run_id, integration })))
+}
+
+/// Takes an integration off its schedule (admins); a run going on ends.
+#[utoipa::path(post, path = "/integrations/{id}/deactivate", tag = "integrations", security(("api_key" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = Integration), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn deactivate(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Integration>, ApiError> {
+    who.require(Role::Admin)?;
+    let mut integration = visible(&state, &who, &id).await?;
+    integration.state = RunState::Inactive;
+    integration.paused_reason = None;
+    integration.next_run_at = None;
+    state
+        .control
+        .store
+        .set_integration_state(&id, RunState::Inactive, None, None)
+        .await?;
+    state
+        .audit(&who, Some(&id), "integration.deactivate", serde_json::json!({}))
+        .await?;
+    Ok(Json(integration))
+}
+
+/// Ends the quarantine of a paused integration: back on its schedule
+/// (admins).
+#[utoipa::path(post, path = "/integrations/{id}/resume", tag = "integrations", security(("api_key" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = Integration), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn resume(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Integration>, ApiError> {
+    who.require(Role::Admin)?;
+    let mut integration = visible(&state, &who, &id).await?;
+    if integration.state != RunState::Paused {
+        return Err(ApiError::Conflict {
+            field: Some("state".into()),
+            message: format!("the integration is {}, not paused", integration.state.as_str()),
+        });
+    }
+    let reason = integration.paused_reason.take();
+    integration.state = RunState::Active;
+    integration.next_run_at = next_run(&integration);
+    state
+        .control
+        .store
+        .set_integration_state(&id, RunState::Active, None, integration.next_run_at)
+        .await?;
+    state
+        .audit(
+            &who,
+            Some(&id),
+            "integration.resume",
+            serde_json::json!({ "paused_reason": reason }),
+        )
+        .await?;
+    Ok(Json(integration))
+}
+
+/// Starts a run now (admins): incremental unless `full`. Answers at once;
+/// follow the run at `/runs/{run_id}`.
+#[utoipa::path(post, path = "/integrations/{id}/sync", tag = "integrations", request_body = SyncRequest,
+    security(("api_key" = [])), params(("id" = String, Path)),
+    responses((status = 202, body = RunStarted), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn sync_now(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<RunStarted>), ApiError> {
+    who.require(Role::Admin)?;
+    let integration = visible(&state, &who, &id).await?;
+    // The body is optional: none (or `null`) is an incremental run.
+    let request: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        SyncRequest::default()
+    } else {
+        serde_json::from_slice::<Option<SyncRequest>>(&body)
+            .map_err(|e| ApiError::invalid("body", e.to_string()))?
+            .unwrap_or_default()
+    };
+    let full = request.full;
+    let run_id = start_manual(&state, &who, &integration, full)
+        .await?
+        .ok_or_else(|| ApiError::Conflict {
+            field: None,
+            message: "a run of this integration is in progress".into(),
+        })?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RunStarted {
+            run_id: Some(run_id),
+            integration,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisionRequest {
+    /// The employee's id in the HR system.
+    pub hr_id: String,
+}
+
+/// Provisions one employee now, without waiting for the schedule (admins):
+/// reads the source, applies the rules, and creates, updates or
+/// deactivates that employee's account only. Answers when done, with the
+/// run.
+#[utoipa::path(post, path = "/integrations/{id}/provision", tag = "integrations", request_body = ProvisionRequest,
+    security(("api_key" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = RunDetail), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn provision(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    Json(request): Json<ProvisionRequest>,
+) -> Result<Json<RunDetail>, ApiError> {
+    who.require(Role::Admin)?;
+    if request.hr_id.trim().is_empty() {
+        return Err(ApiError::invalid("hr_id", "name the employee's HR id"));
+    }
+    let integration = visible(&state, &who, &id).await?;
+    let order = RunOrder {
+        only: Some([request.hr_id.clone()].into()),
+        ..RunOrder::manual(&who.actor())
+    };
+    super::quota::run(&state, &who.tenant).await?;
+    let started = state.control.start(&who.tenant, &integration, order).await?;
+    let finished = started.done.await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    if let Ok(finished) = &finished {
+        if finished.report.employees_read == 0 {
+            return Err(ApiError::NotFound {
+                what: "employee in the source",
+                id: request.hr_id,
+            });
+        }
+    }
+    Ok(Json(run_detail(&state, &who, &started.run_id).await?))
+}

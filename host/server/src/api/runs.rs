@@ -1,0 +1,217 @@
+//! The run history and the audit log.
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::Principal;
+use super::error::{ApiError, ErrorBody};
+use super::{AppState, Json, Path, Query};
+use hrsync_engine::storage::ItemRecord;
+use hrsync_store::tenants::Mode;
+use hrsync_store::{AuditCheck, AuditRecord, RunRecord};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_runs))
+        .routes(routes!(get_run))
+        .routes(routes!(list_audit))
+        .routes(routes!(verify_audit))
+}
+
+/// One run: who or what started it, how it ended, what it changed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunView {
+    pub id: String,
+    pub integration: String,
+    /// `manual`, `schedule`, `webhook` or `cli`.
+    pub trigger: String,
+    /// The member who started it; none for the schedule.
+    pub started_by: Option<String>,
+    /// `running`, `succeeded`, `partial` (some items failed), `failed`,
+    /// `dry-run`.
+    pub status: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub error: Option<String>,
+    /// Users and teams created, updated, deactivated, ... and failed items.
+    #[schema(value_type = Object)]
+    pub counts: serde_json::Value,
+}
+
+impl From<RunRecord> for RunView {
+    fn from(run: RunRecord) -> Self {
+        Self {
+            counts: serde_json::from_str(&run.counts).unwrap_or_else(|_| serde_json::json!({})),
+            id: run.id,
+            integration: run.integration_id,
+            trigger: run.trigger,
+            started_by: run.started_by,
+            status: run.status,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            error: run.error,
+        }
+    }
+}
+
+/// A planned change and its outcome.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ItemView {
+    pub hr_id: Option<String>,
+    /// `create-account`, `update-account`, `deactivate-account`, ...
+    pub kind: String,
+    pub summary: String,
+    /// `done`, `linked-existing`, `failed`, `planned` (dry run), ...
+    pub outcome: String,
+    pub error: Option<String>,
+    pub attempts: u32,
+}
+
+impl From<ItemRecord> for ItemView {
+    fn from(item: ItemRecord) -> Self {
+        Self {
+            hr_id: item.hr_id,
+            kind: item.kind,
+            summary: item.summary,
+            outcome: item.outcome,
+            error: item.error,
+            attempts: item.attempts,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunDetail {
+    pub run: RunView,
+    pub items: Vec<ItemView>,
+}
+
+/// A run of one of the caller's integrations, with its items.
+pub async fn run_detail(state: &AppState, who: &Principal, id: &str) -> Result<RunDetail, ApiError> {
+    let store = &state.control.store;
+    let run = store
+        .tenant_run(&who.tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("run", id))?;
+    let integration = store.integration(&who.tenant, &run.integration_id).await?;
+    if !integration.is_some_and(|i| who.sees(i.mode)) {
+        return Err(ApiError::not_found("run", id));
+    }
+    let items = store.items(id).await?.into_iter().map(ItemView::from).collect();
+    Ok(RunDetail { run: run.into(), items })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RunsQuery {
+    /// Only this integration's runs.
+    integration: Option<String>,
+    /// At most this many, newest first (1 to 500, default 50).
+    limit: Option<i64>,
+}
+
+fn limit(value: Option<i64>) -> Result<i64, ApiError> {
+    let limit = value.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid("limit", format!("{limit} is not between 1 and 500")));
+    }
+    Ok(limit)
+}
+
+#[utoipa::path(get, path = "/runs", tag = "runs", security(("api_key" = [])), params(RunsQuery),
+    responses((status = 200, body = Vec<RunView>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
+async fn list_runs(
+    State(state): State<AppState>,
+    who: Principal,
+    Query(query): Query<RunsQuery>,
+) -> Result<Json<Vec<RunView>>, ApiError> {
+    let limit = limit(query.limit)?;
+    let store = &state.control.store;
+    let visible: Vec<String> = store
+        .integrations(&who.tenant)
+        .await?
+        .into_iter()
+        .filter(|i| who.sees(i.mode))
+        .map(|i| i.id)
+        .collect();
+    let runs = store
+        .tenant_runs(&who.tenant, query.integration.as_deref(), limit)
+        .await?;
+    Ok(Json(
+        runs.into_iter()
+            .filter(|r| visible.contains(&r.integration_id))
+            .map(RunView::from)
+            .collect(),
+    ))
+}
+
+#[utoipa::path(get, path = "/runs/{id}", tag = "runs", security(("api_key" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = RunDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
+async fn get_run(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<RunDetail>, ApiError> {
+    Ok(Json(run_detail(&state, &who, &id).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Only this integration's events.
+    integration: Option<String>,
+    /// Events older than this one (the id of the last event of the page
+    /// before, for the next page).
+    before: Option<String>,
+    /// At most this many, newest first (1 to 500, default 50).
+    limit: Option<i64>,
+}
+
+/// The tenant's audit log: admin actions and applied changes, newest first.
+/// A test key reads only the events of one test integration
+/// (`?integration=ID`).
+#[utoipa::path(get, path = "/audit", tag = "audit", security(("api_key" = [])), params(AuditQuery),
+    responses((status = 200, body = Vec<AuditRecord>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn list_audit(
+    State(state): State<AppState>,
+    who: Principal,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<Vec<AuditRecord>>, ApiError> {
+    let limit = limit(query.limit)?;
+    // A test key reads the events of one test integration at a time; the
+    // rest of the log (members, keys, live configs) is not its to read.
+    match &query.integration {
+        Some(id) if who.mode == Mode::Test => {
+            super::integrations::visible(&state, &who, id).await?;
+        }
+        _ => who.require_live("the tenant's audit log (name a test integration: ?integration=ID)")?,
+    }
+    let events = state
+        .control
+        .store
+        .tenant_audit(
+            &who.tenant,
+            query.integration.as_deref(),
+            query.before.as_deref(),
+            limit,
+        )
+        .await?;
+    Ok(Json(events))
+}
+
+/// Walks the whole hash chain of the audit log, answering for the caller's
+/// tenant: `events` counts its own events, and a break is named only when
+/// it is one of them (otherwise: broken, with no place or id).
+#[utoipa::path(get, path = "/audit/verify", tag = "audit", security(("api_key" = [])),
+    responses((status = 200, body = AuditCheck), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
+async fn verify_audit(State(state): State<AppState>, who: Principal) -> Result<Json<AuditCheck>, ApiError> {
+    who.require_live("the audit log")?;
+    Ok(Json(state.control.store.verify_audit_for(&who.tenant).await?))
+}

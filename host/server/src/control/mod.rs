@@ -1,0 +1,644 @@
+//! The control plane behind `hrsync serve`: turns stored integrations into
+//! jobs, starts runs under a lease (one run per integration at a time, even
+//! across processes), pauses a schedule after a failed run and tells the
+//! owners, and drives the scheduler. The admin API and the scheduler both
+//! start runs through [`Control::start`].
+
+pub mod notify;
+pub mod schedule;
+pub mod scheduler;
+pub mod signature;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::vault::{Vault, VaultError};
+use hrsync_engine::integration::IntegrationError;
+use hrsync_engine::job::{Finished, Job, JobError, PluginSetup, RunRequest};
+use hrsync_engine::run::StopSignal;
+use hrsync_engine::trigger::Trigger;
+use hrsync_model::clock::now_ms;
+use hrsync_model::PluginKind;
+use hrsync_runtime::{EgressAllowance, Grant, HttpPolicy, LocalReach, Plugin, Runtime, Sandbox, Secrets};
+use hrsync_store::integrations::{Integration, State};
+use hrsync_store::{new_id, Store, StoreError};
+
+use notify::{Notifier, RunFailed};
+use schedule::Schedule;
+
+/// A lease lives this long unless renewed; renewed every third of it.
+const LEASE_TTL_MS: i64 = 30_000;
+
+/// Why a stored integration cannot be turned into a job; each names the
+/// field of the integration or installation at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("{field}: installation `{id}` not found")]
+    MissingInstallation { field: String, id: String },
+    #[error("{field}: plugin {plugin} {version} is not uploaded")]
+    MissingPlugin {
+        field: String,
+        plugin: String,
+        version: String,
+    },
+    #[error("{field}: {message}")]
+    Plugin { field: String, message: String },
+    #[error("{field}: installation `{id}` is a {found} plugin, expected a {expected} plugin")]
+    Kind {
+        field: String,
+        id: String,
+        found: &'static str,
+        expected: &'static str,
+    },
+    #[error("{field}.config: {message}")]
+    Config { field: String, message: String },
+    #[error(transparent)]
+    Options(#[from] IntegrationError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SetupError {
+    /// The field of the request at fault, for API error bodies.
+    pub fn field(&self) -> Option<String> {
+        match self {
+            SetupError::MissingInstallation { field, .. }
+            | SetupError::MissingPlugin { field, .. }
+            | SetupError::Plugin { field, .. }
+            | SetupError::Kind { field, .. } => Some(field.clone()),
+            SetupError::Config { field, .. } => Some(format!("{field}.config")),
+            SetupError::Options(IntegrationError::Option { field, .. }) => Some(format!("options.{field}")),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("a run of this integration is in progress")]
+    Busy,
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A run that has started; `done` resolves when it ends.
+pub struct Started {
+    pub run_id: String,
+    pub done: tokio::task::JoinHandle<Result<Finished, JobError>>,
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunOrder {
+    pub trigger: Trigger,
+    /// The member's e-mail for manual runs.
+    pub by: Option<String>,
+    pub dry_run: bool,
+    pub full: bool,
+    /// Provision only these employees (HR ids).
+    pub only: Option<std::collections::BTreeSet<String>>,
+}
+
+impl RunOrder {
+    /// A member's run: applies changes, reads incrementally when it can.
+    pub fn manual(by: &str) -> Self {
+        Self {
+            trigger: Trigger::Manual,
+            by: Some(by.to_string()),
+            dry_run: false,
+            full: false,
+            only: None,
+        }
+    }
+
+    /// The schedule's run.
+    pub fn scheduled() -> Self {
+        Self {
+            trigger: Trigger::Schedule,
+            by: None,
+            ..Self::manual("")
+        }
+    }
+}
+
+pub struct Control {
+    pub store: Store,
+    pub runtime: Arc<Runtime>,
+    pub vault: Vault,
+    pub notifier: Notifier,
+    /// The non-public addresses tenants may reach (none unless the
+    /// operator allows some).
+    pub egress: Arc<EgressAllowance>,
+    /// This server's name in the leases it holds (`node/lease`): a server
+    /// restarted under the same name knows its old leases are dead.
+    pub node: String,
+    /// Set when the server shuts down: no new runs start.
+    stopping: AtomicBool,
+    /// The stop signals of the runs going on in this process, by run id.
+    stops: Mutex<HashMap<String, StopSignal>>,
+    /// Integrations with a run waiting for the one going on to end.
+    waiting: Mutex<std::collections::HashSet<String>>,
+    /// Loaded plugins by content hash: a run does not compile again.
+    plugins: Mutex<HashMap<String, Plugin>>,
+}
+
+/// Turns a failed blocking task into a store error (it only fails when the
+/// task panicked or the runtime shut down).
+fn joined<T>(result: Result<T, tokio::task::JoinError>) -> Result<T, StoreError> {
+    result.map_err(|e| StoreError::Malformed(format!("background task: {e}")))
+}
+
+impl Control {
+    pub fn new(store: Store, runtime: Arc<Runtime>, vault: Vault, notifier: Notifier) -> Self {
+        Self {
+            store,
+            runtime,
+            vault,
+            notifier,
+            egress: Arc::default(),
+            node: new_id("node"),
+            stopping: AtomicBool::new(false),
+            stops: Mutex::new(HashMap::new()),
+            waiting: Mutex::new(std::collections::HashSet::new()),
+            plugins: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Lets tenants' plugins and notification webhooks reach these
+    /// non-public addresses (`hrsync serve --egress-allow`).
+    pub fn with_egress(mut self, egress: EgressAllowance) -> Self {
+        let egress = Arc::new(egress);
+        self.notifier.egress = Arc::clone(&egress);
+        self.egress = egress;
+        self
+    }
+
+    /// Names this server for its leases; the same name after a restart
+    /// lets [`Self::recover`] release what the dead process held at once.
+    pub fn with_node(mut self, node: String) -> Self {
+        self.node = node;
+        self
+    }
+
+    /// After a crash or `kill -9`: the leases this node held in its last
+    /// life are released, and runs no live process holds a lease for are
+    /// marked interrupted. Called at start-up, and by the scheduler every
+    /// lease period for runs of other nodes that died.
+    pub async fn recover(&self) -> Result<u64, StoreError> {
+        let released = self.store.release_node_leases(&self.node).await?;
+        let interrupted = self.store.interrupt_orphaned_runs(None).await?;
+        if released + interrupted > 0 {
+            tracing::warn!(
+                released,
+                interrupted,
+                "runs left by a process that died are marked interrupted"
+            );
+        }
+        Ok(interrupted)
+    }
+
+    /// `tenant.tag`: what this server's plugins send as
+    /// `x-hrsync-tenant`, checked by [`Self::tenant_of_tag`].
+    pub fn tenant_tag(&self, tenant: &str) -> String {
+        format!("{tenant}.{}", self.vault.tag(tenant))
+    }
+
+    /// The tenant a request's `x-hrsync-tenant` names, if a server with
+    /// this key made the tag.
+    pub fn tenant_of_tag(&self, value: &str) -> Option<String> {
+        let (tenant, tag) = value.rsplit_once('.')?;
+        let expected = self.vault.tag(tenant);
+        // Both are hex of the same length; a constant-time comparison is
+        // not needed for a tag that only chooses a failure bucket.
+        (tag == expected).then(|| tenant.to_string())
+    }
+
+    /// Why a tenant may not grant these hosts, naming the first refused
+    /// one (`allowed_hosts[i]`).
+    pub fn refused_grant(&self, hosts: &[String]) -> Option<(String, String)> {
+        hosts.iter().enumerate().find_map(|(i, host)| {
+            let grant = Grant::parse(host).ok()?;
+            Some((format!("allowed_hosts[{i}]"), self.egress.refusal(&grant)?))
+        })
+    }
+
+    /// A shutdown: no new run starts, and running ones stop after the
+    /// batch of changes in flight, recorded as interrupted, to be taken up
+    /// by the next run.
+    pub fn shut_down(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        if let Ok(stops) = self.stops.lock() {
+            for stop in stops.values() {
+                stop.request();
+            }
+        }
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Runs going on in this process.
+    pub fn running(&self) -> usize {
+        self.stops.lock().map(|stops| stops.len()).unwrap_or(0)
+    }
+
+    /// Waits until no run of this process is going on, at most `limit`;
+    /// true when none is.
+    pub async fn wait_idle(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.running() > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        true
+    }
+
+    /// Loads a component (or takes it from memory) and checks its kind.
+    pub fn plugin(&self, field: &str, bytes: &[u8]) -> Result<Plugin, SetupError> {
+        let hash = hrsync_runtime::cache::content_hash(bytes);
+        if let Some(plugin) = self.plugins.lock().ok().and_then(|p| p.get(&hash).cloned()) {
+            return Ok(plugin);
+        }
+        let plugin = self.runtime.load(bytes).map_err(|e| SetupError::Plugin {
+            field: field.to_string(),
+            message: e.to_string(),
+        })?;
+        if let Ok(mut plugins) = self.plugins.lock() {
+            plugins.insert(hash, plugin.clone());
+        }
+        Ok(plugin)
+    }
+
+    /// One installation as a plugin and its sandbox: secrets opened, hosts
+    /// granted, config checked against the plugin's schema.
+    async fn setup(&self, tenant: &str, field: &str, id: &str, kind: PluginKind) -> Result<PluginSetup, SetupError> {
+        let setup = self.installation_setup(tenant, field, id).await?;
+        if setup.plugin.kind() != kind {
+            return Err(SetupError::Kind {
+                field: field.to_string(),
+                id: id.to_string(),
+                found: setup.plugin.kind().name(),
+                expected: kind.name(),
+            });
+        }
+        Ok(setup)
+    }
+
+    /// An installation of any kind, ready to start sessions ([`Self::setup`]
+    /// without the kind check).
+    pub async fn installation_setup(&self, tenant: &str, field: &str, id: &str) -> Result<PluginSetup, SetupError> {
+        let installation =
+            self.store
+                .installation(tenant, id)
+                .await?
+                .ok_or_else(|| SetupError::MissingInstallation {
+                    field: field.to_string(),
+                    id: id.to_string(),
+                })?;
+        let bytes = self
+            .store
+            .plugin_component(tenant, &installation.plugin, &installation.version)
+            .await?
+            .ok_or_else(|| SetupError::MissingPlugin {
+                field: field.to_string(),
+                plugin: installation.plugin.clone(),
+                version: installation.version.clone(),
+            })?;
+        let plugin = self.plugin(field, &bytes)?;
+        let sandbox = self.sandbox(tenant, &installation)?;
+        plugin.validate(&sandbox).map_err(|errors| SetupError::Config {
+            field: field.to_string(),
+            message: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+        })?;
+        Ok(PluginSetup { plugin, sandbox })
+    }
+
+    /// What a session of the installation gets.
+    pub fn sandbox(
+        &self,
+        tenant: &str,
+        installation: &hrsync_store::catalog::Installation,
+    ) -> Result<Sandbox, SetupError> {
+        let mut secrets = Secrets::new();
+        for (name, sealed) in &installation.sealed_secrets {
+            let secret = self.vault.open(&format!("{}/{name}", installation.id), sealed)?;
+            secrets.insert(name.clone(), secret);
+        }
+        let grants = installation
+            .allowed_hosts
+            .iter()
+            .map(|host| Grant::parse(host))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| SetupError::Plugin {
+                field: "allowed_hosts".into(),
+                message: e.to_string(),
+            })?;
+        Ok(Sandbox {
+            config: installation.config.clone(),
+            secrets,
+            http: HttpPolicy {
+                grants,
+                local: LocalReach::Operator(Arc::clone(&self.egress)),
+                tenant_tag: Some(self.tenant_tag(tenant)),
+                ..HttpPolicy::default()
+            },
+            ..Sandbox::default()
+        })
+    }
+
+    /// The integration's source alone, checked: what an HR webhook needs.
+    pub async fn source(&self, tenant: &str, integration: &Integration) -> Result<PluginSetup, SetupError> {
+        self.setup(tenant, "source", &integration.source, PluginKind::Source)
+            .await
+    }
+
+    /// The job a stored integration describes, checked.
+    pub async fn prepare(&self, tenant: &str, integration: &Integration) -> Result<Job, SetupError> {
+        let (settings, full_reads) = integration.options.settings()?;
+        let source = self.source(tenant, integration).await?;
+        let mut rules = Vec::with_capacity(integration.rules.len());
+        for (i, rule) in integration.rules.iter().enumerate() {
+            rules.push(
+                self.setup(tenant, &format!("rules[{i}]"), rule, PluginKind::Rule)
+                    .await?,
+            );
+        }
+        let target = self
+            .setup(tenant, "target", &integration.target, PluginKind::Target)
+            .await?;
+        Ok(Job {
+            integration: integration.id.clone(),
+            source,
+            rules,
+            target,
+            settings,
+            full_reads,
+        })
+    }
+
+    /// Starts a run of an integration unless one is going on: takes the
+    /// lease, prepares the job, records the run as started and runs it on a
+    /// blocking thread, renewing the lease until it ends.
+    pub async fn start(
+        self: &Arc<Self>,
+        tenant: &str,
+        integration: &Integration,
+        order: RunOrder,
+    ) -> Result<Started, StartError> {
+        if self.is_stopping() {
+            return Err(StartError::ShuttingDown);
+        }
+        let holder = format!("{}/{}", self.node, new_id("lease"));
+        if !self.store.acquire_lease(&integration.id, &holder, LEASE_TTL_MS).await? {
+            return Err(StartError::Busy);
+        }
+        let prepared = async {
+            // With the lease held, no run of this integration is going on:
+            // one still marked running was left by a process that died.
+            self.store.interrupt_orphaned_runs(Some(&integration.id)).await?;
+            let job = self.prepare(tenant, integration).await?;
+            let run_id = self
+                .store
+                .start_run(&integration.id, order.trigger.as_str(), order.by.as_deref())
+                .await?;
+            Ok::<_, StartError>((job, run_id))
+        }
+        .await;
+        let (mut job, run_id) = match prepared {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                let _ = self.store.release_lease(&integration.id, &holder).await;
+                return Err(error);
+            }
+        };
+        let stop = StopSignal::default();
+        job.settings.stop = stop.clone();
+        job.settings.only = order.only.clone();
+        if let Ok(mut stops) = self.stops.lock() {
+            stops.insert(run_id.clone(), stop);
+        }
+        let renewal = self.renew_while_running(integration.id.clone(), holder.clone());
+        let control = Arc::clone(self);
+        let (tenant, integration, started, key) =
+            (tenant.to_string(), integration.clone(), run_id.clone(), run_id.clone());
+        let tokio = tokio::runtime::Handle::current();
+        let done = tokio::task::spawn_blocking(move || {
+            let request = RunRequest {
+                trigger: order.trigger,
+                by: order.by.as_deref(),
+                dry_run: order.dry_run,
+                full: order.full,
+            };
+            let result = job.run_started(&control.store, &tokio, started, request, &|_| {});
+            renewal.abort();
+            let _ = tokio.block_on(control.store.release_lease(&integration.id, &holder));
+            if !order.dry_run {
+                control.after_run(&tokio, &tenant, &integration.id, order.trigger, &result);
+            }
+            if let Ok(mut stops) = control.stops.lock() {
+                stops.remove(&key);
+            }
+            result
+        });
+        Ok(Started { run_id, done })
+    }
+
+    /// Runs `work` on a blocking thread while holding the integration's
+    /// lease, so that no run goes on meanwhile (manual links change what a
+    /// run reads and writes); `Busy` when one does.
+    pub async fn exclusively<T: Send + 'static>(
+        &self,
+        integration: &str,
+        work: impl FnOnce(&tokio::runtime::Handle) -> T + Send + 'static,
+    ) -> Result<T, StartError> {
+        if self.is_stopping() {
+            return Err(StartError::ShuttingDown);
+        }
+        let holder = format!("{}/{}", self.node, new_id("lease"));
+        if !self.store.acquire_lease(integration, &holder, LEASE_TTL_MS).await? {
+            return Err(StartError::Busy);
+        }
+        let renewal = self.renew_while_running(integration.to_string(), holder.clone());
+        let tokio = tokio::runtime::Handle::current();
+        let done = tokio::task::spawn_blocking(move || work(&tokio)).await;
+        renewal.abort();
+        self.store.release_lease(integration, &holder).await?;
+        Ok(joined(done)?)
+    }
+
+    /// Starts a run now, or — when one is going on, here or in another
+    /// process — as soon as it ends (one waiting run per integration
+    /// however many ask: it reads every change since the last run).
+    /// Answers the run id when it started at once.
+    pub async fn start_soon(
+        self: &Arc<Self>,
+        tenant: &str,
+        integration: &Integration,
+        order: RunOrder,
+    ) -> Result<Option<String>, StartError> {
+        match self.start(tenant, integration, order.clone()).await {
+            Ok(started) => return Ok(Some(started.run_id)),
+            Err(StartError::Busy) => {}
+            Err(error) => return Err(error),
+        }
+        let first = self
+            .waiting
+            .lock()
+            .map(|mut waiting| waiting.insert(integration.id.clone()))
+            .unwrap_or(false);
+        if !first {
+            return Ok(None);
+        }
+        let (control, tenant, integration) = (Arc::clone(self), tenant.to_string(), integration.clone());
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+            // The run going on is often recording its end: look again soon,
+            // then less often.
+            let mut wait = Duration::from_millis(5);
+            loop {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_millis(250));
+                match control.start(&tenant, &integration, order.clone()).await {
+                    Err(StartError::Busy) if tokio::time::Instant::now() < deadline => continue,
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(integration = %integration.id, %error, "a waiting run did not start"),
+                }
+                break;
+            }
+            if let Ok(mut waiting) = control.waiting.lock() {
+                waiting.remove(&integration.id);
+            }
+        });
+        Ok(None)
+    }
+
+    fn renew_while_running(&self, integration: String, holder: String) -> tokio::task::JoinHandle<()> {
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_millis((LEASE_TTL_MS / 3) as u64));
+            every.tick().await;
+            loop {
+                every.tick().await;
+                match store.renew_lease(&integration, &holder, LEASE_TTL_MS).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(%integration, "the run lease was lost");
+                        break;
+                    }
+                    Err(error) => tracing::warn!(%integration, %error, "renewing the run lease failed"),
+                }
+            }
+        })
+    }
+
+    /// A failed run pauses an active integration and tells its owners; a
+    /// manual run that succeeds resumes a paused one.
+    fn after_run(
+        &self,
+        tokio: &tokio::runtime::Handle,
+        tenant: &str,
+        integration_id: &str,
+        trigger: Trigger,
+        result: &Result<Finished, JobError>,
+    ) {
+        let outcome = tokio.block_on(async {
+            let Some(integration) = self.store.integration(tenant, integration_id).await? else {
+                return Ok(());
+            };
+            match (result, integration.state) {
+                (Err(JobError::Run { run_id, error }), State::Active | State::Paused) => {
+                    let reason = error.to_string();
+                    self.store
+                        .set_integration_state(integration_id, State::Paused, Some(&reason), None)
+                        .await?;
+                    self.store
+                        .append_audit(
+                            Some(integration_id),
+                            "scheduler",
+                            "integration.paused",
+                            &serde_json::json!({ "run": run_id, "reason": reason }),
+                        )
+                        .await?;
+                    self.notify_failure(tenant, &integration, run_id, &reason).await?;
+                }
+                (Ok(finished), State::Paused) if trigger == Trigger::Manual => {
+                    let next = Schedule::parse(&integration.schedule, &integration.timezone)
+                        .ok()
+                        .and_then(|s| s.next_after(now_ms()));
+                    self.store
+                        .set_integration_state(integration_id, State::Active, None, next)
+                        .await?;
+                    self.store
+                        .append_audit(
+                            Some(integration_id),
+                            "scheduler",
+                            "integration.resumed",
+                            &serde_json::json!({ "run": finished.run_id }),
+                        )
+                        .await?;
+                }
+                _ => {}
+            }
+            Ok::<_, StoreError>(())
+        });
+        if let Err(error) = outcome {
+            tracing::error!(integration = integration_id, %error, "recording the end of a run failed");
+        }
+    }
+
+    async fn notify_failure(
+        &self,
+        tenant: &str,
+        integration: &Integration,
+        run_id: &str,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let mut emails = integration.notify.emails.clone();
+        if integration.notify.email_owners {
+            emails.extend(self.store.owner_emails(tenant).await?);
+        }
+        let signing = match integration.sealed_secrets.get("signing") {
+            Some(sealed) => match self.vault.open(&format!("{}/signing", integration.id), sealed) {
+                Ok(secret) => Some(secret),
+                Err(error) => {
+                    tracing::error!(integration = %integration.id, %error, "cannot open the signing secret");
+                    None
+                }
+            },
+            None => None,
+        };
+        let failure = RunFailed {
+            event: "run.failed",
+            tenant: tenant.to_string(),
+            integration: integration.id.clone(),
+            integration_name: integration.name.clone(),
+            run: run_id.to_string(),
+            reason: reason.to_string(),
+            at: now_ms(),
+        };
+        let notifier = self.notifier.clone();
+        let url = integration.notify.webhook_url.clone();
+        let problems = joined(
+            tokio::task::spawn_blocking(move || {
+                let webhook = url.as_deref().zip(signing.as_ref());
+                notifier.run_failed(&failure, &emails, webhook)
+            })
+            .await,
+        )?;
+        for problem in problems {
+            tracing::warn!(integration = %integration.id, "notification not delivered: {problem}");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,95 @@
+//! Runs active integrations when their schedule says. Every process of
+//! `hrsync serve` runs this loop against the same database: a due slot is
+//! claimed with a conditional update, so each slot runs once, and the run
+//! lease keeps a scheduled run from overlapping a manual one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::schedule::Schedule;
+use super::{Control, RunOrder, StartError};
+use hrsync_model::clock::now_ms;
+use hrsync_store::integrations::{Due, State};
+use hrsync_store::StoreError;
+
+/// Checks for due integrations every `tick` until `shutdown` turns true.
+pub async fn run(control: Arc<Control>, tick: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut recovered = std::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(tick) => {}
+            // A dropped sender stops the scheduler too.
+            changed = shutdown.changed() => if changed.is_err() { break },
+        }
+        if *shutdown.borrow() || control.is_stopping() {
+            break;
+        }
+        // Runs of another node that died are found once its leases expire.
+        if recovered.elapsed() >= Duration::from_millis(super::LEASE_TTL_MS as u64) {
+            recovered = std::time::Instant::now();
+            if let Err(error) = control.recover().await {
+                tracing::error!(%error, "scheduler: looking for runs left by a dead process failed");
+            }
+        }
+        if let Err(error) = run_due(&control).await {
+            tracing::error!(%error, "scheduler: reading due integrations failed");
+        }
+    }
+}
+
+async fn run_due(control: &Arc<Control>) -> Result<(), StoreError> {
+    let now = now_ms();
+    for due in control.store.due_integrations(now).await? {
+        if let Err(error) = run_one(control, &due, now).await {
+            tracing::error!(integration = %due.id, %error, "scheduler: starting a run failed");
+        }
+    }
+    Ok(())
+}
+
+async fn run_one(control: &Arc<Control>, due: &Due, now: i64) -> Result<(), StoreError> {
+    let next = Schedule::parse(&due.schedule, &due.timezone).map(|s| s.next_after(now.max(due.next_run_at)));
+    let next = match next {
+        Ok(Some(next)) => next,
+        Ok(None) | Err(_) => {
+            let reason = format!("the schedule `{}` in {} has no next run", due.schedule, due.timezone);
+            return pause(control, due, &reason).await;
+        }
+    };
+    if !control.store.claim_slot(&due.id, due.next_run_at, next).await? {
+        return Ok(()); // another process took this slot
+    }
+    let Some(integration) = control.store.integration(&due.tenant_id, &due.id).await? else {
+        return Ok(());
+    };
+    match control.start(&due.tenant_id, &integration, RunOrder::scheduled()).await {
+        Ok(started) => {
+            tracing::info!(integration = %due.id, run = %started.run_id, "scheduled run started");
+            Ok(())
+        }
+        Err(StartError::Busy) => {
+            tracing::info!(integration = %due.id, "scheduled run skipped: a run is in progress");
+            Ok(())
+        }
+        Err(StartError::ShuttingDown) => Ok(()),
+        Err(StartError::Setup(error)) => pause(control, due, &error.to_string()).await,
+        Err(StartError::Store(error)) => Err(error),
+    }
+}
+
+/// Quarantines an integration that cannot run.
+async fn pause(control: &Control, due: &Due, reason: &str) -> Result<(), StoreError> {
+    control
+        .store
+        .set_integration_state(&due.id, State::Paused, Some(reason), None)
+        .await?;
+    control
+        .store
+        .append_audit(
+            Some(&due.id),
+            "scheduler",
+            "integration.paused",
+            &serde_json::json!({ "reason": reason }),
+        )
+        .await
+}
