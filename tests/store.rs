@@ -433,7 +433,7 @@ fn ids_carry_no_counter() {
 
 /// What someone who can write the database but lacks the server's key can
 /// do: edit an event and recompute every hash of the chain with plain
-/// BLAKE3, exactly as the chain is defined (host/src/store/mod.rs,
+/// BLAKE3, exactly as the chain is defined (host/store/src/lib.rs,
 /// `ChainLink::hash`), head included.
 async fn rewrite_chain_without_the_key(url: &str) {
     use sqlx::Row;

@@ -132,7 +132,7 @@ fn example_integration(dir: &Path, personio: &str, perks: &str) -> std::path::Pa
         .into_owned();
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../examples/personio-to-perks.toml"
+        "/../../examples/personio-to-perks.toml"
     ))
     .expect("the example")
     .replace("../target/wasm32-wasip2/plugin", &plugins)

@@ -4,7 +4,7 @@
 //! sharing a mailbox, rehires under a new personnel number, missing, empty
 //! and invalid e-mails, e-mails in odd case with stray spaces, supervisors
 //! that do not exist or form a cycle, and e-mails that change. Tests and
-//! `hrsync bench sync` feed it to the Personio emulator; the ledger says
+//! `hrsync-lab bench sync` feed it to the Personio emulator; the ledger says
 //! which employee has which problem, so that tests can check what a run
 //! must do with each.
 

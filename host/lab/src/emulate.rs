@@ -1,4 +1,4 @@
-//! `hrsync emulate`: the Personio emulator (with the demo company) and a
+//! `hrsync-lab emulate`: the Personio emulator (with the demo company) and a
 //! SCIM app on loopback, until Ctrl-C; for trying `hrsync serve` by hand
 //! (the README's walkthrough) without any account anywhere.
 
