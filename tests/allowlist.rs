@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use hrsync_runtime::bindings::v1::http::{HttpError, Method, Request, Response};
 use hrsync_runtime::capability::http::OutboundHttp;
-use hrsync_runtime::state::Identity;
+use hrsync_runtime::capability::Identity;
 use hrsync_runtime::HttpPolicy;
 use hrsync_tests::origin;
 use hrsync_tests::server::TestServer;
@@ -74,7 +74,7 @@ fn scheme_mismatch_is_denied() {
 fn wildcard_grants_subdomains_only() {
     // Refused before any name is resolved, so no DNS query leaves the
     // machine; that a subdomain matches is the unit test
-    // `wildcard_subdomains_but_not_the_apex` in host/src/runtime/capability/http.rs.
+    // `wildcard_subdomains_but_not_the_apex` in host/runtime/src/capability/http.rs.
     let grants = ["https://*.hrsync-test.invalid".to_string()];
     let (apex, _) = send(&grants, "https://hrsync-test.invalid/v1", vec![]);
     denied(apex);

@@ -5,6 +5,7 @@
 
 use hrsync_emulators::personio::{HrEmployee, PersonioEmulator};
 use hrsync_emulators::scim::ScimEmulator;
+use hrsync_emulators::Fault;
 use hrsync_tests::api::{Client, Server, ServerOptions};
 use hrsync_tests::plugin_bytes;
 use serde_json::{json, Value};
@@ -81,7 +82,7 @@ fn create_integration(client: &Client, installed: &Installed, extra: Value) -> V
 /// them (not yet run).
 struct Acme {
     server: Server,
-    _hr: PersonioEmulator,
+    hr: PersonioEmulator,
     app: ScimEmulator,
     owner: Client,
     installed: Installed,
@@ -99,7 +100,7 @@ impl Acme {
         let integration = create_integration(&owner, &installed, json!({}));
         Self {
             server,
-            _hr: hr,
+            hr,
             app,
             owner,
             installed,
@@ -676,6 +677,44 @@ fn provisioning_one_employee_touches_that_one_only() {
     let run = owner.wait_for_run(started["run_id"].as_str().unwrap());
     assert_eq!(run["run"]["counts"]["create-account"], 4, "{run}");
     assert_eq!(app.users().len(), 5);
+}
+
+/// With one run at a time, a second integration's run waits `queued`
+/// (its status says so) and starts when the first ends.
+#[test]
+fn runs_beyond_the_limit_wait_queued_and_start_in_turn() {
+    let acme = Acme::start(ServerOptions {
+        max_concurrent_runs: 1,
+        ..ServerOptions::default()
+    });
+    let owner = &acme.owner;
+    let second = create_integration(owner, &acme.installed, json!({ "name": "Personio to SCIM, again" }));
+    let (first_id, second_id) = (acme.integration_id(), second["id"].as_str().unwrap().to_string());
+    // The first run's first page answers 429 "retry in 2 s": it holds the
+    // one slot for at least that long.
+    acme.hr.fail_after(
+        0,
+        Fault {
+            status: 429,
+            retry_after_secs: Some(2),
+        },
+    );
+    let (status, first) = owner.post(&format!("/api/v1/integrations/{first_id}/sync"), json!({}));
+    assert_eq!(status, 202, "{first}");
+    let (status, second) = owner.post(&format!("/api/v1/integrations/{second_id}/sync"), json!({}));
+    assert_eq!(status, 202, "{second}");
+    let second_run = second["run_id"].as_str().unwrap();
+    let (_, queued) = owner.get(&format!("/api/v1/runs/{second_run}"));
+    assert_eq!(queued["run"]["status"], "queued", "{queued}");
+
+    let first = owner.wait_for_run(first["run_id"].as_str().unwrap());
+    assert_eq!(first["run"]["status"], "succeeded", "{first}");
+    let second = owner.wait_for_run(second_run);
+    assert_eq!(second["run"]["status"], "succeeded", "{second}");
+    assert!(
+        second["run"]["started_at"].as_i64() >= first["run"]["started_at"].as_i64(),
+        "{first} {second}"
+    );
 }
 
 /// Identity through the admin API: a conflict shows in the run's detail, a

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use hrsync_runtime::bindings::v1::http::{HttpError, Method, Request, Response};
 use hrsync_runtime::capability::http::OutboundHttp;
-use hrsync_runtime::state::Identity;
+use hrsync_runtime::capability::Identity;
 use hrsync_runtime::{EgressAllowance, HttpPolicy, LocalReach, Secret};
 use hrsync_server::control::notify::{Notifier, RunFailed};
 use hrsync_tests::api::{Server, ServerOptions};

@@ -14,7 +14,7 @@ use hrsync_emulators::dirty::{clean_company, spoil, Dirt, Problem, PROBLEMS};
 use hrsync_emulators::perks::{Mode, PerksEmulator};
 use hrsync_emulators::personio::{HrEmployee, PersonioEmulator};
 use hrsync_emulators::scim::{ScimEmulator, ENTERPRISE};
-use hrsync_engine::job::{Finished, Job, PluginSetup, RunRequest};
+use hrsync_engine::job::{unobserved, Finished, Job, PluginSetup, RunRequest};
 use hrsync_engine::manual::Actor;
 use hrsync_engine::plan::Options;
 use hrsync_engine::retry::RetryPolicy;
@@ -104,16 +104,13 @@ impl World {
     }
 
     fn sync(&self, job: &Job, full: bool) -> Finished {
-        job.run(
-            &self.store,
-            self.tokio.handle(),
-            RunRequest {
-                full,
-                ..RunRequest::default()
-            },
-            &|_| {},
-        )
-        .expect("run")
+        let request = RunRequest {
+            full,
+            ..RunRequest::default()
+        };
+        self.tokio
+            .block_on(job.run(&self.store, request, unobserved()))
+            .expect("run")
     }
 
     /// HR id → account id.
@@ -678,7 +675,11 @@ fn a_manual_link_merges_a_hand_made_account() {
         name: "admin@example.com",
         tenant: None,
     };
-    let link = |hr_id: &str, account: &str| job.link_by_hand(&world.store, world.tokio.handle(), hr_id, account, actor);
+    let link = |hr_id: &str, account: &str| {
+        world
+            .tokio
+            .block_on(job.link_by_hand(&world.store, hr_id, account, actor))
+    };
     // Refused: an account or an employee that does not exist.
     assert!(link("3", "no-such-account")
         .unwrap_err()
@@ -719,8 +720,9 @@ fn a_field_the_source_does_not_return_stops_the_run_naming_it() {
     let app = ScimEmulator::start("scim-token-identity").unwrap();
     let job = world.job(app.target());
     world.hr.withhold(&["employment_type"]);
-    let failed = job
-        .run(&world.store, world.tokio.handle(), RunRequest::default(), &|_| {})
+    let failed = world
+        .tokio
+        .block_on(job.run(&world.store, RunRequest::default(), unobserved()))
         .unwrap_err()
         .to_string();
     assert!(
@@ -732,15 +734,11 @@ fn a_field_the_source_does_not_return_stops_the_run_naming_it() {
     assert!(failed.contains("release the attribute `employment_type`"), "{failed}");
     assert!(app.users().is_empty(), "nothing written");
     // A dry run (the admin's Test) stops the same way.
-    let test = job.run(
-        &world.store,
-        world.tokio.handle(),
-        RunRequest {
-            dry_run: true,
-            ..RunRequest::default()
-        },
-        &|_| {},
-    );
+    let dry_run = RunRequest {
+        dry_run: true,
+        ..RunRequest::default()
+    };
+    let test = world.tokio.block_on(job.run(&world.store, dry_run, unobserved()));
     assert!(test.is_err());
 
     // Released, but empty for everyone: the same stop on a full read.
@@ -748,8 +746,9 @@ fn a_field_the_source_does_not_return_stops_the_run_naming_it() {
     for id in 1..=30 {
         world.hr.update(id, |e| e.employment_type = String::new());
     }
-    let failed = job
-        .run(&world.store, world.tokio.handle(), RunRequest::default(), &|_| {})
+    let failed = world
+        .tokio
+        .block_on(job.run(&world.store, RunRequest::default(), unobserved()))
         .unwrap_err()
         .to_string();
     assert!(failed.contains("none of the 30 employees read"), "{failed}");

@@ -4,7 +4,7 @@
 //! emulator.
 
 use hrsync_emulators::personio::{HrEmployee, PersonioEmulator};
-use hrsync_engine::job::{Job, PluginSetup, RunRequest};
+use hrsync_engine::job::{unobserved, Job, PluginSetup, RunRequest};
 use hrsync_engine::plan::Options;
 use hrsync_engine::run::Settings;
 use hrsync_engine::trigger::FullReads;
@@ -166,9 +166,9 @@ fn whole_jobs_from_personio_into_scim2_server() {
         settings: Settings {
             options: Options {
                 deletion_threshold_percent: 50,
+                page_size: 5,
                 ..Options::default()
             },
-            page_size: 5,
             ..Settings::default()
         },
         full_reads: FullReads::default(),
@@ -179,17 +179,14 @@ fn whole_jobs_from_personio_into_scim2_server() {
         dir: _dir,
     } = hrsync_tests::temp_store();
     let run = |full: bool| {
-        job.run(
-            &store,
-            tokio.handle(),
-            RunRequest {
-                full,
-                ..RunRequest::default()
-            },
-            &|_| {},
-        )
-        .expect("run")
-        .report
+        let request = RunRequest {
+            full,
+            ..RunRequest::default()
+        };
+        tokio
+            .block_on(job.run(&store, request, unobserved()))
+            .expect("run")
+            .report
     };
 
     let first = run(false);

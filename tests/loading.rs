@@ -9,12 +9,119 @@ use hrsync_runtime::{ConfigError, LoadError, Runtime, RuntimeOptions, Sandbox};
 use hrsync_tests::Decide;
 use hrsync_tests::{load, plugin_bytes};
 
+/// A runtime that keeps no plugin in memory, so every load goes through
+/// the on-disk cache these tests are about.
 fn fresh_runtime(dir: &std::path::Path) -> Runtime {
     Runtime::new(RuntimeOptions {
         cache_dir: Some(dir.to_path_buf()),
+        loaded_max_bytes: 0,
         ..RuntimeOptions::default()
     })
     .expect("runtime")
+}
+
+fn cache_entries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "cwasm"))
+        .collect();
+    entries.sort();
+    entries
+}
+
+#[test]
+fn the_cache_folder_keeps_to_its_cap_dropping_the_least_recently_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let (scope, team, attributes) = (
+        plugin_bytes("scope_rule"),
+        plugin_bytes("team_map"),
+        plugin_bytes("attribute_map"),
+    );
+    // Measure the entries, then cap the folder so that scope-rule and
+    // attribute-map fit, and all three do not.
+    let probe = tempfile::tempdir().unwrap();
+    let probe_runtime = fresh_runtime(probe.path());
+    let size = |bytes: &[u8]| {
+        probe_runtime.load(bytes).unwrap();
+        fs::metadata(probe_runtime.cache_entry(bytes).unwrap()).unwrap().len()
+    };
+    let (scope_size, team_size, attributes_size) = (size(&scope), size(&team), size(&attributes));
+    let cap = scope_size + attributes_size + team_size / 2;
+    assert!(scope_size + team_size <= cap, "the first two fit");
+    let runtime = Runtime::new(RuntimeOptions {
+        cache_dir: Some(dir.path().to_path_buf()),
+        loaded_max_bytes: 0,
+        cache_max_bytes: cap,
+        ..RuntimeOptions::default()
+    })
+    .unwrap();
+    runtime.load(&scope).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    runtime.load(&team).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    // A hit makes scope-rule the most recently used ...
+    assert_eq!(runtime.load(&scope).unwrap().cache_outcome(), &CacheOutcome::Hit);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    // ... so the third entry pushes team-map out.
+    runtime.load(&attributes).unwrap();
+    let total: u64 = cache_entries(dir.path())
+        .iter()
+        .map(|path| fs::metadata(path).unwrap().len())
+        .sum();
+    assert!(total <= cap, "{total} bytes, over the cap of {cap}");
+    assert!(runtime.cache_entry(&scope).unwrap().exists(), "recently used: kept");
+    assert!(
+        !runtime.cache_entry(&team).unwrap().exists(),
+        "least recently used: evicted"
+    );
+    assert!(runtime.cache_entry(&attributes).unwrap().exists(), "just written: kept");
+    assert_eq!(runtime.load(&team).unwrap().cache_outcome(), &CacheOutcome::Miss);
+}
+
+#[test]
+fn plugins_stay_loaded_in_memory_up_to_their_cap() {
+    let (scope, team) = (plugin_bytes("scope_rule"), plugin_bytes("team_map"));
+    let roomy = Runtime::new(RuntimeOptions::default()).unwrap();
+    let first = roomy.load(&scope).unwrap();
+    assert_eq!(first.cache_outcome(), &CacheOutcome::Disabled);
+    roomy.load(&team).unwrap();
+    let (count, bytes) = roomy.loaded();
+    assert_eq!(count, 2);
+    assert!(bytes > 0);
+    // Kept: the same plugin again is the loaded one, not a new compile.
+    let again = roomy.load(&scope).unwrap();
+    assert_eq!(again.content_hash(), first.content_hash());
+    assert_eq!(roomy.loaded().0, 2);
+
+    // Room for either, not both: the least recently used goes.
+    let size_of = |bytes: &[u8]| {
+        let alone = Runtime::new(RuntimeOptions::default()).unwrap();
+        alone.load(bytes).unwrap();
+        alone.loaded().1
+    };
+    let (scope_size, team_size) = (size_of(&scope), size_of(&team));
+    assert_eq!(scope_size + team_size, bytes);
+    let one = Runtime::new(RuntimeOptions {
+        loaded_max_bytes: scope_size.max(team_size) + scope_size.min(team_size) / 2,
+        ..RuntimeOptions::default()
+    })
+    .unwrap();
+    one.load(&scope).unwrap();
+    one.load(&team).unwrap();
+    assert_eq!(
+        one.loaded(),
+        (1, team_size),
+        "scope-rule, used least recently, was unloaded"
+    );
+    // Nothing kept when the cap is zero.
+    let none = Runtime::new(RuntimeOptions {
+        loaded_max_bytes: 0,
+        ..RuntimeOptions::default()
+    })
+    .unwrap();
+    none.load(&scope).unwrap();
+    assert_eq!(none.loaded(), (0, 0));
 }
 
 #[test]

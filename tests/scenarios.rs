@@ -10,10 +10,10 @@ use hrsync_emulators::personio::{HrEmployee, PersonioEmulator};
 use hrsync_emulators::scim::{ScimEmulator, ENTERPRISE};
 use hrsync_emulators::Fault;
 use hrsync_engine::apply::ItemResult;
-use hrsync_engine::job::{Finished, Job, JobError, PluginSetup, RunRequest};
+use hrsync_engine::job::{unobserved, Finished, Job, JobError, PluginSetup, RunRequest};
 use hrsync_engine::plan::{Options, ReadKind};
 use hrsync_engine::retry::RetryPolicy;
-use hrsync_engine::run::{Progress, RunError, Settings, StopSignal};
+use hrsync_engine::run::{Progress, RunError, Settings};
 use hrsync_engine::trigger::FullReads;
 use hrsync_model::Change;
 use hrsync_runtime::{HttpPolicy, Sandbox, Secret, Secrets};
@@ -44,6 +44,7 @@ fn settings(options: Options) -> Settings {
     Settings {
         options: Options {
             deletion_threshold_percent: 50,
+            page_size: 3,
             ..options
         },
         retry: RetryPolicy {
@@ -51,7 +52,6 @@ fn settings(options: Options) -> Settings {
             base_delay: Duration::from_millis(5),
             max_delay: Duration::from_secs(2),
         },
-        page_size: 3,
         ..Settings::default()
     }
 }
@@ -107,8 +107,8 @@ impl World {
         }
     }
 
-    fn run(&self, job: &Job, request: RunRequest<'_>) -> Result<Finished, JobError> {
-        job.run(&self.store, self.tokio.handle(), request, &|_| {})
+    fn run(&self, job: &Job, request: RunRequest) -> Result<Finished, JobError> {
+        self.tokio.block_on(job.run(&self.store, request, unobserved()))
     }
 
     fn sync(&self, job: &Job) -> Finished {
@@ -661,17 +661,20 @@ fn teams_follow_the_org_chart_and_managers_come_second() {
 fn a_stopped_run_finishes_the_change_in_flight_and_the_next_run_takes_up_the_rest() {
     let world = World::new();
     let perks = perks();
-    let mut job = perks_job(&world, &perks, Options::default());
+    let job = perks_job(&world, &perks, Options::default());
     // A shutdown asks the run to stop while its third wallet is next.
-    let stop = job.settings.stop.clone();
-    let stopped = job
-        .run(&world.store, world.tokio.handle(), RunRequest::default(), &|progress| {
-            if let Progress::Applying { done, .. } = progress {
-                if done >= 2 {
-                    stop.request();
-                }
+    let request = RunRequest::default();
+    let stop = request.stop.clone();
+    let observe = move |progress| {
+        if let Progress::Applying { done, .. } = progress {
+            if done >= 2 {
+                stop.request();
             }
-        })
+        }
+    };
+    let stopped = world
+        .tokio
+        .block_on(job.run(&world.store, request, std::sync::Arc::new(observe)))
         .expect("run");
     assert!(stopped.report.interrupted);
     assert_eq!(count(&stopped, |c| matches!(c, Change::CreateAccount(_))), 2);
@@ -692,7 +695,7 @@ fn a_stopped_run_finishes_the_change_in_flight_and_the_next_run_takes_up_the_res
         2
     );
 
-    job.settings.stop = StopSignal::default();
+    // The next run has a stop signal of its own.
     let next = world.sync(&job);
     assert!(!next.report.interrupted);
     assert_eq!(count(&next, |c| matches!(c, Change::CreateAccount(_))), 3);

@@ -9,8 +9,9 @@ use hrsync_emulators::scim::{ScimEmulator, ENTERPRISE};
 use hrsync_emulators::Fault;
 use hrsync_engine::apply::ItemResult;
 use hrsync_engine::correlate::{Link, LinkOrigin};
+use hrsync_engine::plan::Options;
 use hrsync_engine::retry::RetryPolicy;
-use hrsync_engine::run::{run, RunError, RunReport, Sessions, Settings};
+use hrsync_engine::run::{run, RunError, RunReport, RunScope, Sessions, Settings};
 use hrsync_model::Change;
 use hrsync_runtime::{HttpPolicy, Plugin, Sandbox, Secret, Secrets};
 use hrsync_tests::load;
@@ -61,17 +62,24 @@ fn secrets(pairs: &[(&str, &str)]) -> Secrets {
 
 fn settings() -> Settings {
     Settings {
+        options: Options {
+            page_size: 4,
+            ..Options::default()
+        },
         retry: RetryPolicy {
             attempts: 3,
             base_delay: Duration::from_millis(5),
             max_delay: Duration::from_secs(2),
         },
-        page_size: 4,
         ..Settings::default()
     }
 }
 
 fn sync(s: &Setup, links: &[Link], settings: &Settings) -> Result<RunReport, RunError> {
+    sync_scoped(s, links, settings, &RunScope::default())
+}
+
+fn sync_scoped(s: &Setup, links: &[Link], settings: &Settings, scope: &RunScope) -> Result<RunReport, RunError> {
     let source_box = Sandbox {
         config: serde_json::json!({ "base_url": s.hr.base_url() }),
         secrets: secrets(&[("client-id", "id"), ("client-secret", "secret-personio")]),
@@ -103,6 +111,7 @@ fn sync(s: &Setup, links: &[Link], settings: &Settings) -> Result<RunReport, Run
         },
         links,
         settings,
+        scope,
     )
 }
 
@@ -298,11 +307,11 @@ fn mass_deactivation_stops_before_apply() {
 #[test]
 fn dry_run_plans_without_writing() {
     let s = setup();
-    let dry = Settings {
+    let dry = RunScope {
         dry_run: true,
-        ..settings()
+        ..RunScope::default()
     };
-    let report = sync(&s, &[], &dry).unwrap();
+    let report = sync_scoped(&s, &[], &settings(), &dry).unwrap();
     assert_eq!(
         report
             .planned

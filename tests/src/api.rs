@@ -39,6 +39,8 @@ pub struct ServerOptions {
     pub min_schedule_interval_secs: u64,
     pub quotas: hrsync_server::api::quota::Quotas,
     pub metrics_plugin_names: hrsync_metrics::PluginNames,
+    /// `hrsync serve --max-concurrent-runs`.
+    pub max_concurrent_runs: usize,
 }
 
 impl Default for ServerOptions {
@@ -54,6 +56,7 @@ impl Default for ServerOptions {
             min_schedule_interval_secs: 1,
             quotas: hrsync_server::api::quota::Quotas::default(),
             metrics_plugin_names: hrsync_metrics::PluginNames::Shown,
+            max_concurrent_runs: hrsync_server::control::default_max_concurrent_runs(),
         }
     }
 }
@@ -79,8 +82,11 @@ impl Server {
             .expect("store")
             .with_audit_key(vault.audit_key());
         let egress = EgressAllowance::parse(&options.egress_allow).expect("egress allowance");
-        let control =
-            Arc::new(Control::new(store, crate::shared_runtime(), vault, options.notifier).with_egress(egress));
+        let control = Arc::new(
+            Control::new(store, crate::shared_runtime(), vault, options.notifier)
+                .with_egress(egress)
+                .with_max_concurrent_runs(options.max_concurrent_runs),
+        );
         let state = AppState::new(
             Arc::clone(&control),
             Some(OPERATOR_TOKEN),
@@ -229,7 +235,7 @@ impl Client {
         loop {
             let (status, detail) = self.get(&format!("/api/v1/runs/{run_id}"));
             assert_eq!(status, 200, "{detail}");
-            if detail["run"]["status"] != "running" {
+            if !matches!(detail["run"]["status"].as_str(), Some("running" | "queued")) {
                 return detail;
             }
             assert!(Instant::now() < deadline, "run {run_id} still running");

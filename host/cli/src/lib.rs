@@ -24,9 +24,8 @@ use hrsync_runtime::{Runtime, RuntimeOptions};
     about = "Keeps downstream app accounts in step with HR systems"
 )]
 pub struct Cli {
-    /// Where precompiled plugins are cached.
-    #[arg(long, global = true, env = "HRSYNC_CACHE_DIR")]
-    cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    cache: CacheArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -76,13 +75,13 @@ pub fn tune_allocator() {
 
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
-        Command::Plugin(command) => runtime(cli.cache_dir).and_then(|rt| plugin::run(&rt, command)),
-        Command::Sync(args) => runtime(cli.cache_dir).and_then(|rt| sync::sync(&rt, args)),
+        Command::Plugin(command) => runtime(&cli.cache).and_then(|rt| plugin::run(&rt, command)),
+        Command::Sync(args) => runtime(&cli.cache).and_then(|rt| sync::sync(&rt, args)),
         Command::Runs(args) => sync::runs(args),
-        Command::Link(args) => runtime(cli.cache_dir).and_then(|rt| link::link(&rt, args)),
+        Command::Link(args) => runtime(&cli.cache).and_then(|rt| link::link(&rt, args)),
         Command::Unlink(args) => link::unlink_employee(args),
         Command::Audit(command) => audit::run(command),
-        Command::Serve(args) => runtime(cli.cache_dir).and_then(|rt| serve::serve(rt, args)),
+        Command::Serve(args) => runtime(&cli.cache).and_then(|rt| serve::serve(rt, args)),
     };
     match result {
         Ok(code) => code,
@@ -93,11 +92,29 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// Where and how much compiled plugin code is kept.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CacheArgs {
+    /// Where precompiled plugins are cached [default:
+    /// $XDG_CACHE_HOME/hrsync/components].
+    #[arg(long, global = true, env = "HRSYNC_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Size cap of that folder, in MiB: the least recently used entries are
+    /// removed beyond it.
+    #[arg(long, global = true, env = "HRSYNC_CACHE_MAX_MIB", default_value_t = 1024)]
+    pub cache_max_mib: u64,
+    /// Cap on the compiled code of the plugins kept loaded in memory, in
+    /// MiB: the least recently used are unloaded beyond it.
+    #[arg(long, global = true, env = "HRSYNC_LOADED_PLUGINS_MAX_MIB", default_value_t = 512)]
+    pub loaded_plugins_max_mib: u64,
+}
+
 /// The plugin runtime with its compile cache (`--cache-dir`, else the default).
-pub fn runtime(cache_dir: Option<PathBuf>) -> Result<Runtime, String> {
-    let cache_dir = cache_dir.or_else(default_cache_dir);
+pub fn runtime(cache: &CacheArgs) -> Result<Runtime, String> {
     Runtime::new(RuntimeOptions {
-        cache_dir,
+        cache_dir: cache.cache_dir.clone().or_else(default_cache_dir),
+        cache_max_bytes: cache.cache_max_mib.saturating_mul(1 << 20),
+        loaded_max_bytes: cache.loaded_plugins_max_mib.saturating_mul(1 << 20),
         ..RuntimeOptions::default()
     })
     .map_err(|e| e.to_string())

@@ -67,7 +67,7 @@ pub fn link(runtime: &Runtime, args: LinkArgs) -> Result<ExitCode, String> {
             return Ok(ExitCode::from(2));
         }
     };
-    match job.link_by_hand(&store, tokio.handle(), args.employee.trim(), args.account.trim(), CLI) {
+    match tokio.block_on(job.link_by_hand(&store, args.employee.trim(), args.account.trim(), CLI)) {
         Ok(linked) => {
             let before = match &linked.previous {
                 Some(previous) if previous.account_id != linked.link.account_id => format!(

@@ -11,7 +11,7 @@ use clap::Args;
 use hrsync_runtime::{EgressAllowance, Runtime};
 use hrsync_server::api::{app, ApiSettings, AppState};
 use hrsync_server::control::notify::{MailSettings, Notifier};
-use hrsync_server::control::{scheduler, Control};
+use hrsync_server::control::{default_max_concurrent_runs, scheduler, Control};
 use hrsync_server::vault::Vault;
 use hrsync_store::Store;
 
@@ -79,6 +79,10 @@ pub struct ServeArgs {
     /// How long a shutdown waits for running runs, in seconds.
     #[arg(long, default_value_t = 60)]
     shutdown_grace_secs: u64,
+    /// Runs going on at once in this process; later ones are `queued` and
+    /// start in order as slots free up [default: twice the CPUs].
+    #[arg(long, env = "HRSYNC_MAX_CONCURRENT_RUNS")]
+    max_concurrent_runs: Option<usize>,
 }
 
 pub fn serve(runtime: Runtime, args: ServeArgs) -> Result<ExitCode, String> {
@@ -120,7 +124,8 @@ async fn serve_async(runtime: Runtime, args: ServeArgs) -> Result<ExitCode, Stri
     let control = Arc::new(
         Control::new(store, Arc::new(runtime), vault, notifier)
             .with_egress(egress)
-            .with_node(node),
+            .with_node(node)
+            .with_max_concurrent_runs(args.max_concurrent_runs.unwrap_or_else(default_max_concurrent_runs)),
     );
     control
         .recover()

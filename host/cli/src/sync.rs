@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
@@ -11,7 +12,6 @@ use super::report::{print_items, print_report, print_runs};
 use hrsync_engine::integration::IntegrationFile;
 use hrsync_engine::job::{JobError, RunRequest};
 use hrsync_engine::run::Progress;
-use hrsync_engine::trigger::Trigger;
 use hrsync_runtime::Runtime;
 use hrsync_store::Store;
 
@@ -109,30 +109,30 @@ pub fn sync(runtime: &Runtime, args: SyncArgs) -> Result<ExitCode, String> {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    let observe = |progress: Progress| match progress {
+    let progress = bar.clone();
+    let observe = move |progress_made: Progress| match progress_made {
         Progress::Reading { employees } => {
             // Short runs stay quiet: the bar shows once reading takes a while.
             if employees >= 1000 {
-                bar.set_message(format!("reading: {employees} employees"));
-                bar.tick();
+                progress.set_message(format!("reading: {employees} employees"));
+                progress.tick();
             }
         }
         Progress::Applying { done, total } => {
             if total >= 100 {
-                bar.set_message("applying");
-                bar.set_length(total as u64);
-                bar.set_position(done as u64);
+                progress.set_message("applying");
+                progress.set_length(total as u64);
+                progress.set_position(done as u64);
             }
         }
     };
     let started = Instant::now();
     let request = RunRequest {
-        trigger: Trigger::Cli,
-        by: None,
         dry_run: args.dry_run,
         full: args.full,
+        ..RunRequest::default()
     };
-    let outcome = job.run(&store, tokio.handle(), request, &observe);
+    let outcome = tokio.block_on(job.run(&store, request, Arc::new(observe)));
     bar.finish_and_clear();
     match outcome {
         Ok(finished) => {

@@ -31,56 +31,14 @@ pub struct IntegrationFile {
     pub rules: Vec<InstallationFile>,
     pub target: InstallationFile,
     #[serde(default)]
-    pub options: OptionsFile,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct OptionsFile {
-    /// Create accounts for new employees in scope.
-    pub create: bool,
-    /// Deactivate accounts of leavers.
-    pub deactivate: bool,
-    /// Reactivate accounts of returning employees.
-    pub reactivate: bool,
-    /// Ask the app to send its invitation when it creates an account.
-    pub invite: bool,
-    /// Take over existing accounts that match an employee.
-    pub adopt: bool,
-    /// Account attributes to match existing accounts by, in order.
-    #[serde(rename = "match")]
-    #[schema(rename = "match")]
-    pub match_by: Vec<String>,
-    pub deletion_threshold_percent: u32,
-    pub deletion_threshold_count: Option<u32>,
-    pub page_size: u32,
-    /// Incremental runs in between; 0 makes every run a full read.
-    pub full_read_every_hours: f64,
-}
-
-impl Default for OptionsFile {
-    fn default() -> Self {
-        let options = Options::default();
-        Self {
-            create: options.auto_create,
-            deactivate: options.auto_deactivate,
-            reactivate: options.reactivate,
-            invite: options.invite,
-            adopt: options.adopt,
-            match_by: vec!["email".into()],
-            deletion_threshold_percent: options.deletion_threshold_percent,
-            deletion_threshold_count: options.deletion_threshold_count,
-            page_size: Settings::default().page_size,
-            full_read_every_hours: 24.0,
-        }
-    }
+    pub options: Options,
 }
 
 /// The longest time between full reads: a year. A longer one would never
 /// happen, and a huge one overflows a `Duration`.
 const MAX_FULL_READ_HOURS: f64 = 8760.0;
 
-impl OptionsFile {
+impl Options {
     /// The sync settings and full-read policy these options ask for,
     /// checked; errors name the option.
     pub fn settings(&self) -> Result<(Settings, FullReads), IntegrationError> {
@@ -130,17 +88,8 @@ impl OptionsFile {
             FullReads::Every(Duration::from_secs_f64(hours * 3600.0))
         };
         let settings = Settings {
-            options: Options {
-                auto_create: o.create,
-                auto_deactivate: o.deactivate,
-                reactivate: o.reactivate,
-                invite: o.invite,
-                adopt: o.adopt,
-                deletion_threshold_percent: o.deletion_threshold_percent,
-                deletion_threshold_count: o.deletion_threshold_count,
-            },
+            options: o.clone(),
             matching,
-            page_size: o.page_size,
             ..Settings::default()
         };
         Ok((settings, full_reads))

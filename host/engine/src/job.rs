@@ -3,22 +3,27 @@
 //! it loads the links and cursor, decides how much to read, starts a fresh
 //! session per plugin (one instance per run), runs the steps and records
 //! the outcome — the same for `hrsync sync`, the demo, the benchmark and
-//! (later) the scheduler.
+//! `hrsync serve`.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use hrsync_model::clock::now_ms;
 
 use super::record;
-use super::run::{run_observed, Observer, RunError, RunReport, Sessions, Settings};
+use super::run::{run_observed, Observer, Progress, RunError, RunReport, RunScope, Sessions, Settings, StopSignal};
 use super::storage::RunStore;
 use super::trigger::{read_since, FullReads, Trigger};
 use hrsync_runtime::{Plugin, Sandbox};
 
 /// A component and what its installation gives it.
+#[derive(Clone)]
 pub struct PluginSetup {
     pub plugin: Plugin,
     pub sandbox: Sandbox,
 }
 
+#[derive(Clone)]
 pub struct Job {
     pub integration: String,
     pub source: PluginSetup,
@@ -28,26 +33,63 @@ pub struct Job {
     pub full_reads: FullReads,
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct RunRequest<'a> {
+/// What to run: who asked, and how. One type for `hrsync sync`, the
+/// admin API, HR webhooks and the schedule.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
     pub trigger: Trigger,
     /// The member who started it, if one did.
-    pub by: Option<&'a str>,
+    pub by: Option<String>,
     /// Stop after the plan and record it.
     pub dry_run: bool,
     /// Read everyone even when an incremental read would do.
     pub full: bool,
+    /// Provision only these employees (HR ids); everyone else is left as
+    /// is and the cursor does not move.
+    pub only: Option<BTreeSet<String>>,
+    /// Asks the run to stop after the batch in flight (a shutdown).
+    pub stop: StopSignal,
 }
 
-impl Default for RunRequest<'_> {
+impl Default for RunRequest {
+    /// `hrsync sync`: applies changes, reads incrementally when it can.
     fn default() -> Self {
         Self {
             trigger: Trigger::Cli,
             by: None,
             dry_run: false,
             full: false,
+            only: None,
+            stop: StopSignal::default(),
         }
     }
+}
+
+impl RunRequest {
+    /// A member's run from the admin API.
+    pub fn manual(by: &str) -> Self {
+        Self {
+            trigger: Trigger::Manual,
+            by: Some(by.to_string()),
+            ..Self::default()
+        }
+    }
+
+    /// The schedule's run.
+    pub fn scheduled() -> Self {
+        Self {
+            trigger: Trigger::Schedule,
+            ..Self::default()
+        }
+    }
+}
+
+/// Told of a run's progress, on the thread that runs its steps.
+pub type SharedObserver = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// An observer that ignores progress.
+pub fn unobserved() -> SharedObserver {
+    Arc::new(|_| {})
 }
 
 /// A run that ended, with or without failed items.
@@ -73,86 +115,89 @@ impl JobError {
 }
 
 impl Job {
-    /// One run, recorded in `store`. Blocking: call it from a thread that
-    /// may block (`tokio` drives the store's futures).
-    pub fn run<S: RunStore>(
+    /// One run, recorded in `store`.
+    pub async fn run<S: RunStore>(
         &self,
         store: &S,
-        tokio: &tokio::runtime::Handle,
-        request: RunRequest<'_>,
-        observe: Observer,
+        request: RunRequest,
+        observe: SharedObserver,
     ) -> Result<Finished, JobError> {
-        let run_id = tokio
-            .block_on(store.start_run(&self.integration, request.trigger.as_str(), request.by))
+        let run_id = store
+            .start_run(&self.integration, request.trigger.as_str(), request.by.as_deref())
+            .await
             .map_err(JobError::store)?;
-        self.run_started(store, tokio, run_id, request, observe)
+        self.run_started(store, run_id, request, observe).await
     }
 
-    /// Runs a run already recorded as started (`Store::start_run`): the
+    /// Runs a run already recorded as started (`RunStore::start_run`): the
     /// admin API answers with its id before it ends.
-    pub fn run_started<S: RunStore>(
+    ///
+    /// The hand-over between async and blocking code is here and only
+    /// here: the store is read and written on the caller's executor; the
+    /// steps, which call plugins (wasm, and their HTTP requests, both
+    /// blocking), run on one of tokio's blocking threads.
+    pub async fn run_started<S: RunStore>(
         &self,
         store: &S,
-        tokio: &tokio::runtime::Handle,
         run_id: String,
-        request: RunRequest<'_>,
-        observe: Observer,
+        request: RunRequest,
+        observe: SharedObserver,
     ) -> Result<Finished, JobError> {
         let integration = self.integration.as_str();
-        let loaded = (|| {
-            let links = tokio.block_on(store.links(integration))?;
-            let cursor = tokio.block_on(store.cursor(integration))?;
-            let full_read_at = tokio.block_on(store.full_read_at(integration))?;
-            let open_conflicts = tokio.block_on(store.open_conflicts(integration))?;
-            Ok::<_, S::Error>((links, cursor, full_read_at, open_conflicts))
-        })();
+        let by = request.by.as_deref();
+        let loaded = async {
+            Ok::<_, S::Error>((
+                store.links(integration).await?,
+                store.cursor(integration).await?,
+                store.full_read_at(integration).await?,
+                store.open_conflicts(integration).await?,
+            ))
+        }
+        .await;
         let (links, cursor, full_read_at, open_conflicts) = match loaded {
             Ok(loaded) => loaded,
             Err(error) => {
-                let _ = tokio.block_on(record::record_failure(
-                    store,
-                    integration,
-                    &run_id,
-                    request.by,
-                    &error.to_string(),
-                ));
+                let _ = record::record_failure(store, integration, &run_id, by, &error.to_string()).await;
                 return Err(JobError::store(error));
             }
         };
-        let settings = Settings {
+        let scope = RunScope {
             since: read_since(cursor, full_read_at, now_ms(), self.full_reads, request.full),
             dry_run: request.dry_run,
             open_conflicts,
-            ..self.settings.clone()
+            only: request.only.clone(),
+            stop: request.stop.clone(),
         };
-        match self.run_steps(&run_id, &links, &settings, observe) {
-            Ok(report) => {
-                tokio
-                    .block_on(record::record(store, integration, &run_id, request.by, &links, &report))
+        // A clone per run: plugins share their compiled code; the rest is
+        // small.
+        let (job, id) = (self.clone(), run_id.clone());
+        let steps = tokio::task::spawn_blocking(move || {
+            let outcome = job.run_steps(&id, &links, &scope, &*observe);
+            (links, outcome)
+        })
+        .await;
+        let outcome = match steps {
+            Ok((links, Ok(report))) => {
+                record::record(store, integration, &run_id, by, &links, &report)
+                    .await
                     .map_err(JobError::store)?;
-                Ok(Finished { run_id, report })
+                return Ok(Finished { run_id, report });
             }
-            Err(error) => {
-                tokio
-                    .block_on(record::record_failure(
-                        store,
-                        integration,
-                        &run_id,
-                        request.by,
-                        &error.to_string(),
-                    ))
-                    .map_err(JobError::store)?;
-                Err(JobError::Run { run_id, error })
-            }
-        }
+            Ok((_, Err(error))) => error,
+            Err(joined) => RunError::Aborted(joined.to_string()),
+        };
+        record::record_failure(store, integration, &run_id, by, &outcome.to_string())
+            .await
+            .map_err(JobError::store)?;
+        Err(JobError::Run { run_id, error: outcome })
     }
 
     fn run_steps(
         &self,
         run_id: &str,
         links: &[super::correlate::Link],
-        settings: &Settings,
-        observe: Observer,
+        scope: &RunScope,
+        observe: Observer<'_>,
     ) -> Result<RunReport, RunError> {
         let sandbox = |setup: &PluginSetup| Sandbox {
             run_id: Some(run_id.to_string()),
@@ -179,6 +224,6 @@ impl Job {
             rules: &mut rules,
             target: &mut target,
         };
-        run_observed(sessions, links, settings, observe)
+        run_observed(sessions, links, &self.settings, scope, observe)
     }
 }

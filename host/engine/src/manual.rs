@@ -77,7 +77,7 @@ impl Job {
             Err(error) => return Err(plugin(error)),
         }
         let mut found = None;
-        let page_size = self.settings.page_size;
+        let page_size = self.settings.options.page_size;
         each_page(
             &retry,
             |page| target.list_accounts(page, page_size).map(|p| (p.accounts, p.next_page)),
@@ -96,7 +96,7 @@ impl Job {
         let plugin = |error| ManualLinkError::Plugin { role: "source", error };
         let mut source = self.source.plugin.source(&self.source.sandbox).map_err(plugin)?;
         let mut found = false;
-        let page_size = self.settings.page_size;
+        let page_size = self.settings.options.page_size;
         each_page(
             &RetryPolicy::default(),
             |page| {
@@ -118,18 +118,19 @@ impl Job {
     /// Links employee `hr_id` to account `account_id` by hand, after
     /// checking that both exist and that the account belongs to nobody
     /// else; audited with `actor`. The next run reads everyone, so that it
-    /// syncs the employee through the new link. Blocking.
-    pub fn link_by_hand<S: RunStore>(
+    /// syncs the employee through the new link. The plugins are asked on a
+    /// blocking thread, as in a run (`job.rs`).
+    pub async fn link_by_hand<S: RunStore>(
         &self,
         store: &S,
-        tokio: &tokio::runtime::Handle,
         hr_id: &str,
         account_id: &str,
         actor: Actor<'_>,
     ) -> Result<Linked, ManualLinkError> {
         let integration = self.integration.as_str();
-        if let Some(owner) = tokio
-            .block_on(store.link_of_account(integration, account_id))
+        if let Some(owner) = store
+            .link_of_account(integration, account_id)
+            .await
             .map_err(ManualLinkError::store)?
         {
             if owner.hr_id != hr_id {
@@ -139,14 +140,21 @@ impl Job {
                 });
             }
         }
-        let account = self
-            .find_account(account_id)?
-            .ok_or_else(|| ManualLinkError::UnknownAccount(account_id.to_string()))?;
-        if !self.employee_exists(hr_id)? {
-            return Err(ManualLinkError::UnknownEmployee(hr_id.to_string()));
-        }
-        let previous = tokio
-            .block_on(store.link_of_employee(integration, hr_id))
+        let (job, employee, wanted) = (self.clone(), hr_id.to_string(), account_id.to_string());
+        let account = tokio::task::spawn_blocking(move || {
+            let account = job
+                .find_account(&wanted)?
+                .ok_or_else(|| ManualLinkError::UnknownAccount(wanted.clone()))?;
+            if !job.employee_exists(&employee)? {
+                return Err(ManualLinkError::UnknownEmployee(employee));
+            }
+            Ok(account)
+        })
+        .await
+        .map_err(ManualLinkError::store)??;
+        let previous = store
+            .link_of_employee(integration, hr_id)
+            .await
             .map_err(ManualLinkError::store)?;
         let link = Link {
             hr_id: hr_id.to_string(),
@@ -154,20 +162,20 @@ impl Job {
             origin: LinkOrigin::Manual,
             keys: AccountKeys::of_account(&account),
         };
-        tokio
-            .block_on(async {
-                store.change_links(integration, &[&link], &[]).await?;
-                store.want_full_read(integration).await?;
-                let detail = serde_json::json!({
-                    "hr_id": hr_id,
-                    "account": account.id,
-                    "previous_account": previous.as_ref().map(|p| p.account_id.clone()),
-                });
-                store
-                    .append_audit_events(std::iter::once(actor.event(integration, "link.manual", detail)))
-                    .await
-            })
-            .map_err(ManualLinkError::store)?;
+        let detail = serde_json::json!({
+            "hr_id": hr_id,
+            "account": account.id,
+            "previous_account": previous.as_ref().map(|p| p.account_id.clone()),
+        });
+        async {
+            store.change_links(integration, &[&link], &[]).await?;
+            store.want_full_read(integration).await?;
+            store
+                .append_audit_events(std::iter::once(actor.event(integration, "link.manual", detail)))
+                .await
+        }
+        .await
+        .map_err(ManualLinkError::store)?;
         Ok(Linked { link, previous })
     }
 }

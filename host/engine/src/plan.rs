@@ -17,34 +17,51 @@ use hrsync_model::{
 /// without it were made by hand and are left alone.
 pub const MANAGED_TEAM_PREFIX: &str = "hrsync:";
 
-/// What the integration may do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the integration may do, as its file (`[options]`) and the admin
+/// API (`options`) spell it. `integration.rs` checks it and derives the
+/// run's settings from it.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, default)]
 pub struct Options {
-    pub auto_create: bool,
-    pub auto_deactivate: bool,
+    /// Create accounts for new employees in scope.
+    pub create: bool,
+    /// Deactivate accounts of leavers.
+    pub deactivate: bool,
     /// Reactivate accounts of returning employees (off by default).
     pub reactivate: bool,
-    /// Ask the app to send its invitation on create (off by default).
+    /// Ask the app to send its invitation when it creates an account (off
+    /// by default).
     pub invite: bool,
-    /// Adopt existing accounts found by matching (on by default).
+    /// Take over existing accounts that match an employee (on by default).
     pub adopt: bool,
+    /// Account attributes to match existing accounts by, in order.
+    #[serde(rename = "match")]
+    #[schema(rename = "match")]
+    pub match_by: Vec<String>,
     /// Stop before apply when more than this share of managed accounts
     /// would be deactivated.
     pub deletion_threshold_percent: u32,
     /// ... or more than this many.
     pub deletion_threshold_count: Option<u32>,
+    /// Records per page asked of the source and the target.
+    pub page_size: u32,
+    /// Incremental runs in between; 0 makes every run a full read.
+    pub full_read_every_hours: f64,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
-            auto_create: true,
-            auto_deactivate: true,
+            create: true,
+            deactivate: true,
             reactivate: false,
             invite: false,
             adopt: true,
+            match_by: vec!["email".into()],
             deletion_threshold_percent: 10,
             deletion_threshold_count: None,
+            page_size: 200,
+            full_read_every_hours: 24.0,
         }
     }
 }
@@ -240,7 +257,7 @@ pub fn plan_accounts(input: AccountInputs<'_>) -> Result<AccountPlan, PlanError>
                 continue;
             };
             let active = accounts.get(link.account_id.as_str()).is_some_and(|a| a.active);
-            if active && options.auto_deactivate {
+            if active && options.deactivate {
                 deactivations += 1;
                 plan.changes.push(Planned {
                     hr_id: hr,
@@ -287,7 +304,7 @@ pub fn plan_accounts(input: AccountInputs<'_>) -> Result<AccountPlan, PlanError>
             Pairing::Missing => None,
         };
         let Some(id) = account_id else {
-            if options.auto_create {
+            if options.create {
                 creates.push(Planned {
                     hr_id: hr,
                     change: Change::CreateAccount(draft(desired, options.invite)),
@@ -326,7 +343,7 @@ pub fn plan_accounts(input: AccountInputs<'_>) -> Result<AccountPlan, PlanError>
     // Employees gone from the HR system: a full read tells by absence, an
     // incremental one only by the deletions the source reports; a record
     // the source could not read is not gone.
-    if options.auto_deactivate {
+    if options.deactivate {
         for link in input.links {
             let gone = match input.read {
                 ReadKind::Full => !input.verdicts.contains_key(&link.hr_id),

@@ -225,22 +225,8 @@ pub async fn record<S: RunStore>(
     hrsync_metrics::run_finished(status);
     count_changes(report);
     hrsync_metrics::conflicts(report.conflicts.len() as u64);
-    let moves = report.moves.iter().map(|m| {
-        let detail = serde_json::json!({ "run": run, "account": m.account_id, "from": m.from, "to": m.to });
-        run_event(integration, &actor, "link.moved", detail)
-    });
-    let finish = run_event(
-        integration,
-        &actor,
-        "run.finish",
-        serde_json::json!({ "run": run, "status": status }),
-    );
     store
-        .append_audit_events(
-            moves
-                .chain(applied_changes(integration, run, &actor, report))
-                .chain([finish]),
-        )
+        .append_audit_events(finish_events(integration, run, &actor, report, status))
         .await?;
     // An interrupted run leaves the cursor where it was: the next run reads
     // the same changes and applies what is left.
@@ -249,6 +235,31 @@ pub async fn record<S: RunStore>(
         store.advance_cursor(integration, cursor, full_read).await?;
     }
     Ok(())
+}
+
+/// The audit events of a finished run: accounts that moved to a rehire's
+/// new record, the changes applied, and the end. (A function of its own:
+/// its opaque type keeps the future that sends it `Send`.)
+fn finish_events<'a>(
+    integration: &'a str,
+    run: &'a str,
+    actor: &'a str,
+    report: &'a RunReport,
+    status: &'a str,
+) -> impl Iterator<Item = AuditEvent> + Send + 'a {
+    let moves = report.moves.iter().map(move |m| {
+        let detail = serde_json::json!({ "run": run, "account": m.account_id, "from": m.from, "to": m.to });
+        run_event(integration, actor, "link.moved", detail)
+    });
+    let finish = run_event(
+        integration,
+        actor,
+        "run.finish",
+        serde_json::json!({ "run": run, "status": status }),
+    );
+    moves
+        .chain(applied_changes(integration, run, actor, report))
+        .chain([finish])
 }
 
 /// One audit event per change the run applied: which employee, what, and

@@ -27,12 +27,21 @@ pub struct Sessions<'a> {
     pub target: &'a mut TargetSession,
 }
 
+/// What an integration says to do, the same for every run (its file or
+/// stored options).
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub options: Options,
+    /// `options.match_by`, parsed.
     pub matching: Vec<MatchAttribute>,
-    pub page_size: u32,
     pub retry: RetryPolicy,
+}
+
+/// This run: what its trigger asked for and what the store knows of the
+/// runs before it (`job.rs` builds it).
+#[derive(Debug, Clone, Default)]
+pub struct RunScope {
+    /// Stop after the plan: nothing is written.
     pub dry_run: bool,
     /// Read only the employees changed since this cursor (an incremental
     /// run); `None` reads everyone. Sources that cannot read changes are
@@ -70,13 +79,7 @@ impl Default for Settings {
         Self {
             options: Options::default(),
             matching: vec![MatchAttribute::Email],
-            page_size: 200,
             retry: RetryPolicy::default(),
-            dry_run: false,
-            since: None,
-            stop: StopSignal::default(),
-            only: None,
-            open_conflicts: Vec::new(),
         }
     }
 }
@@ -97,6 +100,10 @@ pub enum RunError {
     Plan(#[from] PlanError),
     #[error("applying changes failed: {0}")]
     Apply(CallError),
+    /// The thread running the steps ended without an outcome (a bug: it
+    /// panicked); the run is recorded as failed.
+    #[error("the run stopped unexpectedly: {0}")]
+    Aborted(String),
 }
 
 /// What a run did (or, for a dry run, would do).
@@ -192,10 +199,11 @@ fn read_and_decide(
     source: &mut SourceSession,
     rules: &mut [RuleSession],
     settings: &Settings,
+    since: Option<&str>,
     observe: Observer,
 ) -> Result<(SourceRead, Decided), RunError> {
     let progress = |employees| observe(Progress::Reading { employees });
-    let (retry, page_size) = (&settings.retry, settings.page_size);
+    let (retry, page_size) = (&settings.retry, settings.options.page_size);
     std::thread::scope(|scope| {
         let (pages, inbox) = std::sync::mpsc::sync_channel::<Vec<Employee>>(2);
         let decide = scope.spawn(move || {
@@ -206,7 +214,7 @@ fn read_and_decide(
             pipeline.finish()
         });
         let mut consume = |page| pages.send(page).is_ok();
-        let read = match &settings.since {
+        let read = match since {
             Some(cursor) => match read_changes(source, cursor, page_size, retry, &progress, &mut consume) {
                 Ok(None) => read_all(source, page_size, retry, &progress, &mut consume),
                 Ok(Some(read)) => Ok(read),
@@ -243,7 +251,7 @@ fn read_target(
     teams: bool,
     only: Option<Vec<String>>,
 ) -> Result<(Vec<Account>, Vec<Team>), CallError> {
-    let (page_size, retry) = (settings.page_size, &settings.retry);
+    let (page_size, retry) = (settings.options.page_size, &settings.retry);
     let fetched = match only {
         Some(ids) if ids.is_empty() => Some(Vec::new()),
         Some(ids) => match retry.run(|| target.get_accounts(&ids)) {
@@ -304,12 +312,14 @@ impl StepTimer {
     }
 }
 
-/// What the second pass needs of an employee it syncs: teams and manager.
-type SecondPass = (Vec<String>, Option<String>);
-
 /// Runs the integration once against `links`.
-pub fn run(sessions: Sessions<'_>, links: &[Link], settings: &Settings) -> Result<RunReport, RunError> {
-    run_observed(sessions, links, settings, &|_| {})
+pub fn run(
+    sessions: Sessions<'_>,
+    links: &[Link],
+    settings: &Settings,
+    scope: &RunScope,
+) -> Result<RunReport, RunError> {
+    run_observed(sessions, links, settings, scope, &|_| {})
 }
 
 /// The fields the rules said they need, each with the rule that needs it.
@@ -407,23 +417,25 @@ type ReadStep = (
     Option<Result<(Vec<Account>, Vec<Team>), CallError>>,
 );
 
+#[allow(clippy::too_many_arguments)]
 fn read_step(
     source: &mut SourceSession,
     rules: &mut [RuleSession],
     target: &mut TargetSession,
     settings: &Settings,
+    since: Option<&str>,
     full: bool,
     teams: bool,
     observe: Observer,
 ) -> Result<ReadStep, RunError> {
     if !full {
-        let (read, decided) = read_and_decide(source, rules, settings, observe)?;
+        let (read, decided) = read_and_decide(source, rules, settings, since, observe)?;
         return Ok((read, decided, None));
     }
     // Each plugin has its own instance: the target is read while the source is.
     std::thread::scope(|scope| {
         let target_read = scope.spawn(|| read_target(&mut *target, settings, teams, None));
-        let decided_read = read_and_decide(source, rules, settings, observe);
+        let decided_read = read_and_decide(source, rules, settings, since, observe);
         let target_read = target_read
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -434,8 +446,8 @@ fn read_step(
 
 /// Whether an incremental read touched an employee of a conflict the last
 /// run left open.
-fn touches_open_conflict(read: &SourceRead, decided: &Decided, settings: &Settings) -> bool {
-    settings.open_conflicts.iter().any(|c| {
+fn touches_open_conflict(read: &SourceRead, decided: &Decided, scope: &RunScope) -> bool {
+    scope.open_conflicts.iter().any(|c| {
         decided.verdicts.contains_key(&c.hr_id)
             || read.removed.contains(&c.hr_id)
             || decided
@@ -446,60 +458,151 @@ fn touches_open_conflict(read: &SourceRead, decided: &Decided, settings: &Settin
     })
 }
 
-/// [`run`], telling `observe` how far it is.
+/// [`run`], telling `observe` how far it is. The steps, in order; each is a
+/// function below.
 pub fn run_observed(
     sessions: Sessions<'_>,
     links: &[Link],
     settings: &Settings,
+    scope: &RunScope,
     observe: Observer,
 ) -> Result<RunReport, RunError> {
-    let Sessions {
-        source,
-        rules: rule_sessions,
-        target,
-    } = sessions;
+    let Sessions { source, rules, target } = sessions;
     let mut step = StepTimer::new();
     let capabilities: Capabilities = target.capabilities().map_err(RunError::Target)?;
-    let full = settings.since.is_none() && settings.only.is_none();
+    let mut decisions = read_source(source, rules, target, settings, scope, &capabilities, observe)?;
+    step.done("read and rules (and target, on a full run)", decisions.records);
+    let (accounts, teams) = read_accounts(target, &mut decisions, links, settings, &capabilities)?;
+    step.done("read target", accounts.len());
+    let correlation = correlate(correlation_inputs(
+        &decisions.verdicts,
+        &decisions.no_account,
+        &decisions.read.removed,
+        decisions.read.kind,
+        &accounts,
+        links,
+        &settings.matching,
+        settings.options.adopt,
+    ));
+    step.done("correlate", correlation.pairings.len());
+    let (mut plan, managers) = plan_run(&mut decisions, &correlation, &accounts, links, settings, &capabilities)?;
+    let mut report = RunReport {
+        skipped: plan.skipped.clone(),
+        conflicts: conflicts_to_report(&correlation, &decisions, scope),
+        moves: correlation.moves.clone(),
+        cursor: decisions.read.cursor.clone(),
+        employees_read: decisions.employees_read,
+        read_kind: decisions.read.kind,
+        dry_run: scope.dry_run,
+        rejected: std::mem::take(&mut decisions.rejected),
+        notes: std::mem::take(&mut decisions.notes),
+        ..RunReport::default()
+    };
+    if scope.dry_run {
+        report.planned = plan.changes;
+        report.links = links.to_vec();
+        return Ok(report);
+    }
+    let changes: Vec<Box<Planned>> = std::mem::take(&mut plan.changes).into_iter().map(Box::new).collect();
+    step.done("plan", changes.len());
+    let mut applier = Applier {
+        target,
+        max_batch: capabilities.max_batch,
+        settings,
+        scope,
+        observe,
+        applied: 0,
+    };
+    let mut links = links_after_plan(links, &plan, &correlation, &accounts);
+    let mut outcomes = applier.apply(changes)?;
+    step.done("apply accounts", outcomes.len());
+    link_applied(&mut links, &mut outcomes, &mut report.conflicts);
+    forget_written_attributes(&mut outcomes);
+    report.outcomes = outcomes;
+    if !scope.stop.requested() {
+        let synced = SecondPass::new(decisions.verdicts, &correlation, managers, &links);
+        if capabilities.teams {
+            apply_teams(
+                &mut applier,
+                &synced,
+                teams,
+                &links,
+                decisions.read.kind,
+                &plan.held,
+                &mut report,
+            )?;
+        }
+        if capabilities.managers {
+            apply_managers(&mut applier, &synced, &accounts, &mut report)?;
+        }
+        step.done("apply teams and managers", report.outcomes.len());
+    }
+    report.interrupted = scope.stop.requested();
+    // The links are copied once all else of the run is freed.
+    drop(accounts);
+    report.links = links.into_values().map(LinkState::into_owned).collect();
+    Ok(report)
+}
+
+/// What the source said and the rules decided, with identities settled:
+/// the input of correlation and planning.
+struct Decisions {
+    read: SourceRead,
+    /// Records read, repeats included (for the step log).
+    records: usize,
+    verdicts: BTreeMap<String, Verdict>,
+    /// Records the source or the rules could not take, with the reason.
+    rejected: Vec<RejectedRecord>,
+    notes: Vec<Note>,
+    /// Employees who get no account this run, with the reason.
+    no_account: BTreeMap<String, String>,
+    /// Distinct employees the rules decided about (a record repeated across
+    /// pages counts once).
+    employees_read: usize,
+    /// The target, read at the same time on a full run.
+    target_read: Option<Result<(Vec<Account>, Vec<Team>), CallError>>,
+}
+
+/// Step 1–2: reads the source through the rules (and, on a full read, the
+/// target meanwhile); reads everyone when an employee of an open conflict
+/// changed; stops when a rule needs a field nobody has; keeps only the
+/// employees asked for; settles identities.
+fn read_source(
+    source: &mut SourceSession,
+    rules: &mut [RuleSession],
+    target: &mut TargetSession,
+    settings: &Settings,
+    scope: &RunScope,
+    capabilities: &Capabilities,
+    observe: Observer,
+) -> Result<Decisions, RunError> {
+    let full = scope.since.is_none() && scope.only.is_none();
+    let since = scope.since.as_deref();
     let (mut read, mut decided, mut target_read) = read_step(
         source,
-        rule_sessions,
+        rules,
         target,
         settings,
+        since,
         full,
         capabilities.teams,
         observe,
     )?;
-    if read.kind == ReadKind::Incremental && settings.only.is_none() && touches_open_conflict(&read, &decided, settings)
-    {
+    if read.kind == ReadKind::Incremental && scope.only.is_none() && touches_open_conflict(&read, &decided, scope) {
         tracing::info!("an employee in an open identity conflict changed: reading everyone");
-        let everyone = Settings {
-            since: None,
-            ..settings.clone()
-        };
-        (read, decided, target_read) = read_step(
-            source,
-            rule_sessions,
-            target,
-            &everyone,
-            true,
-            capabilities.teams,
-            observe,
-        )?;
+        (read, decided, target_read) =
+            read_step(source, rules, target, settings, None, true, capabilities.teams, observe)?;
     }
-    step.done("read and rules (and target, on a full run)", read.records);
-    // Distinct employees the rules decided about (a record repeated across
-    // pages counts once).
     let employees_read = decided.verdicts.len() + decided.rejected.len();
     let unreadable = source.field_reports().unreadable.clone();
     fields::check(
-        &needs(rule_sessions),
+        &needs(rules),
         &unreadable,
         &decided.presence,
         (read.kind == ReadKind::Full).then_some(employees_read),
     )
     .map_err(|missing| RunError::Fields(Box::new(missing)))?;
-    if let Some(only) = &settings.only {
+    if let Some(only) = &scope.only {
         let wanted = |id: &Option<String>| id.as_ref().is_some_and(|id| only.contains(id));
         decided.verdicts.retain(|id, _| only.contains(id));
         decided.rejected.retain(|r| wanted(&r.hr_id));
@@ -510,7 +613,7 @@ pub fn run_observed(
     }
     let employees_read = decided.verdicts.len() + decided.rejected.len();
     let mut verdicts = decided.verdicts;
-    let mut rejected = read.rejected;
+    let mut rejected = std::mem::take(&mut read.rejected);
     rejected.extend(decided.rejected);
     let mut notes: Vec<Note> = unreadable
         .iter()
@@ -520,63 +623,91 @@ pub fn run_observed(
         })
         .collect();
     let no_account = settle_identities(&mut verdicts, &mut notes);
-    let (accounts, teams) = match target_read {
-        Some(target_read) => target_read,
-        None => {
-            // Incremental: the accounts linked to the employees read, and
-            // those holding an e-mail one of them wants (a rehire, or a
-            // conflict); a source that cannot read changes was read in
-            // full: all.
-            let only = (read.kind == ReadKind::Incremental).then(|| {
-                let wanting: Vec<(&str, &DesiredAccount)> = verdicts
-                    .iter()
-                    .filter_map(|(id, v)| match v {
-                        Verdict::InScope { status, desired }
-                            if *status != EmployeeStatus::Inactive && !no_account.contains_key(id) =>
-                        {
-                            Some((id.as_str(), desired))
-                        }
-                        _ => None,
-                    })
-                    .collect();
-                let mut ids: BTreeSet<String> = links
-                    .iter()
-                    .filter(|l| verdicts.contains_key(&l.hr_id) || read.removed.contains(&l.hr_id))
-                    .map(|l| l.account_id.clone())
-                    .collect();
-                ids.extend(holders_of(&wanting, links).into_iter().map(str::to_string));
-                ids.into_iter().collect::<Vec<_>>()
-            });
-            read_target(target, settings, capabilities.teams, only)
-        }
+    Ok(Decisions {
+        records: read.records,
+        read,
+        verdicts,
+        rejected,
+        notes,
+        no_account,
+        employees_read,
+        target_read,
+    })
+}
+
+/// Step 3: the target's accounts and teams — read already on a full run;
+/// on an incremental one, the accounts linked to the employees read and
+/// those holding an e-mail one of them wants (a rehire, or a conflict). A
+/// source that cannot read changes was read in full: all accounts.
+fn read_accounts(
+    target: &mut TargetSession,
+    decisions: &mut Decisions,
+    links: &[Link],
+    settings: &Settings,
+    capabilities: &Capabilities,
+) -> Result<(Vec<Account>, Vec<Team>), RunError> {
+    if let Some(read) = decisions.target_read.take() {
+        return read.map_err(RunError::Target);
     }
-    .map_err(RunError::Target)?;
-    step.done("read target", accounts.len());
-    let correlation = correlate(correlation_inputs(
-        &verdicts,
-        &no_account,
-        &read.removed,
-        read.kind,
-        &accounts,
-        links,
-        &settings.matching,
-        settings.options.adopt,
-    ));
-    step.done("correlate", correlation.pairings.len());
-    let rejected_ids: HashSet<String> = rejected.iter().filter_map(|r| r.hr_id.clone()).collect();
-    // The reporting lines do not depend on the account plan: planned on
-    // the other core meanwhile.
+    let Decisions {
+        read,
+        verdicts,
+        no_account,
+        ..
+    } = &*decisions;
+    let only = (read.kind == ReadKind::Incremental).then(|| {
+        let wanting: Vec<(&str, &DesiredAccount)> = verdicts
+            .iter()
+            .filter_map(|(id, v)| match v {
+                Verdict::InScope { status, desired }
+                    if *status != EmployeeStatus::Inactive && !no_account.contains_key(id) =>
+                {
+                    Some((id.as_str(), desired))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut ids: BTreeSet<String> = links
+            .iter()
+            .filter(|l| verdicts.contains_key(&l.hr_id) || read.removed.contains(&l.hr_id))
+            .map(|l| l.account_id.clone())
+            .collect();
+        ids.extend(holders_of(&wanting, links).into_iter().map(str::to_string));
+        ids.into_iter().collect::<Vec<_>>()
+    });
+    read_target(target, settings, capabilities.teams, only).map_err(RunError::Target)
+}
+
+/// Step 5: the account plan and — on the other core meanwhile, as it does
+/// not depend on it — the manager each synced employee should have (its
+/// notes join the run's).
+fn plan_run(
+    decisions: &mut Decisions,
+    correlation: &Correlation,
+    accounts: &[Account],
+    links: &[Link],
+    settings: &Settings,
+    capabilities: &Capabilities,
+) -> Result<(AccountPlan, HashMap<String, Option<String>>), RunError> {
+    let rejected_ids: HashSet<String> = decisions.rejected.iter().filter_map(|r| r.hr_id.clone()).collect();
+    let Decisions {
+        read,
+        verdicts,
+        no_account,
+        notes,
+        ..
+    } = decisions;
     let (plan, reporting) = std::thread::scope(|scope| {
         let reporting = capabilities
             .managers
-            .then(|| scope.spawn(|| plan_reporting_lines(&verdicts, &correlation, &no_account, links, read.kind)));
+            .then(|| scope.spawn(|| plan_reporting_lines(verdicts, correlation, no_account, links, read.kind)));
         let plan = plan_accounts(AccountInputs {
-            verdicts: &verdicts,
+            verdicts,
             rejected: &rejected_ids,
             removed: &read.removed,
-            no_account: &no_account,
-            correlation: &correlation,
-            accounts: &accounts,
+            no_account,
+            correlation,
+            accounts,
             links,
             read: read.kind,
             options: &settings.options,
@@ -585,7 +716,7 @@ pub fn run_observed(
         let reporting = reporting.map(|thread| thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
         (plan, reporting)
     });
-    let mut plan = plan?;
+    let plan = plan?;
     let managers = match reporting {
         Some((managers, manager_notes)) => {
             notes.extend(manager_notes);
@@ -593,16 +724,21 @@ pub fn run_observed(
         }
         None => HashMap::new(),
     };
+    Ok((plan, managers))
+}
 
+/// The conflicts this run found, and — on an incremental run — those left
+/// open by the last run for employees it did not read.
+fn conflicts_to_report(correlation: &Correlation, decisions: &Decisions, scope: &RunScope) -> Vec<Conflict> {
     let mut conflicts = correlation.conflicts.clone();
-    if read.kind == ReadKind::Incremental {
-        // Conflicts of employees this run did not read stay open.
-        let read_ids: HashSet<&str> = verdicts
+    if decisions.read.kind == ReadKind::Incremental {
+        let read_ids: HashSet<&str> = decisions
+            .verdicts
             .keys()
             .map(String::as_str)
-            .chain(rejected_ids.iter().map(String::as_str))
+            .chain(decisions.rejected.iter().filter_map(|r| r.hr_id.as_deref()))
             .collect();
-        for open in &settings.open_conflicts {
+        for open in &scope.open_conflicts {
             let fresh = conflicts.iter().any(|c| c.hr_id == open.hr_id);
             if !fresh && !read_ids.contains(open.hr_id.as_str()) {
                 conflicts.push(open.clone());
@@ -610,141 +746,166 @@ pub fn run_observed(
         }
         conflicts.sort_by(|a, b| a.hr_id.cmp(&b.hr_id));
     }
-    let mut report = RunReport {
-        skipped: plan.skipped.clone(),
-        rejected,
-        conflicts,
-        notes,
-        moves: correlation.moves.clone(),
-        cursor: read.cursor.clone(),
-        employees_read,
-        read_kind: read.kind,
-        dry_run: settings.dry_run,
-        ..RunReport::default()
-    };
-    if settings.dry_run {
-        report.planned = plan.changes;
-        report.links = links.to_vec();
-        return Ok(report);
-    }
+    conflicts
+}
 
-    // Accounts. Links by HR id while they change; a list again at the end.
-    let changes: Vec<Box<Planned>> = std::mem::take(&mut plan.changes).into_iter().map(Box::new).collect();
-    let mut links = links_after_plan(links, &plan, &correlation, &accounts);
-    let mut applied = 0usize;
-    let mut apply = |target: &mut TargetSession, changes: Vec<Box<Planned>>| {
-        let (before, total) = (applied, applied + changes.len());
-        let outcomes = apply(target, changes, capabilities.max_batch, &settings.retry, &mut |done| {
-            observe(Progress::Applying {
-                done: before + done,
-                total,
-            });
-            !settings.stop.requested()
-        })
-        .map_err(RunError::Apply)?;
-        applied = total;
-        Ok::<_, RunError>(outcomes)
-    };
-    step.done("plan", changes.len());
-    let mut outcomes = apply(target, changes)?;
-    step.done("apply accounts", outcomes.len());
-    link_applied(&mut links, &mut outcomes, &mut report.conflicts);
-    forget_written_attributes(&mut outcomes);
-    report.outcomes = outcomes;
-    if settings.stop.requested() {
-        report.interrupted = true;
-        report.links = links.into_values().map(LinkState::into_owned).collect();
-        return Ok(report);
-    }
+/// Step 6: applies changes in the target's batches, telling the observer,
+/// and stopping between batches when asked.
+struct Applier<'r> {
+    target: &'r mut TargetSession,
+    max_batch: u32,
+    settings: &'r Settings,
+    scope: &'r RunScope,
+    observe: Observer<'r>,
+    /// Changes applied so far in this run, for progress.
+    applied: usize,
+}
 
-    // Teams and managers need every account's id: a second pass, for the
-    // employees this run syncs (not those it holds as they are). Only their
-    // teams and managers are kept; the rest of the desired accounts is freed.
-    let account_of: HashMap<&str, &str> = links
-        .values()
-        .map(|l| (l.hr_id.as_str(), l.account_id.as_str()))
-        .collect();
-    let decided: BTreeMap<String, Option<SecondPass>> = verdicts
-        .into_iter()
-        .map(|(id, verdict)| {
-            let wanted = match verdict {
-                Verdict::InScope { desired, .. } if correlation.pairings.contains_key(&id) => {
-                    let manager = managers.get(&id).cloned().flatten();
-                    Some((desired.teams, manager))
-                }
-                _ => None,
-            };
-            (id, wanted)
-        })
-        .collect();
-    let synced: Vec<(&String, &Vec<String>, Option<&str>)> = decided
-        .iter()
-        .filter_map(|(id, wanted)| wanted.as_ref().map(|(teams, manager)| (id, teams, manager.as_deref())))
-        .collect();
-    if capabilities.teams {
-        let names: BTreeSet<String> = synced.iter().flat_map(|(_, teams, _)| teams.iter().cloned()).collect();
-        let creates = plan_teams(&names, &teams);
-        let created = apply(target, creates)?;
-        let mut teams = teams;
-        for outcome in &created {
-            if let (Change::CreateTeam(draft), ItemResult::Done { id: Some(id) }) =
-                (&outcome.planned.change, &outcome.result)
-            {
-                teams.push(Team {
-                    id: id.clone(),
-                    name: draft.name.clone(),
-                    external_id: draft.external_id.clone(),
-                    member_ids: vec![],
+impl Applier<'_> {
+    fn apply(&mut self, changes: Vec<Box<Planned>>) -> Result<Vec<ItemOutcome>, RunError> {
+        let (before, total) = (self.applied, self.applied + changes.len());
+        let (observe, stop) = (self.observe, &self.scope.stop);
+        let outcomes = apply(
+            self.target,
+            changes,
+            self.max_batch,
+            &self.settings.retry,
+            &mut |done| {
+                observe(Progress::Applying {
+                    done: before + done,
+                    total,
                 });
-            }
-        }
-        add_outcomes(&mut report.outcomes, created);
-        let mut wanted: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        for (hr_id, teams, _) in &synced {
-            if let Some(account) = account_of.get(hr_id.as_str()) {
-                for team in teams.iter() {
-                    wanted.entry(team.as_str()).or_default().insert(account);
-                }
-            }
-        }
-        // Memberships of accounts this run decided about: everyone on a
-        // full read, only the employees read on an incremental one; never
-        // those of employees held as they are.
-        let managed: HashSet<&str> = links
-            .values()
-            .filter(|l| read.kind == ReadKind::Full || decided.contains_key(&l.hr_id))
-            .filter(|l| !plan.held.contains(&l.hr_id))
-            .map(|l| l.account_id.as_str())
-            .collect();
-        let teams: Vec<Team> = teams.into_iter().filter(is_managed).collect();
-        // Applied before the managers are planned: each list is large on a
-        // first sync, and only one is held at a time.
-        let memberships = plan_memberships(&wanted, &teams, &managed);
-        drop((wanted, managed));
-        let outcomes = apply(target, memberships)?;
-        add_outcomes(&mut report.outcomes, outcomes);
+                !stop.requested()
+            },
+        )
+        .map_err(RunError::Apply)?;
+        self.applied = total;
+        Ok(outcomes)
     }
-    if capabilities.managers {
-        let desired_managers: BTreeMap<&str, Option<&str>> = synced
-            .iter()
-            .filter_map(|(hr_id, _, manager)| {
-                let account = account_of.get(hr_id.as_str())?;
-                let manager = manager.and_then(|m| account_of.get(m)).copied();
-                Some((*account, manager))
+}
+
+/// Teams and managers need every account's id: a second pass, for the
+/// employees this run syncs (not those it holds as they are). Only their
+/// teams and managers are kept; the rest of the desired accounts is freed.
+struct SecondPass<'l> {
+    /// Every employee decided about, with teams and manager when synced.
+    decided: BTreeMap<String, Option<(Vec<String>, Option<String>)>>,
+    /// HR id → account id, after the accounts were applied.
+    account_of: HashMap<&'l str, &'l str>,
+}
+
+impl<'l> SecondPass<'l> {
+    fn new(
+        verdicts: BTreeMap<String, Verdict>,
+        correlation: &Correlation,
+        managers: HashMap<String, Option<String>>,
+        links: &'l LinkMap,
+    ) -> Self {
+        let decided = verdicts
+            .into_iter()
+            .map(|(id, verdict)| {
+                let wanted = match verdict {
+                    Verdict::InScope { desired, .. } if correlation.pairings.contains_key(&id) => {
+                        let manager = managers.get(&id).cloned().flatten();
+                        Some((desired.teams, manager))
+                    }
+                    _ => None,
+                };
+                (id, wanted)
             })
             .collect();
-        let managers = plan_managers(&desired_managers, &accounts);
-        drop(desired_managers);
-        let outcomes = apply(target, managers)?;
-        add_outcomes(&mut report.outcomes, outcomes);
+        let account_of = links
+            .values()
+            .map(|l| (l.hr_id.as_str(), l.account_id.as_str()))
+            .collect();
+        Self { decided, account_of }
     }
-    step.done("apply teams and managers", report.outcomes.len());
-    report.interrupted = settings.stop.requested();
-    // The links are copied once all else of the run is freed.
-    drop((account_of, synced));
-    drop((decided, accounts));
-    report.links = links.into_values().map(LinkState::into_owned).collect();
-    Ok(report)
+
+    /// The synced employees: HR id, teams, manager's HR id.
+    fn synced(&self) -> impl Iterator<Item = (&str, &[String], Option<&str>)> {
+        self.decided.iter().filter_map(|(id, wanted)| {
+            wanted
+                .as_ref()
+                .map(|(teams, manager)| (id.as_str(), teams.as_slice(), manager.as_deref()))
+        })
+    }
+
+    fn account(&self, hr_id: &str) -> Option<&'l str> {
+        self.account_of.get(hr_id).copied()
+    }
+}
+
+/// Step 6b: creates the teams the synced employees want, then their
+/// memberships — of the accounts this run decided about: everyone on a full
+/// read, only the employees read on an incremental one; never those of
+/// employees held as they are.
+fn apply_teams(
+    applier: &mut Applier<'_>,
+    pass: &SecondPass<'_>,
+    mut teams: Vec<Team>,
+    links: &LinkMap,
+    read: ReadKind,
+    held: &HashSet<String>,
+    report: &mut RunReport,
+) -> Result<(), RunError> {
+    let names: BTreeSet<String> = pass.synced().flat_map(|(_, teams, _)| teams.iter().cloned()).collect();
+    let created = applier.apply(plan_teams(&names, &teams))?;
+    for outcome in &created {
+        if let (Change::CreateTeam(draft), ItemResult::Done { id: Some(id) }) =
+            (&outcome.planned.change, &outcome.result)
+        {
+            teams.push(Team {
+                id: id.clone(),
+                name: draft.name.clone(),
+                external_id: draft.external_id.clone(),
+                member_ids: vec![],
+            });
+        }
+    }
+    add_outcomes(&mut report.outcomes, created);
+    let mut wanted: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (hr_id, teams, _) in pass.synced() {
+        if let Some(account) = pass.account(hr_id) {
+            for team in teams {
+                wanted.entry(team.as_str()).or_default().insert(account);
+            }
+        }
+    }
+    let managed: HashSet<&str> = links
+        .values()
+        .filter(|l| read == ReadKind::Full || pass.decided.contains_key(&l.hr_id))
+        .filter(|l| !held.contains(&l.hr_id))
+        .map(|l| l.account_id.as_str())
+        .collect();
+    let teams: Vec<Team> = teams.into_iter().filter(is_managed).collect();
+    // Applied before the managers are planned: each list is large on a
+    // first sync, and only one is held at a time.
+    let memberships = plan_memberships(&wanted, &teams, &managed);
+    drop((wanted, managed));
+    let outcomes = applier.apply(memberships)?;
+    add_outcomes(&mut report.outcomes, outcomes);
+    Ok(())
+}
+
+/// Step 6c: each synced account's manager, as the org chart says.
+fn apply_managers(
+    applier: &mut Applier<'_>,
+    pass: &SecondPass<'_>,
+    accounts: &[Account],
+    report: &mut RunReport,
+) -> Result<(), RunError> {
+    let desired_managers: BTreeMap<&str, Option<&str>> = pass
+        .synced()
+        .filter_map(|(hr_id, _, manager)| {
+            let account = pass.account(hr_id)?;
+            Some((account, manager.and_then(|m| pass.account(m))))
+        })
+        .collect();
+    let managers = plan_managers(&desired_managers, accounts);
+    drop(desired_managers);
+    let outcomes = applier.apply(managers)?;
+    add_outcomes(&mut report.outcomes, outcomes);
+    Ok(())
 }
 
 /// The links once the plan is applied, before its creates: without the

@@ -9,7 +9,7 @@ use hrsync::report::{print_report, print_runs};
 use hrsync_emulators::built_plugin;
 use hrsync_emulators::personio::{HrEmployee, PersonioEmulator};
 use hrsync_emulators::scim::{ScimEmulator, ENTERPRISE};
-use hrsync_engine::job::{Job, PluginSetup, RunRequest};
+use hrsync_engine::job::{unobserved, Job, PluginSetup, RunRequest};
 use hrsync_engine::run::Settings;
 use hrsync_engine::trigger::FullReads;
 use hrsync_runtime::{HttpPolicy, Plugin, Runtime, Sandbox, Secret, Secrets};
@@ -100,8 +100,8 @@ pub fn run_demo(runtime: &Runtime) -> Result<ExitCode, String> {
     let store = tokio.block_on(Store::connect(&database)).map_err(|e| e.to_string())?;
     let sync = || -> Result<(), String> {
         let started = std::time::Instant::now();
-        let finished = job
-            .run(&store, tokio.handle(), RunRequest::default(), &|_| {})
+        let finished = tokio
+            .block_on(job.run(&store, RunRequest::default(), unobserved()))
             .map_err(|e| e.to_string())?;
         print_report(&finished.run_id, &finished.report, started.elapsed());
         Ok(())

@@ -7,7 +7,6 @@ mod bench;
 mod demo;
 mod emulate;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -24,9 +23,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "hrsync's demo, benchmarks and provider emulators, on loopback"
 )]
 struct Lab {
-    /// Where precompiled plugins are cached.
-    #[arg(long, global = true, env = "HRSYNC_CACHE_DIR")]
-    cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    cache: hrsync::CacheArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -49,7 +47,7 @@ fn main() -> ExitCode {
     let lab = Lab::parse();
     hrsync::init_tracing(false);
     let result = match lab.command {
-        Command::Demo => hrsync::runtime(lab.cache_dir).and_then(|rt| demo::run_demo(&rt)),
+        Command::Demo => hrsync::runtime(&lab.cache).and_then(|rt| demo::run_demo(&rt)),
         Command::Emulate(args) => emulate::run(args),
         Command::Bench(command) => bench::run(command),
     };

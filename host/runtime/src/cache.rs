@@ -2,6 +2,10 @@
 //! the engine's settings. Each entry carries a keyed checksum (the key lives
 //! in the cache folder), so a corrupt, truncated or foreign entry is detected
 //! and recompiled instead of being handed to the engine.
+//!
+//! The folder is capped (`max_bytes`): after writing an entry, the least
+//! recently used entries go until the rest fits. A hit marks its entry used
+//! (its modification time), so plugins in use stay.
 
 use std::fs;
 use std::hash::{Hash, Hasher};
@@ -37,10 +41,11 @@ pub struct ArtifactCache {
     dir: PathBuf,
     key: [u8; 32],
     engine_tag: String,
+    max_bytes: u64,
 }
 
 impl ArtifactCache {
-    pub fn open(dir: &Path, engine: &Engine) -> Result<Self, CacheError> {
+    pub fn open(dir: &Path, engine: &Engine, max_bytes: u64) -> Result<Self, CacheError> {
         let io = |source| CacheError::Io {
             path: dir.to_path_buf(),
             source,
@@ -54,6 +59,7 @@ impl ArtifactCache {
             dir: dir.to_path_buf(),
             key,
             engine_tag,
+            max_bytes,
         })
     }
 
@@ -76,7 +82,10 @@ impl ArtifactCache {
                 // wrote for this engine configuration: the keyed checksum
                 // proves it came from this cache unchanged.
                 Ok(payload) => match unsafe { Component::deserialize(engine, payload) } {
-                    Ok(component) => return Ok((component, CacheOutcome::Hit)),
+                    Ok(component) => {
+                        mark_used(&path);
+                        return Ok((component, CacheOutcome::Hit));
+                    }
                     Err(e) => Some(format!("the engine refused it: {e}")),
                 },
                 Err(reason) => Some(reason.to_string()),
@@ -89,8 +98,9 @@ impl ArtifactCache {
             let _ = fs::remove_file(&path);
         }
         let component = Component::new(engine, bytes)?;
-        if let Err(e) = self.store_entry(&path, &component) {
-            tracing::warn!(entry = %path.display(), "could not write the cache entry: {e}");
+        match self.store_entry(&path, &component) {
+            Ok(()) => self.evict(&path),
+            Err(e) => tracing::warn!(entry = %path.display(), "could not write the cache entry: {e}"),
         }
         Ok((component, rejected.map_or(CacheOutcome::Miss, CacheOutcome::Recovered)))
     }
@@ -121,6 +131,52 @@ impl ArtifactCache {
         // Rename is atomic: readers see the old entry or the whole new one.
         fs::rename(&tmp, path)?;
         Ok(())
+    }
+}
+
+impl ArtifactCache {
+    /// Removes the least recently used entries (never `keep`, the one just
+    /// written) until the folder's entries fit in `max_bytes`. Entries of
+    /// other engine settings count too: they are what an upgrade leaves.
+    fn evict(&self, keep: &Path) {
+        let Ok(listing) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        let mut entries: Vec<(std::time::SystemTime, u64, PathBuf)> = listing
+            .filter_map(Result::ok)
+            .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "cwasm"))
+            .filter_map(|entry| {
+                let meta = entry.metadata().ok()?;
+                Some((meta.modified().ok()?, meta.len(), entry.path()))
+            })
+            .collect();
+        let mut total: u64 = entries.iter().map(|(_, len, _)| len).sum();
+        if total <= self.max_bytes {
+            return;
+        }
+        entries.sort();
+        for (_, len, path) in entries {
+            if total <= self.max_bytes {
+                break;
+            }
+            if path == keep {
+                continue;
+            }
+            match fs::remove_file(&path) {
+                Ok(()) => {
+                    total -= len;
+                    tracing::info!(entry = %path.display(), bytes = len, "cache entry evicted (the cache is over its size cap)");
+                }
+                Err(e) => tracing::warn!(entry = %path.display(), "could not evict the cache entry: {e}"),
+            }
+        }
+    }
+}
+
+/// Marks an entry as used now: eviction goes by modification time.
+fn mark_used(path: &Path) {
+    if let Ok(file) = fs::File::options().append(true).open(path) {
+        let _ = file.set_modified(std::time::SystemTime::now());
     }
 }
 

@@ -5,16 +5,17 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use super::bindings::v1 as bindings;
 use super::cache::{content_hash, ArtifactCache, CacheError, CacheOutcome};
+use super::capability::Capabilities;
 use super::error::LoadError;
+use super::loaded::LoadedPlugins;
 use super::plugin::Plugin;
 use super::state::PluginState;
 use super::version;
@@ -31,6 +32,11 @@ pub struct RuntimeOptions {
     pub pooling: bool,
     /// How often the epoch advances; deadlines are accurate to one tick.
     pub epoch_tick: Duration,
+    /// Cap on the on-disk cache folder; the least recently used entries go.
+    pub cache_max_bytes: u64,
+    /// Cap on the compiled code of the plugins kept loaded in memory; the
+    /// least recently used are unloaded.
+    pub loaded_max_bytes: u64,
 }
 
 impl Default for RuntimeOptions {
@@ -39,6 +45,8 @@ impl Default for RuntimeOptions {
             cache_dir: None,
             pooling: true,
             epoch_tick: Duration::from_millis(5),
+            cache_max_bytes: 1 << 30,
+            loaded_max_bytes: 512 << 20,
         }
     }
 }
@@ -50,6 +58,7 @@ pub struct Runtime {
     cache: Option<ArtifactCache>,
     pooling: bool,
     epoch_tick: Duration,
+    loaded: Mutex<LoadedPlugins>,
     _ticker: EpochTicker,
 }
 
@@ -69,7 +78,7 @@ impl Runtime {
         let cache = options
             .cache_dir
             .as_deref()
-            .map(|dir| ArtifactCache::open(dir, &engine))
+            .map(|dir| ArtifactCache::open(dir, &engine, options.cache_max_bytes))
             .transpose()?;
         let ticker = EpochTicker::start(&engine, options.epoch_tick)?;
         Ok(Self {
@@ -78,6 +87,7 @@ impl Runtime {
             cache,
             pooling,
             epoch_tick: options.epoch_tick,
+            loaded: Mutex::new(LoadedPlugins::new(options.loaded_max_bytes)),
             _ticker: ticker,
         })
     }
@@ -103,9 +113,31 @@ impl Runtime {
         self.load(&bytes)
     }
 
-    /// Checks the WIT version, compiles (or loads from the cache),
-    /// pre-instantiates, and reads the manifest through `describe`.
+    /// The plugin of these bytes: from memory when it is loaded, else
+    /// [`Self::compile`]d and kept (least recently used ones are unloaded
+    /// beyond `loaded_max_bytes`). Blocking — it may compile for hundreds
+    /// of milliseconds: async callers use `spawn_blocking`.
     pub fn load(&self, bytes: &[u8]) -> Result<Plugin, LoadError> {
+        let hash = content_hash(bytes);
+        if let Some(plugin) = self.loaded.lock().ok().and_then(|mut loaded| loaded.get(&hash)) {
+            return Ok(plugin);
+        }
+        let (plugin, code_bytes) = self.compile(bytes)?;
+        if let Ok(mut loaded) = self.loaded.lock() {
+            loaded.insert(hash, plugin.clone(), code_bytes);
+        }
+        Ok(plugin)
+    }
+
+    /// Plugins kept loaded, and the bytes of their compiled code.
+    pub fn loaded(&self) -> (usize, u64) {
+        self.loaded.lock().map(|loaded| loaded.usage()).unwrap_or_default()
+    }
+
+    /// Checks the WIT version, compiles (or loads from the on-disk cache),
+    /// pre-instantiates, and reads the manifest through `describe`; also
+    /// the size of the compiled code in memory.
+    fn compile(&self, bytes: &[u8]) -> Result<(Plugin, u64), LoadError> {
         let info = version::inspect(bytes)?;
         let linker = self.linkers.get(&info.wit_version.major).ok_or_else(|| {
             LoadError::Version(version::VersionError::Unsupported {
@@ -118,10 +150,13 @@ impl Runtime {
             None => wasmtime::component::Component::new(&self.engine, bytes).map(|c| (c, CacheOutcome::Disabled)),
         }
         .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let code = component.image_range();
+        let code_bytes = (code.end as usize).saturating_sub(code.start as usize) as u64;
         let pre = linker
             .instantiate_pre(&component)
             .map_err(|e| LoadError::Link(format!("{e:#}")))?;
-        Plugin::new(self.engine.clone(), pre, info, hash, cache, self.epoch_tick)
+        let plugin = Plugin::new(self.engine.clone(), pre, info, hash, cache, self.epoch_tick)?;
+        Ok((plugin, code_bytes))
     }
 }
 
@@ -174,10 +209,9 @@ fn build_linker(engine: &Engine) -> Result<Linker<PluginState>, RuntimeError> {
     let mut linker = Linker::new(engine);
     let fail = |e: wasmtime::Error| RuntimeError::Engine(format!("{e:#}"));
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(fail)?;
-    // The three worlds import the same host interfaces; adding them once
-    // through any world's bindings serves all of them.
-    bindings::source::Source::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |state| state)
-        .map_err(fail)?;
+    // The three worlds import the same host interfaces; each capability
+    // adds its own (capability/mod.rs).
+    Capabilities::link(&mut linker).map_err(fail)?;
     Ok(linker)
 }
 

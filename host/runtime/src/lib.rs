@@ -14,6 +14,7 @@ pub mod cache;
 pub mod capability;
 pub mod engine;
 pub mod error;
+mod loaded;
 pub mod manifest;
 pub mod plugin;
 pub mod state;

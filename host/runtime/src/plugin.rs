@@ -3,7 +3,6 @@
 //! for every call of that session (a whole run passes pages and batches
 //! through one instance).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::component::InstancePre;
@@ -15,13 +14,14 @@ use hrsync_model::{
 };
 
 use super::cache::CacheOutcome;
-use super::capability::config::{ConfigAccess, Secrets};
+use super::capability::config::Secrets;
 use super::capability::fields::FieldReports;
 use super::capability::http::{HttpLedger, HttpPolicy};
 use super::capability::log::LogLine;
+use super::capability::SessionContext;
 use super::error::{CallError, LoadError};
 use super::manifest::{ConfigError, Manifest};
-use super::state::{CallDeadline, Identity, PluginState};
+use super::state::PluginState;
 use super::version::ComponentInfo;
 use crate::bindings::v1::types::{self, Manifest as RawManifest};
 use crate::bindings::v1::{rule, rule_api, source, target, Convert};
@@ -276,21 +276,11 @@ impl<B> Session<B> {
         epoch_tick: Duration,
         instantiate: impl FnOnce(&mut Store<PluginState>) -> wasmtime::Result<B>,
     ) -> Result<Self, CallError> {
-        let identity = Identity {
-            plugin: Arc::from(plugin),
-            run: sandbox.run_id.as_deref().map(Arc::from),
-        };
-        let config = ConfigAccess::new(&sandbox.config, declared, sandbox.secrets.clone());
-        let state = PluginState::new(
-            identity,
-            config,
-            Arc::new(sandbox.http.clone()),
-            sandbox.limits.memory_bytes,
-        );
+        let state = PluginState::new(&SessionContext::new(plugin, sandbox, declared));
         let mut store = Store::new(engine, state);
-        store.limiter(|state| &mut state.limiter);
+        store.limiter(|state| state.limiter());
         store.set_epoch_deadline(ticks(sandbox.limits.call_deadline, epoch_tick));
-        store.data_mut().deadline = CallDeadline::start(sandbox.limits.call_deadline);
+        store.data_mut().call_started(sandbox.limits.call_deadline);
         let bindings = instantiate(&mut store).map_err(|e| {
             let plugin = plugin.to_string();
             match classify(e, "instantiate", &plugin, &sandbox.limits, store.data()) {
@@ -310,12 +300,12 @@ impl<B> Session<B> {
 
     /// What the plugin's outbound HTTP did in this session.
     pub fn http_ledger(&self) -> &HttpLedger {
-        &self.store.data().http.ledger
+        self.store.data().http_ledger()
     }
 
     /// What the plugin said about employee fields in this session.
     pub fn field_reports(&self) -> &FieldReports {
-        &self.store.data().fields
+        self.store.data().field_reports()
     }
 
     /// The plugin's name, as its manifest gives it.
@@ -325,7 +315,7 @@ impl<B> Session<B> {
 
     /// The lines the plugin logged in this session (secrets masked).
     pub fn log_lines(&self) -> Vec<LogLine> {
-        self.store.data().log.lines().cloned().collect()
+        self.store.data().log_lines().cloned().collect()
     }
 
     /// Calls into the plugin under the installation's deadline; flattens the
@@ -340,7 +330,7 @@ impl<B> Session<B> {
             Err(error) => Err(CallError::Plugin {
                 plugin: self.plugin.clone(),
                 function,
-                error: error.redacted(self.store.data().config.redactor()).convert(),
+                error: error.redacted(self.store.data().redactor()).convert(),
             }),
         }
     }
@@ -358,7 +348,7 @@ impl<B> Session<B> {
         }
         self.store
             .set_epoch_deadline(ticks(self.limits.call_deadline, self.epoch_tick));
-        self.store.data_mut().deadline = CallDeadline::start(self.limits.call_deadline);
+        self.store.data_mut().call_started(self.limits.call_deadline);
         let started = std::time::Instant::now();
         let result = f(&self.bindings, &mut self.store);
         hrsync_metrics::plugin_call(&self.plugin, function, started.elapsed().as_secs_f64());
@@ -458,7 +448,7 @@ impl TargetSession {
             let message = format!("{} outcomes for {} changes", outcomes.len(), count);
             return Err(self.malformed("apply-batch", message));
         }
-        let redactor = self.store.data().config.redactor().clone();
+        let redactor = self.store.data().redactor().clone();
         Ok(outcomes
             .into_iter()
             .map(|o| o.map(Convert::convert).map_err(|e| e.redacted(&redactor).convert()))
@@ -512,7 +502,7 @@ fn classify(
             limit: limits.call_deadline,
         },
         Some(Trap::StackOverflow) => CallError::StackOverflow { plugin, function },
-        Some(_) if state.limiter.memory_cap_hit => memory(),
+        Some(_) if state.memory_cap_hit() => memory(),
         Some(Trap::MemoryOutOfBounds) => CallError::Trap {
             plugin,
             function,
@@ -526,9 +516,9 @@ fn classify(
             function,
             message: trap.to_string(),
         },
-        None if state.limiter.memory_cap_hit => memory(),
+        None if state.memory_cap_hit() => memory(),
         None => {
-            let message = state.config.redactor().redact(&format!("{error:#}"));
+            let message = state.redactor().redact(&format!("{error:#}"));
             CallError::Malformed {
                 plugin,
                 function,

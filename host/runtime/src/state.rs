@@ -1,24 +1,19 @@
-//! The data of one store: what a plugin instance may touch, and the limits it
-//! runs under. One store serves one session (a call or a whole run).
+//! The data of one store: the session's capabilities, the limits it runs
+//! under, and WASI with nothing granted. One store serves one session (a
+//! call or a whole run). Nothing here is public: sessions (`plugin.rs`) read
+//! what a plugin did through the methods below.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
 use wasmtime::ResourceLimiter;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::capability::config::ConfigAccess;
+use super::capability::config::Redactor;
 use super::capability::fields::FieldReports;
-use super::capability::http::{HttpPolicy, OutboundHttp};
-use super::capability::log::PluginLog;
-
-/// Who is running: used to attribute logs and HTTP calls.
-#[derive(Debug, Clone)]
-pub struct Identity {
-    pub plugin: Arc<str>,
-    pub run: Option<Arc<str>>,
-}
+use super::capability::http::HttpLedger;
+use super::capability::log::LogLine;
+use super::capability::{Capabilities, SessionContext};
 
 /// The wall-clock budget of the call in progress. The epoch ticker enforces
 /// it inside wasm; host calls (HTTP) shorten their timeouts to fit in it.
@@ -44,9 +39,9 @@ impl CallDeadline {
 /// the memory cap so the resulting trap can be explained.
 #[derive(Debug)]
 pub struct Limiter {
-    pub memory_bytes: usize,
-    pub table_elements: usize,
-    pub memory_cap_hit: bool,
+    memory_bytes: usize,
+    table_elements: usize,
+    memory_cap_hit: bool,
 }
 
 impl ResourceLimiter for Limiter {
@@ -64,19 +59,14 @@ impl ResourceLimiter for Limiter {
 }
 
 pub struct PluginState {
-    pub identity: Identity,
-    pub config: ConfigAccess,
-    pub http: OutboundHttp,
-    pub log: PluginLog,
-    pub fields: FieldReports,
-    pub limiter: Limiter,
-    pub deadline: CallDeadline,
+    pub(crate) capabilities: Capabilities,
+    limiter: Limiter,
     wasi: WasiCtx,
     table: ResourceTable,
 }
 
 impl PluginState {
-    pub fn new(identity: Identity, config: ConfigAccess, http: Arc<HttpPolicy>, memory_bytes: usize) -> Self {
+    pub(crate) fn new(context: &SessionContext<'_>) -> Self {
         // WASI with nothing granted: no preopens, env, args or sockets; stdio
         // goes nowhere.
         let wasi = WasiCtx::builder()
@@ -85,20 +75,44 @@ impl PluginState {
             .allow_ip_name_lookup(false)
             .build();
         Self {
-            http: OutboundHttp::new(http, identity.clone()),
-            identity,
-            config,
-            log: PluginLog::default(),
-            fields: FieldReports::default(),
+            capabilities: Capabilities::prepare(context),
             limiter: Limiter {
-                memory_bytes,
+                memory_bytes: context.sandbox.limits.memory_bytes,
                 table_elements: 1 << 20,
                 memory_cap_hit: false,
             },
-            deadline: CallDeadline::start(Duration::ZERO),
             wasi,
             table: ResourceTable::new(),
         }
+    }
+
+    pub(crate) fn limiter(&mut self) -> &mut Limiter {
+        &mut self.limiter
+    }
+
+    /// A call into the plugin starts, with this budget.
+    pub(crate) fn call_started(&mut self, budget: Duration) {
+        self.capabilities.call_started(CallDeadline::start(budget));
+    }
+
+    pub(crate) fn memory_cap_hit(&self) -> bool {
+        self.limiter.memory_cap_hit
+    }
+
+    pub(crate) fn redactor(&self) -> &Redactor {
+        self.capabilities.config.redactor()
+    }
+
+    pub(crate) fn http_ledger(&self) -> &HttpLedger {
+        &self.capabilities.http.ledger
+    }
+
+    pub(crate) fn field_reports(&self) -> &FieldReports {
+        self.capabilities.fields.reports()
+    }
+
+    pub(crate) fn log_lines(&self) -> impl Iterator<Item = &LogLine> {
+        self.capabilities.log.lines()
     }
 }
 

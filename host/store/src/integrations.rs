@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::tenants::Mode;
 use super::{json_column as json, now_ms, Store, StoreError};
-use hrsync_engine::integration::OptionsFile;
+use hrsync_engine::plan::Options;
 
 /// Whether the scheduler runs an integration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -78,7 +78,7 @@ pub struct Integration {
     pub source: String,
     pub rules: Vec<String>,
     pub target: String,
-    pub options: OptionsFile,
+    pub options: Options,
     /// Cron expression (5 fields, or 6 with seconds).
     pub schedule: String,
     /// IANA time zone the schedule is read in.
@@ -403,7 +403,7 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Marks runs left `running` by a process that died as `interrupted`:
+    /// Marks runs left `running` (or `queued`) by a process that died as `interrupted`:
     /// of `integration`, whose lease the caller holds (so none of its runs
     /// is going on), or, without one, of every integration whose lease has
     /// expired or is gone. Returns how many.
@@ -415,7 +415,7 @@ impl Store {
             Some(integration) => {
                 sqlx::query(
                     "UPDATE runs SET status = 'interrupted', finished_at = $1, error = $2 \
-                     WHERE status = 'running' AND integration_id = $3",
+                     WHERE status IN ('running', 'queued') AND integration_id = $3",
                 )
                 .bind(now)
                 .bind(WHY)
@@ -426,7 +426,7 @@ impl Store {
             None => {
                 sqlx::query(
                     "UPDATE runs SET status = 'interrupted', finished_at = $1, error = $2 \
-                     WHERE status = 'running' AND NOT EXISTS (SELECT 1 FROM run_leases l \
+                     WHERE status IN ('running', 'queued') AND NOT EXISTS (SELECT 1 FROM run_leases l \
                        WHERE l.integration_id = runs.integration_id AND l.expires_at >= $3)",
                 )
                 .bind(now)

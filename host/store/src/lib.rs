@@ -1,6 +1,6 @@
 //! Durable state with sqlx, the same code on SQLite (the embedded default,
 //! a file) and PostgreSQL: links, runs, run items, audit events, cursors.
-//! Migrations live in `host/migrations/`. Writes of many rows go in
+//! Migrations live in `host/store/migrations/`. Writes of many rows go in
 //! multi-row statements, never one round trip per record.
 
 use hrsync_model::clock::now_ms;
@@ -305,7 +305,7 @@ impl Store {
 
     /// An integration's links, as one JSON array: sqlx hands SQLite rows
     /// over one at a time from its worker thread (about 7 µs each, 0.7 s
-    /// for 100,000 links, measured in `hrsync bench sync`); one document
+    /// for 100,000 links, measured in `hrsync-lab bench sync`); one document
     /// crosses once and parses in a fifth of that.
     pub async fn links(&self, integration: &str) -> Result<Vec<Link>, StoreError> {
         let sql = if self.sqlite {
@@ -415,7 +415,17 @@ impl Store {
         Ok(id)
     }
 
-    /// Appends items to a run, numbering them after those already there.
+    /// A started run waits for a free slot (`queued`), or has one
+    /// (`running`); a run that has ended is left as it is.
+    pub async fn set_run_queued(&self, run: &str, queued: bool) -> Result<(), StoreError> {
+        sqlx::query("UPDATE runs SET status = $1 WHERE id = $2 AND status IN ('running', 'queued')")
+            .bind(if queued { "queued" } else { "running" })
+            .bind(run)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Appends a run's items, in multi-row statements, taking them one
     /// chunk at a time from `items`.
     pub async fn record_items(&self, run: &str, items: impl IntoIterator<Item = ItemRecord>) -> Result<(), StoreError> {

@@ -1,4 +1,4 @@
-//! `hrsync bench runtime`: what the sandbox costs.
+//! `hrsync-lab bench runtime`: what the sandbox costs.
 //!
 //! Targets on a 2-core machine: cached load ≥ 100× faster than compile;
 //! fresh store + instantiate + trivial call ≤ 40 µs median (pooling);
@@ -30,7 +30,11 @@ pub fn run(plugin: Option<PathBuf>, iterations: usize, rule_only: bool) -> Resul
         ..RuntimeOptions::default()
     })
     .map_err(|e| e.to_string())?;
-    println!("hrsync bench runtime — {} ({} KiB)", path.display(), bytes.len() / 1024);
+    println!(
+        "hrsync-lab bench runtime — {} ({} KiB)",
+        path.display(),
+        bytes.len() / 1024
+    );
     println!(
         "allocator: {}",
         if runtime.pooling() {
@@ -64,7 +68,7 @@ fn measure_loading(runtime: &Runtime, bytes: &[u8], cache_dir: &std::path::Path)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("compile: {e:#}"))?,
     );
-    let cache = ArtifactCache::open(cache_dir, engine).map_err(|e| e.to_string())?;
+    let cache = ArtifactCache::open(cache_dir, engine, u64::MAX).map_err(|e| e.to_string())?;
     let hash = content_hash(bytes);
     cache
         .load_or_compile(engine, bytes, &hash)

@@ -1,4 +1,4 @@
-//! `hrsync bench webhooks`: how long a termination in the HR system takes
+//! `hrsync-lab bench webhooks`: how long a termination in the HR system takes
 //! to reach the app. `hrsync serve`'s application on loopback (SQLite, the
 //! real plugins), the BambooHR emulator sending its signed webhooks, a SCIM
 //! app; set up over the admin API as an admin would. Then one termination

@@ -6,7 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
-use crate::bindings::v1::config::{Host, SecretError};
+use wasmtime::component::{HasSelf, Linker};
+
+use super::{Capability, SessionContext};
+use crate::bindings::v1::config::{self, Host, SecretError};
 use crate::state::PluginState;
 
 /// A secret value. Its `Debug` and `Display` never show the value.
@@ -39,7 +42,7 @@ impl fmt::Display for Secret {
 pub type Secrets = BTreeMap<String, Secret>;
 
 /// What a plugin may read: its config and the declared ∩ supplied secrets.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ConfigAccess {
     config_json: Arc<str>,
     declared: BTreeSet<String>,
@@ -48,39 +51,40 @@ pub struct ConfigAccess {
 }
 
 impl ConfigAccess {
-    pub fn new(config: &serde_json::Value, declared: impl IntoIterator<Item = String>, secrets: Secrets) -> Self {
-        let declared: BTreeSet<String> = declared.into_iter().collect();
-        // Undeclared secrets are dropped here, so no path can reach them.
-        let secrets: Secrets = secrets
-            .into_iter()
-            .filter(|(name, _)| declared.contains(name))
-            .collect();
-        let redactor = Redactor::new(secrets.values());
-        Self {
-            config_json: config.to_string().into(),
-            declared,
-            secrets,
-            redactor,
-        }
-    }
-
     pub fn redactor(&self) -> &Redactor {
         &self.redactor
     }
 }
 
-impl Host for PluginState {
+impl Capability for ConfigAccess {
+    fn link(linker: &mut Linker<PluginState>, get: fn(&mut PluginState) -> &mut Self) -> wasmtime::Result<()> {
+        config::add_to_linker::<_, HasSelf<ConfigAccess>>(linker, get)
+    }
+
+    fn prepare(context: &SessionContext<'_>) -> Self {
+        // The context holds only declared secrets, so no path reaches the
+        // others.
+        Self {
+            config_json: context.sandbox.config.to_string().into(),
+            declared: context.declared.iter().cloned().collect(),
+            secrets: context.secrets.clone(),
+            redactor: context.redactor.clone(),
+        }
+    }
+}
+
+impl Host for ConfigAccess {
     fn get_config(&mut self) -> String {
-        self.config.config_json.to_string()
+        self.config_json.to_string()
     }
 
     fn get_secret(&mut self, name: String) -> Result<String, SecretError> {
-        if !self.config.declared.contains(&name) {
+        if !self.declared.contains(&name) {
             return Err(SecretError::Undeclared(format!(
                 "secret `{name}` is not declared in the plugin's manifest"
             )));
         }
-        match self.config.secrets.get(&name) {
+        match self.secrets.get(&name) {
             Some(secret) => Ok(secret.expose().to_string()),
             None => Err(SecretError::Missing(format!(
                 "secret `{name}` has not been supplied for this installation"
@@ -262,8 +266,14 @@ mod tests {
         let mut supplied = Secrets::new();
         supplied.insert("token".into(), Secret::new("tok-1234"));
         supplied.insert("other".into(), Secret::new("other-5678"));
-        let access = ConfigAccess::new(&serde_json::json!({}), ["token".to_string()], supplied);
+        let sandbox = crate::plugin::Sandbox {
+            secrets: supplied,
+            ..Default::default()
+        };
+        let context = SessionContext::new("p", &sandbox, vec!["token".to_string()]);
+        let access = ConfigAccess::prepare(&context);
         assert_eq!(access.secrets.len(), 1);
+        assert!(!access.secrets.contains_key("other"));
         assert_eq!(access.redactor.redact("other-5678 tok-1234"), "other-5678 [REDACTED]");
     }
 

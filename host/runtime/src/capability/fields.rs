@@ -1,9 +1,13 @@
 //! What plugins say about employee fields (`fields` in wit/host.wit, since
 //! 1.1.0): a source names the fields the HR system withheld, a rule the
 //! fields it needs. The host only collects them here, per session; the
-//! sync engine decides what they mean for a run (`sync/fields.rs`).
+//! sync engine decides what they mean for a run (host/engine/src/fields.rs).
 
-use crate::bindings::v1::fields::Host;
+use wasmtime::component::{HasSelf, Linker};
+
+use super::config::Redactor;
+use super::{Capability, SessionContext};
+use crate::bindings::v1::fields::{self, Host};
 use crate::state::PluginState;
 
 /// A plugin cannot make the host hold more than this many statements.
@@ -25,6 +29,32 @@ pub struct FieldStatement {
 pub struct FieldReports {
     pub unreadable: Vec<FieldStatement>,
     pub required: Vec<FieldStatement>,
+}
+
+/// The capability: the session's statements, masked.
+#[derive(Debug)]
+pub struct FieldStatements {
+    reports: FieldReports,
+    redactor: Redactor,
+}
+
+impl FieldStatements {
+    pub fn reports(&self) -> &FieldReports {
+        &self.reports
+    }
+}
+
+impl Capability for FieldStatements {
+    fn link(linker: &mut Linker<PluginState>, get: fn(&mut PluginState) -> &mut Self) -> wasmtime::Result<()> {
+        fields::add_to_linker::<_, HasSelf<FieldStatements>>(linker, get)
+    }
+
+    fn prepare(context: &SessionContext<'_>) -> Self {
+        Self {
+            reports: FieldReports::default(),
+            redactor: context.redactor.clone(),
+        }
+    }
 }
 
 /// `first-name` and `first_name` are one field; custom names keep their
@@ -60,15 +90,15 @@ fn note(list: &mut Vec<FieldStatement>, field: String, reason: String) {
     });
 }
 
-impl Host for PluginState {
+impl Host for FieldStatements {
     fn unreadable(&mut self, field: String, hint: String) {
-        let hint = self.config.redactor().redact(&hint);
-        note(&mut self.fields.unreadable, field, hint);
+        let hint = self.redactor.redact(&hint);
+        note(&mut self.reports.unreadable, field, hint);
     }
 
     fn require(&mut self, field: String, purpose: String) {
-        let purpose = self.config.redactor().redact(&purpose);
-        note(&mut self.fields.required, field, purpose);
+        let purpose = self.redactor.redact(&purpose);
+        note(&mut self.reports.required, field, purpose);
     }
 }
 

@@ -21,9 +21,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use url::Url;
+use wasmtime::component::{HasSelf, Linker};
 
-use crate::bindings::v1::http::{Host, HttpError, Method, Request, Response};
-use crate::state::{Identity, PluginState};
+use super::{Capability, Identity, SessionContext};
+use crate::bindings::v1::http::{self, Host, HttpError, Method, Request, Response};
+use crate::state::{CallDeadline, PluginState};
 
 /// One origin an installation may reach.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -403,6 +405,8 @@ pub struct OutboundHttp {
     /// Built on the first request: most sessions (rules) never send one.
     agent: Option<ureq::Agent>,
     identity: Identity,
+    /// The call in progress: timeouts are cut to fit in it.
+    deadline: CallDeadline,
     pub ledger: HttpLedger,
 }
 
@@ -484,6 +488,7 @@ impl OutboundHttp {
             policy,
             agent: None,
             identity,
+            deadline: CallDeadline::start(Duration::ZERO),
             ledger: HttpLedger::default(),
         }
     }
@@ -679,10 +684,24 @@ fn method_name(method: Method) -> &'static str {
     }
 }
 
-impl Host for PluginState {
+impl Capability for OutboundHttp {
+    fn link(linker: &mut Linker<PluginState>, get: fn(&mut PluginState) -> &mut Self) -> wasmtime::Result<()> {
+        http::add_to_linker::<_, HasSelf<OutboundHttp>>(linker, get)
+    }
+
+    fn prepare(context: &SessionContext<'_>) -> Self {
+        Self::new(Arc::new(context.sandbox.http.clone()), context.identity.clone())
+    }
+
+    fn call_started(&mut self, deadline: CallDeadline) {
+        self.deadline = deadline;
+    }
+}
+
+impl Host for OutboundHttp {
     fn send(&mut self, request: Request) -> Result<Response, HttpError> {
         let left = self.deadline.time_left();
-        self.http.send(request, left)
+        OutboundHttp::send(self, request, left)
     }
 }
 

@@ -4,7 +4,11 @@
 
 use std::collections::VecDeque;
 
-use crate::bindings::v1::log::{Host, Level};
+use wasmtime::component::{HasSelf, Linker};
+
+use super::config::Redactor;
+use super::{Capability, Identity, SessionContext};
+use crate::bindings::v1::log::{self, Host, Level};
 use crate::state::PluginState;
 
 const MAX_MESSAGE_BYTES: usize = 4096;
@@ -17,10 +21,27 @@ pub struct LogLine {
 }
 
 /// The last lines a plugin logged in this session.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PluginLog {
     lines: VecDeque<LogLine>,
     dropped: u64,
+    identity: Identity,
+    redactor: Redactor,
+}
+
+impl Capability for PluginLog {
+    fn link(linker: &mut Linker<PluginState>, get: fn(&mut PluginState) -> &mut Self) -> wasmtime::Result<()> {
+        log::add_to_linker::<_, HasSelf<PluginLog>>(linker, get)
+    }
+
+    fn prepare(context: &SessionContext<'_>) -> Self {
+        Self {
+            lines: VecDeque::new(),
+            dropped: 0,
+            identity: context.identity.clone(),
+            redactor: context.redactor.clone(),
+        }
+    }
 }
 
 impl PluginLog {
@@ -40,9 +61,9 @@ impl PluginLog {
     }
 }
 
-impl Host for PluginState {
+impl Host for PluginLog {
     fn log(&mut self, level: Level, message: String) {
-        let mut message = self.config.redactor().redact(&message);
+        let mut message = self.redactor.redact(&message);
         if message.len() > MAX_MESSAGE_BYTES {
             let mut cut = MAX_MESSAGE_BYTES;
             while !message.is_char_boundary(cut) {
@@ -59,6 +80,6 @@ impl Host for PluginState {
             Level::Warn => tracing::warn!(target: "plugin", plugin, run, "{message}"),
             Level::Error => tracing::error!(target: "plugin", plugin, run, "{message}"),
         }
-        self.log.push(LogLine { level, message });
+        self.push(LogLine { level, message });
     }
 }

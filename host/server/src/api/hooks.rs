@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody};
 use super::{AppState, Json, Path};
-use crate::control::RunOrder;
+use hrsync_engine::job::RunRequest;
 use hrsync_engine::trigger::Trigger;
 use hrsync_model::{PluginError, WebhookRequest};
 use hrsync_store::integrations::State as RunState;
@@ -135,10 +135,10 @@ async fn receive(
         None
     } else {
         super::quota::run(&state, &tenant).await?;
-        let order = RunOrder {
+        let order = RunRequest {
             trigger: Trigger::Webhook,
             by: None,
-            ..RunOrder::scheduled()
+            ..RunRequest::scheduled()
         };
         state.control.start_soon(&tenant, &integration, order).await?
     };

@@ -18,9 +18,9 @@ use super::runs::{run_detail, RunDetail};
 use super::tenants::{check_email, check_name};
 use super::{AppState, Json, Path};
 use crate::control::schedule::{Schedule, DEFAULT_SCHEDULE, DEFAULT_TIMEZONE};
-use crate::control::RunOrder;
 use crate::vault::{random_bytes, to_hex};
-use hrsync_engine::integration::OptionsFile;
+use hrsync_engine::job::RunRequest;
+use hrsync_engine::plan::Options;
 use hrsync_model::clock::now_ms;
 use hrsync_store::integrations::{Integration, Notify, State as RunState};
 use hrsync_store::new_id;
@@ -56,7 +56,7 @@ pub struct NewIntegration {
     pub rules: Vec<String>,
     pub target: String,
     #[serde(default)]
-    pub options: OptionsFile,
+    pub options: Options,
     /// Cron (5 fields, or 6 with seconds); daily at 04:00 by default.
     #[serde(default = "default_schedule")]
     pub schedule: String,
@@ -269,7 +269,7 @@ pub struct IntegrationChange {
     pub source: Option<String>,
     pub rules: Option<Vec<String>>,
     pub target: Option<String>,
-    pub options: Option<OptionsFile>,
+    pub options: Option<Options>,
     pub schedule: Option<String>,
     pub timezone: Option<String>,
     pub notify: Option<Notify>,
@@ -338,10 +338,10 @@ async fn test_integration(
     Path(id): Path<String>,
 ) -> Result<Json<RunDetail>, ApiError> {
     let integration = visible(&state, &who, &id).await?;
-    let order = RunOrder {
+    let order = RunRequest {
         dry_run: true,
         full: true,
-        ..RunOrder::manual(&who.actor())
+        ..RunRequest::manual(&who.actor())
     };
     super::quota::run(&state, &who.tenant).await?;
     let started = state.control.start(&who.tenant, &integration, order).await?;
@@ -356,9 +356,9 @@ async fn start_manual(
     integration: &Integration,
     full: bool,
 ) -> Result<Option<String>, ApiError> {
-    let order = RunOrder {
+    let order = RunRequest {
         full,
-        ..RunOrder::manual(&who.actor())
+        ..RunRequest::manual(&who.actor())
     };
     super::quota::run(state, &who.tenant).await?;
     match state.control.start(&who.tenant, integration, order).await {
@@ -533,9 +533,9 @@ async fn provision(
         return Err(ApiError::invalid("hr_id", "name the employee's HR id"));
     }
     let integration = visible(&state, &who, &id).await?;
-    let order = RunOrder {
+    let order = RunRequest {
         only: Some([request.hr_id.clone()].into()),
-        ..RunOrder::manual(&who.actor())
+        ..RunRequest::manual(&who.actor())
     };
     super::quota::run(&state, &who.tenant).await?;
     let started = state.control.start(&who.tenant, &integration, order).await?;

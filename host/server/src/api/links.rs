@@ -1,7 +1,7 @@
 //! Manual resolution of identities (docs/integration.md, "Identity"): an
 //! admin links an employee to a given account, or removes a link. A manual
 //! link wins over matching and is kept until removed; the same rules as
-//! `hrsync link` (`sync/manual.rs`), under the integration's lease.
+//! `hrsync link` (host/engine/src/manual.rs), under the integration's lease.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -138,17 +138,15 @@ async fn put_link(
         ));
     }
     let job = state.control.prepare(&who.tenant, &integration).await?;
-    let store = state.control.store.clone();
-    let (tenant, actor) = (who.tenant.clone(), who.actor());
+    let actor = who.actor();
+    let actor = Actor {
+        name: &actor,
+        tenant: Some(&who.tenant),
+    };
+    let store = &state.control.store;
     let linked = state
         .control
-        .exclusively(&integration.id, move |tokio| {
-            let actor = Actor {
-                name: &actor,
-                tenant: Some(&tenant),
-            };
-            job.link_by_hand(&store, tokio, &hr_id, &account, actor)
-        })
+        .exclusively(&integration.id, job.link_by_hand(store, &hr_id, &account, actor))
         .await?
         .map_err(refused)?;
     Ok(Json(LinkChanged {
@@ -172,17 +170,17 @@ async fn delete_link(
     who.require(Role::Admin)?;
     let integration = visible(&state, &who, &id).await?;
     let hr_id = check_hr_id(&hr_id)?.to_string();
-    let store = state.control.store.clone();
-    let (tenant, actor, integration_id) = (who.tenant.clone(), who.actor(), integration.id.clone());
+    let actor = who.actor();
+    let actor = Actor {
+        name: &actor,
+        tenant: Some(&who.tenant),
+    };
     state
         .control
-        .exclusively(&integration.id, move |tokio| {
-            let actor = Actor {
-                name: &actor,
-                tenant: Some(&tenant),
-            };
-            tokio.block_on(unlink(&store, &integration_id, &hr_id, actor))
-        })
+        .exclusively(
+            &integration.id,
+            unlink(&state.control.store, &integration.id, &hr_id, actor),
+        )
         .await?
         .map_err(refused)?;
     Ok(StatusCode::NO_CONTENT)

@@ -223,10 +223,7 @@ async fn check(state: &AppState, tenant: &str, installation: &Installation) -> R
                 format!("{} {} is not uploaded", installation.plugin, installation.version),
             )
         })?;
-    let control = state.control.clone();
-    let plugin = tokio::task::spawn_blocking(move || control.plugin("plugin", &bytes))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let plugin = state.control.plugin("plugin", bytes).await?;
     let declared: Vec<String> = plugin.manifest().declared_secrets().collect();
     if let Some(unknown) = installation.secrets.iter().find(|name| !declared.contains(name)) {
         return Err(ApiError::invalid(

@@ -10,13 +10,16 @@ pub mod scheduler;
 pub mod signature;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
+
 use crate::vault::{Vault, VaultError};
 use hrsync_engine::integration::IntegrationError;
-use hrsync_engine::job::{Finished, Job, JobError, PluginSetup, RunRequest};
+use hrsync_engine::job::{unobserved, Finished, Job, JobError, PluginSetup, RunRequest};
 use hrsync_engine::run::StopSignal;
 use hrsync_engine::trigger::Trigger;
 use hrsync_model::clock::now_ms;
@@ -27,6 +30,12 @@ use hrsync_store::{new_id, Store, StoreError};
 
 use notify::{Notifier, RunFailed};
 use schedule::Schedule;
+
+/// Runs at once unless the operator says otherwise: twice the CPUs, as a
+/// run mostly waits for the HR system and the app.
+pub fn default_max_concurrent_runs() -> usize {
+    std::thread::available_parallelism().map_or(2, |cpus| cpus.get()) * 2
+}
 
 /// A lease lives this long unless renewed; renewed every third of it.
 const LEASE_TTL_MS: i64 = 30_000;
@@ -95,40 +104,6 @@ pub struct Started {
     pub done: tokio::task::JoinHandle<Result<Finished, JobError>>,
 }
 
-/// What to run.
-#[derive(Debug, Clone)]
-pub struct RunOrder {
-    pub trigger: Trigger,
-    /// The member's e-mail for manual runs.
-    pub by: Option<String>,
-    pub dry_run: bool,
-    pub full: bool,
-    /// Provision only these employees (HR ids).
-    pub only: Option<std::collections::BTreeSet<String>>,
-}
-
-impl RunOrder {
-    /// A member's run: applies changes, reads incrementally when it can.
-    pub fn manual(by: &str) -> Self {
-        Self {
-            trigger: Trigger::Manual,
-            by: Some(by.to_string()),
-            dry_run: false,
-            full: false,
-            only: None,
-        }
-    }
-
-    /// The schedule's run.
-    pub fn scheduled() -> Self {
-        Self {
-            trigger: Trigger::Schedule,
-            by: None,
-            ..Self::manual("")
-        }
-    }
-}
-
 pub struct Control {
     pub store: Store,
     pub runtime: Arc<Runtime>,
@@ -146,8 +121,10 @@ pub struct Control {
     stops: Mutex<HashMap<String, StopSignal>>,
     /// Integrations with a run waiting for the one going on to end.
     waiting: Mutex<std::collections::HashSet<String>>,
-    /// Loaded plugins by content hash: a run does not compile again.
-    plugins: Mutex<HashMap<String, Plugin>>,
+    /// Runs going on at once in this process (`--max-concurrent-runs`);
+    /// the rest are `queued`, in the order they started (the semaphore is
+    /// fair).
+    slots: Arc<Semaphore>,
 }
 
 /// Turns a failed blocking task into a store error (it only fails when the
@@ -168,8 +145,14 @@ impl Control {
             stopping: AtomicBool::new(false),
             stops: Mutex::new(HashMap::new()),
             waiting: Mutex::new(std::collections::HashSet::new()),
-            plugins: Mutex::new(HashMap::new()),
+            slots: Arc::new(Semaphore::new(default_max_concurrent_runs())),
         }
+    }
+
+    /// At most `runs` runs at once in this process; the rest wait, queued.
+    pub fn with_max_concurrent_runs(mut self, runs: usize) -> Self {
+        self.slots = Arc::new(Semaphore::new(runs.max(1)));
+        self
     }
 
     /// Lets tenants' plugins and notification webhooks reach these
@@ -264,20 +247,19 @@ impl Control {
         true
     }
 
-    /// Loads a component (or takes it from memory) and checks its kind.
-    pub fn plugin(&self, field: &str, bytes: &[u8]) -> Result<Plugin, SetupError> {
-        let hash = hrsync_runtime::cache::content_hash(bytes);
-        if let Some(plugin) = self.plugins.lock().ok().and_then(|p| p.get(&hash).cloned()) {
-            return Ok(plugin);
-        }
-        let plugin = self.runtime.load(bytes).map_err(|e| SetupError::Plugin {
+    /// Loads a component (the runtime keeps it loaded), on a blocking
+    /// thread: compiling takes hundreds of milliseconds.
+    pub async fn plugin(&self, field: &str, bytes: Vec<u8>) -> Result<Plugin, SetupError> {
+        let runtime = Arc::clone(&self.runtime);
+        let loaded = tokio::task::spawn_blocking(move || runtime.load(&bytes)).await;
+        let failed = |message: String| SetupError::Plugin {
             field: field.to_string(),
-            message: e.to_string(),
-        })?;
-        if let Ok(mut plugins) = self.plugins.lock() {
-            plugins.insert(hash, plugin.clone());
+            message,
+        };
+        match loaded {
+            Ok(loaded) => loaded.map_err(|e| failed(e.to_string())),
+            Err(joined) => Err(failed(format!("loading stopped unexpectedly: {joined}"))),
         }
-        Ok(plugin)
     }
 
     /// One installation as a plugin and its sandbox: secrets opened, hosts
@@ -315,7 +297,7 @@ impl Control {
                 plugin: installation.plugin.clone(),
                 version: installation.version.clone(),
             })?;
-        let plugin = self.plugin(field, &bytes)?;
+        let plugin = self.plugin(field, bytes).await?;
         let sandbox = self.sandbox(tenant, &installation)?;
         plugin.validate(&sandbox).map_err(|errors| SetupError::Config {
             field: field.to_string(),
@@ -388,13 +370,14 @@ impl Control {
     }
 
     /// Starts a run of an integration unless one is going on: takes the
-    /// lease, prepares the job, records the run as started and runs it on a
-    /// blocking thread, renewing the lease until it ends.
+    /// lease, prepares the job, records the run as started (`queued` when
+    /// `--max-concurrent-runs` are going on) and runs it, renewing the
+    /// lease until it ends.
     pub async fn start(
         self: &Arc<Self>,
         tenant: &str,
         integration: &Integration,
-        order: RunOrder,
+        order: RunRequest,
     ) -> Result<Started, StartError> {
         if self.is_stopping() {
             return Err(StartError::ShuttingDown);
@@ -415,53 +398,59 @@ impl Control {
             Ok::<_, StartError>((job, run_id))
         }
         .await;
-        let (mut job, run_id) = match prepared {
+        let (job, run_id) = match prepared {
             Ok(prepared) => prepared,
             Err(error) => {
                 let _ = self.store.release_lease(&integration.id, &holder).await;
                 return Err(error);
             }
         };
+        let mut order = order;
         let stop = StopSignal::default();
-        job.settings.stop = stop.clone();
-        job.settings.only = order.only.clone();
+        order.stop = stop.clone();
         if let Ok(mut stops) = self.stops.lock() {
             stops.insert(run_id.clone(), stop);
         }
+        let slot = Arc::clone(&self.slots).try_acquire_owned().ok();
+        if slot.is_none() {
+            self.store.set_run_queued(&run_id, true).await?;
+        }
         let renewal = self.renew_while_running(integration.id.clone(), holder.clone());
         let control = Arc::clone(self);
-        let (tenant, integration, started, key) =
-            (tenant.to_string(), integration.clone(), run_id.clone(), run_id.clone());
-        let tokio = tokio::runtime::Handle::current();
-        let done = tokio::task::spawn_blocking(move || {
-            let request = RunRequest {
-                trigger: order.trigger,
-                by: order.by.as_deref(),
-                dry_run: order.dry_run,
-                full: order.full,
+        let (tenant, integration, started) = (tenant.to_string(), integration.clone(), run_id.clone());
+        let done = tokio::spawn(async move {
+            let _slot = match slot {
+                Some(slot) => Some(slot),
+                None => {
+                    let slot = Arc::clone(&control.slots).acquire_owned().await.ok();
+                    if let Err(error) = control.store.set_run_queued(&started, false).await {
+                        tracing::warn!(run = %started, %error, "could not mark the queued run as running");
+                    }
+                    slot
+                }
             };
-            let result = job.run_started(&control.store, &tokio, started, request, &|_| {});
+            let dry_run = order.dry_run;
+            let trigger = order.trigger;
+            let result = job
+                .run_started(&control.store, started.clone(), order, unobserved())
+                .await;
             renewal.abort();
-            let _ = tokio.block_on(control.store.release_lease(&integration.id, &holder));
-            if !order.dry_run {
-                control.after_run(&tokio, &tenant, &integration.id, order.trigger, &result);
+            let _ = control.store.release_lease(&integration.id, &holder).await;
+            if !dry_run {
+                control.after_run(&tenant, &integration.id, trigger, &result).await;
             }
             if let Ok(mut stops) = control.stops.lock() {
-                stops.remove(&key);
+                stops.remove(&started);
             }
             result
         });
         Ok(Started { run_id, done })
     }
 
-    /// Runs `work` on a blocking thread while holding the integration's
-    /// lease, so that no run goes on meanwhile (manual links change what a
-    /// run reads and writes); `Busy` when one does.
-    pub async fn exclusively<T: Send + 'static>(
-        &self,
-        integration: &str,
-        work: impl FnOnce(&tokio::runtime::Handle) -> T + Send + 'static,
-    ) -> Result<T, StartError> {
+    /// Does `work` while holding the integration's lease, so that no run
+    /// goes on meanwhile (manual links change what a run reads and
+    /// writes); `Busy` when one does.
+    pub async fn exclusively<T>(&self, integration: &str, work: impl Future<Output = T>) -> Result<T, StartError> {
         if self.is_stopping() {
             return Err(StartError::ShuttingDown);
         }
@@ -470,11 +459,10 @@ impl Control {
             return Err(StartError::Busy);
         }
         let renewal = self.renew_while_running(integration.to_string(), holder.clone());
-        let tokio = tokio::runtime::Handle::current();
-        let done = tokio::task::spawn_blocking(move || work(&tokio)).await;
+        let done = work.await;
         renewal.abort();
         self.store.release_lease(integration, &holder).await?;
-        Ok(joined(done)?)
+        Ok(done)
     }
 
     /// Starts a run now, or — when one is going on, here or in another
@@ -485,7 +473,7 @@ impl Control {
         self: &Arc<Self>,
         tenant: &str,
         integration: &Integration,
-        order: RunOrder,
+        order: RunRequest,
     ) -> Result<Option<String>, StartError> {
         match self.start(tenant, integration, order.clone()).await {
             Ok(started) => return Ok(Some(started.run_id)),
@@ -544,15 +532,14 @@ impl Control {
 
     /// A failed run pauses an active integration and tells its owners; a
     /// manual run that succeeds resumes a paused one.
-    fn after_run(
+    async fn after_run(
         &self,
-        tokio: &tokio::runtime::Handle,
         tenant: &str,
         integration_id: &str,
         trigger: Trigger,
         result: &Result<Finished, JobError>,
     ) {
-        let outcome = tokio.block_on(async {
+        let outcome = async {
             let Some(integration) = self.store.integration(tenant, integration_id).await? else {
                 return Ok(());
             };
@@ -591,7 +578,8 @@ impl Control {
                 _ => {}
             }
             Ok::<_, StoreError>(())
-        });
+        }
+        .await;
         if let Err(error) = outcome {
             tracing::error!(integration = integration_id, %error, "recording the end of a run failed");
         }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::schedule::Schedule;
-use super::{Control, RunOrder, StartError};
+use super::{Control, StartError};
+use hrsync_engine::job::RunRequest;
 use hrsync_model::clock::now_ms;
 use hrsync_store::integrations::{Due, State};
 use hrsync_store::StoreError;
@@ -62,7 +63,10 @@ async fn run_one(control: &Arc<Control>, due: &Due, now: i64) -> Result<(), Stor
     let Some(integration) = control.store.integration(&due.tenant_id, &due.id).await? else {
         return Ok(());
     };
-    match control.start(&due.tenant_id, &integration, RunOrder::scheduled()).await {
+    match control
+        .start(&due.tenant_id, &integration, RunRequest::scheduled())
+        .await
+    {
         Ok(started) => {
             tracing::info!(integration = %due.id, run = %started.run_id, "scheduled run started");
             Ok(())
