@@ -16,9 +16,9 @@ const DETAIL_LINES: usize = 25;
 
 /// `2026-11-22 04:00:00 UTC`
 pub fn timestamp(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
-        .unwrap_or_else(|_| ms.to_string())
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| ms.to_string())
 }
 
 /// This process's peak resident memory (Linux `VmHWM`), in MiB.

@@ -182,11 +182,18 @@ fn two_servers_on_one_postgres_run_each_integration_once_at_a_time() {
     assert_eq!(status, 202, "{activated}");
 
     // Both servers are asked to sync now, again and again, while both
-    // schedulers run the integration every second; then the schedulers
-    // alone for a few slots (while "sync now" holds the lease a scheduled
-    // slot is skipped, which under load can be every slot).
+    // schedulers run the integration every second, until each answer was
+    // seen (one started a run, the other found it going) and each server
+    // has run the integration (its plugins' requests are in its log); then the
+    // schedulers alone until a scheduled run has finished (while "sync
+    // now" holds the lease a scheduled slot is skipped, which under load
+    // can be every slot).
     let mut answers = Vec::new();
-    while started.elapsed() < Duration::from_secs(3) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let has_run =
+        |server: &Serve| std::fs::read_to_string(&server.log).is_ok_and(|log| log.contains("outbound request"));
+    while !(answers.contains(&202) && answers.contains(&409) && has_run(&a) && has_run(&b)) {
+        assert!(Instant::now() < deadline, "{answers:?}");
         for server in [&a, &b] {
             let (status, body) = server.post(&key, &format!("/api/v1/integrations/{id}/sync"), json!({}));
             assert!(status == 202 || status == 409, "{status} {body}");
@@ -194,7 +201,17 @@ fn two_servers_on_one_postgres_run_each_integration_once_at_a_time() {
         }
         std::thread::sleep(Duration::from_millis(40));
     }
-    std::thread::sleep(Duration::from_millis(3500));
+    let scheduled_run_done = || {
+        let (_, runs) = b.get(&key, &format!("/api/v1/runs?integration={id}&limit=500"));
+        runs.as_array().is_some_and(|runs| {
+            runs.iter()
+                .any(|r| r["trigger"] == "schedule" && r["status"] == "succeeded")
+        })
+    };
+    while !scheduled_run_done() {
+        assert!(Instant::now() < deadline, "no scheduled run finished");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let (status, _) = a.post(&key, &format!("/api/v1/integrations/{id}/deactivate"), json!({}));
     assert_eq!(status, 200);
     let elapsed = started.elapsed().as_secs() as usize;
@@ -202,14 +219,13 @@ fn two_servers_on_one_postgres_run_each_integration_once_at_a_time() {
     let runs = loop {
         let (_, runs) = b.get(&key, &format!("/api/v1/runs?integration={id}&limit=500"));
         let runs = runs.as_array().cloned().unwrap_or_default();
-        if runs.iter().all(|r| r["status"] != "running") {
+        if runs.iter().all(|r| r["status"] != "running" && r["status"] != "queued") {
             break runs;
         }
         assert!(Instant::now() < deadline, "runs still going: {runs:?}");
         std::thread::sleep(Duration::from_millis(100));
     };
 
-    assert!(answers.contains(&202) && answers.contains(&409), "{answers:?}");
     let scheduled = runs.iter().filter(|r| r["trigger"] == "schedule").count();
     assert!(
         scheduled >= 1 && scheduled <= elapsed + 2,

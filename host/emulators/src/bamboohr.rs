@@ -1,4 +1,4 @@
-//! BambooHR on loopback, from its OpenAPI file (../shared/specs/bamboohr):
+//! BambooHR on loopback, from its OpenAPI file (docs/architecture.md, "The emulators"):
 //! `GET /api/v1/employees` (cursor pages with `page[limit]` and
 //! `page[after]`, `filter[ids]`, the requested extra fields) and
 //! `GET /api/v1/employees/changed?since=`, with the API key as the user of
@@ -21,7 +21,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use super::{parse_timestamp_ms, serve_on};
+use super::{now_ms, parse_timestamp_ms, serve_on};
 
 #[derive(Debug, Clone)]
 pub struct BambooEmployee {
@@ -92,10 +92,6 @@ struct Inner {
 pub struct BambooHrEmulator {
     inner: Arc<Mutex<Inner>>,
     addr: SocketAddr,
-}
-
-fn now_ms() -> u64 {
-    hrsync_model::clock::now_ms().max(0) as u64
 }
 
 fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
@@ -228,8 +224,8 @@ fn send_webhook(url: String, key: String, mut body: Value) {
 
 /// RFC 3339 in UTC, seconds precision.
 fn rfc3339(ms: u64) -> String {
-    jiff::Timestamp::from_millisecond(ms as i64)
-        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+    chrono::DateTime::from_timestamp_millis(ms as i64)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
         .unwrap_or_default()
 }
 

@@ -1,5 +1,5 @@
 //! Provider APIs emulated on loopback, written from the providers' public
-//! specs (`shared/specs/`). They make end-to-end tests, benchmarks and the
+//! documents (docs/architecture.md, "The emulators"). They make end-to-end tests, benchmarks and the
 //! demo real HTTP, deterministic and fast. Each runs on its own thread with
 //! its own async runtime, so synchronous callers can drive it.
 
@@ -19,6 +19,11 @@ use std::path::PathBuf;
 use axum::http::{header, StatusCode};
 use axum::response::Response;
 use axum::Router;
+
+/// Now, in milliseconds since the Unix epoch, as the providers count.
+fn now_ms() -> u64 {
+    hrsync_model::clock::now_ms().max(0) as u64
+}
 
 /// An error answer an emulator gives on purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,31 +92,22 @@ pub fn serve_on(router: Router, port: u16) -> std::io::Result<SocketAddr> {
 }
 
 /// Milliseconds since the Unix epoch for `YYYY-MM-DD` or
-/// `YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM]` (the offset is applied).
+/// `YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM]` (the offset is applied; a time
+/// without a zone is UTC), to the whole second as the providers filter.
 pub fn parse_timestamp_ms(text: &str) -> Option<u64> {
-    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (mut hour, mut minute, mut second, mut offset_min) = (0, 0, 0, 0i64);
-    if text.len() > 10 {
-        hour = num(11..13)?;
-        minute = num(14..16)?;
-        second = num(17..19)?;
-        let zone = text[19..].trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
-        if let Some(sign) = zone.chars().next().filter(|c| *c == '+' || *c == '-') {
-            let h: i64 = zone.get(1..3)?.parse().ok()?;
-            let m: i64 = zone.get(4..6)?.parse().ok()?;
-            offset_min = if sign == '+' { h * 60 + m } else { -(h * 60 + m) };
-        }
-    }
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_min * 60;
-    u64::try_from(secs).ok().map(|s| s * 1000)
+    use chrono::{DateTime, NaiveDate, NaiveDateTime};
+    let seconds = match DateTime::parse_from_rfc3339(text) {
+        Ok(time) => time.timestamp(),
+        Err(_) => match NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f") {
+            Ok(time) => time.and_utc().timestamp(),
+            Err(_) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()?
+                .and_hms_opt(0, 0, 0)?
+                .and_utc()
+                .timestamp(),
+        },
+    };
+    u64::try_from(seconds).ok().map(|s| s * 1000)
 }
 
 #[cfg(test)]
@@ -126,6 +122,8 @@ mod tests {
         assert_eq!(parse_timestamp_ms("2022-12-24T09:15:30+01:00"), Some(1_671_869_730_000));
         assert_eq!(parse_timestamp_ms("2022-12-24T08:15:30.250Z"), Some(1_671_869_730_000));
         assert_eq!(parse_timestamp_ms("yesterday"), None);
+        assert_eq!(parse_timestamp_ms("2022-13-24"), None, "no month 13");
+        assert_eq!(parse_timestamp_ms("1969-12-31"), None, "before the epoch");
     }
 }
 

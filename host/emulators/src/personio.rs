@@ -1,4 +1,5 @@
-//! The Personio API v1, as `shared/specs/personio/` describes it:
+//! The Personio API v1, as its public documents describe it (see
+//! docs/architecture.md, "The emulators"):
 //! `POST /v1/auth` (client id + secret → bearer token with `expires_in`) and
 //! `GET /v1/company/employees` (`limit`, `offset`, `updated_since`, `email`),
 //! answering `{success, metadata, offset, limit, data: [{type: "Employee",
@@ -24,7 +25,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{parse_timestamp_ms, serve_on, Fault, Faults};
+use super::{now_ms, parse_timestamp_ms, serve_on, Fault, Faults};
 
 /// One employee as the emulator stores it.
 #[derive(Debug, Clone)]
@@ -266,10 +267,6 @@ impl Inner {
             json.to_string()
         })
     }
-}
-
-fn now_ms() -> u64 {
-    hrsync_model::clock::now_ms().max(0) as u64
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
