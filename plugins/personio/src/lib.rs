@@ -341,6 +341,36 @@ struct Record<'a> {
     attributes: Option<Attributes<'a>>,
 }
 
+/// The visitor methods of the JSON shapes a type does not read: each is
+/// consumed and yields `$value`, so one odd attribute never makes a page
+/// unreadable.
+macro_rules! other_shapes {
+    ($de:lifetime, $value:expr) => {
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_seq<A: SeqAccess<$de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok($value)
+        }
+    };
+}
+
 /// A scalar value; anything else (objects, lists, booleans) reads as
 /// `Other`, so one odd attribute never makes a page unreadable.
 enum Scalar<'a> {
@@ -451,28 +481,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Named<'a> {
                 }
                 Ok(Named(name.map(Cow::Owned)))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Named(None))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(Named(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Named(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Named(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Named(None))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Named(None))
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(Named(None))
-            }
+            other_shapes!('de, Named(None));
         }
         deserializer.deserialize_any(Visit(std::marker::PhantomData))
     }
@@ -500,9 +509,9 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Wrapped<T> {
                 }
                 Ok(Wrapped(value))
             }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(Wrapped(None))
-            }
+            // Not an attribute object (`"first_name": "Anna"`, a list, a
+            // number): no value, and the rest of the record still reads.
+            other_shapes!('de, Wrapped(None));
         }
         deserializer.deserialize_any(Visit(std::marker::PhantomData))
     }
@@ -542,15 +551,43 @@ impl<'de: 'a, 'a> Deserialize<'de> for Attributes<'a> {
                 }
                 Ok(attributes)
             }
+            // Not an object (`[]` for an empty one, say): no attributes;
+            // the record is rejected for what it lacks, not the page.
+            other_shapes!('de, Attributes::default());
         }
-        deserializer.deserialize_map(Visit(std::marker::PhantomData))
+        deserializer.deserialize_any(Visit(std::marker::PhantomData))
     }
 }
 
-#[derive(Deserialize)]
+/// The supervisor's `value`: `{type: Employee, attributes: {...}}`; any
+/// other shape is no supervisor.
 struct SupervisorValue<'a> {
-    #[serde(borrow, default)]
     attributes: Option<Attributes<'a>>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for SupervisorValue<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Visit<'a> {
+            type Value = SupervisorValue<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut attributes = None;
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    if key == "attributes" {
+                        attributes = Some(map.next_value::<Attributes>()?);
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(SupervisorValue { attributes })
+            }
+            other_shapes!('de, SupervisorValue { attributes: None });
+        }
+        deserializer.deserialize_any(Visit(std::marker::PhantomData))
+    }
 }
 
 fn text_of(scalar: &Scalar<'_>) -> Option<String> {
@@ -766,3 +803,529 @@ fn typed(kind: &str, raw: Raw<'_>) -> Option<AttributeValue> {
 }
 
 export_source!(Personio);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Map};
+
+    /// `{label, value, type, universal_id}` as Personio sends every attribute.
+    fn attr(label: &str, value: Value, kind: &str) -> Value {
+        json!({ "label": label, "value": value, "type": kind, "universal_id": null })
+    }
+
+    /// A complete, valid employee; tests change or remove single attributes.
+    fn base() -> Map<String, Value> {
+        let mut attributes = Map::new();
+        attributes.insert("id".into(), attr("ID", json!(42), "integer"));
+        attributes.insert("first_name".into(), attr("First name", json!("Jürgen"), "standard"));
+        attributes.insert(
+            "last_name".into(),
+            attr("Last name", json!("Müller-Lüdenscheidt"), "standard"),
+        );
+        attributes.insert(
+            "email".into(),
+            attr("Email", json!("  Juergen.Mueller@Example.COM "), "standard"),
+        );
+        attributes.insert("status".into(), attr("Status", json!("active"), "standard"));
+        attributes
+    }
+
+    fn decode_json(text: &str) -> Result<Employee, RejectedRecord> {
+        let body: EmployeesBody<'_> = serde_json::from_str(text).expect("the page parses");
+        assert_eq!(body.data.len(), 1);
+        employee(body.data.into_iter().next().expect("one record"))
+    }
+
+    fn decode(attributes: Map<String, Value>) -> Result<Employee, RejectedRecord> {
+        decode_json(&json!({ "data": [{ "type": "Employee", "attributes": attributes }] }).to_string())
+    }
+
+    fn decoded(attributes: Map<String, Value>) -> Employee {
+        match decode(attributes) {
+            Ok(employee) => employee,
+            Err(reject) => panic!("rejected: {} ({:?})", reject.reason, reject.hr_id),
+        }
+    }
+
+    fn rejected(attributes: Map<String, Value>) -> RejectedRecord {
+        match decode(attributes) {
+            Ok(employee) => panic!(
+                "decoded {} {} instead of rejecting",
+                employee.first_name, employee.last_name
+            ),
+            Err(reject) => reject,
+        }
+    }
+
+    fn custom<'a>(employee: &'a Employee, name: &str) -> Option<&'a AttributeValue> {
+        employee.custom.iter().find(|a| a.name == name).map(|a| &a.value)
+    }
+
+    fn text_value(value: Option<&AttributeValue>) -> Option<&str> {
+        match value {
+            Some(AttributeValue::Text(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn standard_attributes_fill_the_canonical_employee_with_umlauts_intact() {
+        let mut attributes = base();
+        attributes.insert(
+            "preferred_name".into(),
+            attr("Preferred name", json!(" Jürgi "), "standard"),
+        );
+        attributes.insert("position".into(), attr("Position", json!("Leiter Einkauf"), "standard"));
+        attributes.insert(
+            "employment_type".into(),
+            attr("Employment type", json!("internal"), "standard"),
+        );
+        attributes.insert("gender".into(), attr("Gender", json!("male"), "standard"));
+        let employee = decoded(attributes);
+        assert_eq!(employee.hr_id, "42");
+        assert_eq!(employee.first_name, "Jürgen");
+        assert_eq!(employee.last_name, "Müller-Lüdenscheidt");
+        assert_eq!(employee.preferred_name.as_deref(), Some("Jürgi"));
+        assert_eq!(employee.job_title.as_deref(), Some("Leiter Einkauf"));
+        assert_eq!(employee.employment_type.as_deref(), Some("internal"));
+        assert_eq!(employee.gender.as_deref(), Some("male"));
+        assert!(matches!(employee.status, EmployeeStatus::Active));
+        assert!(employee.supervisor.is_none());
+        assert!(employee.custom.is_empty());
+    }
+
+    #[test]
+    fn email_is_trimmed_and_lowercased_and_an_empty_one_is_none() {
+        assert_eq!(decoded(base()).email.as_deref(), Some("juergen.mueller@example.com"));
+        let mut blank = base();
+        blank.insert("email".into(), attr("Email", json!("   "), "standard"));
+        assert_eq!(decoded(blank).email, None);
+        let mut null = base();
+        null.insert("email".into(), attr("Email", Value::Null, "standard"));
+        assert_eq!(decoded(null).email, None);
+        let mut missing = base();
+        missing.remove("email");
+        assert_eq!(decoded(missing).email, None);
+    }
+
+    #[test]
+    fn each_personio_status_maps_to_the_canonical_status() {
+        for (personio, expected) in [
+            ("onboarding", EmployeeStatus::Onboarding),
+            ("active", EmployeeStatus::Active),
+            ("leave", EmployeeStatus::Leave),
+            ("inactive", EmployeeStatus::Inactive),
+        ] {
+            let mut attributes = base();
+            attributes.insert("status".into(), attr("Status", json!(personio), "standard"));
+            assert_eq!(
+                decoded(attributes).status.as_str(),
+                expected.as_str(),
+                "status {personio}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_or_missing_status_rejects_the_record_with_its_id() {
+        let mut unknown = base();
+        unknown.insert("status".into(), attr("Status", json!("Active"), "standard"));
+        let reject = rejected(unknown);
+        assert_eq!(reject.hr_id.as_deref(), Some("42"));
+        assert_eq!(reject.reason, "unknown status `Active`");
+
+        let mut missing = base();
+        missing.remove("status");
+        let reject = rejected(missing);
+        assert_eq!(reject.hr_id.as_deref(), Some("42"));
+        assert_eq!(reject.reason, "no status");
+    }
+
+    #[test]
+    fn records_without_id_names_or_attributes_are_rejected_with_a_reason() {
+        let mut no_id = base();
+        no_id.remove("id");
+        let reject = rejected(no_id);
+        assert_eq!(reject.hr_id, None);
+        assert_eq!(reject.reason, "record has no id");
+
+        let mut blank_first = base();
+        blank_first.insert("first_name".into(), attr("First name", json!("  "), "standard"));
+        let reject = rejected(blank_first);
+        assert_eq!(reject.hr_id.as_deref(), Some("42"));
+        assert_eq!(reject.reason, "no first name");
+
+        let mut no_last = base();
+        no_last.remove("last_name");
+        assert_eq!(rejected(no_last).reason, "no last name");
+
+        let reject = decode_json(r#"{"data":[{"type":"Employee"}]}"#)
+            .err()
+            .expect("rejected");
+        assert_eq!(reject.hr_id, None);
+        assert_eq!(reject.reason, "record has no attributes object");
+    }
+
+    #[test]
+    fn string_ids_are_trimmed_and_kept_as_text() {
+        let mut attributes = base();
+        attributes.insert("id".into(), attr("ID", json!(" 0815 "), "standard"));
+        assert_eq!(decoded(attributes).hr_id, "0815");
+    }
+
+    #[test]
+    fn department_team_and_office_are_the_names_of_their_objects() {
+        let mut attributes = base();
+        attributes.insert(
+            "department".into(),
+            attr(
+                "Department",
+                json!({ "type": "Department", "attributes": { "id": 7, "name": "Vertrieb Süd" } }),
+                "standard",
+            ),
+        );
+        // A bare `{name}` object, padded.
+        attributes.insert(
+            "office".into(),
+            attr("Office", json!({ "name": "  Köln " }), "standard"),
+        );
+        attributes.insert("team".into(), attr("Team", Value::Null, "standard"));
+        let employee = decoded(attributes);
+        assert_eq!(employee.department.as_deref(), Some("Vertrieb Süd"));
+        assert_eq!(employee.office.as_deref(), Some("Köln"));
+        assert_eq!(employee.team, None);
+    }
+
+    #[test]
+    fn named_objects_without_a_usable_name_give_no_value() {
+        let mut attributes = base();
+        attributes.insert(
+            "department".into(),
+            attr(
+                "Department",
+                json!({ "type": "Department", "attributes": { "id": 7, "name": "" } }),
+                "standard",
+            ),
+        );
+        attributes.insert("office".into(), attr("Office", json!("Berlin"), "standard"));
+        attributes.insert("team".into(), attr("Team", json!([{ "name": "A" }]), "standard"));
+        let employee = decoded(attributes);
+        assert_eq!(employee.department, None);
+        assert_eq!(employee.office, None, "a bare string is not a named object");
+        assert_eq!(employee.team, None);
+    }
+
+    #[test]
+    fn dates_keep_the_calendar_day_as_written_without_a_time_zone_shift() {
+        let mut attributes = base();
+        attributes.insert(
+            "hire_date".into(),
+            attr("Hire date", json!("2021-04-01T00:00:00+01:00"), "date"),
+        );
+        attributes.insert(
+            "termination_date".into(),
+            attr("Termination date", json!("2026-12-31"), "date"),
+        );
+        let employee = decoded(attributes);
+        assert_eq!(employee.hire_date.as_deref(), Some("2021-04-01"));
+        assert_eq!(employee.termination_date.as_deref(), Some("2026-12-31"));
+    }
+
+    #[test]
+    fn empty_or_non_iso_standard_dates_are_none() {
+        let mut attributes = base();
+        attributes.insert("hire_date".into(), attr("Hire date", json!(""), "date"));
+        attributes.insert(
+            "termination_date".into(),
+            attr("Termination date", json!("31.12.2026"), "date"),
+        );
+        let employee = decoded(attributes);
+        assert_eq!(employee.hire_date, None);
+        assert_eq!(employee.termination_date, None);
+    }
+
+    #[test]
+    fn preferred_language_wins_over_language() {
+        let mut both = base();
+        both.insert(
+            "preferred_language".into(),
+            attr("Preferred language", json!("de"), "standard"),
+        );
+        both.insert("language".into(), attr("Language", json!("en"), "standard"));
+        assert_eq!(decoded(both).language.as_deref(), Some("de"));
+
+        let mut only_language = base();
+        only_language.insert(
+            "preferred_language".into(),
+            attr("Preferred language", json!(" "), "standard"),
+        );
+        only_language.insert("language".into(), attr("Language", json!("en-GB"), "standard"));
+        assert_eq!(decoded(only_language).language.as_deref(), Some("en-GB"));
+    }
+
+    #[test]
+    fn supervisor_object_becomes_a_person_ref_with_trimmed_fields() {
+        let mut attributes = base();
+        attributes.insert(
+            "supervisor".into(),
+            attr(
+                "Supervisor",
+                json!({ "type": "Employee", "attributes": {
+                    "id": attr("ID", json!(7), "integer"),
+                    "first_name": attr("First name", json!(" Zoë "), "standard"),
+                    "last_name": attr("Last name", json!("Öztürk"), "standard"),
+                    "email": attr("Email", json!(" zoe.oeztuerk@example.com "), "standard"),
+                } }),
+                "standard",
+            ),
+        );
+        let employee = decoded(attributes);
+        let supervisor = employee.supervisor.expect("a supervisor");
+        assert_eq!(supervisor.hr_id, "7");
+        assert_eq!(supervisor.first_name.as_deref(), Some("Zoë"));
+        assert_eq!(supervisor.last_name.as_deref(), Some("Öztürk"));
+        assert_eq!(supervisor.email.as_deref(), Some("zoe.oeztuerk@example.com"));
+        assert!(employee.custom.iter().all(|a| a.name != "supervisor"));
+    }
+
+    #[test]
+    fn supervisor_that_is_null_an_empty_list_or_has_no_id_gives_no_supervisor() {
+        for value in [
+            Value::Null,
+            json!([]),
+            json!({ "type": "Employee", "attributes": { "first_name": attr("First name", json!("Zoë"), "standard") } }),
+            json!({ "type": "Employee" }),
+        ] {
+            let mut attributes = base();
+            attributes.insert("supervisor".into(), attr("Supervisor", value.clone(), "standard"));
+            let employee = decoded(attributes);
+            assert!(employee.supervisor.is_none(), "supervisor value {value}");
+        }
+    }
+
+    #[test]
+    fn dynamic_and_other_attributes_become_custom_attributes_named_by_key_and_sorted() {
+        let mut attributes = base();
+        attributes.insert(
+            "dynamic_87541".into(),
+            attr("Kostenstelle", json!("KST 4711 – Süd"), "standard"),
+        );
+        attributes.insert(
+            "dynamic_1200".into(),
+            attr("Probezeit bis", json!("2024-02-29T00:00:00+01:00"), "date"),
+        );
+        attributes.insert("fix_salary".into(), attr("Fix salary", json!(3000), "decimal"));
+        attributes.insert("dynamic_55".into(), attr("Stunden", json!(40), "integer"));
+        attributes.insert("dynamic_56".into(), attr("Faktor", json!(0.75), "decimal"));
+        attributes.insert("dynamic_57".into(), attr("Dienstwagen", json!(true), "standard"));
+        let employee = decoded(attributes);
+        let names: Vec<&str> = employee.custom.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "dynamic_1200",
+                "dynamic_55",
+                "dynamic_56",
+                "dynamic_57",
+                "dynamic_87541",
+                "fix_salary"
+            ]
+        );
+        assert_eq!(text_value(custom(&employee, "dynamic_87541")), Some("KST 4711 – Süd"));
+        assert!(matches!(custom(&employee, "dynamic_1200"), Some(AttributeValue::Date(d)) if d == "2024-02-29"));
+        assert!(matches!(custom(&employee, "fix_salary"), Some(AttributeValue::Decimal(d)) if *d == 3000.0));
+        assert!(matches!(
+            custom(&employee, "dynamic_55"),
+            Some(AttributeValue::Integer(40))
+        ));
+        assert!(matches!(custom(&employee, "dynamic_56"), Some(AttributeValue::Decimal(d)) if *d == 0.75));
+        assert!(matches!(
+            custom(&employee, "dynamic_57"),
+            Some(AttributeValue::Boolean(true))
+        ));
+    }
+
+    #[test]
+    fn custom_date_that_is_not_iso_is_kept_as_written() {
+        let mut attributes = base();
+        attributes.insert("dynamic_9".into(), attr("Stichtag", json!("29.02.2024"), "date"));
+        let employee = decoded(attributes);
+        assert!(matches!(custom(&employee, "dynamic_9"), Some(AttributeValue::Date(d)) if d == "29.02.2024"));
+    }
+
+    #[test]
+    fn custom_objects_become_their_name_and_lists_become_text_lists() {
+        let mut attributes = base();
+        attributes.insert(
+            "cost_centers".into(),
+            attr(
+                "Cost center",
+                json!([
+                    { "type": "CostCenter", "attributes": { "id": 1, "name": "Cost center 1", "percentage": 60 } },
+                    { "type": "CostCenter", "attributes": { "id": 2, "name": "Kostenstelle Ü", "percentage": 40 } },
+                ]),
+                "standard",
+            ),
+        );
+        attributes.insert(
+            "subcompany".into(),
+            attr(
+                "Subcompany",
+                json!({ "type": "Subcompany", "attributes": { "id": 3, "name": "Acme GmbH" } }),
+                "standard",
+            ),
+        );
+        attributes.insert(
+            "dynamic_77".into(),
+            attr("Sprachen", json!(["Deutsch", "Français"]), "multiselect"),
+        );
+        let employee = decoded(attributes);
+        assert!(matches!(
+            custom(&employee, "cost_centers"),
+            Some(AttributeValue::TextList(items)) if items == &["Cost center 1", "Kostenstelle Ü"]
+        ));
+        assert_eq!(text_value(custom(&employee, "subcompany")), Some("Acme GmbH"));
+        assert!(matches!(
+            custom(&employee, "dynamic_77"),
+            Some(AttributeValue::TextList(items)) if items == &["Deutsch", "Français"]
+        ));
+    }
+
+    #[test]
+    fn empty_custom_values_are_left_out() {
+        let mut attributes = base();
+        attributes.insert("dynamic_1".into(), attr("Null", Value::Null, "standard"));
+        attributes.insert("dynamic_2".into(), attr("Empty", json!(""), "standard"));
+        attributes.insert("dynamic_3".into(), attr("Blank", json!("   "), "standard"));
+        attributes.insert("dynamic_4".into(), attr("No items", json!([]), "standard"));
+        attributes.insert(
+            "dynamic_5".into(),
+            attr(
+                "Nameless",
+                json!({ "type": "X", "attributes": { "id": 1 } }),
+                "standard",
+            ),
+        );
+        attributes.insert("dynamic_6".into(), attr("No value", Value::Null, "date"));
+        attributes.insert(
+            "dynamic_7".into(),
+            json!({ "label": "value key missing", "type": "standard" }),
+        );
+        attributes.insert("dynamic_8".into(), Value::Null);
+        attributes.insert("dynamic_9".into(), json!("not an attribute object"));
+        let employee = decoded(attributes);
+        assert!(employee.custom.is_empty(), "{:?}", employee.custom);
+    }
+
+    #[test]
+    fn custom_integer_typed_decimal_becomes_decimal_and_untyped_defaults_to_standard() {
+        let mut attributes = base();
+        attributes.insert("dynamic_1".into(), attr("Gehalt", json!(52000), "decimal"));
+        attributes.insert(
+            "dynamic_2".into(),
+            json!({ "label": "Ohne Typ", "value": "2024-01-01" }),
+        );
+        let employee = decoded(attributes);
+        assert!(matches!(custom(&employee, "dynamic_1"), Some(AttributeValue::Decimal(d)) if *d == 52000.0));
+        // Without a `type` the value is not read as a date.
+        assert_eq!(text_value(custom(&employee, "dynamic_2")), Some("2024-01-01"));
+    }
+
+    #[test]
+    fn odd_values_of_standard_attributes_read_as_empty_without_rejecting_the_record() {
+        let mut attributes = base();
+        attributes.insert("gender".into(), attr("Gender", json!(true), "standard"));
+        attributes.insert("position".into(), attr("Position", json!(["a", "b"]), "standard"));
+        attributes.insert(
+            "employment_type".into(),
+            attr("Employment type", json!({ "x": 1 }), "standard"),
+        );
+        let employee = decoded(attributes);
+        assert_eq!(employee.gender, None);
+        assert_eq!(employee.job_title, None);
+        assert_eq!(employee.employment_type, None);
+    }
+
+    #[test]
+    fn escaped_json_strings_decode_like_plain_ones() {
+        let page = r#"{"data":[{"type":"Employee","attributes":{
+            "id":{"label":"ID","value":"7\u00e4","type":"standard"},
+            "first_name":{"label":"First name","value":"Ren\u00e9e \"Ren\"","type":"standard"},
+            "last_name":{"label":"Last name","value":"O'Neil \\ M\u00fcller","type":"standard"},
+            "status":{"label":"Status","value":"active","type":"standard"},
+            "department":{"label":"Department","value":{"type":"Department","attributes":{"id":1,"name":"F\u00fc\"r\""}},"type":"standard"},
+            "dynamic_3":{"label":"Notiz","value":"Zeile 1\nZeile \u00fc","type":"standard"}
+        }}]}"#;
+        let employee = decode_json(page).ok().expect("decoded");
+        assert_eq!(employee.hr_id, "7ä");
+        assert_eq!(employee.first_name, "Renée \"Ren\"");
+        assert_eq!(employee.last_name, "O'Neil \\ Müller");
+        assert_eq!(employee.department.as_deref(), Some("Fü\"r\""));
+        assert_eq!(text_value(custom(&employee, "dynamic_3")), Some("Zeile 1\nZeile ü"));
+    }
+
+    #[test]
+    fn a_page_with_a_bad_record_still_decodes_the_others_and_reads_metadata() {
+        let good = base();
+        let mut bad = base();
+        bad.insert("status".into(), attr("Status", json!("retired"), "standard"));
+        let page = json!({
+            "success": true,
+            "metadata": { "total_elements": 3, "current_page": 0, "total_pages": 2 },
+            "offset": 0,
+            "limit": 2,
+            "data": [
+                { "type": "Employee", "attributes": good },
+                { "type": "Employee", "attributes": bad },
+            ]
+        })
+        .to_string();
+        let body: EmployeesBody<'_> = serde_json::from_str(&page).expect("the page parses");
+        let metadata = body.metadata.as_ref().expect("metadata");
+        assert_eq!((metadata.current_page, metadata.total_pages), (Some(0), Some(2)));
+        let results: Vec<_> = body.data.into_iter().map(employee).collect();
+        assert!(results[0].is_ok());
+        assert_eq!(
+            results[1].as_ref().err().map(|r| r.reason.as_str()),
+            Some("unknown status `retired`")
+        );
+    }
+
+    #[test]
+    fn attributes_of_an_unexpected_shape_cost_their_value_or_their_record_never_the_page() {
+        let good = base();
+        // A standard attribute that is a bare string, a named one that is a
+        // list, a supervisor whose value is text: the record still reads,
+        // without those values.
+        let mut odd = base();
+        odd.insert("position".into(), json!("Leiterin"));
+        odd.insert("team".into(), json!([]));
+        odd.insert("supervisor".into(), attr("Supervisor", json!(""), "standard"));
+        let page = json!({
+            "success": true,
+            "data": [
+                { "type": "Employee", "attributes": good },
+                { "type": "Employee", "attributes": odd },
+                // An empty attributes object sent as a list: that record
+                // is rejected, the others are not.
+                { "type": "Employee", "attributes": [] },
+                { "type": "Employee", "attributes": "none" },
+            ]
+        })
+        .to_string();
+        let body: EmployeesBody<'_> = serde_json::from_str(&page).expect("the page parses");
+        let results: Vec<_> = body.data.into_iter().map(employee).collect();
+        assert_eq!(results.len(), 4);
+        assert!(results[0].is_ok());
+        let odd = results[1].as_ref().expect("the odd record reads");
+        assert_eq!((odd.job_title.as_deref(), odd.team.as_deref()), (None, None));
+        assert!(odd.supervisor.is_none());
+        for rejected in &results[2..] {
+            assert_eq!(
+                rejected.as_ref().err().map(|r| r.reason.as_str()),
+                Some("record has no id")
+            );
+        }
+    }
+}

@@ -312,6 +312,16 @@ fn steps(changes: Vec<Change>) -> Vec<Step> {
     steps
 }
 
+/// The SCIM filter that finds a user by `userName`: the name is a string in
+/// the filter grammar of RFC 7644 (JSON string rules), so backslashes are escaped before quotes — a
+/// user name cannot end the string and add a clause of its own.
+fn user_name_filter(user_name: &str) -> String {
+    format!(
+        "userName eq \"{}\"",
+        user_name.replace('\\', "\\\\").replace('"', "\\\"")
+    )
+}
+
 /// A bulk answer's status: `"201"` as the RFC writes it, or a number.
 fn bulk_status(answer: &Value) -> u16 {
     match &answer["status"] {
@@ -359,8 +369,10 @@ impl Scim {
     }
 
     fn find_user_id(&self, user_name: &str) -> Result<Option<String>, PluginError> {
-        let filter = format!("userName eq \"{}\"", user_name.replace('"', "\\\""));
-        let url = self.url(&format!("/Users?filter={}", percent_encode(&filter)));
+        let url = self.url(&format!(
+            "/Users?filter={}",
+            percent_encode(&user_name_filter(user_name))
+        ));
         let body: Value = self.send(Request::get(&url))?.error_for_status()?.json()?;
         Ok(body["Resources"][0]["id"].as_str().map(str::to_string))
     }
@@ -773,3 +785,542 @@ impl Target for Scim {
 }
 
 export_target!(Scim);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hrsync_sdk::{AccountUpdate, FieldChange};
+
+    fn draft(attributes: Vec<(&str, &str)>) -> AccountDraft {
+        AccountDraft {
+            external_id: "hr-42".into(),
+            user_name: "juergen.mueller@example.com".into(),
+            email: Some("juergen.mueller@example.com".into()),
+            first_name: "Jürgen".into(),
+            last_name: "Müller".into(),
+            attributes: attributes
+                .into_iter()
+                .map(|(name, value)| Attribute {
+                    name: name.into(),
+                    value: AttributeValue::Text(value.into()),
+                })
+                .collect(),
+            invite: false,
+        }
+    }
+
+    fn sent(step: Step) -> Operation {
+        match step {
+            Step::Send(operation) => operation,
+            Step::Done(outcome) => panic!("expected a request, got {outcome:?}"),
+        }
+    }
+
+    fn done(step: Step) -> Result<Applied, PluginError> {
+        match step {
+            Step::Done(outcome) => outcome,
+            Step::Send(operation) => panic!("expected no request, got {} {}", operation.method, operation.path),
+        }
+    }
+
+    fn invalid(error: PluginError) -> (String, String) {
+        match error {
+            PluginError::InvalidInput(invalid) => (invalid.field, invalid.message),
+            other => panic!("expected invalid input, got {other:?}"),
+        }
+    }
+
+    fn update(id: &str, changes: Vec<(&str, Option<AttributeValue>)>) -> Change {
+        Change::UpdateAccount(AccountUpdate {
+            id: id.into(),
+            changes: changes
+                .into_iter()
+                .map(|(field, after)| FieldChange {
+                    field: field.into(),
+                    before: None,
+                    after,
+                })
+                .collect(),
+        })
+    }
+
+    fn member(team: &str, account: &str) -> Membership {
+        Membership {
+            team_id: team.into(),
+            account_id: account.into(),
+        }
+    }
+
+    fn user(value: Value) -> Option<Account> {
+        account(serde_json::from_value(value).expect("a SCIM user"))
+    }
+
+    fn attribute<'a>(account: &'a Account, name: &str) -> Option<&'a str> {
+        account
+            .attributes
+            .iter()
+            .find(|a| a.name == name)
+            .and_then(|a| match &a.value {
+                AttributeValue::Text(text) => Some(text.as_str()),
+                _ => None,
+            })
+    }
+
+    #[test]
+    fn user_name_filter_quotes_the_user_name_and_escapes_backslashes_and_quotes() {
+        assert_eq!(
+            user_name_filter("anna@example.com"),
+            r#"userName eq "anna@example.com""#
+        );
+        assert_eq!(user_name_filter(r#"o"brien"#), r#"userName eq "o\"brien""#);
+        assert_eq!(user_name_filter(r#""""#), r#"userName eq "\"\"""#);
+        assert_eq!(user_name_filter("jürgen müller"), r#"userName eq "jürgen müller""#);
+        assert_eq!(user_name_filter(""), r#"userName eq """#);
+        // A trailing backslash cannot escape the closing quote, and a name
+        // made to close the string and add `or userName pr` stays one string.
+        assert_eq!(user_name_filter(r"a\"), r#"userName eq "a\\""#);
+        assert_eq!(
+            user_name_filter(r#"x\" or userName pr or userName eq ""#),
+            r#"userName eq "x\\\" or userName pr or userName eq \"""#
+        );
+    }
+
+    #[test]
+    fn scim_path_maps_core_fields_and_enterprise_attributes() {
+        for (field, path) in [
+            ("first_name", "name.givenName"),
+            ("last_name", "name.familyName"),
+            ("user_name", "userName"),
+            ("external_id", "externalId"),
+            ("email", "emails"),
+            ("title", "title"),
+            ("display_name", "displayName"),
+            (
+                "department",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+            ),
+            (
+                "employee_number",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
+            ),
+            (
+                "cost_center",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter",
+            ),
+        ] {
+            assert_eq!(scim_path(field).ok(), Some(path), "field {field}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_attribute_is_invalid_input_naming_it_and_the_known_ones() {
+        let (field, message) = invalid(scim_path("Department").expect_err("unknown"));
+        assert_eq!(field, "Department");
+        assert!(message.starts_with("this SCIM target has no attribute `Department`; known: title, display_name"));
+        assert!(message.ends_with("organization, division"), "{message}");
+    }
+
+    #[test]
+    fn put_sets_nested_and_enterprise_paths() {
+        let mut object = json!({ "name": { "givenName": "A" } });
+        put(&mut object, "name.familyName", json!("Öz"));
+        put(&mut object, "title", json!("CTO"));
+        put(&mut object, &format!("{ENTERPRISE}:department"), json!("Vertrieb"));
+        assert_eq!(
+            object,
+            json!({
+                "name": { "givenName": "A", "familyName": "Öz" },
+                "title": "CTO",
+                ENTERPRISE: { "department": "Vertrieb" },
+            })
+        );
+    }
+
+    #[test]
+    fn a_new_account_becomes_a_scim_user_with_enterprise_attributes() {
+        let operation = sent(step(Change::CreateAccount(draft(vec![
+            ("title", "Leiterin \"Einkauf\""),
+            ("department", "Vertrieb Süd"),
+            ("employee_number", "0815"),
+        ]))));
+        assert_eq!(operation.method, "POST");
+        assert_eq!(operation.path, "/Users");
+        assert_eq!(operation.covers, 1);
+        assert_eq!(operation.creates_user.as_deref(), Some("juergen.mueller@example.com"));
+        assert_eq!(
+            operation.data.expect("a body"),
+            json!({
+                "schemas": [USER, ENTERPRISE],
+                "userName": "juergen.mueller@example.com",
+                "externalId": "hr-42",
+                "name": { "givenName": "Jürgen", "familyName": "Müller" },
+                "active": true,
+                "emails": [{ "value": "juergen.mueller@example.com", "type": "work", "primary": true }],
+                "title": "Leiterin \"Einkauf\"",
+                ENTERPRISE: { "department": "Vertrieb Süd", "employeeNumber": "0815" },
+            })
+        );
+    }
+
+    #[test]
+    fn a_new_account_without_email_has_no_emails_and_typed_values_go_out_as_text() {
+        let mut draft = draft(vec![]);
+        draft.email = None;
+        draft.attributes = vec![
+            Attribute {
+                name: "employee_number".into(),
+                value: AttributeValue::Integer(4711),
+            },
+            Attribute {
+                name: "user_type".into(),
+                value: AttributeValue::Boolean(true),
+            },
+            Attribute {
+                name: "nick_name".into(),
+                value: AttributeValue::TextList(vec!["a".into(), "b".into()]),
+            },
+        ];
+        let user = user_resource(&draft).expect("a user");
+        assert!(user.get("emails").is_none());
+        assert_eq!(user[ENTERPRISE]["employeeNumber"], json!("4711"));
+        assert_eq!(user["userType"], json!("true"));
+        assert_eq!(user["nickName"], json!("a, b"));
+    }
+
+    #[test]
+    fn a_new_account_with_an_unknown_attribute_fails_without_a_request() {
+        let outcome = done(step(Change::CreateAccount(draft(vec![("shoe_size", "44")]))));
+        let (field, _) = invalid(outcome.expect_err("refused"));
+        assert_eq!(field, "shoe_size");
+    }
+
+    #[test]
+    fn an_update_replaces_changed_fields_and_removes_cleared_ones() {
+        let operation = sent(step(update(
+            "u-1",
+            vec![
+                ("title", Some(AttributeValue::Text("CTO".into()))),
+                ("department", None),
+                ("email", Some(AttributeValue::Text("neu@example.com".into()))),
+                ("first_name", Some(AttributeValue::Text("Zoë".into()))),
+            ],
+        )));
+        assert_eq!(
+            (operation.method, operation.path.as_str(), operation.covers),
+            ("PATCH", "/Users/u-1", 1)
+        );
+        assert_eq!(
+            operation.data.expect("a body"),
+            json!({ "schemas": [PATCH_OP], "Operations": [
+                { "op": "replace", "path": "title", "value": "CTO" },
+                { "op": "remove", "path": format!("{ENTERPRISE}:department") },
+                { "op": "replace", "path": "emails", "value": [{ "value": "neu@example.com", "type": "work", "primary": true }] },
+                { "op": "replace", "path": "name.givenName", "value": "Zoë" },
+            ] })
+        );
+    }
+
+    #[test]
+    fn an_update_without_changes_needs_no_request_and_one_with_an_unknown_field_fails() {
+        assert!(done(step(update("u-1", vec![]))).expect("applied").id.is_none());
+        let outcome = done(step(update(
+            "u-1",
+            vec![
+                ("title", Some(AttributeValue::Text("CTO".into()))),
+                ("favourite_colour", None),
+            ],
+        )));
+        assert_eq!(invalid(outcome.expect_err("refused")).0, "favourite_colour");
+    }
+
+    #[test]
+    fn deactivation_and_reactivation_patch_active() {
+        for (change, active) in [
+            (Change::DeactivateAccount("u-1".into()), false),
+            (Change::ReactivateAccount("u-1".into()), true),
+        ] {
+            let operation = sent(step(change));
+            assert_eq!((operation.method, operation.path.as_str()), ("PATCH", "/Users/u-1"));
+            assert_eq!(
+                operation.data.expect("a body")["Operations"],
+                json!([{ "op": "replace", "path": "active", "value": active }])
+            );
+        }
+    }
+
+    #[test]
+    fn invitations_are_unsupported() {
+        let outcome = done(step(Change::Invite("u-1".into())));
+        assert!(matches!(outcome, Err(PluginError::Unsupported(m)) if m.contains("no invitations")));
+    }
+
+    #[test]
+    fn manager_links_replace_or_remove_the_enterprise_manager() {
+        let link = sent(step(Change::LinkManager(ManagerLink {
+            account_id: "u-1".into(),
+            manager_id: Some("u-9".into()),
+        })));
+        assert_eq!(link.path, "/Users/u-1");
+        assert_eq!(
+            link.data.expect("a body")["Operations"],
+            json!([{ "op": "replace", "path": format!("{ENTERPRISE}:manager"), "value": { "value": "u-9" } }])
+        );
+        let unlink = sent(step(Change::LinkManager(ManagerLink {
+            account_id: "u-1".into(),
+            manager_id: None,
+        })));
+        assert_eq!(
+            unlink.data.expect("a body")["Operations"],
+            json!([{ "op": "remove", "path": format!("{ENTERPRISE}:manager") }])
+        );
+    }
+
+    #[test]
+    fn teams_are_created_with_an_optional_external_id_and_renamed_by_patch() {
+        let create = sent(step(Change::CreateTeam(TeamDraft {
+            name: "Abteilung Vertrieb Süd".into(),
+            external_id: Some("team-1".into()),
+        })));
+        assert_eq!((create.method, create.path.as_str()), ("POST", "/Groups"));
+        assert!(
+            create.creates_user.is_none(),
+            "a team create does not look users up on 409"
+        );
+        assert_eq!(
+            create.data.expect("a body"),
+            json!({ "schemas": [GROUP], "displayName": "Abteilung Vertrieb Süd", "members": [], "externalId": "team-1" })
+        );
+        let plain = sent(step(Change::CreateTeam(TeamDraft {
+            name: "X".into(),
+            external_id: None,
+        })));
+        assert!(plain.data.expect("a body").get("externalId").is_none());
+
+        let rename = sent(step(Change::RenameTeam(TeamRename {
+            id: "g-1".into(),
+            before: "Alt".into(),
+            after: "Neu \"Süd\"".into(),
+        })));
+        assert_eq!(rename.path, "/Groups/g-1");
+        assert_eq!(
+            rename.data.expect("a body")["Operations"],
+            json!([{ "op": "replace", "path": "displayName", "value": "Neu \"Süd\"" }])
+        );
+    }
+
+    #[test]
+    fn membership_operations_add_all_at_once_and_remove_one_by_one() {
+        let ids = vec!["u-1".to_string(), "u-2".to_string()];
+        assert_eq!(
+            membership_operations(true, &ids),
+            vec![json!({ "op": "add", "path": "members", "value": [{ "value": "u-1" }, { "value": "u-2" }] })]
+        );
+        assert_eq!(
+            membership_operations(false, &ids),
+            vec![
+                json!({ "op": "remove", "path": "members[value eq \"u-1\"]" }),
+                json!({ "op": "remove", "path": "members[value eq \"u-2\"]" }),
+            ]
+        );
+    }
+
+    #[test]
+    fn consecutive_membership_changes_of_one_team_become_one_patch() {
+        let steps = steps(vec![
+            Change::AddMember(member("g-1", "u-1")),
+            Change::AddMember(member("g-1", "u-2")),
+            Change::AddMember(member("g-1", "u-3")),
+            Change::AddMember(member("g-2", "u-1")),
+            Change::RemoveMember(member("g-2", "u-2")),
+            Change::RemoveMember(member("g-2", "u-3")),
+            Change::DeactivateAccount("u-4".into()),
+            Change::AddMember(member("g-1", "u-5")),
+        ]);
+        let summary: Vec<(String, usize, Value)> = steps
+            .into_iter()
+            .map(sent)
+            .map(|op| (op.path, op.covers, op.data.expect("a body")["Operations"].clone()))
+            .collect();
+        assert_eq!(summary.len(), 5);
+        assert_eq!((summary[0].0.as_str(), summary[0].1), ("/Groups/g-1", 3));
+        assert_eq!(
+            summary[0].2,
+            json!([{ "op": "add", "path": "members", "value": [{ "value": "u-1" }, { "value": "u-2" }, { "value": "u-3" }] }])
+        );
+        assert_eq!((summary[1].0.as_str(), summary[1].1), ("/Groups/g-2", 1));
+        assert_eq!((summary[2].0.as_str(), summary[2].1), ("/Groups/g-2", 2));
+        assert_eq!(summary[2].2.as_array().map(Vec::len), Some(2));
+        assert_eq!((summary[3].0.as_str(), summary[3].1), ("/Users/u-4", 1));
+        assert_eq!((summary[4].0.as_str(), summary[4].1), ("/Groups/g-1", 1));
+    }
+
+    #[test]
+    fn steps_cover_every_change_in_order_including_ones_done_without_a_request() {
+        let steps = steps(vec![
+            Change::Invite("u-1".into()),
+            Change::RemoveMember(member("g-1", "u-1")),
+            Change::RemoveMember(member("g-1", "u-2")),
+            update("u-3", vec![]),
+        ]);
+        let covered: usize = steps
+            .iter()
+            .map(|step| match step {
+                Step::Send(operation) => operation.covers,
+                Step::Done(_) => 1,
+            })
+            .sum();
+        assert_eq!(covered, 4);
+        assert_eq!(steps.len(), 3);
+        assert!(matches!(&steps[0], Step::Done(Err(PluginError::Unsupported(_)))));
+        assert!(matches!(&steps[2], Step::Done(Ok(Applied { id: None }))));
+    }
+
+    #[test]
+    fn bulk_status_reads_rfc_strings_and_numbers_and_defaults_to_500() {
+        for (answer, status) in [
+            (json!({ "status": "201" }), 201),
+            (json!({ "status": " 409 Conflict" }), 409),
+            (json!({ "status": 204 }), 204),
+            (json!({ "status": "20" }), 500),
+            (json!({ "status": "abc" }), 500),
+            (json!({ "status": 70000 }), 500),
+            (json!({ "status": null }), 500),
+            (json!({}), 500),
+        ] {
+            assert_eq!(bulk_status(&answer), status, "{answer}");
+        }
+    }
+
+    #[test]
+    fn a_scim_user_becomes_an_account_with_its_primary_email_and_enterprise_fields() {
+        let account = user(json!({
+            "schemas": [USER, ENTERPRISE],
+            "id": "u-1",
+            "externalId": "hr-42",
+            "userName": "zoe@example.com",
+            "name": { "givenName": "Zoë", "familyName": "Öztürk", "formatted": "Zoë Öztürk" },
+            "emails": [
+                { "value": "private@example.com", "type": "home" },
+                { "value": "zoe@example.com", "type": "work", "primary": true },
+            ],
+            "active": false,
+            "title": "Leiterin",
+            "displayName": "",
+            "userType": "Employee",
+            ENTERPRISE: {
+                "department": "Vertrieb Süd",
+                "employeeNumber": "0815",
+                "manager": { "value": "u-9", "displayName": "Boss" },
+            },
+            "meta": { "resourceType": "User" },
+        }))
+        .expect("an account");
+        assert_eq!(account.id, "u-1");
+        assert_eq!(account.external_id.as_deref(), Some("hr-42"));
+        assert_eq!(account.user_name, "zoe@example.com");
+        assert_eq!(account.email.as_deref(), Some("zoe@example.com"));
+        assert_eq!(account.first_name.as_deref(), Some("Zoë"));
+        assert_eq!(account.last_name.as_deref(), Some("Öztürk"));
+        assert!(!account.active);
+        assert_eq!(account.manager_id.as_deref(), Some("u-9"));
+        let names: Vec<&str> = account.attributes.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["title", "user_type", "department", "employee_number"],
+            "empty displayName left out"
+        );
+        assert_eq!(attribute(&account, "department"), Some("Vertrieb Süd"));
+    }
+
+    #[test]
+    fn a_minimal_scim_user_is_active_and_takes_its_first_email() {
+        let account = user(json!({
+            "id": "u-2",
+            "userName": "ann",
+            "emails": [{ "value": "a@example.com" }, { "value": "b@example.com" }],
+        }))
+        .expect("an account");
+        assert!(account.active);
+        assert_eq!(account.email.as_deref(), Some("a@example.com"));
+        assert_eq!(account.external_id, None);
+        assert_eq!((account.first_name, account.last_name), (None, None));
+        assert!(account.attributes.is_empty());
+        assert_eq!(account.manager_id, None);
+    }
+
+    #[test]
+    fn odd_attribute_values_of_a_scim_user_read_as_empty() {
+        let account = user(json!({
+            "id": "u-3",
+            "userName": 42,
+            "externalId": null,
+            "title": { "x": 1 },
+            "emails": [{ "value": 5, "primary": true }],
+            "name": { "givenName": ["A"], "familyName": "Lee" },
+            ENTERPRISE: { "department": 12, "manager": { "value": null } },
+        }))
+        .expect("an account");
+        assert_eq!(account.user_name, "");
+        assert_eq!(account.external_id, None);
+        assert_eq!(account.email, None);
+        assert_eq!(account.first_name, None);
+        assert_eq!(account.last_name.as_deref(), Some("Lee"));
+        assert!(account.attributes.is_empty());
+        assert_eq!(account.manager_id, None);
+    }
+
+    #[test]
+    fn a_scim_user_without_an_id_is_left_out() {
+        assert!(user(json!({ "userName": "ghost" })).is_none());
+    }
+
+    #[test]
+    fn a_scim_group_becomes_a_team_with_its_member_ids() {
+        let team = team(&json!({
+            "id": "g-1",
+            "displayName": "Abteilung Vertrieb Süd",
+            "externalId": "team-1",
+            "members": [{ "value": "u-1", "display": "Zoë" }, { "value": 7 }, { "value": "u-2" }],
+        }))
+        .expect("a team");
+        assert_eq!(team.id, "g-1");
+        assert_eq!(team.name, "Abteilung Vertrieb Süd");
+        assert_eq!(team.external_id.as_deref(), Some("team-1"));
+        assert_eq!(team.member_ids, ["u-1", "u-2"]);
+
+        let bare = super::team(&json!({ "id": "g-2" })).expect("a team");
+        assert_eq!(
+            (bare.name.as_str(), bare.external_id, bare.member_ids.len()),
+            ("", None, 0)
+        );
+        assert!(super::team(&json!({ "displayName": "no id" })).is_none());
+    }
+
+    #[test]
+    fn a_list_response_without_resources_is_empty() {
+        let body: ListResponse<Value> = serde_json::from_value(json!({ "totalResults": 0 })).expect("a list");
+        assert_eq!((body.total_results, body.resources.len()), (0, 0));
+        let body: ListResponse<Value> =
+            serde_json::from_value(json!({ "Resources": [{ "id": "u-1" }] })).expect("a list");
+        assert_eq!((body.total_results, body.resources.len()), (0, 1));
+    }
+
+    #[test]
+    fn config_takes_the_generic_preset_by_default_and_the_leapsome_one_by_name() {
+        let generic: Config =
+            serde_json::from_value(json!({ "base_url": "https://app.example.com/scim/v2" })).expect("config");
+        assert!(generic.preset == Preset::Generic);
+        let leapsome: Config =
+            serde_json::from_value(json!({ "base_url": "https://www.leapsome.com/scim/v2", "preset": "leapsome" }))
+                .expect("config");
+        assert!(leapsome.preset == Preset::Leapsome);
+        for bad in [
+            json!({ "base_url": "https://x", "preset": "Leapsome" }),
+            json!({ "base_url": "https://x", "preset": "okta" }),
+            json!({ "base_url": "https://x", "token": "secret" }),
+            json!({ "preset": "generic" }),
+        ] {
+            assert!(serde_json::from_value::<Config>(bad.clone()).is_err(), "{bad}");
+        }
+    }
+}

@@ -287,3 +287,342 @@ impl Rule for Scope {
 }
 
 export_rule!(Scope);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hrsync_sdk::{Attribute, AttributeValue, EmployeeStatus, PersonRef};
+    use serde_json::json;
+
+    fn employee() -> Employee {
+        Employee {
+            hr_id: "42".into(),
+            email: Some("juergen.mueller@example.com".into()),
+            first_name: "Jürgen".into(),
+            last_name: "Müller".into(),
+            preferred_name: None,
+            status: EmployeeStatus::Active,
+            employment_type: Some("internal".into()),
+            job_title: Some("Leiter Einkauf".into()),
+            department: Some("MÜNCHEN Süd".into()),
+            team: Some("".into()),
+            office: Some("Köln".into()),
+            supervisor: Some(PersonRef {
+                hr_id: "7".into(),
+                email: None,
+                first_name: Some("Zoë".into()),
+                last_name: Some("Öztürk".into()),
+            }),
+            hire_date: Some("2021-04-01".into()),
+            termination_date: None,
+            gender: None,
+            language: Some("de".into()),
+            custom: vec![
+                Attribute {
+                    name: "dynamic_87541".into(),
+                    value: AttributeValue::Text("KST 4711".into()),
+                },
+                Attribute {
+                    name: "Cost-Center".into(),
+                    value: AttributeValue::Text("CC-1".into()),
+                },
+                Attribute {
+                    name: "weekly_hours".into(),
+                    value: AttributeValue::Integer(40),
+                },
+                Attribute {
+                    name: "remote".into(),
+                    value: AttributeValue::Boolean(true),
+                },
+            ],
+        }
+    }
+
+    fn scope(config: serde_json::Value) -> Scope {
+        let config: ScopeConfig = serde_json::from_value(config).expect("a scope config");
+        match Scope::compile(config) {
+            Ok(scope) => scope,
+            Err(error) => panic!("does not compile: {error:?}"),
+        }
+    }
+
+    fn compile_error(config: serde_json::Value) -> (String, String) {
+        let config: ScopeConfig = serde_json::from_value(config).expect("a scope config");
+        match Scope::compile(config) {
+            Ok(_) => panic!("compiled"),
+            Err(PluginError::InvalidInput(invalid)) => (invalid.field, invalid.message),
+            Err(other) => panic!("expected invalid input, got {other:?}"),
+        }
+    }
+
+    fn decide(scope: &Scope, employee: Employee) -> Result<(), String> {
+        match scope.decide(Subject {
+            employee,
+            desired: None,
+        }) {
+            Decision::Keep => Ok(()),
+            Decision::Exclude(reason) => Err(reason),
+            Decision::Modify(_) => panic!("a scope never modifies"),
+            Decision::Reject(reason) => panic!("rejected: {reason}"),
+        }
+    }
+
+    /// Whether one clause matches the test employee.
+    fn matches(field: &str, op: &str, value: serde_json::Value) -> bool {
+        let scope = scope(json!({ "include": [{ "all": [{ "field": field, "op": op, "value": value }] }] }));
+        decide(&scope, employee()).is_ok()
+    }
+
+    #[test]
+    fn without_filters_everyone_is_kept() {
+        assert_eq!(decide(&scope(json!({})), employee()), Ok(()));
+        assert_eq!(
+            decide(&scope(json!({ "include": [], "exclude": [] })), employee()),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn an_employee_matching_no_include_filter_is_excluded_naming_the_filters() {
+        let scope = scope(json!({ "include": [
+            { "name": "staff", "all": [{ "field": "employment_type", "op": "equals", "value": "staff" }] },
+            { "all": [{ "field": "office", "op": "equals", "value": "Berlin" }] },
+        ] }));
+        assert_eq!(
+            decide(&scope, employee()),
+            Err("out of scope: matches no include filter (`staff`, include[1])".into())
+        );
+    }
+
+    #[test]
+    fn matching_any_include_filter_keeps_the_employee() {
+        let scope = scope(json!({ "include": [
+            { "name": "staff", "all": [{ "field": "employment_type", "op": "equals", "value": "staff" }] },
+            { "name": "cologne", "all": [{ "field": "office", "op": "equals", "value": "köln" }] },
+        ] }));
+        assert_eq!(decide(&scope, employee()), Ok(()));
+    }
+
+    #[test]
+    fn an_exclude_filter_wins_over_includes_and_names_itself() {
+        let scope = scope(json!({
+            "include": [{ "name": "all active", "all": [{ "field": "status", "op": "equals", "value": "active" }] }],
+            "exclude": [
+                { "name": "externals", "all": [{ "field": "employment_type", "op": "equals", "value": "external" }] },
+                { "all": [{ "field": "office", "op": "in", "value": ["Köln", "Bonn"] }] },
+            ],
+        }));
+        assert_eq!(decide(&scope, employee()), Err("excluded by filter exclude[1]".into()));
+        let mut external = employee();
+        external.employment_type = Some("External".into());
+        assert_eq!(decide(&scope, external), Err("excluded by filter `externals`".into()));
+    }
+
+    #[test]
+    fn all_clauses_of_a_filter_must_match() {
+        let both = json!({ "exclude": [{ "name": "internal cologne", "all": [
+            { "field": "employment_type", "op": "equals", "value": "internal" },
+            { "field": "office", "op": "equals", "value": "Köln" },
+        ] }] });
+        assert_eq!(
+            decide(&scope(both), employee()),
+            Err("excluded by filter `internal cologne`".into())
+        );
+        let one = json!({ "exclude": [{ "all": [
+            { "field": "employment_type", "op": "equals", "value": "internal" },
+            { "field": "office", "op": "equals", "value": "Berlin" },
+        ] }] });
+        assert_eq!(decide(&scope(one), employee()), Ok(()));
+    }
+
+    #[test]
+    fn an_any_key_is_not_a_filter_and_the_config_is_refused() {
+        let config = json!({ "include": [{ "any": [{ "field": "office", "op": "equals", "value": "Köln" }] }] });
+        let error = serde_json::from_value::<ScopeConfig>(config)
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains("unknown field `any`"), "{error}");
+    }
+
+    #[test]
+    fn equals_ignores_case_including_umlauts_and_needs_the_whole_value() {
+        assert!(matches("department", "equals", json!("münchen süd")));
+        assert!(matches("department", "equals", json!("MÜNCHEN SÜD")));
+        assert!(!matches("department", "equals", json!("münchen")));
+        assert!(!matches("department", "equals", json!("munchen sud")));
+        assert!(!matches("department", "equals", json!(" münchen süd")));
+    }
+
+    #[test]
+    fn not_equals_matches_empty_fields_and_equals_never_does() {
+        assert!(matches("gender", "not_equals", json!("female")));
+        assert!(!matches("gender", "equals", json!("")));
+        assert!(!matches("office", "not_equals", json!("KÖLN")));
+    }
+
+    #[test]
+    fn in_and_not_in_compare_with_every_listed_value() {
+        assert!(matches("office", "in", json!(["Berlin", "köln"])));
+        assert!(!matches("office", "in", json!(["Berlin", "Bonn"])));
+        assert!(!matches("office", "in", json!([])));
+        assert!(matches("office", "not_in", json!(["Berlin", "Bonn"])));
+        assert!(!matches("office", "not_in", json!(["KÖLN"])));
+        assert!(
+            matches("gender", "not_in", json!(["male", "female"])),
+            "an empty field is in no list"
+        );
+    }
+
+    #[test]
+    fn regex_searches_the_value_as_written_and_is_case_sensitive_unless_flagged() {
+        assert!(matches("job_title", "regex", json!("Einkauf")));
+        assert!(matches("job_title", "regex", json!("^Leiter")));
+        assert!(!matches("job_title", "regex", json!("^leiter")));
+        assert!(matches("job_title", "regex", json!("(?i)^leiter")));
+        assert!(
+            matches("department", "regex", json!("S\\wd$")),
+            "unicode word characters"
+        );
+        assert!(
+            !matches("gender", "regex", json!(".*")),
+            "an empty field matches no regex"
+        );
+    }
+
+    #[test]
+    fn is_empty_treats_missing_and_empty_text_alike() {
+        assert!(matches("gender", "is_empty", serde_json::Value::Null));
+        assert!(matches("team", "is_empty", serde_json::Value::Null), "team is \"\"");
+        assert!(!matches("office", "is_empty", serde_json::Value::Null));
+        assert!(matches("office", "is_not_empty", serde_json::Value::Null));
+        assert!(!matches("team", "is_not_empty", serde_json::Value::Null));
+        assert!(matches("custom.missing", "is_empty", serde_json::Value::Null));
+    }
+
+    #[test]
+    fn status_compares_the_canonical_status_name() {
+        assert!(matches("status", "equals", json!("ACTIVE")));
+        assert!(matches("status", "not_in", json!(["inactive", "leave"])));
+    }
+
+    #[test]
+    fn supervisor_and_custom_fields_accept_hyphens_and_spaces_around_names() {
+        assert!(matches("supervisor.first-name", "equals", json!("zoë")));
+        assert!(matches(" supervisor.last_name ", "equals", json!("ÖZTÜRK")));
+        assert!(matches("supervisor.email", "is_empty", serde_json::Value::Null));
+        assert!(matches("custom.dynamic_87541", "equals", json!("kst 4711")));
+        assert!(matches("custom.Cost-Center", "equals", json!("cc-1")));
+        assert!(matches("custom.Cost_Center", "equals", json!("cc-1")));
+    }
+
+    #[test]
+    fn numbers_and_booleans_compare_as_their_text() {
+        assert!(matches("custom.weekly_hours", "equals", json!(40)));
+        assert!(matches("custom.weekly_hours", "in", json!([38, "40"])));
+        assert!(matches("custom.remote", "equals", json!(true)));
+        assert!(matches("hr_id", "equals", json!(42)));
+        assert!(!matches("custom.weekly_hours", "equals", json!(40.0)));
+    }
+
+    #[test]
+    fn an_unknown_field_is_refused_naming_the_field_and_where_it_is() {
+        let (field, message) = compile_error(json!({
+            "include": [{ "all": [{ "field": "status", "op": "is_not_empty" }] }],
+            "exclude": [{ "name": "x", "all": [
+                { "field": "office", "op": "is_empty" },
+                { "field": "departement", "op": "equals", "value": "IT" },
+            ] }],
+        }));
+        assert_eq!(field, "exclude[0].all[1].field");
+        assert!(
+            message.starts_with("unknown field `departement`; use one of hr_id, email"),
+            "{message}"
+        );
+        assert!(message.ends_with("or custom.<name>"), "{message}");
+        for unknown in ["supervisor.office", "custom.", "Department", ""] {
+            let (field, message) =
+                compile_error(json!({ "include": [{ "all": [{ "field": unknown, "op": "is_empty" }] }] }));
+            assert_eq!(field, "include[0].all[0].field");
+            assert!(message.starts_with(&format!("unknown field `{unknown}`")), "{message}");
+        }
+    }
+
+    #[test]
+    fn values_that_do_not_fit_the_operator_are_refused_naming_the_value() {
+        let cases = [
+            (
+                json!({ "field": "office", "op": "equals" }),
+                "`Equals` needs a text value",
+            ),
+            (
+                json!({ "field": "office", "op": "not_equals", "value": ["a"] }),
+                "`NotEquals` needs a text value",
+            ),
+            (
+                json!({ "field": "office", "op": "in", "value": "Köln" }),
+                "`In` needs a list of values",
+            ),
+            (
+                json!({ "field": "office", "op": "not_in", "value": [{ "x": 1 }] }),
+                "list items must be text",
+            ),
+            (
+                json!({ "field": "office", "op": "regex", "value": 5 }),
+                "`Regex` needs a pattern",
+            ),
+        ];
+        for (clause, expected) in cases {
+            let (field, message) = compile_error(json!({ "exclude": [{ "all": [clause.clone()] }] }));
+            assert_eq!(field, "exclude[0].all[0].value", "{clause}");
+            assert_eq!(message, expected, "{clause}");
+        }
+        let (field, message) =
+            compile_error(json!({ "exclude": [{ "all": [{ "field": "office", "op": "regex", "value": "(" }] }] }));
+        assert_eq!(field, "exclude[0].all[0].value");
+        assert!(message.starts_with("invalid regex: "), "{message}");
+    }
+
+    #[test]
+    fn a_filter_without_clauses_is_refused() {
+        let (field, message) = compile_error(json!({ "include": [{ "name": "none", "all": [] }] }));
+        assert_eq!(field, "include[0].all");
+        assert_eq!(message, "a filter needs at least one clause");
+    }
+
+    #[test]
+    fn unknown_operators_and_keys_are_config_errors() {
+        for config in [
+            json!({ "include": [{ "all": [{ "field": "office", "op": "contains", "value": "K" }] }] }),
+            json!({ "include": [{ "all": [{ "field": "office", "op": "Equals", "value": "K" }] }] }),
+            json!({ "include": [{ "all": [{ "field": "office", "op": "equals", "values": ["K"] }] }] }),
+            json!({ "includes": [] }),
+        ] {
+            assert!(
+                serde_json::from_value::<ScopeConfig>(config.clone()).is_err(),
+                "{config}"
+            );
+        }
+    }
+
+    #[test]
+    fn needs_lists_each_compared_field_once_with_its_first_filter_but_not_emptiness_tests() {
+        let scope = scope(json!({
+            "include": [{ "name": "staff", "all": [
+                { "field": "employment-type", "op": "equals", "value": "internal" },
+                { "field": "termination_date", "op": "is_empty" },
+            ] }],
+            "exclude": [
+                { "all": [{ "field": "employment_type", "op": "equals", "value": "external" }] },
+                { "name": "boss", "all": [{ "field": "supervisor.email", "op": "regex", "value": "@" }] },
+                { "name": "unassigned", "all": [{ "field": "department", "op": "is_not_empty" }] },
+            ],
+        }));
+        assert_eq!(
+            scope.needs(),
+            vec![
+                ("employment_type".to_string(), "filter `staff`".to_string()),
+                ("supervisor.email".to_string(), "filter `boss`".to_string()),
+            ]
+        );
+    }
+}

@@ -57,6 +57,8 @@ struct ScriptRule {
     /// Milliseconds since the epoch after which the running call stops.
     deadline: Rc<Cell<u64>>,
     time_limit_ms: u64,
+    /// Milliseconds since the epoch: the host's clock.
+    clock: fn() -> u64,
 }
 
 fn at(position: Position) -> String {
@@ -67,7 +69,7 @@ fn at(position: Position) -> String {
     }
 }
 
-fn engine(max_operations: u64, deadline: Rc<Cell<u64>>) -> Engine {
+fn engine(max_operations: u64, deadline: Rc<Cell<u64>>, clock: fn() -> u64) -> Engine {
     let mut engine = Engine::new();
     engine.set_max_operations(max_operations);
     engine.set_max_call_levels(32);
@@ -77,7 +79,7 @@ fn engine(max_operations: u64, deadline: Rc<Cell<u64>>) -> Engine {
     engine.set_max_map_size(10_000);
     // Checking the clock is a host call: every 1,024 operations is enough.
     engine.on_progress(move |operations| {
-        if operations % 1024 == 0 && now_millis() > deadline.get() {
+        if operations % 1024 == 0 && clock() > deadline.get() {
             Some(Dynamic::from("time limit"))
         } else {
             None
@@ -144,7 +146,7 @@ fn script_error(function: &str, error: &EvalAltResult) -> String {
 
 impl ScriptRule {
     fn call(&self, function: &str, employee: &Map) -> Result<Dynamic, String> {
-        self.deadline.set(now_millis() + self.time_limit_ms);
+        self.deadline.set((self.clock)() + self.time_limit_ms);
         let mut scope = Scope::new();
         self.engine
             .call_fn::<Dynamic>(&mut scope, &self.ast, function, (Dynamic::from_map(employee.clone()),))
@@ -207,6 +209,48 @@ impl ScriptRule {
     }
 }
 
+/// The rule from its config: the script compiled and its functions checked.
+fn compile(config: Config, clock: fn() -> u64) -> Result<ScriptRule, PluginError> {
+    let deadline = Rc::new(Cell::new(u64::MAX));
+    let engine = engine(
+        config.max_operations.unwrap_or(DEFAULT_MAX_OPERATIONS),
+        deadline.clone(),
+        clock,
+    );
+    let ast = engine
+        .compile(&config.script)
+        .map_err(|e| PluginError::invalid("script", format!("{}: {}", at(e.position()), e.err_type())))?;
+    let mut has = [false; 3];
+    for function in ast.iter_functions() {
+        if let Some(slot) = FUNCTIONS.iter().position(|f| *f == function.name) {
+            if function.params.len() != 1 || function.access == FnAccess::Private {
+                return Err(PluginError::invalid(
+                    "script",
+                    format!(
+                        "fn {} must take one parameter, the employee: fn {}(e)",
+                        function.name, function.name
+                    ),
+                ));
+            }
+            has[slot] = true;
+        }
+    }
+    if !has.iter().any(|h| *h) {
+        return Err(PluginError::invalid(
+            "script",
+            "the script defines none of fn exclude(e), fn teams(e), fn attributes(e)",
+        ));
+    }
+    Ok(ScriptRule {
+        engine,
+        ast,
+        has,
+        deadline,
+        time_limit_ms: config.time_limit_ms.unwrap_or(DEFAULT_TIME_LIMIT_MS),
+        clock,
+    })
+}
+
 impl Rule for ScriptRule {
     fn info() -> PluginInfo {
         PluginInfo::new("script-rule", env!("CARGO_PKG_VERSION"))
@@ -224,43 +268,7 @@ impl Rule for ScriptRule {
     }
 
     fn new() -> Result<Self, PluginError> {
-        let config: Config = config()?;
-        let deadline = Rc::new(Cell::new(u64::MAX));
-        let engine = engine(
-            config.max_operations.unwrap_or(DEFAULT_MAX_OPERATIONS),
-            deadline.clone(),
-        );
-        let ast = engine
-            .compile(&config.script)
-            .map_err(|e| PluginError::invalid("script", format!("{}: {}", at(e.position()), e.err_type())))?;
-        let mut has = [false; 3];
-        for function in ast.iter_functions() {
-            if let Some(slot) = FUNCTIONS.iter().position(|f| *f == function.name) {
-                if function.params.len() != 1 || function.access == FnAccess::Private {
-                    return Err(PluginError::invalid(
-                        "script",
-                        format!(
-                            "fn {} must take one parameter, the employee: fn {}(e)",
-                            function.name, function.name
-                        ),
-                    ));
-                }
-                has[slot] = true;
-            }
-        }
-        if !has.iter().any(|h| *h) {
-            return Err(PluginError::invalid(
-                "script",
-                "the script defines none of fn exclude(e), fn teams(e), fn attributes(e)",
-            ));
-        }
-        Ok(Self {
-            engine,
-            ast,
-            has,
-            deadline,
-            time_limit_ms: config.time_limit_ms.unwrap_or(DEFAULT_TIME_LIMIT_MS),
-        })
+        compile(config()?, now_millis)
     }
 
     fn evaluate_one(&mut self, subject: Subject) -> Decision {
@@ -269,3 +277,373 @@ impl Rule for ScriptRule {
 }
 
 export_rule!(ScriptRule);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hrsync_sdk::{DesiredAccount, EmployeeStatus, PersonRef};
+
+    fn fixed_clock() -> u64 {
+        1_764_000_000_000
+    }
+
+    fn rule_with(
+        script: &str,
+        max_operations: Option<u64>,
+        time_limit_ms: Option<u64>,
+        clock: fn() -> u64,
+    ) -> Result<ScriptRule, PluginError> {
+        compile(
+            Config {
+                script: script.into(),
+                max_operations,
+                time_limit_ms,
+            },
+            clock,
+        )
+    }
+
+    fn employee() -> Employee {
+        Employee {
+            hr_id: "42".into(),
+            email: Some("juergen.mueller@example.com".into()),
+            first_name: "Jürgen".into(),
+            last_name: "Müller".into(),
+            preferred_name: None,
+            status: EmployeeStatus::Active,
+            employment_type: Some("external".into()),
+            job_title: Some("Leiter Einkauf".into()),
+            department: Some("Vertrieb Süd".into()),
+            team: Some("".into()),
+            office: None,
+            supervisor: Some(PersonRef {
+                hr_id: "7".into(),
+                email: None,
+                first_name: Some("Zoë".into()),
+                last_name: Some("Öztürk".into()),
+            }),
+            hire_date: None,
+            termination_date: None,
+            gender: None,
+            language: None,
+            custom: vec![Attribute {
+                name: "dynamic_87541".into(),
+                value: AttributeValue::Integer(4711),
+            }],
+        }
+    }
+
+    fn rule(script: &str) -> ScriptRule {
+        match rule_with(script, None, None, fixed_clock) {
+            Ok(rule) => rule,
+            Err(error) => panic!("does not compile: {error:?}"),
+        }
+    }
+
+    fn compile_error(script: &str) -> String {
+        match rule_with(script, None, None, fixed_clock) {
+            Ok(_) => panic!("compiled"),
+            Err(PluginError::InvalidInput(invalid)) => {
+                assert_eq!(invalid.field, "script");
+                invalid.message
+            }
+            Err(other) => panic!("expected invalid input, got {other:?}"),
+        }
+    }
+
+    fn decide(rule: &ScriptRule, employee: Employee) -> Result<Decision, String> {
+        rule.decide(Subject {
+            employee,
+            desired: None,
+        })
+    }
+
+    fn excluded(rule: &ScriptRule, employee: Employee) -> Option<String> {
+        match decide(rule, employee) {
+            Ok(Decision::Exclude(reason)) => Some(reason),
+            Ok(Decision::Keep) => None,
+            other => panic!("expected keep or exclude, got {other:?}"),
+        }
+    }
+
+    fn modified(rule: &ScriptRule, subject: Subject) -> DesiredAccount {
+        match rule.decide(subject) {
+            Ok(Decision::Modify(desired)) => desired,
+            other => panic!("expected a modified account, got {other:?}"),
+        }
+    }
+
+    fn texts(list: &[Attribute]) -> Vec<(&str, String)> {
+        list.iter()
+            .map(|a| match &a.value {
+                AttributeValue::Text(text) => (a.name.as_str(), text.clone()),
+                other => panic!("{} is not text: {other:?}", a.name),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn exclude_returning_a_reason_excludes_with_that_reason() {
+        let rule =
+            rule(r#"fn exclude(e) { if e.employment_type == "external" { return "externals get no wallet"; } }"#);
+        assert_eq!(excluded(&rule, employee()).as_deref(), Some("externals get no wallet"));
+        let mut internal = employee();
+        internal.employment_type = Some("internal".into());
+        assert_eq!(excluded(&rule, internal), None);
+    }
+
+    #[test]
+    fn exclude_returning_true_false_unit_or_an_empty_text() {
+        assert_eq!(
+            excluded(&rule("fn exclude(e) { true }"), employee()).as_deref(),
+            Some("excluded by script")
+        );
+        assert_eq!(excluded(&rule("fn exclude(e) { false }"), employee()), None);
+        assert_eq!(excluded(&rule("fn exclude(e) { }"), employee()), None);
+        assert_eq!(excluded(&rule(r#"fn exclude(e) { "" }"#), employee()), None);
+    }
+
+    #[test]
+    fn the_employee_map_has_fields_text_empty_fields_unit_supervisor_and_custom() {
+        let rule = rule(
+            r#"fn exclude(e) {
+                let parts = [e.hr_id, e.first_name, e.last_name, e.status, e.department,
+                             e.supervisor.first_name, e.supervisor.last_name, e.custom.dynamic_87541];
+                if e.team != () || e.office != () || e.supervisor.email != () { return "not unit"; }
+                parts.reduce(|sum, v| if sum == () { v } else { sum + "|" + v })
+            }"#,
+        );
+        assert_eq!(
+            excluded(&rule, employee()).as_deref(),
+            Some("42|Jürgen|Müller|active|Vertrieb Süd|Zoë|Öztürk|4711")
+        );
+    }
+
+    #[test]
+    fn an_employee_without_supervisor_has_a_unit_supervisor_and_an_empty_custom_map() {
+        let rule = rule(r#"fn exclude(e) { if e.supervisor == () && e.custom.len() == 0 { "orphan" } }"#);
+        let mut orphan = employee();
+        orphan.supervisor = None;
+        orphan.custom.clear();
+        assert_eq!(excluded(&rule, orphan).as_deref(), Some("orphan"));
+        assert_eq!(excluded(&rule, employee()), None);
+    }
+
+    #[test]
+    fn only_exclude_keeps_everyone_else_unchanged() {
+        let rule = rule(r#"fn exclude(e) { () }"#);
+        assert!(matches!(decide(&rule, employee()), Ok(Decision::Keep)));
+    }
+
+    #[test]
+    fn teams_are_trimmed_deduplicated_and_added_to_earlier_ones() {
+        let rule = rule(
+            r#"fn teams(e) {
+                let teams = ["Abteilung " + e.department, "  Alle ", (), ""];
+                if e.supervisor != () {
+                    teams.push(`${e.supervisor.first_name} ${e.supervisor.last_name}s Team`);
+                }
+                teams.push("Alle");
+                teams
+            }"#,
+        );
+        let mut earlier = DesiredAccount::for_employee(&employee());
+        earlier.teams = vec!["Alle".into()];
+        let desired = modified(
+            &rule,
+            Subject {
+                employee: employee(),
+                desired: Some(earlier),
+            },
+        );
+        assert_eq!(desired.teams, ["Alle", "Abteilung Vertrieb Süd", "Zoë Öztürks Team"]);
+        assert_eq!(desired.external_id, "42");
+    }
+
+    #[test]
+    fn teams_returning_unit_adds_none_and_anything_but_an_array_rejects_the_record() {
+        let none = modified(
+            &rule("fn teams(e) { }"),
+            Subject {
+                employee: employee(),
+                desired: None,
+            },
+        );
+        assert!(none.teams.is_empty());
+        assert_eq!(
+            decide(&rule(r#"fn teams(e) { "Team A" }"#), employee())
+                .err()
+                .as_deref(),
+            Some("fn teams must return an array of names, not string")
+        );
+        assert!(matches!(
+            rule(r#"fn teams(e) { "Team A" }"#).evaluate_one(Subject { employee: employee(), desired: None }),
+            Decision::Reject(reason) if reason == "fn teams must return an array of names, not string"
+        ));
+    }
+
+    #[test]
+    fn attributes_become_text_attributes_and_unit_values_are_skipped() {
+        let rule = rule(
+            r#"fn attributes(e) { #{ title: e.job_title, office: e.office, level: 3, "cost center": e.custom.dynamic_87541 } }"#,
+        );
+        let mut earlier = DesiredAccount::for_employee(&employee());
+        earlier.attributes = vec![
+            Attribute {
+                name: "title".into(),
+                value: AttributeValue::Text("alt".into()),
+            },
+            Attribute {
+                name: "office".into(),
+                value: AttributeValue::Text("bleibt".into()),
+            },
+        ];
+        let desired = modified(
+            &rule,
+            Subject {
+                employee: employee(),
+                desired: Some(earlier),
+            },
+        );
+        let mut attributes = texts(&desired.attributes);
+        attributes.sort();
+        assert_eq!(
+            attributes,
+            [
+                ("cost center", "4711".to_string()),
+                ("level", "3".to_string()),
+                ("office", "bleibt".to_string()),
+                ("title", "Leiter Einkauf".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn attributes_returning_anything_but_a_map_rejects_the_record() {
+        assert_eq!(
+            decide(&rule("fn attributes(e) { [1] }"), employee()).err().as_deref(),
+            Some("fn attributes must return a map like #{ title: e.job_title }")
+        );
+    }
+
+    #[test]
+    fn exclude_runs_first_and_an_excluded_employee_gets_no_teams() {
+        let rule = rule(r#"fn exclude(e) { e.employment_type == "external" } fn teams(e) { throw "not reached"; }"#);
+        assert_eq!(excluded(&rule, employee()).as_deref(), Some("excluded by script"));
+    }
+
+    #[test]
+    fn a_runtime_error_names_the_function_line_and_column_once() {
+        let throwing = rule("fn teams(e) {\n  throw \"kaputt: ü\";\n}");
+        assert_eq!(
+            decide(&throwing, employee()).err().as_deref(),
+            Some("script error in fn teams, line 2, column 3: Runtime error: kaputt: ü")
+        );
+        let calling_on_unit = rule("fn exclude(e) {\n  e.office.len()\n}");
+        assert_eq!(
+            decide(&calling_on_unit, employee()).err().as_deref(),
+            Some("script error in fn exclude, line 2, column 12: Function not found: len (())")
+        );
+    }
+
+    #[test]
+    fn a_script_out_of_operations_rejects_the_record() {
+        let rule = rule_with("fn exclude(e) {\n  loop {}\n}", Some(5_000), None, fixed_clock)
+            .ok()
+            .expect("compiles");
+        let error = decide(&rule, employee()).err().expect("an error");
+        assert!(error.starts_with("script error in fn exclude"), "{error}");
+        assert!(
+            error.ends_with("the script ran out of operations (max_operations)"),
+            "{error}"
+        );
+    }
+
+    thread_local! {
+        static NOW: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// A clock that advances a second each time it is read.
+    fn racing_clock() -> u64 {
+        NOW.with(|now| {
+            now.set(now.get() + 1_000);
+            now.get()
+        })
+    }
+
+    #[test]
+    fn a_script_past_its_time_limit_rejects_the_record() {
+        let rule = rule_with("fn exclude(e) {\n  loop {}\n}", None, Some(10), racing_clock)
+            .ok()
+            .expect("compiles");
+        let error = decide(&rule, employee()).err().expect("an error");
+        assert!(error.starts_with("script error in fn exclude"), "{error}");
+        assert!(
+            error.ends_with("the script ran past its time limit (time_limit_ms)"),
+            "{error}"
+        );
+        // A quick call on a fresh deadline still works.
+        let quick = rule_with("fn exclude(e) { \"ok\" }", None, Some(10), racing_clock)
+            .ok()
+            .expect("compiles");
+        assert_eq!(excluded(&quick, employee()).as_deref(), Some("ok"));
+    }
+
+    #[test]
+    fn a_script_that_does_not_compile_is_refused_with_line_and_column() {
+        assert_eq!(
+            compile_error("fn exclude(e) {\n  if e.x == \n}"),
+            "line 3, column 1: Unexpected '}'"
+        );
+    }
+
+    #[test]
+    fn a_script_without_any_of_the_three_functions_is_refused() {
+        for script in ["", "let x = 1;", "fn exclusions(e) { true }"] {
+            assert_eq!(
+                compile_error(script),
+                "the script defines none of fn exclude(e), fn teams(e), fn attributes(e)",
+                "{script:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_functions_must_take_exactly_the_employee_and_be_public() {
+        assert_eq!(
+            compile_error("fn teams() { [] }"),
+            "fn teams must take one parameter, the employee: fn teams(e)"
+        );
+        assert_eq!(
+            compile_error("fn attributes(e, f) { #{} }"),
+            "fn attributes must take one parameter, the employee: fn attributes(e)"
+        );
+        assert_eq!(
+            compile_error("private fn exclude(e) { true }"),
+            "fn exclude must take one parameter, the employee: fn exclude(e)"
+        );
+    }
+
+    #[test]
+    fn helper_functions_beside_the_three_are_allowed() {
+        let rule = rule(r#"fn label(d) { "Abteilung " + d } fn teams(e) { [label(e.department)] }"#);
+        let desired = modified(
+            &rule,
+            Subject {
+                employee: employee(),
+                desired: None,
+            },
+        );
+        assert_eq!(desired.teams, ["Abteilung Vertrieb Süd"]);
+    }
+
+    #[test]
+    fn config_needs_a_script_and_refuses_unknown_keys() {
+        let config: Config =
+            serde_json::from_value(serde_json::json!({ "script": "fn exclude(e) {}" })).expect("config");
+        assert_eq!((config.max_operations, config.time_limit_ms), (None, None));
+        for bad in [serde_json::json!({}), serde_json::json!({ "script": "", "timeout": 5 })] {
+            assert!(serde_json::from_value::<Config>(bad.clone()).is_err(), "{bad}");
+        }
+    }
+}
