@@ -64,7 +64,8 @@ impl AttributeValue {
 
 impl Employee {
     /// A field by name (`department`, `supervisor.last_name`,
-    /// `custom.cost_center`); None when empty or unknown. Pass names through
+    /// `custom.cost_center`); None when empty, blank or unknown (a
+    /// department of "  " names no team). Pass names through
     /// [`normalize_field`] once (rules do it when they compile their
     /// config); use [`is_known_field`] to tell unknown names from empty ones.
     pub fn field(&self, name: &str) -> Option<Cow<'_, str>> {
@@ -74,7 +75,7 @@ impl Employee {
                 .iter()
                 .find(|a| a.name == custom || normalize_field(&a.name) == custom)
                 .map(|a| a.value.as_text())
-                .filter(|s| !s.is_empty());
+                .filter(|s| !s.trim().is_empty());
         }
         let supervisor = self.supervisor.as_ref();
         let value: Option<&str> = match name {
@@ -99,7 +100,7 @@ impl Employee {
             "supervisor.last_name" => supervisor.and_then(|s| s.last_name.as_deref()),
             _ => None,
         };
-        value.filter(|s| !s.is_empty()).map(Cow::Borrowed)
+        value.filter(|s| !s.trim().is_empty()).map(Cow::Borrowed)
     }
 }
 

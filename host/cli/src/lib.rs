@@ -99,8 +99,8 @@ pub struct CacheArgs {
     /// $XDG_CACHE_HOME/hrsync/components].
     #[arg(long, global = true, env = "HRSYNC_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Size cap of that folder, in MiB: the least recently used entries are
-    /// removed beyond it.
+    /// Size cap of the compiled-plugin cache folder, in MiB: the least
+    /// recently used entries are removed beyond it.
     #[arg(long, global = true, env = "HRSYNC_CACHE_MAX_MIB", default_value_t = 1024)]
     pub cache_max_mib: u64,
     /// Cap on the compiled code of the plugins kept loaded in memory, in

@@ -185,7 +185,7 @@ fn employee(record: Record) -> Result<Employee, String> {
     });
     Ok(Employee {
         hr_id: record.employee_id,
-        email: text(record.work_email),
+        email: text(record.work_email).map(|email| email.to_lowercase()),
         first_name,
         last_name,
         preferred_name: text(record.preferred_name),
@@ -424,7 +424,7 @@ mod tests {
             "preferredName": "",
             "jobTitleName": "Leiter Einkauf",
             "status": "Active",
-            "workEmail": " juergen.mueller@example.com ",
+            "workEmail": " Juergen.Mueller@Example.COM ",
             "departmentName": "Vertrieb Süd",
             "locationName": "Köln",
             "divisionName": "Team Nord",

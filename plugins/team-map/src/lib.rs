@@ -258,6 +258,9 @@ mod tests {
         let mut orphan = employee();
         orphan.supervisor = None;
         orphan.department = None;
+        assert!(teams(config.clone(), orphan.clone()).is_empty());
+        // A blank department is no department: no team "Abteilung".
+        orphan.department = Some("   ".into());
         assert!(teams(config, orphan).is_empty());
     }
 
