@@ -44,7 +44,10 @@ fn each_crate_depends_only_on_layers_below_it_and_the_product_not_on_emulators()
             let Some(theirs) = layer.get(dependency.as_str()) else {
                 panic!("{name} depends on {dependency}, which is not a host layer");
             };
-            assert!(theirs < own, "{name} (layer {own}) depends on {dependency} (layer {theirs})");
+            assert!(
+                theirs < own,
+                "{name} (layer {own}) depends on {dependency} (layer {theirs})"
+            );
             assert!(
                 dependency != "hrsync-emulators" || *name == "hrsync-lab",
                 "{name}: the emulators are for tests, the demo and the benchmarks only"
