@@ -578,6 +578,32 @@ fn teams(e) {
 }
 "#;
 
+/// The destructive typo of issue 12: `e.departmnt` used to read as `()`,
+/// and a real run then emptied every department team. Now the run stops
+/// at the rules, naming the field and the nearest one, and writes nothing —
+/// a dry run shows the same error.
+#[test]
+fn a_mistyped_field_in_a_script_stops_the_run_before_anything_is_written() {
+    let world = World::new();
+    let app = ScimEmulator::start("scim-token-99").unwrap();
+    world.sync(&scim_job(&world, &app, TEAM_SCRIPT));
+    let writes = app.writes().total();
+    let typo = scim_job(&world, &app, "fn teams(e) {\n    [\"Abteilung \" + e.departmnt]\n}");
+    for dry_run in [true, false] {
+        let request = RunRequest {
+            dry_run,
+            full: true,
+            ..RunRequest::default()
+        };
+        let error = world.run(&typo, request).expect_err("the run stops").to_string();
+        assert!(error.contains("a rule failed; nothing was changed"), "{error}");
+        assert!(error.contains("no field `departmnt`"), "{error}");
+        assert!(error.contains("did you mean `department`?"), "{error}");
+        assert!(error.contains("line 2"), "{error}");
+    }
+    assert_eq!(app.writes().total(), writes, "nothing written");
+}
+
 #[test]
 fn teams_follow_the_org_chart_and_managers_come_second() {
     let world = World::new();

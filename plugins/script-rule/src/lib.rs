@@ -26,7 +26,11 @@
 //! compile is refused when the rule starts, with line, column and message.
 //! A script that fails for one employee rejects that record only: the
 //! employee is left as is this run and the error (function, line, column,
-//! message) is reported; everyone else is synced.
+//! message) is reported; everyone else is synced. Reading a field the
+//! employee map does not have (`e.departmnt`) is not such a failure but a
+//! mistake in the script: it stops the run before anything is written,
+//! naming the field, where it is read and the nearest field names. Custom
+//! attributes an employee lacks read as `()` (`e.custom.cost_center`).
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -69,8 +73,30 @@ fn at(position: Position) -> String {
     }
 }
 
+/// An employee's custom attributes: `e.custom.<name>` or
+/// `e.custom["Cost center"]`, `()` for one this employee lacks (custom
+/// attributes differ from employee to employee, unlike the fields).
+#[derive(Clone)]
+struct CustomFields(Map);
+
 fn engine(max_operations: u64, deadline: Rc<Cell<u64>>, clock: fn() -> u64) -> Engine {
     let mut engine = Engine::new();
+    // A typo in a field name is an error, not a silent `()`.
+    engine.set_fail_on_invalid_map_property(true);
+    engine
+        .register_type_with_name::<CustomFields>("custom")
+        .register_indexer_get(|custom: &mut CustomFields, name: &str| -> Dynamic {
+            custom.0.get(name).cloned().unwrap_or(Dynamic::UNIT)
+        })
+        // What scripts did with the map custom attributes used to be.
+        .register_fn("len", |custom: &mut CustomFields| custom.0.len() as i64)
+        .register_fn("is_empty", |custom: &mut CustomFields| custom.0.is_empty())
+        .register_fn("contains", |custom: &mut CustomFields, name: &str| {
+            custom.0.contains_key(name)
+        })
+        .register_fn("keys", |custom: &mut CustomFields| -> rhai::Array {
+            custom.0.keys().map(|k| Dynamic::from(k.to_string())).collect()
+        });
     engine.set_max_operations(max_operations);
     engine.set_max_call_levels(32);
     engine.set_max_expr_depths(64, 32);
@@ -125,8 +151,73 @@ fn employee_map(employee: &Employee) -> Map {
             Dynamic::from(attribute.value.as_text().into_owned()),
         );
     }
-    map.insert("custom".into(), Dynamic::from_map(custom));
+    map.insert("custom".into(), Dynamic::from(CustomFields(custom)));
     map
+}
+
+/// Why a script did not decide about an employee.
+#[derive(Debug)]
+enum Failure {
+    /// This employee's record: rejected, the others go on.
+    Record(String),
+    /// The script reads a field that no employee has: the run stops.
+    UnknownField(String),
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::Record(message)
+    }
+}
+
+/// The property a script read that the employee map does not have, and
+/// where, unwrapping the function calls around it.
+fn unknown_property(error: &EvalAltResult) -> Option<(&str, Position)> {
+    match error {
+        EvalAltResult::ErrorPropertyNotFound(name, position) => Some((name.as_str(), *position)),
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => unknown_property(inner),
+        _ => None,
+    }
+}
+
+/// Names of `known` within an edit distance of 2 of `name`, nearest first.
+fn nearest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let distance = |a: &str, b: &str| {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut previous = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let current = row[j + 1];
+                row[j + 1] = (previous + usize::from(ca != *cb)).min(row[j] + 1).min(current + 1);
+                previous = current;
+            }
+        }
+        row[b.len()]
+    };
+    let mut close: Vec<(usize, &str)> = known.map(|k| (distance(name, k), k)).filter(|(d, _)| *d <= 2).collect();
+    close.sort();
+    close.into_iter().map(|(_, k)| k).collect()
+}
+
+fn unknown_field_message(function: &str, name: &str, position: Position, employee: &Map) -> String {
+    let supervisor_fields = ["hr_id", "email", "first_name", "last_name"];
+    let known = employee.keys().map(|k| k.as_str()).chain(supervisor_fields);
+    let hint = match nearest(name, known).as_slice() {
+        [] => format!(
+            "the fields are {}",
+            employee.keys().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+        close => format!(
+            "did you mean {}?",
+            close.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(" or ")
+        ),
+    };
+    format!(
+        "script error in fn {function}, {}: the employee has no field `{name}`; {hint} (custom attributes are read as e.custom.<name>)",
+        at(position)
+    )
 }
 
 fn script_error(function: &str, error: &EvalAltResult) -> String {
@@ -145,15 +236,20 @@ fn script_error(function: &str, error: &EvalAltResult) -> String {
 }
 
 impl ScriptRule {
-    fn call(&self, function: &str, employee: &Map) -> Result<Dynamic, String> {
+    fn call(&self, function: &str, employee: &Map) -> Result<Dynamic, Failure> {
         self.deadline.set((self.clock)() + self.time_limit_ms);
         let mut scope = Scope::new();
         self.engine
             .call_fn::<Dynamic>(&mut scope, &self.ast, function, (Dynamic::from_map(employee.clone()),))
-            .map_err(|e| script_error(function, &e))
+            .map_err(|e| match unknown_property(&e) {
+                Some((name, position)) => {
+                    Failure::UnknownField(unknown_field_message(function, name, position, employee))
+                }
+                None => Failure::Record(script_error(function, &e)),
+            })
     }
 
-    fn decide(&self, subject: Subject) -> Result<Decision, String> {
+    fn decide(&self, subject: Subject) -> Result<Decision, Failure> {
         let employee = employee_map(&subject.employee);
         if self.has[0] {
             let reason = self.call("exclude", &employee)?;
@@ -176,7 +272,7 @@ impl ScriptRule {
             let teams: Vec<Dynamic> = match teams.into_array() {
                 Ok(list) => list,
                 Err(kind) if kind == "()" => Vec::new(),
-                Err(kind) => return Err(format!("fn teams must return an array of names, not {kind}")),
+                Err(kind) => return Err(format!("fn teams must return an array of names, not {kind}").into()),
             };
             for team in teams {
                 if team.is_unit() {
@@ -192,7 +288,11 @@ impl ScriptRule {
             let attributes = self.call("attributes", &employee)?;
             let map = match attributes.try_cast::<Map>() {
                 Some(map) => map,
-                None => return Err("fn attributes must return a map like #{ title: e.job_title }".into()),
+                None => {
+                    return Err(Failure::Record(
+                        "fn attributes must return a map like #{ title: e.job_title }".into(),
+                    ))
+                }
             };
             for (name, value) in map {
                 if value.is_unit() {
@@ -271,8 +371,26 @@ impl Rule for ScriptRule {
         compile(config()?, now_millis)
     }
 
+    /// One decision per employee; a field the script reads that no
+    /// employee has stops the whole batch (and so the run, before anything
+    /// is written).
+    fn evaluate(&mut self, batch: Vec<Subject>) -> Result<Vec<Decision>, PluginError> {
+        batch
+            .into_iter()
+            .map(|subject| match self.decide(subject) {
+                Ok(decision) => Ok(decision),
+                Err(Failure::Record(message)) => Ok(Decision::Reject(message)),
+                Err(Failure::UnknownField(message)) => Err(PluginError::invalid("script", message)),
+            })
+            .collect()
+    }
+
+    /// [`Self::evaluate`] for one employee; a mistyped field rejects it.
     fn evaluate_one(&mut self, subject: Subject) -> Decision {
-        self.decide(subject).unwrap_or_else(Decision::Reject)
+        match self.decide(subject) {
+            Ok(decision) => decision,
+            Err(Failure::Record(message) | Failure::UnknownField(message)) => Decision::Reject(message),
+        }
     }
 }
 
@@ -356,6 +474,62 @@ mod tests {
             employee,
             desired: None,
         })
+        .map_err(|failure| match failure {
+            Failure::Record(message) | Failure::UnknownField(message) => message,
+        })
+    }
+
+    #[test]
+    fn a_mistyped_field_stops_the_batch_naming_the_field_its_line_and_the_nearest_names() {
+        let script = "fn teams(e) {\n    [\"Abteilung \" + e.departmnt]\n}";
+        let mut rule = rule_with(script, None, None, fixed_clock).expect("compiles");
+        let batch = vec![
+            Subject {
+                employee: employee(),
+                desired: None,
+            },
+            Subject {
+                employee: employee(),
+                desired: None,
+            },
+        ];
+        let error = match rule.evaluate(batch) {
+            Err(PluginError::InvalidInput(invalid)) if invalid.field == "script" => invalid.message,
+            other => panic!("expected the batch to stop, got {other:?}"),
+        };
+        assert!(error.contains("no field `departmnt`"), "{error}");
+        assert!(error.contains("did you mean `department`?"), "{error}");
+        assert!(error.contains("fn teams, line 2"), "{error}");
+        // A supervisor's field is checked the same way.
+        let mut rule = rule_with(
+            "fn exclude(e) { e.supervisor.frist_name == \"Zoë\" }",
+            None,
+            None,
+            fixed_clock,
+        )
+        .expect("compiles");
+        let error = format!(
+            "{:?}",
+            rule.evaluate(vec![Subject {
+                employee: employee(),
+                desired: None
+            }])
+        );
+        assert!(error.contains("`first_name`"), "{error}");
+    }
+
+    #[test]
+    fn a_custom_attribute_the_employee_lacks_reads_as_unit() {
+        let rule = rule_with(
+            "fn exclude(e) { if e.custom.cost_center == () { \"no cost center\" } }",
+            None,
+            None,
+            fixed_clock,
+        )
+        .expect("compiles");
+        let mut without = employee();
+        without.custom.clear();
+        assert_eq!(excluded(&rule, without).as_deref(), Some("no cost center"));
     }
 
     fn excluded(rule: &ScriptRule, employee: Employee) -> Option<String> {
