@@ -122,7 +122,7 @@ impl Runtime {
         if let Some(plugin) = self.loaded.lock().ok().and_then(|mut loaded| loaded.get(&hash)) {
             return Ok(plugin);
         }
-        let (plugin, code_bytes) = self.compile(bytes)?;
+        let (plugin, code_bytes) = self.compile(bytes, hash.clone())?;
         if let Ok(mut loaded) = self.loaded.lock() {
             loaded.insert(hash, plugin.clone(), code_bytes);
         }
@@ -137,14 +137,14 @@ impl Runtime {
     /// Checks the WIT version, compiles (or loads from the on-disk cache),
     /// pre-instantiates, and reads the manifest through `describe`; also
     /// the size of the compiled code in memory.
-    fn compile(&self, bytes: &[u8]) -> Result<(Plugin, u64), LoadError> {
+    fn compile(&self, bytes: &[u8], hash: String) -> Result<(Plugin, u64), LoadError> {
         let info = version::inspect(bytes)?;
         let linker = self.linkers.get(&info.wit_version.major).ok_or_else(|| {
             LoadError::Version(version::VersionError::Unsupported {
                 found: info.wit_version.clone(),
             })
         })?;
-        let hash = content_hash(bytes);
+
         let (component, cache) = match &self.cache {
             Some(cache) => cache.load_or_compile(&self.engine, bytes, &hash),
             None => wasmtime::component::Component::new(&self.engine, bytes).map(|c| (c, CacheOutcome::Disabled)),
