@@ -73,7 +73,20 @@ pub fn tune_allocator() {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1) };
 }
 
+/// A command whose output is piped into `head` ends quietly when the pipe
+/// closes, as other command-line tools do, instead of panicking on the
+/// failed write: Rust ignores SIGPIPE, this restores the default. Not for
+/// `hrsync serve`, which must outlive a client that hangs up.
+fn end_quietly_on_a_closed_pipe() {
+    // SAFETY: sets the disposition of one signal to its default, before
+    // any other thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
 pub fn run(cli: Cli) -> ExitCode {
+    if !cli.serves() {
+        end_quietly_on_a_closed_pipe();
+    }
     let result = match cli.command {
         Command::Plugin(command) => runtime(&cli.cache).and_then(|rt| plugin::run(&rt, command)),
         Command::Sync(args) => runtime(&cli.cache).and_then(|rt| sync::sync(&rt, args)),
