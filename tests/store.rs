@@ -168,14 +168,15 @@ fn cursors_and_audit_events() {
     on_both(|store| async move {
         let integration = new_id("int");
         assert_eq!(store.cursor(&integration).await.unwrap(), None);
-        assert_eq!(store.full_read_at(&integration).await.unwrap(), None);
+        assert_eq!(store.last_full_read(&integration).await.unwrap(), None);
         store
-            .advance_cursor(&integration, "2026-11-21T10:00:00Z", true)
+            .advance_cursor(&integration, "2026-11-21T10:00:00Z", Some("config-a"))
             .await
             .unwrap();
-        let full = store.full_read_at(&integration).await.unwrap().expect("a full read");
+        let full = store.last_full_read(&integration).await.unwrap().expect("a full read");
+        assert_eq!(full.config.as_deref(), Some("config-a"), "the configuration it applied");
         store
-            .advance_cursor(&integration, "2026-11-21T11:00:00Z", false)
+            .advance_cursor(&integration, "2026-11-21T11:00:00Z", None)
             .await
             .unwrap();
         assert_eq!(
@@ -183,9 +184,9 @@ fn cursors_and_audit_events() {
             Some("2026-11-21T11:00:00Z")
         );
         assert_eq!(
-            store.full_read_at(&integration).await.unwrap(),
+            store.last_full_read(&integration).await.unwrap(),
             Some(full),
-            "an incremental run keeps the time of the last full read"
+            "an incremental run keeps the time and configuration of the last full read"
         );
 
         store
@@ -246,7 +247,7 @@ fn the_cursor_advances_only_after_a_successful_run() {
             ..RunReport::default()
         };
         let run = store.start_run(&integration, "schedule", None).await.unwrap();
-        record::record(&store, &integration, &run, None, &[], &ok)
+        record::record(&store, &integration, &run, None, &[], &ok, "config")
             .await
             .unwrap();
         assert_eq!(
@@ -267,7 +268,7 @@ fn the_cursor_advances_only_after_a_successful_run() {
             ..RunReport::default()
         };
         let run = store.start_run(&integration, "schedule", None).await.unwrap();
-        record::record(&store, &integration, &run, None, &ok.links, &partial)
+        record::record(&store, &integration, &run, None, &ok.links, &partial, "config")
             .await
             .unwrap();
         assert_eq!(store.links(&integration).await.unwrap().len(), 1, "links kept");

@@ -13,7 +13,7 @@ use hrsync_engine::integration::IntegrationFile;
 use hrsync_engine::job::{JobError, RunRequest};
 use hrsync_engine::run::Progress;
 use hrsync_runtime::Runtime;
-use hrsync_store::Store;
+use hrsync_store::{ItemFilter, Store};
 
 #[derive(Debug, Args)]
 pub struct SyncArgs {
@@ -26,6 +26,11 @@ pub struct SyncArgs {
     /// Read every employee, even when an incremental read would do.
     #[arg(long)]
     full: bool,
+    /// Read only the changes since the last run, even when the integration's
+    /// rules, options or plugins changed since its last full read (which
+    /// otherwise makes a run, or a dry run, read everyone).
+    #[arg(long, conflicts_with = "full")]
+    incremental: bool,
     /// Overrides the file's `database`.
     #[arg(long, env = "HRSYNC_DATABASE_URL")]
     database_url: Option<String>,
@@ -72,9 +77,22 @@ impl DatabaseArgs {
 pub struct RunsArgs {
     #[command(flatten)]
     database: DatabaseArgs,
-    /// Show every planned change of one run, with its outcome and error.
+    /// List every item of one run — each change with its outcome and
+    /// error, and each skipped, rejected, conflicting or noted employee.
     #[arg(long)]
     run: Option<String>,
+    /// With --run: only items with this outcome (done, failed, planned,
+    /// skipped, rejected, held, kept, noted, linked-existing).
+    #[arg(long, requires = "run")]
+    outcome: Option<String>,
+    /// With --run: only items of this kind (create-account, update-account,
+    /// deactivate-account, add-member, remove-member, link-manager,
+    /// create-team, skipped, conflict, rejected-record, note, ...).
+    #[arg(long, requires = "run")]
+    kind: Option<String>,
+    /// With --run: only this employee's items (HR id).
+    #[arg(long, requires = "run")]
+    employee: Option<String>,
     #[arg(long, default_value_t = 20)]
     limit: i64,
 }
@@ -130,6 +148,7 @@ pub fn sync(runtime: &Runtime, args: SyncArgs) -> Result<ExitCode, String> {
     let request = RunRequest {
         dry_run: args.dry_run,
         full: args.full,
+        incremental: args.incremental,
         ..RunRequest::default()
     };
     let outcome = tokio.block_on(job.run(&store, request, Arc::new(observe)));
@@ -162,7 +181,14 @@ pub fn runs(args: RunsArgs) -> Result<ExitCode, String> {
             .block_on(store.run(id))
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("no run `{id}`"))?;
-        let items = tokio.block_on(store.items(id)).map_err(|e| e.to_string())?;
+        let filter = ItemFilter {
+            outcome: args.outcome,
+            kind: args.kind,
+            hr_id: args.employee,
+        };
+        let items = tokio
+            .block_on(store.items_where(id, &filter))
+            .map_err(|e| e.to_string())?;
         print_items(&run, &items);
         return Ok(ExitCode::SUCCESS);
     }

@@ -220,14 +220,15 @@ fn sync_dry_run_then_apply_then_runs_history() {
         perks.user_by_email(Mode::Sandbox, "person2@example.com").unwrap()["status"],
         "active"
     );
-    // ... and with the threshold raised the wallet is archived.
+    // ... and with the threshold raised the wallet is archived. The options
+    // changed since the last full read, so the run reads everyone.
     let text = std::fs::read_to_string(&file)
         .unwrap()
         .replace("deletion_threshold_percent = 10", "deletion_threshold_percent = 50");
     std::fs::write(&file, text).unwrap();
     let output = run_hrsync(&["sync", "--config", config], dir.path());
     assert!(
-        squash(&stdout(&output)).contains("(incremental read, 1 employees)"),
+        squash(&stdout(&output)).contains("(full read, 4 employees)"),
         "{}\n{}",
         stdout(&output),
         String::from_utf8_lossy(&output.stderr)
@@ -261,6 +262,36 @@ fn sync_dry_run_then_apply_then_runs_history() {
     assert!(
         text.contains("1 create-account done 1 create account person1@example.com"),
         "{text}"
+    );
+    // Every item of a run is listed, skips too, and can be filtered.
+    let last_run = rows[0].split(' ').nth(3).expect("run id column").to_string();
+    let items = |filter: &[&str]| {
+        let mut args = vec!["runs", "--config", config, "--run", &last_run];
+        args.extend_from_slice(filter);
+        let output = run_hrsync(&args, dir.path());
+        assert!(output.status.success(), "{output:?}");
+        squash(&stdout(&output))
+    };
+    let all = items(&[]);
+    assert!(
+        all.contains("4 skipped skipped 0 excluded: excluded by filter `externals`"),
+        "{all}"
+    );
+    assert!(all.contains("2 deactivate-account done"), "{all}");
+    let skipped = items(&["--outcome", "skipped"]);
+    assert!(
+        skipped.contains("4 skipped skipped") && !skipped.contains("deactivate-account"),
+        "{skipped}"
+    );
+    let of_two = items(&["--employee", "2"]);
+    assert!(
+        of_two.contains("2 deactivate-account done") && !of_two.contains("skipped skipped"),
+        "{of_two}"
+    );
+    let deactivations = items(&["--kind", "deactivate-account"]);
+    assert!(
+        deactivations.contains("2 deactivate-account") && !deactivations.contains("skipped skipped"),
+        "{deactivations}"
     );
 
     // Every applied change is in the audit log, and the log is as written.

@@ -13,7 +13,7 @@ use hrsync_model::clock::now_ms;
 use super::record;
 use super::run::{run_observed, Observer, Progress, RunError, RunReport, RunScope, Sessions, Settings, StopSignal};
 use super::storage::RunStore;
-use super::trigger::{read_since, FullReads, Trigger};
+use super::trigger::{read_since, FullReads, ReadAsked, Trigger};
 use hrsync_runtime::{Plugin, Sandbox};
 
 /// A component and what its installation gives it.
@@ -44,6 +44,9 @@ pub struct RunRequest {
     pub dry_run: bool,
     /// Read everyone even when an incremental read would do.
     pub full: bool,
+    /// Read the changes since the cursor even when the configuration
+    /// changed or the last full read is old (a quick dry run).
+    pub incremental: bool,
     /// Provision only these employees (HR ids); everyone else is left as
     /// is and the cursor does not move.
     pub only: Option<BTreeSet<String>>,
@@ -59,6 +62,7 @@ impl Default for RunRequest {
             by: None,
             dry_run: false,
             full: false,
+            incremental: false,
             only: None,
             stop: StopSignal::default(),
         }
@@ -145,16 +149,17 @@ impl Job {
     ) -> Result<Finished, JobError> {
         let integration = self.integration.as_str();
         let by = request.by.as_deref();
+        let config = self.config_hash();
         let loaded = async {
             Ok::<_, S::Error>((
                 store.links(integration).await?,
                 store.cursor(integration).await?,
-                store.full_read_at(integration).await?,
+                store.last_full_read(integration).await?,
                 store.open_conflicts(integration).await?,
             ))
         }
         .await;
-        let (links, cursor, full_read_at, open_conflicts) = match loaded {
+        let (links, cursor, last_full_read, open_conflicts) = match loaded {
             Ok(loaded) => loaded,
             Err(error) => {
                 let _ = record::record_failure(store, integration, &run_id, by, &error.to_string()).await;
@@ -162,7 +167,18 @@ impl Job {
             }
         };
         let scope = RunScope {
-            since: read_since(cursor, full_read_at, now_ms(), self.full_reads, request.full),
+            since: read_since(
+                cursor,
+                last_full_read.as_ref(),
+                &config,
+                now_ms(),
+                self.full_reads,
+                match (request.full, request.incremental) {
+                    (true, _) => ReadAsked::Full,
+                    (false, true) => ReadAsked::Incremental,
+                    (false, false) => ReadAsked::Auto,
+                },
+            ),
             dry_run: request.dry_run,
             open_conflicts,
             only: request.only.clone(),
@@ -178,7 +194,7 @@ impl Job {
         .await;
         let outcome = match steps {
             Ok((links, Ok(report))) => {
-                record::record(store, integration, &run_id, by, &links, &report)
+                record::record(store, integration, &run_id, by, &links, &report, &config)
                     .await
                     .map_err(JobError::store)?;
                 return Ok(Finished { run_id, report });
@@ -190,6 +206,24 @@ impl Job {
             .await
             .map_err(JobError::store)?;
         Err(JobError::Run { run_id, error: outcome })
+    }
+
+    /// A hash of everything that decides what a run does to whom: each
+    /// plugin's code and config (not its secrets), in order, and the
+    /// options. A run after it changed reads everyone (see `read_since`).
+    pub fn config_hash(&self) -> String {
+        let mut hasher = blake3::Hasher::new();
+        let plugins = std::iter::once(&self.source)
+            .chain(&self.rules)
+            .chain(std::iter::once(&self.target));
+        for setup in plugins {
+            hasher.update(setup.plugin.content_hash().as_bytes());
+            hasher.update(setup.sandbox.config.to_string().as_bytes());
+            hasher.update(b"\0");
+        }
+        let options = serde_json::to_string(&self.settings.options).unwrap_or_default();
+        hasher.update(options.as_bytes());
+        hasher.finalize().to_hex().to_string()
     }
 
     fn run_steps(

@@ -25,13 +25,19 @@ pub fn kind(change: &Change) -> &'static str {
     }
 }
 
-/// A one-line summary of a change, without personal data beyond ids.
+/// A one-line summary of a change: what an admin needs to see what it
+/// does — an update's fields with their values before and after (each
+/// shortened), no more than that of a create.
 pub fn summary(change: &Change) -> String {
     match change {
         Change::CreateAccount(d) => format!("create account {}", d.user_name),
         Change::UpdateAccount(u) => {
-            let fields: Vec<&str> = u.changes.iter().map(|c| c.field.as_str()).collect();
-            format!("update {} ({})", u.id, fields.join(", "))
+            let fields: Vec<String> = u
+                .changes
+                .iter()
+                .map(|c| format!("{} {} → {}", c.field, shown(c.before.as_ref()), shown(c.after.as_ref())))
+                .collect();
+            format!("update {}: {}", u.id, fields.join("; "))
         }
         Change::DeactivateAccount(id) => format!("deactivate {id}"),
         Change::ReactivateAccount(id) => format!("reactivate {id}"),
@@ -46,6 +52,22 @@ pub fn summary(change: &Change) -> String {
             l.manager_id.as_deref().unwrap_or("none")
         ),
     }
+}
+
+/// Longest value shown in a summary, in characters.
+const SHOWN_CHARS: usize = 60;
+
+/// A field's value in a summary: quoted, shortened, `(none)` when unset.
+fn shown(value: Option<&hrsync_model::AttributeValue>) -> String {
+    let Some(value) = value else {
+        return "(none)".into();
+    };
+    let text = value.to_text();
+    let mut short: String = text.chars().take(SHOWN_CHARS).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    format!("{short:?}")
 }
 
 fn outcome_name(result: &ItemResult) -> &'static str {
@@ -192,8 +214,8 @@ fn actor(asked_by: Option<&str>) -> String {
 
 /// Records a finished run: items, link changes (against `links_before`),
 /// counts, audit, and the cursor (only when nothing failed and the run was
-/// not interrupted). A dry run
-/// records its plan and nothing else.
+/// not interrupted; after a full read, with the hash of the `config` it
+/// applied). A dry run records its plan and nothing else.
 pub async fn record<S: RunStore>(
     store: &S,
     integration: &str,
@@ -201,6 +223,7 @@ pub async fn record<S: RunStore>(
     asked_by: Option<&str>,
     links_before: &[Link],
     report: &RunReport,
+    config: &str,
 ) -> Result<(), S::Error> {
     let actor = actor(asked_by);
     store.record_items(run, items(report)).await?;
@@ -231,7 +254,7 @@ pub async fn record<S: RunStore>(
     // An interrupted run leaves the cursor where it was: the next run reads
     // the same changes and applies what is left.
     if let (Some(cursor), 0, false) = (&report.cursor, report.failed(), report.interrupted) {
-        let full_read = report.read_kind == crate::plan::ReadKind::Full;
+        let full_read = (report.read_kind == crate::plan::ReadKind::Full).then_some(config);
         store.advance_cursor(integration, cursor, full_read).await?;
     }
     Ok(())

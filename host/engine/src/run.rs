@@ -109,8 +109,9 @@ pub enum RunError {
 /// What a run did (or, for a dry run, would do).
 #[derive(Debug, Default)]
 pub struct RunReport {
-    /// A dry run: the planned account changes; otherwise every applied
-    /// change with its outcome.
+    /// A dry run: every change the real run would make — accounts, teams,
+    /// memberships, managers — in the order it would make them.
+    /// Otherwise empty: see `outcomes`.
     pub planned: Vec<Planned>,
     pub outcomes: Vec<ItemOutcome>,
     pub skipped: Vec<Skipped>,
@@ -498,11 +499,6 @@ pub fn run_observed(
         notes: std::mem::take(&mut decisions.notes),
         ..RunReport::default()
     };
-    if scope.dry_run {
-        report.planned = plan.changes;
-        report.links = links.to_vec();
-        return Ok(report);
-    }
     let changes: Vec<Box<Planned>> = std::mem::take(&mut plan.changes).into_iter().map(Box::new).collect();
     step.done("plan", changes.len());
     let mut applier = Applier {
@@ -513,11 +509,14 @@ pub fn run_observed(
         observe,
         applied: 0,
     };
+    let links_before = links;
     let mut links = links_after_plan(links, &plan, &correlation, &accounts);
     let mut outcomes = applier.apply(changes)?;
     step.done("apply accounts", outcomes.len());
     link_applied(&mut links, &mut outcomes, &mut report.conflicts);
-    forget_written_attributes(&mut outcomes);
+    if !scope.dry_run {
+        forget_written_attributes(&mut outcomes);
+    }
     report.outcomes = outcomes;
     if !scope.stop.requested() {
         let synced = SecondPass::new(decisions.verdicts, &correlation, managers, &links);
@@ -538,6 +537,16 @@ pub fn run_observed(
         step.done("apply teams and managers", report.outcomes.len());
     }
     report.interrupted = scope.stop.requested();
+    if scope.dry_run {
+        // What the applier stood in for is the plan; the links stay as
+        // they were.
+        report.planned = std::mem::take(&mut report.outcomes)
+            .into_iter()
+            .map(|outcome| *outcome.planned)
+            .collect();
+        report.links = links_before.to_vec();
+        return Ok(report);
+    }
     // The links are copied once all else of the run is freed.
     drop(accounts);
     report.links = links.into_values().map(LinkState::into_owned).collect();
@@ -750,7 +759,8 @@ fn conflicts_to_report(correlation: &Correlation, decisions: &Decisions, scope: 
 }
 
 /// Step 6: applies changes in the target's batches, telling the observer,
-/// and stopping between batches when asked.
+/// and stopping between batches when asked. A dry run applies nothing:
+/// each change is taken as done ([`as_if_applied`]) and becomes the plan.
 struct Applier<'r> {
     target: &'r mut TargetSession,
     max_batch: u32,
@@ -763,6 +773,9 @@ struct Applier<'r> {
 
 impl Applier<'_> {
     fn apply(&mut self, changes: Vec<Box<Planned>>) -> Result<Vec<ItemOutcome>, RunError> {
+        if self.scope.dry_run {
+            return Ok(changes.into_iter().map(as_if_applied).collect());
+        }
         let (before, total) = (self.applied, self.applied + changes.len());
         let (observe, stop) = (self.observe, &self.scope.stop);
         let outcomes = apply(
@@ -784,6 +797,23 @@ impl Applier<'_> {
     }
 }
 
+/// A dry run's stand-in for applying a change: it succeeds, and what it
+/// would create gets an id that says so, so that teams, memberships and
+/// managers are planned against it exactly as the real run plans them
+/// against the app's new ids.
+fn as_if_applied(planned: Box<Planned>) -> ItemOutcome {
+    let id = match &planned.change {
+        Change::CreateAccount(draft) => Some(format!("(new account {})", draft.user_name)),
+        Change::CreateTeam(draft) => Some(format!("(new team \"{}\")", draft.name)),
+        _ => None,
+    };
+    ItemOutcome {
+        planned,
+        result: ItemResult::Done { id },
+        attempts: 0,
+    }
+}
+
 /// Teams and managers need every account's id: a second pass, for the
 /// employees this run syncs (not those it holds as they are). Only their
 /// teams and managers are kept; the rest of the desired accounts is freed.
@@ -792,6 +822,9 @@ struct SecondPass<'l> {
     decided: BTreeMap<String, Option<(Vec<String>, Option<String>)>>,
     /// HR id → account id, after the accounts were applied.
     account_of: HashMap<&'l str, &'l str>,
+    /// Account id → HR id, to name the employee of a membership or manager
+    /// change.
+    employee_of: HashMap<&'l str, &'l str>,
 }
 
 impl<'l> SecondPass<'l> {
@@ -814,11 +847,29 @@ impl<'l> SecondPass<'l> {
                 (id, wanted)
             })
             .collect();
-        let account_of = links
+        let account_of: HashMap<&str, &str> = links
             .values()
             .map(|l| (l.hr_id.as_str(), l.account_id.as_str()))
             .collect();
-        Self { decided, account_of }
+        let employee_of = account_of.iter().map(|(hr, account)| (*account, *hr)).collect();
+        Self {
+            decided,
+            account_of,
+            employee_of,
+        }
+    }
+
+    /// Names the employee each membership and manager change is for, so
+    /// that a run's items can be looked up by employee.
+    fn name_employees(&self, changes: &mut [Box<Planned>]) {
+        for planned in changes {
+            let account = match &planned.change {
+                Change::AddMember(m) | Change::RemoveMember(m) => &m.account_id,
+                Change::LinkManager(l) => &l.account_id,
+                _ => continue,
+            };
+            planned.hr_id = self.employee_of.get(account.as_str()).map(|hr| hr.to_string());
+        }
     }
 
     /// The synced employees: HR id, teams, manager's HR id.
@@ -880,8 +931,9 @@ fn apply_teams(
     let teams: Vec<Team> = teams.into_iter().filter(is_managed).collect();
     // Applied before the managers are planned: each list is large on a
     // first sync, and only one is held at a time.
-    let memberships = plan_memberships(&wanted, &teams, &managed);
+    let mut memberships = plan_memberships(&wanted, &teams, &managed);
     drop((wanted, managed));
+    pass.name_employees(&mut memberships);
     let outcomes = applier.apply(memberships)?;
     add_outcomes(&mut report.outcomes, outcomes);
     Ok(())
@@ -901,8 +953,9 @@ fn apply_managers(
             Some((account, manager.and_then(|m| pass.account(m))))
         })
         .collect();
-    let managers = plan_managers(&desired_managers, accounts);
+    let mut managers = plan_managers(&desired_managers, accounts);
     drop(desired_managers);
+    pass.name_employees(&mut managers);
     let outcomes = applier.apply(managers)?;
     add_outcomes(&mut report.outcomes, outcomes);
     Ok(())

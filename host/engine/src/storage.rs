@@ -8,6 +8,15 @@ use std::future::Future;
 use super::correlate::{Conflict, Link};
 
 /// One planned change and how it ended, as recorded.
+/// The last time a run read everyone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FullRead {
+    /// When it finished, in ms since the epoch.
+    pub at: i64,
+    /// The hash of the configuration it applied (none before it was kept).
+    pub config: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemRecord {
     pub hr_id: Option<String>,
@@ -69,17 +78,19 @@ pub trait RunStore: Sync {
     /// Where the next incremental read starts, if anywhere.
     fn cursor(&self, integration: &str) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send;
 
-    /// When the last full read finished (ms since the epoch).
-    fn full_read_at(&self, integration: &str) -> impl Future<Output = Result<Option<i64>, Self::Error>> + Send;
+    /// The last full read: when it finished and the configuration it applied.
+    fn last_full_read(&self, integration: &str) -> impl Future<Output = Result<Option<FullRead>, Self::Error>> + Send;
 
     /// Makes the next run read everyone.
     fn want_full_read(&self, integration: &str) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
+    /// After a successful run; `full_read` is the hash of the configuration
+    /// (`Job::config_hash`) when the run read everyone.
     fn advance_cursor(
         &self,
         integration: &str,
         cursor: &str,
-        full_read: bool,
+        full_read: Option<&str>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
     /// The conflicts the last run left open.

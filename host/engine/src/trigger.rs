@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use super::storage::FullRead;
+
 /// Who or what started a run; shown in the run history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trigger {
@@ -47,19 +49,43 @@ impl Default for FullReads {
     }
 }
 
-/// The cursor to read changes from, or `None` for a full read.
+/// How much a run was asked to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadAsked {
+    /// Incremental when it can be (see [`read_since`]).
+    #[default]
+    Auto,
+    /// Everyone.
+    Full,
+    /// The changes since the cursor, whatever changed in the configuration
+    /// and however old the last full read (`--incremental`).
+    Incremental,
+}
+
+/// The cursor to read changes from, or `None` for a full read: when there
+/// is no cursor, when asked, when the last full read is older than the
+/// integration allows, or when it applied another configuration than
+/// `config` (a changed rule, option or plugin may concern anyone).
 pub fn read_since(
     cursor: Option<String>,
-    last_full_read_ms: Option<i64>,
+    last_full_read: Option<&FullRead>,
+    config: &str,
     now_ms: i64,
     policy: FullReads,
-    force_full: bool,
+    asked: ReadAsked,
 ) -> Option<String> {
+    match asked {
+        ReadAsked::Full => return None,
+        ReadAsked::Incremental => return cursor,
+        ReadAsked::Auto => {}
+    }
     let FullReads::Every(every) = policy else {
         return None;
     };
-    let recent = last_full_read_ms.is_some_and(|at| now_ms.saturating_sub(at) < every.as_millis() as i64);
-    cursor.filter(|_| recent && !force_full)
+    let current = last_full_read.is_some_and(|full| {
+        now_ms.saturating_sub(full.at) < every.as_millis() as i64 && full.config.as_deref() == Some(config)
+    });
+    cursor.filter(|_| current)
 }
 
 #[cfg(test)]
@@ -69,26 +95,47 @@ mod tests {
     const HOUR_MS: i64 = 3_600_000;
 
     #[test]
-    fn incremental_only_with_a_cursor_and_a_recent_full_read() {
+    fn incremental_only_with_a_cursor_and_a_recent_full_read_of_the_same_configuration() {
         let daily = FullReads::default();
         let now = 100 * HOUR_MS;
         let cursor = || Some("2026-11-22T04:00:00Z".to_string());
-        assert_eq!(read_since(None, Some(now), now, daily, false), None, "no cursor yet");
+        let read_at = |at: i64| FullRead {
+            at,
+            config: Some("a".into()),
+        };
+        let since =
+            |cursor, full: Option<FullRead>, policy, asked| read_since(cursor, full.as_ref(), "a", now, policy, asked);
+        use ReadAsked::*;
+        assert_eq!(since(None, Some(read_at(now)), daily, Auto), None, "no cursor yet");
+        assert_eq!(since(cursor(), None, daily, Auto), None, "never read in full");
+        assert_eq!(since(cursor(), Some(read_at(now - 2 * HOUR_MS)), daily, Auto), cursor());
         assert_eq!(
-            read_since(cursor(), None, now, daily, false),
-            None,
-            "never read in full"
-        );
-        assert_eq!(
-            read_since(cursor(), Some(now - 2 * HOUR_MS), now, daily, false),
-            cursor()
-        );
-        assert_eq!(
-            read_since(cursor(), Some(now - 25 * HOUR_MS), now, daily, false),
+            since(cursor(), Some(read_at(now - 25 * HOUR_MS)), daily, Auto),
             None,
             "the last full read is too old"
         );
-        assert_eq!(read_since(cursor(), Some(now), now, daily, true), None, "asked for");
-        assert_eq!(read_since(cursor(), Some(now), now, FullReads::Always, false), None);
+        assert_eq!(since(cursor(), Some(read_at(now)), daily, Full), None, "asked for");
+        assert_eq!(since(cursor(), Some(read_at(now)), FullReads::Always, Auto), None);
+        let other = FullRead {
+            at: now,
+            config: Some("b".into()),
+        };
+        assert_eq!(
+            since(cursor(), Some(other.clone()), daily, Auto),
+            None,
+            "the configuration changed"
+        );
+        let unknown = FullRead { at: now, config: None };
+        assert_eq!(
+            since(cursor(), Some(unknown), daily, Auto),
+            None,
+            "a configuration not kept"
+        );
+        assert_eq!(
+            since(cursor(), Some(other), daily, Incremental),
+            cursor(),
+            "--incremental reads the changes whatever changed"
+        );
+        assert_eq!(since(None, None, daily, Incremental), None, "nothing to read from");
     }
 }

@@ -11,7 +11,7 @@ use sqlx::{AnyPool, Row};
 
 use hrsync_engine::correlate::{Conflict, Link, LinkOrigin};
 use hrsync_engine::identity::AccountKeys;
-use hrsync_engine::storage::{AuditEvent, ItemRecord, RunStore};
+use hrsync_engine::storage::{AuditEvent, FullRead, ItemRecord, RunStore};
 
 pub mod catalog;
 pub mod integrations;
@@ -45,6 +45,17 @@ pub struct Store {
 
 /// The prefix of a hash made with the audit key.
 const KEYED: &str = "k1:";
+
+/// Which of a run's items to list; each field unset lists all.
+#[derive(Debug, Clone, Default)]
+pub struct ItemFilter {
+    /// `done`, `failed`, `planned`, `skipped`, `rejected`, ...
+    pub outcome: Option<String>,
+    /// `create-account`, `add-member`, `skipped`, `conflict`, ...
+    pub kind: Option<String>,
+    /// One employee's items (HR id).
+    pub hr_id: Option<String>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunRecord {
@@ -464,11 +475,22 @@ impl Store {
         Ok(())
     }
 
+    /// A run's items in the order they were recorded.
     pub async fn items(&self, run: &str) -> Result<Vec<ItemRecord>, StoreError> {
+        self.items_where(run, &ItemFilter::default()).await
+    }
+
+    /// A run's items that pass `filter`, in the order they were recorded.
+    pub async fn items_where(&self, run: &str, filter: &ItemFilter) -> Result<Vec<ItemRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT hr_id, kind, summary, outcome, error, attempts FROM run_items WHERE run_id = $1 ORDER BY seq",
+            "SELECT hr_id, kind, summary, outcome, error, attempts FROM run_items WHERE run_id = $1 \
+             AND ($2 IS NULL OR outcome = $2) AND ($3 IS NULL OR kind = $3) AND ($4 IS NULL OR hr_id = $4) \
+             ORDER BY seq",
         )
         .bind(run)
+        .bind(filter.outcome.as_deref())
+        .bind(filter.kind.as_deref())
+        .bind(filter.hr_id.as_deref())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -570,17 +592,21 @@ impl Store {
         Ok(row.map(|r| r.try_get("cursor_value")).transpose()?)
     }
 
-    /// When the last successful full read of the integration happened
-    /// (milliseconds since the epoch).
-    pub async fn full_read_at(&self, integration: &str) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query("SELECT full_read_at FROM cursors WHERE integration_id = $1")
+    /// The last successful full read of the integration: when, and the
+    /// configuration it applied.
+    pub async fn last_full_read(&self, integration: &str) -> Result<Option<FullRead>, StoreError> {
+        let row = sqlx::query("SELECT full_read_at, config_hash FROM cursors WHERE integration_id = $1")
             .bind(integration)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row
-            .map(|r| r.try_get::<Option<i64>, _>("full_read_at"))
-            .transpose()?
-            .flatten())
+        let Some(row) = row else { return Ok(None) };
+        let Some(at) = row.try_get::<Option<i64>, _>("full_read_at")? else {
+            return Ok(None);
+        };
+        Ok(Some(FullRead {
+            at,
+            config: row.try_get("config_hash")?,
+        }))
     }
 
     /// Makes the integration's next run read everyone: a manual link or
@@ -594,18 +620,27 @@ impl Store {
         Ok(())
     }
 
-    /// Call only after a run succeeded; `full_read` when it read everyone.
-    pub async fn advance_cursor(&self, integration: &str, cursor: &str, full_read: bool) -> Result<(), StoreError> {
+    /// Call only after a run succeeded; `full_read` (the hash of the
+    /// configuration it applied) when it read everyone.
+    pub async fn advance_cursor(
+        &self,
+        integration: &str,
+        cursor: &str,
+        full_read: Option<&str>,
+    ) -> Result<(), StoreError> {
         let now = now_ms();
         sqlx::query(
-            "INSERT INTO cursors (integration_id, cursor_value, updated_at, full_read_at) VALUES ($1, $2, $3, $4) \
+            "INSERT INTO cursors (integration_id, cursor_value, updated_at, full_read_at, config_hash) \
+             VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (integration_id) DO UPDATE SET cursor_value = excluded.cursor_value, \
-             updated_at = excluded.updated_at, full_read_at = COALESCE(excluded.full_read_at, cursors.full_read_at)",
+             updated_at = excluded.updated_at, full_read_at = COALESCE(excluded.full_read_at, cursors.full_read_at), \
+             config_hash = COALESCE(excluded.config_hash, cursors.config_hash)",
         )
         .bind(integration)
         .bind(cursor)
         .bind(now)
-        .bind(full_read.then_some(now))
+        .bind(full_read.map(|_| now))
+        .bind(full_read)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -963,13 +998,13 @@ impl RunStore for Store {
     async fn cursor(&self, integration: &str) -> Result<Option<String>, StoreError> {
         Store::cursor(self, integration).await
     }
-    async fn full_read_at(&self, integration: &str) -> Result<Option<i64>, StoreError> {
-        Store::full_read_at(self, integration).await
+    async fn last_full_read(&self, integration: &str) -> Result<Option<FullRead>, StoreError> {
+        Store::last_full_read(self, integration).await
     }
     async fn want_full_read(&self, integration: &str) -> Result<(), StoreError> {
         Store::want_full_read(self, integration).await
     }
-    async fn advance_cursor(&self, integration: &str, cursor: &str, full_read: bool) -> Result<(), StoreError> {
+    async fn advance_cursor(&self, integration: &str, cursor: &str, full_read: Option<&str>) -> Result<(), StoreError> {
         Store::advance_cursor(self, integration, cursor, full_read).await
     }
     async fn open_conflicts(&self, integration: &str) -> Result<Vec<Conflict>, StoreError> {

@@ -11,7 +11,7 @@ use super::error::{ApiError, ErrorBody};
 use super::{AppState, Json, Path, Query};
 use hrsync_engine::storage::ItemRecord;
 use hrsync_store::tenants::Mode;
-use hrsync_store::{AuditCheck, AuditRecord, RunRecord};
+use hrsync_store::{AuditCheck, AuditRecord, ItemFilter, RunRecord};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -91,6 +91,16 @@ pub struct RunDetail {
 
 /// A run of one of the caller's integrations, with its items.
 pub async fn run_detail(state: &AppState, who: &Principal, id: &str) -> Result<RunDetail, ApiError> {
+    run_detail_where(state, who, id, &ItemFilter::default()).await
+}
+
+/// [`run_detail`] with only the items that pass `filter`.
+async fn run_detail_where(
+    state: &AppState,
+    who: &Principal,
+    id: &str,
+    filter: &ItemFilter,
+) -> Result<RunDetail, ApiError> {
     let store = &state.control.store;
     let run = store
         .tenant_run(&who.tenant, id)
@@ -100,7 +110,12 @@ pub async fn run_detail(state: &AppState, who: &Principal, id: &str) -> Result<R
     if !integration.is_some_and(|i| who.sees(i.mode)) {
         return Err(ApiError::not_found("run", id));
     }
-    let items = store.items(id).await?.into_iter().map(ItemView::from).collect();
+    let items = store
+        .items_where(id, filter)
+        .await?
+        .into_iter()
+        .map(ItemView::from)
+        .collect();
     Ok(RunDetail { run: run.into(), items })
 }
 
@@ -149,15 +164,35 @@ async fn list_runs(
     ))
 }
 
-#[utoipa::path(get, path = "/runs/{id}", tag = "runs", security(("api_key" = [])), params(("id" = String, Path)),
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ItemsQuery {
+    /// Only items with this outcome: `done`, `failed`, `planned`, `skipped`, `rejected`, `held`, `kept`, `noted`, ...
+    outcome: Option<String>,
+    /// Only items of this kind: `create-account`, `update-account`, `add-member`, `link-manager`, `skipped`, `conflict`, ...
+    kind: Option<String>,
+    /// Only this employee's items (HR id).
+    employee: Option<String>,
+}
+
+/// A run with its items: every change with its outcome, and every skipped,
+/// rejected, conflicting or noted employee.
+#[utoipa::path(get, path = "/runs/{id}", tag = "runs", security(("api_key" = [])),
+    params(("id" = String, Path), ItemsQuery),
     responses((status = 200, body = RunDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 429, body = ErrorBody)))]
+              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn get_run(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
+    Query(query): Query<ItemsQuery>,
 ) -> Result<Json<RunDetail>, ApiError> {
-    Ok(Json(run_detail(&state, &who, &id).await?))
+    let filter = ItemFilter {
+        outcome: query.outcome,
+        kind: query.kind,
+        hr_id: query.employee,
+    };
+    Ok(Json(run_detail_where(&state, &who, &id, &filter).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
