@@ -100,6 +100,11 @@ impl World {
     /// Personio → scope rule (`exclude`) → department and supervisor teams
     /// → SCIM.
     fn job(&self, exclude: Value) -> Job {
+        self.job_with(vec![("scope_rule", json!({ "exclude": exclude }))])
+    }
+
+    /// Personio → `rules`, then department and supervisor teams → SCIM.
+    fn job_with(&self, rules: Vec<(&str, Value)>) -> Job {
         let secrets = |pairs: &[(&str, &str)]| -> Secrets {
             pairs.iter().map(|(k, v)| (k.to_string(), Secret::new(*v))).collect()
         };
@@ -121,16 +126,17 @@ impl World {
                     ..Sandbox::default()
                 },
             },
-            rules: vec![
-                rule("scope_rule", json!({ "exclude": exclude })),
-                rule(
+            rules: rules
+                .into_iter()
+                .map(|(plugin, config)| rule(plugin, config))
+                .chain(std::iter::once(rule(
                     "team_map",
                     json!({ "teams": [
                         { "name": "Abteilung {department}" },
                         { "name": "{supervisor.first_name} {supervisor.last_name}s Team" }
                     ] }),
-                ),
-            ],
+                )))
+                .collect(),
             target: PluginSetup {
                 plugin: load("scim"),
                 sandbox: Sandbox {
@@ -334,4 +340,52 @@ fn a_dry_run_plans_exactly_what_the_real_run_then_does() {
     let dry = world.dry_run(&stricter);
     assert_eq!(dry.report.read_kind, ReadKind::Incremental);
     assert!(dry.report.planned.is_empty());
+}
+
+/// "Hire date more than 30 days ahead", declaratively and in Rhai, over
+/// 5,000 employees: the same people are left out, with the date taken from
+/// the host's clock (no date written into the rule).
+#[test]
+fn hires_more_than_30_days_ahead_wait_declaratively_and_in_a_script() {
+    let world = World::new();
+    let today = chrono::Utc::now().date_naive();
+    let in_days = |days: u64| (today + chrono::Days::new(days)).to_string();
+    for id in (13..=EMPLOYEES).step_by(13) {
+        world.hr.update(id, |e| e.hire_date = Some(in_days(60)));
+    }
+    for id in (29..=EMPLOYEES).step_by(29) {
+        world.hr.update(id, |e| e.hire_date = Some(in_days(10)));
+    }
+    let declarative = world.job_with(vec![(
+        "scope_rule",
+        json!({ "exclude": [{ "name": "not yet", "all": [{ "field": "hire_date", "op": "after", "value": "+30d" }] }] }),
+    )]);
+    let script = world.job_with(vec![(
+        "script_rule",
+        json!({ "script": "fn exclude(e) {\n  if e.hire_date != () && e.hire_date > date(\"+30d\") { return \"starts in \" + days_between(today(), e.hire_date) + \" days\"; }\n}" }),
+    )]);
+    let waiting = |finished: &Finished, reason: &str| -> Vec<String> {
+        let mut ids: Vec<String> = finished
+            .report
+            .skipped
+            .iter()
+            .filter(|s| s.reason.contains(reason))
+            .map(|s| s.hr_id.clone())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let expected: Vec<String> = {
+        let mut ids: Vec<String> = (13..=EMPLOYEES)
+            .step_by(13)
+            .filter(|id| id % 29 != 0)
+            .map(|id| id.to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let by_filter = waiting(&world.dry_run(&declarative), "`not yet`");
+    assert_eq!(by_filter, expected, "hired in 60 days: left out; in 10 days: synced");
+    let by_script = waiting(&world.dry_run(&script), "starts in 60 days");
+    assert_eq!(by_script, expected);
 }

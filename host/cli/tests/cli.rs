@@ -351,6 +351,47 @@ fn sync_refuses_a_bad_integration_file_naming_the_field() {
         stderr.contains("options.match[1]") && stderr.contains("phone"),
         "{stderr}"
     );
+
+    // A rule's config is tried before the run: a date that is no date ...
+    let good = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("match = [\"email\", \"phone\"]", "match = [\"email\"]");
+    let text = good.replace(
+        "value = \"external\" }] },",
+        "value = \"external\" }] },\n  { name = \"not yet\", all = [{ field = \"hire_date\", op = \"after\", value = \"+30\" }] },",
+    );
+    std::fs::write(&file, text).unwrap();
+    let output = run_hrsync(&["sync", "--config", file.to_str().unwrap(), "--dry-run"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("rules[0].config")
+            && stderr.contains("exclude[1].all[0].value")
+            && stderr.contains("`+30` is not a date"),
+        "{stderr}"
+    );
+    // ... and a script in its own file that does not compile: the file and
+    // its line are named.
+    std::fs::write(
+        dir.path().join("teams.rhai"),
+        "fn teams(e) {\n    let department = e.department;\n    [\"Abteilung \" + department\n}\n",
+    )
+    .unwrap();
+    let script_rule = built_plugin("script_rule");
+    let text = format!(
+        "{good}\n[[rules]]\nplugin = {:?}\n[rules.config_files]\nscript = \"teams.rhai\"\n",
+        script_rule.display().to_string()
+    );
+    std::fs::write(&file, text).unwrap();
+    let output = run_hrsync(&["sync", "--config", file.to_str().unwrap(), "--dry-run"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("rules[2].config")
+            && stderr
+                .contains("teams.rhai): line 4, column 1: Expecting ',' to separate the items of this array literal"),
+        "{stderr}"
+    );
 }
 
 #[test]

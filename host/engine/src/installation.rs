@@ -23,6 +23,11 @@ pub struct InstallationFile {
     /// Secret name -> where to read the value.
     #[serde(default)]
     pub secrets: BTreeMap<String, SecretSource>,
+    /// Config keys whose value is the text of a file (relative to this
+    /// one): `script = "teams.rhai"` keeps a script in its own file, so
+    /// that its errors name that file's lines.
+    #[serde(default)]
+    pub config_files: BTreeMap<String, PathBuf>,
     /// Origins the plugin may reach: `scheme://host[:port]`, `*.domain`.
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
@@ -35,6 +40,7 @@ impl Default for InstallationFile {
         Self {
             plugin: None,
             config: empty_object(),
+            config_files: BTreeMap::new(),
             secrets: BTreeMap::new(),
             allowed_hosts: Vec::new(),
             limits: LimitsFile::default(),
@@ -83,6 +89,14 @@ pub enum InstallationError {
     Grant(#[from] hrsync_runtime::capability::http::GrantError),
     #[error("limits.{field}: {message}")]
     Limit { field: &'static str, message: String },
+    #[error("config_files.{key}: cannot read {path}: {source}")]
+    ConfigFile {
+        key: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config_files.{key}: `{key}` is in [config] too; write it in one place")]
+    ConfigTwice { key: String },
 }
 
 impl InstallationFile {
@@ -110,6 +124,17 @@ impl InstallationFile {
                 *path = base.join(&*path);
             }
         }
+        for path in self.config_files.values_mut() {
+            *path = base.join(&*path);
+        }
+    }
+
+    /// A config error with each key read from a file named with its file:
+    /// `script` → `script` (teams.rhai), whose lines the error's are.
+    pub fn name_config_files(&self, message: String) -> String {
+        self.config_files.iter().fold(message, |message, (key, path)| {
+            message.replace(&format!("`{key}`"), &format!("`{key}` ({})", path.display()))
+        })
     }
 
     /// Resolves secrets and grants into what a plugin session gets.
@@ -170,10 +195,22 @@ impl InstallationFile {
         if let Some(mib) = self.limits.max_response_mib {
             http.max_response_bytes = mib << 20;
         }
-        let config = serde_json::to_value(&self.config).map_err(|e| InstallationError::Parse {
+        let mut config = serde_json::to_value(&self.config).map_err(|e| InstallationError::Parse {
             path: PathBuf::from("config"),
             message: e.to_string(),
         })?;
+        for (key, path) in &self.config_files {
+            let text = std::fs::read_to_string(path).map_err(|source| InstallationError::ConfigFile {
+                key: key.clone(),
+                path: path.clone(),
+                source,
+            })?;
+            if let Some(object) = config.as_object_mut() {
+                if object.insert(key.clone(), serde_json::Value::String(text)).is_some() {
+                    return Err(InstallationError::ConfigTwice { key: key.clone() });
+                }
+            }
+        }
         Ok(Sandbox {
             config,
             secrets,

@@ -171,10 +171,17 @@ impl IntegrationFile {
                 source,
             })?;
             plugin.validate(&sandbox).map_err(|errors| IntegrationError::Config {
-                section,
-                message: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+                section: section.clone(),
+                message: file.name_config_files(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")),
             })?;
-            Ok(PluginSetup { plugin, sandbox })
+            let setup = PluginSetup { plugin, sandbox };
+            if kind == PluginKind::Rule {
+                setup.check_rule().map_err(|e| IntegrationError::Config {
+                    section,
+                    message: file.name_config_files(e.to_string()),
+                })?;
+            }
+            Ok(setup)
         };
         let (settings, full_reads) = self.settings()?;
         Ok(Job {

@@ -23,6 +23,16 @@ pub struct PluginSetup {
     pub sandbox: Sandbox,
 }
 
+impl PluginSetup {
+    /// Starts a rule as a run would and hands it no one: a rule builds
+    /// itself from its config on its first call, so a script that does not
+    /// compile or a filter with a value that is no date is refused here,
+    /// before any run.
+    pub fn check_rule(&self) -> Result<(), hrsync_runtime::CallError> {
+        self.plugin.rule(&self.sandbox)?.evaluate(Vec::new()).map(|_| ())
+    }
+}
+
 #[derive(Clone)]
 pub struct Job {
     pub integration: String,

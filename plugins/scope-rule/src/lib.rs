@@ -11,8 +11,16 @@
 //! ```
 //!
 //! Comparisons ignore case; `regex` is as written (add `(?i)` for case).
+//!
+//! Dates: `before`, `after` and `within` compare a date field (`hire_date`,
+//! `termination_date`, a custom date) with `today`, a date (`2026-12-31`)
+//! or a distance from today (`+30d`, `-2w`, `+3m`, `-1y`): `after "+30d"`
+//! is "more than 30 days ahead", `within "-90d"` "in the last 90 days"
+//! (today included). Today is taken once per run, in `time_zone` (an IANA
+//! name; UTC by default). A value that is not a date matches no date test.
 
 use hrsync_sdk::employee::{is_known_field, normalize_field};
+use hrsync_sdk::time::{self, date_of, NaiveDate};
 use hrsync_sdk::{config, export_rule, fields, Decision, Employee, PluginError, PluginInfo, Rule, Subject};
 use regex::Regex;
 use serde::Deserialize;
@@ -20,6 +28,9 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeConfig {
+    /// The time zone whose calendar `today` is in (IANA name).
+    #[serde(default)]
+    pub time_zone: Option<String>,
     #[serde(default)]
     pub include: Vec<FilterConfig>,
     #[serde(default)]
@@ -53,6 +64,25 @@ pub enum Op {
     Regex,
     IsEmpty,
     IsNotEmpty,
+    Before,
+    After,
+    Within,
+}
+
+/// An operator as the config spells it.
+fn op_name(op: Op) -> &'static str {
+    match op {
+        Op::Equals => "equals",
+        Op::NotEquals => "not_equals",
+        Op::In => "in",
+        Op::NotIn => "not_in",
+        Op::Regex => "regex",
+        Op::IsEmpty => "is_empty",
+        Op::IsNotEmpty => "is_not_empty",
+        Op::Before => "before",
+        Op::After => "after",
+        Op::Within => "within",
+    }
 }
 
 enum Test {
@@ -63,6 +93,10 @@ enum Test {
     Regex(Regex),
     IsEmpty,
     IsNotEmpty,
+    Before(NaiveDate),
+    After(NaiveDate),
+    /// Between the two dates, both included.
+    Between(NaiveDate, NaiveDate),
 }
 
 struct Clause {
@@ -90,6 +124,7 @@ impl Clause {
                 .as_deref()
                 .is_some_and(|v| v.chars().flat_map(char::to_lowercase).eq(want.chars()))
         };
+        let date = || value.as_deref().and_then(date_of);
         match &self.test {
             Test::Equals(want) => eq(want),
             Test::NotEquals(want) => !eq(want),
@@ -98,6 +133,9 @@ impl Clause {
             Test::Regex(re) => value.as_deref().is_some_and(|v| re.is_match(v)),
             Test::IsEmpty => value.is_none(),
             Test::IsNotEmpty => value.is_some(),
+            Test::Before(limit) => date().is_some_and(|d| d < *limit),
+            Test::After(limit) => date().is_some_and(|d| d > *limit),
+            Test::Between(from, to) => date().is_some_and(|d| *from <= d && d <= *to),
         }
     }
 }
@@ -109,11 +147,19 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// The scope for a run of today (by the host's clock, in the config's
+    /// time zone).
     pub fn compile(config: ScopeConfig) -> Result<Self, PluginError> {
+        let today = time::today(config.time_zone.as_deref()).map_err(|e| PluginError::invalid("time_zone", e))?;
+        Self::compile_on(config, today)
+    }
+
+    /// The scope as of `today`.
+    pub fn compile_on(config: ScopeConfig, today: NaiveDate) -> Result<Self, PluginError> {
         let compile_all = |list: Vec<FilterConfig>, key: &str| {
             list.into_iter()
                 .enumerate()
-                .map(|(i, f)| compile_filter(f, &format!("{key}[{i}]")))
+                .map(|(i, f)| compile_filter(f, &format!("{key}[{i}]"), today))
                 .collect::<Result<Vec<_>, _>>()
         };
         Ok(Self {
@@ -156,7 +202,7 @@ impl Scope {
     }
 }
 
-fn compile_filter(filter: FilterConfig, path: &str) -> Result<Filter, PluginError> {
+fn compile_filter(filter: FilterConfig, path: &str, today: NaiveDate) -> Result<Filter, PluginError> {
     if filter.all.is_empty() {
         return Err(PluginError::invalid(
             format!("{path}.all"),
@@ -167,7 +213,7 @@ fn compile_filter(filter: FilterConfig, path: &str) -> Result<Filter, PluginErro
         .all
         .into_iter()
         .enumerate()
-        .map(|(i, c)| compile_clause(c, &format!("{path}.all[{i}]")))
+        .map(|(i, c)| compile_clause(c, &format!("{path}.all[{i}]"), today))
         .collect::<Result<Vec<_>, _>>()?;
     let label = match filter.name {
         Some(name) => format!("`{name}`"),
@@ -176,7 +222,7 @@ fn compile_filter(filter: FilterConfig, path: &str) -> Result<Filter, PluginErro
     Ok(Filter { label, clauses })
 }
 
-fn compile_clause(clause: ClauseConfig, path: &str) -> Result<Clause, PluginError> {
+fn compile_clause(clause: ClauseConfig, path: &str, today: NaiveDate) -> Result<Clause, PluginError> {
     if !is_known_field(&clause.field) {
         return Err(PluginError::invalid(
             format!("{path}.field"),
@@ -195,7 +241,10 @@ fn compile_clause(clause: ClauseConfig, path: &str) -> Result<Clause, PluginErro
     };
     let one = || {
         clause.value.as_ref().and_then(text).ok_or_else(|| {
-            PluginError::invalid(format!("{path}.value"), format!("`{:?}` needs a text value", clause.op))
+            PluginError::invalid(
+                format!("{path}.value"),
+                format!("`{}` needs a text value", op_name(clause.op)),
+            )
         })
     };
     let many = || match &clause.value {
@@ -205,8 +254,17 @@ fn compile_clause(clause: ClauseConfig, path: &str) -> Result<Clause, PluginErro
             .collect::<Result<Vec<_>, _>>(),
         _ => Err(PluginError::invalid(
             format!("{path}.value"),
-            format!("`{:?}` needs a list of values", clause.op),
+            format!("`{}` needs a list of values", op_name(clause.op)),
         )),
+    };
+    let date = || {
+        let spec = clause.value.as_ref().and_then(|v| v.as_str()).ok_or_else(|| {
+            PluginError::invalid(
+                format!("{path}.value"),
+                format!("`{}` needs a date: `today`, `2026-12-31` or `+30d`", op_name(clause.op)),
+            )
+        })?;
+        time::resolve_date(spec, today).map_err(|e| PluginError::invalid(format!("{path}.value"), e))
     };
     let test = match clause.op {
         Op::Equals => Test::Equals(one()?),
@@ -219,12 +277,18 @@ fn compile_clause(clause: ClauseConfig, path: &str) -> Result<Clause, PluginErro
                     .value
                     .as_ref()
                     .and_then(|v| v.as_str())
-                    .ok_or_else(|| PluginError::invalid(format!("{path}.value"), "`Regex` needs a pattern"))?,
+                    .ok_or_else(|| PluginError::invalid(format!("{path}.value"), "`regex` needs a pattern"))?,
             )
             .map_err(|e| PluginError::invalid(format!("{path}.value"), format!("invalid regex: {e}")))?,
         ),
         Op::IsEmpty => Test::IsEmpty,
         Op::IsNotEmpty => Test::IsNotEmpty,
+        Op::Before => Test::Before(date()?),
+        Op::After => Test::After(date()?),
+        Op::Within => {
+            let end = date()?;
+            Test::Between(end.min(today), end.max(today))
+        }
     };
     Ok(Clause {
         field: normalize_field(&clause.field),
@@ -240,6 +304,7 @@ impl Rule for Scope {
                 "type": "object",
                 "additionalProperties": false,
                 "properties": {
+                    "time_zone": { "type": "string", "description": "IANA time zone of `today` in date tests (default UTC)" },
                     "include": { "$ref": "#/$defs/filters" },
                     "exclude": { "$ref": "#/$defs/filters" }
                 },
@@ -261,7 +326,7 @@ impl Rule for Scope {
                                         "additionalProperties": false,
                                         "properties": {
                                             "field": { "type": "string" },
-                                            "op": { "enum": ["equals", "not_equals", "in", "not_in", "regex", "is_empty", "is_not_empty"] },
+                                            "op": { "enum": ["equals", "not_equals", "in", "not_in", "regex", "is_empty", "is_not_empty", "before", "after", "within"] },
                                             "value": {}
                                         }
                                     }
@@ -338,9 +403,14 @@ mod tests {
         }
     }
 
+    /// The day the tests run on: 31 January 2026.
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 1, 31).unwrap()
+    }
+
     fn scope(config: serde_json::Value) -> Scope {
         let config: ScopeConfig = serde_json::from_value(config).expect("a scope config");
-        match Scope::compile(config) {
+        match Scope::compile_on(config, today()) {
             Ok(scope) => scope,
             Err(error) => panic!("does not compile: {error:?}"),
         }
@@ -348,7 +418,7 @@ mod tests {
 
     fn compile_error(config: serde_json::Value) -> (String, String) {
         let config: ScopeConfig = serde_json::from_value(config).expect("a scope config");
-        match Scope::compile(config) {
+        match Scope::compile_on(config, today()) {
             Ok(_) => panic!("compiled"),
             Err(PluginError::InvalidInput(invalid)) => (invalid.field, invalid.message),
             Err(other) => panic!("expected invalid input, got {other:?}"),
@@ -552,15 +622,15 @@ mod tests {
         let cases = [
             (
                 json!({ "field": "office", "op": "equals" }),
-                "`Equals` needs a text value",
+                "`equals` needs a text value",
             ),
             (
                 json!({ "field": "office", "op": "not_equals", "value": ["a"] }),
-                "`NotEquals` needs a text value",
+                "`not_equals` needs a text value",
             ),
             (
                 json!({ "field": "office", "op": "in", "value": "Köln" }),
-                "`In` needs a list of values",
+                "`in` needs a list of values",
             ),
             (
                 json!({ "field": "office", "op": "not_in", "value": [{ "x": 1 }] }),
@@ -568,7 +638,7 @@ mod tests {
             ),
             (
                 json!({ "field": "office", "op": "regex", "value": 5 }),
-                "`Regex` needs a pattern",
+                "`regex` needs a pattern",
             ),
         ];
         for (clause, expected) in cases {
@@ -580,6 +650,98 @@ mod tests {
             compile_error(json!({ "exclude": [{ "all": [{ "field": "office", "op": "regex", "value": "(" }] }] }));
         assert_eq!(field, "exclude[0].all[0].value");
         assert!(message.starts_with("invalid regex: "), "{message}");
+    }
+
+    #[test]
+    fn dates_before_after_and_within_a_distance_from_today() {
+        let hired = |date: &str| Employee {
+            hire_date: Some(date.into()),
+            ..employee()
+        };
+        // Hired more than 30 days ahead (today is 2026-01-31: after 2026-03-02).
+        let ahead = scope(
+            json!({ "exclude": [{ "name": "not yet", "all": [{ "field": "hire_date", "op": "after", "value": "+30d" }] }] }),
+        );
+        assert!(decide(&ahead, hired("2026-03-03")).is_err());
+        assert!(
+            decide(&ahead, hired("2026-03-02")).is_ok(),
+            "30 days ahead is not more than 30"
+        );
+        assert!(
+            decide(&ahead, hired("2026-03-03T00:00:00+01:00")).is_err(),
+            "a date-time's date"
+        );
+        assert!(
+            decide(&ahead, hired("03.03.2026")).is_ok(),
+            "not a date: no date test matches"
+        );
+        assert!(decide(
+            &ahead,
+            Employee {
+                hire_date: None,
+                ..employee()
+            }
+        )
+        .is_ok());
+        // Left before today.
+        let left = scope(
+            json!({ "exclude": [{ "all": [{ "field": "termination_date", "op": "before", "value": "today" }] }] }),
+        );
+        let leaving = |date: &str| Employee {
+            termination_date: Some(date.into()),
+            ..employee()
+        };
+        assert!(decide(&left, leaving("2026-01-30")).is_err());
+        assert!(
+            decide(&left, leaving("2026-01-31")).is_ok(),
+            "leaving today: still here"
+        );
+        // Hired in the last 90 days, both ends included; an absolute date.
+        let recent =
+            scope(json!({ "include": [{ "all": [{ "field": "hire_date", "op": "within", "value": "-90d" }] }] }));
+        assert!(decide(&recent, hired("2025-11-02")).is_ok());
+        assert!(decide(&recent, hired("2026-01-31")).is_ok());
+        assert!(decide(&recent, hired("2025-11-01")).is_err());
+        assert!(
+            decide(&recent, hired("2026-02-01")).is_err(),
+            "not yet hired is not in the last 90 days"
+        );
+        let fixed =
+            scope(json!({ "exclude": [{ "all": [{ "field": "hire_date", "op": "before", "value": "2020-01-01" }] }] }));
+        assert!(decide(&fixed, hired("2019-12-31")).is_err());
+        // A custom date field, by its name.
+        let custom = scope(
+            json!({ "exclude": [{ "all": [{ "field": "custom.probation_end", "op": "after", "value": "today" }] }] }),
+        );
+        let mut on_probation = employee();
+        on_probation.custom.push(Attribute {
+            name: "probation_end".into(),
+            value: AttributeValue::Date("2026-04-30".into()),
+        });
+        assert!(decide(&custom, on_probation).is_err());
+        assert!(decide(&custom, employee()).is_ok());
+    }
+
+    #[test]
+    fn a_date_that_is_no_date_is_refused_naming_the_value() {
+        for (value, expected) in [
+            (
+                json!("+30"),
+                "`+30` is not a date: write `today`, a date like `2026-12-31`",
+            ),
+            (json!("tomorrow"), "`tomorrow` is not a date"),
+            (json!("2026-02-30"), "`2026-02-30` is not a date"),
+            (json!(30), "`after` needs a date: `today`, `2026-12-31` or `+30d`"),
+        ] {
+            let (field, message) = compile_error(
+                json!({ "exclude": [{ "all": [{ "field": "hire_date", "op": "after", "value": value }] }] }),
+            );
+            assert_eq!(field, "exclude[0].all[0].value");
+            assert!(message.starts_with(expected), "{message}");
+        }
+        let config: ScopeConfig = serde_json::from_value(json!({ "time_zone": "Europe/Berln" })).unwrap();
+        let zone = hrsync_sdk::time::parse_time_zone(config.time_zone.as_deref().unwrap()).unwrap_err();
+        assert!(zone.contains("not a time zone"), "{zone}");
     }
 
     #[test]

@@ -31,10 +31,23 @@
 //! mistake in the script: it stops the run before anything is written,
 //! naming the field, where it is read and the nearest field names. Custom
 //! attributes an employee lacks read as `()` (`e.custom.cost_center`).
+//!
+//! Dates are text, `YYYY-MM-DD`, so they compare with `<` and `>`:
+//! `today()` (once per run, in the config's `time_zone`; UTC by default),
+//! `date("+30d")` (also `-2w`, `+3m`, `-1y`, `today`, `2026-12-31`),
+//! `parse_date(text)` (a date or date-time's date; `()` when not a date),
+//! `add_days(date, n)` and `days_between(from, to)` (`to` − `from`, in days).
+//!
+//! ```rhai
+//! fn exclude(e) {
+//!     if e.hire_date != () && e.hire_date > date("+30d") { return "starts in more than 30 days"; }
+//! }
+//! ```
 
 use std::cell::Cell;
 use std::rc::Rc;
 
+use hrsync_sdk::time::{self, date_of, NaiveDate};
 use hrsync_sdk::{
     config, export_rule, log, now_millis, Attribute, AttributeValue, Decision, Employee, PluginError, PluginInfo, Rule,
     Subject,
@@ -50,6 +63,8 @@ const FUNCTIONS: &[&str] = &["exclude", "teams", "attributes"];
 #[serde(deny_unknown_fields)]
 struct Config {
     script: String,
+    /// The time zone of `today()` (IANA name).
+    time_zone: Option<String>,
     max_operations: Option<u64>,
     time_limit_ms: Option<u64>,
 }
@@ -79,8 +94,46 @@ fn at(position: Position) -> String {
 #[derive(Clone)]
 struct CustomFields(Map);
 
-fn engine(max_operations: u64, deadline: Rc<Cell<u64>>, clock: fn() -> u64) -> Engine {
+type Fallible<T> = Result<T, Box<EvalAltResult>>;
+
+/// A date argument of a date function, or the script's error naming it.
+fn date_arg(function: &str, text: &str) -> Fallible<NaiveDate> {
+    date_of(text).ok_or_else(|| format!("{function}: `{text}` is not a date (YYYY-MM-DD)").into())
+}
+
+/// `today()`, `date(..)`, `parse_date(..)`, `add_days(..)`,
+/// `days_between(..)`: dates as `YYYY-MM-DD` text, `today` fixed for the run.
+fn register_dates(engine: &mut Engine, today: NaiveDate) {
+    engine
+        .register_fn("today", move || today.to_string())
+        .register_fn("date", move |spec: &str| -> Fallible<String> {
+            time::resolve_date(spec, today)
+                .map(|d| d.to_string())
+                .map_err(|e| format!("date: {e}").into())
+        })
+        .register_fn("parse_date", |text: &str| -> Dynamic {
+            date_of(text).map_or(Dynamic::UNIT, |d| Dynamic::from(d.to_string()))
+        })
+        .register_fn("add_days", |date: &str, days: i64| -> Fallible<String> {
+            let start = date_arg("add_days", date)?;
+            start
+                .checked_add_signed(chrono_days(days))
+                .map(|d| d.to_string())
+                .ok_or_else(|| format!("add_days: {days} days from {date} is beyond the calendar").into())
+        })
+        .register_fn("days_between", |from: &str, to: &str| -> Fallible<i64> {
+            Ok((date_arg("days_between", to)? - date_arg("days_between", from)?).num_days())
+        });
+}
+
+/// `days` as a duration, clamped to what a calendar can hold.
+fn chrono_days(days: i64) -> hrsync_sdk::time::TimeDelta {
+    hrsync_sdk::time::TimeDelta::try_days(days).unwrap_or(hrsync_sdk::time::TimeDelta::MAX)
+}
+
+fn engine(max_operations: u64, deadline: Rc<Cell<u64>>, clock: fn() -> u64, today: NaiveDate) -> Engine {
     let mut engine = Engine::new();
+    register_dates(&mut engine, today);
     // A typo in a field name is an error, not a silent `()`.
     engine.set_fail_on_invalid_map_property(true);
     engine
@@ -312,10 +365,13 @@ impl ScriptRule {
 /// The rule from its config: the script compiled and its functions checked.
 fn compile(config: Config, clock: fn() -> u64) -> Result<ScriptRule, PluginError> {
     let deadline = Rc::new(Cell::new(u64::MAX));
+    let today =
+        time::date_at(clock(), config.time_zone.as_deref()).map_err(|e| PluginError::invalid("time_zone", e))?;
     let engine = engine(
         config.max_operations.unwrap_or(DEFAULT_MAX_OPERATIONS),
         deadline.clone(),
         clock,
+        today,
     );
     let ast = engine
         .compile(&config.script)
@@ -361,6 +417,7 @@ impl Rule for ScriptRule {
                 "additionalProperties": false,
                 "properties": {
                     "script": { "type": "string", "description": "Rhai source defining fn exclude(e), fn teams(e) and/or fn attributes(e)" },
+                    "time_zone": { "type": "string", "description": "IANA time zone of today() (default UTC)" },
                     "max_operations": { "type": "integer", "minimum": 1 },
                     "time_limit_ms": { "type": "integer", "minimum": 1 }
                 }
@@ -414,6 +471,7 @@ mod tests {
         compile(
             Config {
                 script: script.into(),
+                time_zone: None,
                 max_operations,
                 time_limit_ms,
             },
@@ -477,6 +535,90 @@ mod tests {
         .map_err(|failure| match failure {
             Failure::Record(message) | Failure::UnknownField(message) => message,
         })
+    }
+
+    #[test]
+    fn dates_today_relative_and_between() {
+        // The fixed clock reads 2025-11-24, 16:00 UTC.
+        let starts_late = rule(
+            r#"fn exclude(e) {
+                if e.hire_date != () && e.hire_date > date("+30d") {
+                    return `starts ${e.hire_date}, in ${days_between(today(), e.hire_date)} days`;
+                }
+            }"#,
+        );
+        let hired = |date: &str| Employee {
+            hire_date: Some(date.into()),
+            ..employee()
+        };
+        match decide(&starts_late, hired("2026-01-01")) {
+            Ok(Decision::Exclude(reason)) => assert_eq!(reason, "starts 2026-01-01, in 38 days"),
+            other => panic!("expected an exclusion, got {other:?}"),
+        }
+        let kept = |decision| matches!(decision, Ok(Decision::Keep | Decision::Modify(_)));
+        assert!(kept(decide(&starts_late, hired("2025-12-24"))), "30 days is not more");
+        assert!(kept(decide(&starts_late, employee())), "no hire date");
+        let attributes = rule(
+            r#"fn attributes(e) { #{
+                start: parse_date("2025-11-24T08:00:00+01:00"),
+                week: add_days(today(), 7),
+                none: parse_date("24.11.2025"),
+                back: date("-1y"),
+            } }"#,
+        );
+        let Ok(Decision::Modify(desired)) = decide(&attributes, employee()) else {
+            panic!("attributes");
+        };
+        let text = |name: &str| {
+            desired
+                .attributes
+                .iter()
+                .find(|a| a.name == name)
+                .map(|a| a.value.to_text())
+        };
+        assert_eq!(text("start").as_deref(), Some("2025-11-24"));
+        assert_eq!(text("week").as_deref(), Some("2025-12-01"));
+        assert_eq!(text("back").as_deref(), Some("2024-11-24"));
+        assert_eq!(text("none"), None, "not a date: ()");
+        let error = decide(&rule(r#"fn exclude(e) { days_between("soon", today()) }"#), employee()).unwrap_err();
+        assert!(
+            error.contains("days_between: `soon` is not a date (YYYY-MM-DD)"),
+            "{error}"
+        );
+        let error = decide(&rule(r#"fn exclude(e) { date("+30") }"#), employee()).unwrap_err();
+        assert!(error.contains("date: `+30` is not a date"), "{error}");
+    }
+
+    #[test]
+    fn today_is_in_the_configured_time_zone() {
+        let in_zone = |zone: &str| {
+            compile(
+                Config {
+                    script: "fn attributes(e) { #{ today: today() } }".into(),
+                    time_zone: Some(zone.into()),
+                    max_operations: None,
+                    time_limit_ms: None,
+                },
+                fixed_clock,
+            )
+        };
+        // 16:00 UTC is 06:00 the next day on Kiritimati (UTC+14).
+        let Ok(Decision::Modify(desired)) = decide(&in_zone("Pacific/Kiritimati").expect("compiles"), employee())
+        else {
+            panic!("attributes");
+        };
+        assert_eq!(desired.attributes[0].value.to_text(), "2025-11-25");
+        match in_zone("Europe/Berln") {
+            Err(PluginError::InvalidInput(invalid)) => {
+                assert_eq!(invalid.field, "time_zone");
+                assert!(
+                    invalid.message.contains("`Europe/Berln` is not a time zone"),
+                    "{}",
+                    invalid.message
+                );
+            }
+            _ => panic!("an unknown time zone is refused"),
+        }
     }
 
     #[test]
