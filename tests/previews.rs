@@ -389,3 +389,38 @@ fn hires_more_than_30_days_ahead_wait_declaratively_and_in_a_script() {
     let by_script = waiting(&world.dry_run(&script), "starts in 60 days");
     assert_eq!(by_script, expected);
 }
+
+/// Records the rules cannot take are left as is and listed; when they are
+/// more than `rejected_threshold_percent` of those read, the run ends
+/// `succeeded-with-rejections` (exit code 3 on the command line), not
+/// `succeeded`. Here 50 of 5,000 (1%) are rejected by a script.
+#[test]
+fn rejections_above_the_threshold_end_succeeded_with_rejections() {
+    let world = World::new();
+    let script = json!({ "script": "fn teams(e) {\n  if e.hr_id.ends_with(\"77\") { throw \"no team for \" + e.hr_id; }\n  []\n}" });
+    let mut strict = world.job_with(vec![("script_rule", script.clone())]);
+    let status = |finished: &Finished| {
+        let runs = world
+            .tokio
+            .block_on(world.store.runs(Some("personio-to-scim"), 10))
+            .unwrap();
+        let run = runs.iter().find(|r| r.id == finished.run_id).expect("the run");
+        run.status.clone()
+    };
+    strict.settings.options.rejected_threshold_percent = 0;
+    let first = world.run(&strict, RunRequest::default());
+    assert_eq!(first.report.rejected.len(), 50);
+    assert!(first.report.rejected.iter().all(|r| r.reason.contains("no team for")));
+    assert!(first.report.too_many_rejected);
+    assert_eq!(status(&first), "succeeded-with-rejections");
+    let mut tolerant = world.job_with(vec![("script_rule", script)]);
+    tolerant.settings.options.rejected_threshold_percent = 1;
+    let second = world.run(&tolerant, RunRequest::default());
+    assert_eq!(
+        second.report.rejected.len(),
+        50,
+        "the options changed: everyone is read again"
+    );
+    assert!(!second.report.too_many_rejected, "1% is not more than 1%");
+    assert_eq!(status(&second), "succeeded");
+}

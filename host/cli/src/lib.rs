@@ -7,6 +7,7 @@ mod audit;
 mod link;
 mod plugin;
 pub mod report;
+mod rules;
 mod serve;
 mod sync;
 
@@ -40,6 +41,9 @@ enum Command {
     Sync(sync::SyncArgs),
     /// The run history: started at, trigger, status, counts, error.
     Runs(sync::RunsArgs),
+    /// Try the integration's rules on employees from the live HR data.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
     /// Link an employee to an account by hand (a hand-made account with
     /// another e-mail, a conflict resolved without waiting for HR); the
     /// link wins over matching until `unlink` removes it.
@@ -91,6 +95,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plugin(command) => runtime(&cli.cache).and_then(|rt| plugin::run(&rt, command)),
         Command::Sync(args) => runtime(&cli.cache).and_then(|rt| sync::sync(&rt, args)),
         Command::Runs(args) => sync::runs(args),
+        Command::Rules(command) => runtime(&cli.cache).and_then(|rt| rules::run(&rt, command)),
         Command::Link(args) => runtime(&cli.cache).and_then(|rt| link::link(&rt, args)),
         Command::Unlink(args) => link::unlink_employee(args),
         Command::Audit(command) => audit::run(command),

@@ -52,10 +52,15 @@ pub fn print_report(run_id: &str, report: &RunReport, took: Duration) {
     };
     let headline = if report.dry_run {
         "dry run: the plan below was not applied".to_string()
-    } else if report.failed() == 0 {
-        "succeeded".to_string()
-    } else {
+    } else if report.failed() > 0 {
         format!("finished with {} failed changes", report.failed())
+    } else if report.too_many_rejected {
+        format!(
+            "succeeded with rejections ({} records left as is, more than options.rejected_threshold_percent allows)",
+            report.rejected.len()
+        )
+    } else {
+        "succeeded".to_string()
     };
     let memory = peak_memory_mib()
         .map(|mib| format!(", peak memory {mib:.0} MiB"))

@@ -108,7 +108,7 @@ pub fn tokio() -> Result<tokio::runtime::Runtime, String> {
 }
 
 /// Exit codes: 0 all applied, 1 the run failed, 2 bad config, 3 some
-/// changes failed.
+/// changes failed or more records were rejected than the threshold allows.
 pub fn sync(runtime: &Runtime, args: SyncArgs) -> Result<ExitCode, String> {
     let file = IntegrationFile::load(&args.config).map_err(|e| e.to_string())?;
     let job = match file.job(runtime) {
@@ -156,7 +156,7 @@ pub fn sync(runtime: &Runtime, args: SyncArgs) -> Result<ExitCode, String> {
     match outcome {
         Ok(finished) => {
             print_report(&finished.run_id, &finished.report, started.elapsed());
-            Ok(if finished.report.failed() > 0 {
+            Ok(if finished.report.failed() > 0 || finished.report.too_many_rejected {
                 ExitCode::from(3)
             } else {
                 ExitCode::SUCCESS

@@ -469,3 +469,77 @@ fn sync_prints_conflicts_and_link_resolves_them() {
     let again = run_hrsync(&["unlink", "--config", config, "--employee", "3"], dir.path());
     assert_eq!(again.status.code(), Some(1));
 }
+
+#[test]
+fn rules_try_shows_each_rules_decision_for_one_employee() {
+    use hrsync_emulators::personio::{HrEmployee, PersonioEmulator};
+
+    let dir = tempfile::tempdir().unwrap();
+    let hr = PersonioEmulator::start("cli-client", "cli-secret-0f1e2d").unwrap();
+    hr.upsert((1..=3).map(|id| {
+        let mut e = HrEmployee::new(id, &format!("First{id}"), &format!("Last{id}"), "IT");
+        e.email = Some(format!("person{id}@example.com"));
+        if id == 3 {
+            e.employment_type = "external".into();
+        }
+        e
+    }));
+    let file = example_integration(dir.path(), &hr.base_url(), "http://127.0.0.1:9");
+    std::fs::write(
+        dir.path().join("teams.rhai"),
+        "fn teams(e) {\n    print(\"placing \" + e.first_name);\n    [\"Abteilung \" + e.department]\n}\n",
+    )
+    .unwrap();
+    let text = format!(
+        "{}\n[[rules]]\nplugin = {:?}\n[rules.config_files]\nscript = \"teams.rhai\"\n",
+        std::fs::read_to_string(&file).unwrap(),
+        built_plugin("script_rule").display().to_string()
+    );
+    std::fs::write(&file, text).unwrap();
+    let config = file.to_str().unwrap();
+
+    let output = run_hrsync(
+        &["rules", "try", "--config", config, "--employee", "1", "--employee", "3"],
+        dir.path(),
+    );
+    let text = stdout(&output);
+    assert!(
+        output.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let one = &text[..text.find("employee 3:").expect("employee 3")];
+    let three = &text[text.find("employee 3:").unwrap()..];
+    assert!(
+        one.starts_with("employee 1: First1 Last1 <person1@example.com>"),
+        "{one}"
+    );
+    assert!(squash(one).contains("rules[0] (scope-rule) keep"), "{one}");
+    assert!(
+        squash(one).contains("rules[1] (attribute-map) keep; teams []; attributes {department=\"IT\"}"),
+        "{one}"
+    );
+    assert!(
+        squash(one).contains("rules[2] (script-rule) keep; teams [Abteilung IT]"),
+        "{one}"
+    );
+    assert!(one.contains("log: placing First1"), "{one}");
+    assert!(
+        squash(one).contains("→ in scope: account person1@example.com (person1@example.com), teams [Abteilung IT]"),
+        "{one}"
+    );
+    assert!(
+        squash(three).contains("rules[0] (scope-rule) exclude: excluded by filter `externals`"),
+        "{three}"
+    );
+    assert!(!three.contains("rules[1]"), "the first exclusion ends it: {three}");
+    assert!(three.contains("→ excluded"), "{three}");
+
+    let output = run_hrsync(&["rules", "try", "--config", config, "--employee", "99"], dir.path());
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("employee 99: not among the 3 employees the source returned"),
+        "{stderr}"
+    );
+}

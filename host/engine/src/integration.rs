@@ -53,6 +53,12 @@ impl Options {
                 format!("{} is not a percentage (0 to 100)", o.deletion_threshold_percent),
             ));
         }
+        if o.rejected_threshold_percent > 100 {
+            return Err(invalid(
+                "rejected_threshold_percent",
+                format!("{} is not a percentage (0 to 100)", o.rejected_threshold_percent),
+            ));
+        }
         if !(1..=1000).contains(&o.page_size) {
             return Err(invalid(
                 "page_size",

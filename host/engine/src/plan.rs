@@ -43,6 +43,10 @@ pub struct Options {
     pub deletion_threshold_percent: u32,
     /// ... or more than this many.
     pub deletion_threshold_count: Option<u32>,
+    /// A run that rejects a larger share of the employees it read (records
+    /// the source or the rules could not take) ends `succeeded with
+    /// rejections` — exit code 3 — instead of `succeeded`; 0 counts any.
+    pub rejected_threshold_percent: u32,
     /// Records per page asked of the source and the target.
     pub page_size: u32,
     /// Incremental runs in between; 0 makes every run a full read.
@@ -60,6 +64,7 @@ impl Default for Options {
             match_by: vec!["email".into()],
             deletion_threshold_percent: 10,
             deletion_threshold_count: None,
+            rejected_threshold_percent: 0,
             page_size: 200,
             full_read_every_hours: 24.0,
         }

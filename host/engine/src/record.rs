@@ -239,10 +239,12 @@ pub async fn record<S: RunStore>(
     store.change_links(integration, &upsert, &removed).await?;
     let status = if report.interrupted {
         "interrupted"
-    } else if report.failed() == 0 {
-        "succeeded"
-    } else {
+    } else if report.failed() > 0 {
         "partial"
+    } else if report.too_many_rejected {
+        "succeeded-with-rejections"
+    } else {
+        "succeeded"
     };
     store.finish_run(run, status, None, &counts(report)).await?;
     hrsync_metrics::run_finished(status);

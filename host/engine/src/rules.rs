@@ -118,3 +118,47 @@ impl<'a> Pipeline<'a> {
         Ok(())
     }
 }
+
+/// One rule's decision about one employee (`hrsync rules try`), with what
+/// the rule logged meanwhile.
+#[derive(Debug)]
+pub struct Traced {
+    /// `rules[0] (scope-rule)`.
+    pub rule: String,
+    pub decision: Decision,
+    pub log: Vec<String>,
+}
+
+/// Runs one employee through the rules as a run does — each rule sees what
+/// the earlier ones decided; an exclusion or a rejection ends it — and
+/// tells each rule's decision.
+pub fn trace(rules: &mut [RuleSession], employee: Employee) -> Result<Vec<Traced>, CallError> {
+    let mut traced = Vec::new();
+    let mut subject = Subject::new(employee);
+    for (index, rule) in rules.iter_mut().enumerate() {
+        let logged_before = rule.log_lines().len();
+        let decided = rule.evaluate(vec![subject.clone()])?;
+        let Some((_, decision)) = decided.into_iter().next() else {
+            break;
+        };
+        let log = rule
+            .log_lines()
+            .into_iter()
+            .skip(logged_before)
+            .map(|line| line.message)
+            .collect();
+        let last = matches!(decision, Decision::Exclude(_) | Decision::Reject(_));
+        if let Decision::Modify(desired) = &decision {
+            subject.desired = Some(desired.clone());
+        }
+        traced.push(Traced {
+            rule: format!("rules[{index}] ({})", rule.plugin_name()),
+            decision,
+            log,
+        });
+        if last {
+            break;
+        }
+    }
+    Ok(traced)
+}

@@ -132,6 +132,9 @@ pub struct RunReport {
     /// Stopped before every change was applied (see [`StopSignal`]); the
     /// next run takes up the rest.
     pub interrupted: bool,
+    /// More records were rejected than `options.rejected_threshold_percent`
+    /// allows: the run ends `succeeded-with-rejections`.
+    pub too_many_rejected: bool,
 }
 
 impl RunReport {
@@ -495,6 +498,11 @@ pub fn run_observed(
         employees_read: decisions.employees_read,
         read_kind: decisions.read.kind,
         dry_run: scope.dry_run,
+        too_many_rejected: too_many_rejected(
+            decisions.rejected.len(),
+            decisions.employees_read,
+            settings.options.rejected_threshold_percent,
+        ),
         rejected: std::mem::take(&mut decisions.rejected),
         notes: std::mem::take(&mut decisions.notes),
         ..RunReport::default()
@@ -551,6 +559,11 @@ pub fn run_observed(
     drop(accounts);
     report.links = links.into_values().map(LinkState::into_owned).collect();
     Ok(report)
+}
+
+/// Whether `rejected` of `read` records is more than `percent` of them.
+fn too_many_rejected(rejected: usize, read: usize, percent: u32) -> bool {
+    rejected > 0 && rejected as u128 * 100 > read as u128 * u128::from(percent)
 }
 
 /// What the source said and the rules decided, with identities settled:

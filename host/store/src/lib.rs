@@ -513,7 +513,7 @@ impl Store {
     pub async fn open_conflicts(&self, integration: &str) -> Result<Vec<Conflict>, StoreError> {
         let rows = sqlx::query(
             "SELECT hr_id, summary, outcome FROM run_items WHERE kind = 'conflict' AND run_id = \
-             (SELECT id FROM runs WHERE integration_id = $1 AND status IN ('succeeded', 'partial', 'interrupted') \
+             (SELECT id FROM runs WHERE integration_id = $1 AND status IN ('succeeded', 'succeeded-with-rejections', 'partial', 'interrupted') \
               ORDER BY started_at DESC, id DESC LIMIT 1) ORDER BY seq",
         )
         .bind(integration)

@@ -30,7 +30,7 @@ pub struct RunView {
     pub trigger: String,
     /// The member who started it; none for the schedule.
     pub started_by: Option<String>,
-    /// `queued` (waiting for one of the server's `--max-concurrent-runs` slots), `running`, `succeeded`, `partial` (some items failed), `failed`,
+    /// `queued` (waiting for one of the server's `--max-concurrent-runs` slots), `running`, `succeeded`, `succeeded-with-rejections` (more records rejected than `options.rejected_threshold_percent` allows), `partial` (some items failed), `failed`,
     /// `dry-run`.
     pub status: String,
     pub started_at: i64,
