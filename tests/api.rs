@@ -634,6 +634,7 @@ fn the_openapi_document_describes_every_route() {
         "/api/v1/installations/{id}/rollback",
         "/api/v1/integrations/{id}/activate",
         "/api/v1/integrations/{id}/sync",
+        "/api/v1/integrations/{id}/preview",
         "/api/v1/runs/{id}",
         "/api/v1/audit/verify",
     ] {
@@ -1350,4 +1351,72 @@ fn a_tenants_quotas_hold_and_are_its_own() {
     assert!(hrsync_server::api::quota::Quotas::parse(&["plugins=many".into()])
         .unwrap_err()
         .contains("many"));
+}
+
+/// `POST /integrations/{id}/preview`: a draft of the rules (another team
+/// rule) and options compared with the integration as it is, employee by
+/// employee; nothing is written or saved. The run filters of
+/// `GET /runs/{id}` narrow a run's items.
+#[test]
+fn a_preview_compares_a_draft_with_the_integration_and_saves_nothing() {
+    let acme = Acme::start(ServerOptions::default());
+    let (owner, id) = (&acme.owner, acme.integration_id());
+    let (status, synced) = owner.post(&format!("/api/v1/integrations/{id}/test"), json!({}));
+    assert_eq!(status, 200, "{synced}");
+    let (status, by_office) = owner.post(
+        "/api/v1/installations",
+        json!({ "name": "Teams by office", "plugin": "team-map",
+                "config": { "teams": [{ "name": "Standort {office}" }] } }),
+    );
+    assert_eq!(status, 201, "{by_office}");
+    let (_, runs_before) = owner.get("/api/v1/runs");
+    let writes = acme.app.writes().total();
+
+    let (status, compared) = owner.post(
+        &format!("/api/v1/integrations/{id}/preview"),
+        json!({ "rules": [by_office["id"]] }),
+    );
+    assert_eq!(status, 200, "{compared}");
+    assert_eq!(compared["employees_read"], 5);
+    assert_eq!(compared["teams_only_draft"], json!(["Standort Berlin"]));
+    assert_eq!(
+        compared["teams_only_current"],
+        json!(["Abteilung IT", "Abteilung Sales"])
+    );
+    assert_eq!(compared["counts"]["teams"], 5, "{compared}");
+    let first = &compared["differences"][0];
+    assert_eq!(first["hr_id"], "1");
+    assert_eq!(
+        (first["current"].as_str(), first["draft"].as_str()),
+        (Some("in scope"), Some("in scope"))
+    );
+    assert!(
+        first["only_draft"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c.as_str().unwrap().contains("(new team \"Standort Berlin\")")),
+        "{first}"
+    );
+    assert_eq!(acme.app.writes().total(), writes, "nothing written");
+    let (_, runs_after) = owner.get("/api/v1/runs");
+    assert_eq!(runs_after, runs_before, "nothing saved");
+
+    // A draft naming an installation that is not there is refused.
+    let (status, refused) = owner.post(
+        &format!("/api/v1/integrations/{id}/preview"),
+        json!({ "rules": ["inst_missing"] }),
+    );
+    assert!(status == 404 || status == 422, "{status} {refused}");
+
+    // The test run's items, narrowed.
+    let run = synced["run"]["id"].as_str().unwrap();
+    let (status, narrowed) = owner.get(&format!("/api/v1/runs/{run}?kind=create-account&employee=2"));
+    assert_eq!(status, 200, "{narrowed}");
+    let items = narrowed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{narrowed}");
+    assert_eq!(
+        (items[0]["hr_id"].as_str(), items[0]["outcome"].as_str()),
+        (Some("2"), Some("planned"))
+    );
 }

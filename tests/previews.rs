@@ -424,3 +424,75 @@ fn rejections_above_the_threshold_end_succeeded_with_rejections() {
     assert!(!second.report.too_many_rejected, "1% is not more than 1%");
     assert_eq!(status(&second), "succeeded");
 }
+
+/// What-if "also exclude people on leave" on 5,000 employees, after the
+/// first sync: HR and the app read once, nothing written, nothing
+/// recorded; the employees it names and the managers it clears are those
+/// the real run with the stricter rule then changes.
+#[test]
+fn a_what_if_shows_per_employee_what_a_draft_would_change() {
+    use hrsync_engine::whatif::Aspect;
+
+    let world = World::new();
+    let externals =
+        json!({ "name": "externals", "all": [{ "field": "employment_type", "op": "equals", "value": "external" }] });
+    let on_leave = json!({ "name": "on leave", "all": [{ "field": "status", "op": "equals", "value": "leave" }] });
+    let current = world.job(json!([externals.clone()]));
+    let draft = world.job(json!([externals, on_leave]));
+    world.run(&current, RunRequest::default());
+    let (writes, hr_reads) = (world.app.writes().total(), world.hr.counts());
+    let runs = || world.tokio.block_on(world.store.runs(None, 100)).unwrap().len();
+    let recorded = runs();
+
+    let started = std::time::Instant::now();
+    let compared = world
+        .tokio
+        .block_on(current.what_if(&world.store, &draft))
+        .expect("what-if");
+    let took = started.elapsed();
+    assert_eq!(world.app.writes().total(), writes, "nothing written");
+    assert_eq!(runs(), recorded, "nothing recorded");
+    assert!(world.hr.counts() != hr_reads, "HR was read");
+    assert_eq!(compared.employees_read, EMPLOYEES as usize);
+
+    let with = |aspect| -> Vec<&str> {
+        compared
+            .differences
+            .iter()
+            .filter(|d| d.aspects.contains(&aspect))
+            .map(|d| d.hr_id.as_str())
+            .collect()
+    };
+    // Everyone on leave the current rules keep (internal, not inactive) —
+    // and no one else — is newly excluded.
+    let expected: Vec<String> = (1..=EMPLOYEES)
+        .filter(|id| id % 17 == 0 && id % 50 != 0 && id % 20 != 0)
+        .map(|id| id.to_string())
+        .collect();
+    assert_eq!(with(Aspect::NewlyExcluded), expected);
+    assert!(with(Aspect::NewlyIncluded).is_empty());
+    let excluded = &compared.differences.iter().find(|d| d.hr_id == "17").unwrap();
+    assert_eq!(excluded.current, "in scope");
+    assert_eq!(excluded.draft, "excluded: excluded by filter `on leave`");
+
+    // The real run with the draft changes exactly those managers.
+    let real = world.run(&draft, RunRequest::default());
+    let mut cleared: Vec<&str> = real
+        .report
+        .outcomes
+        .iter()
+        .filter(|o| matches!(o.planned.change, Change::LinkManager(_)))
+        .filter_map(|o| o.planned.hr_id.as_deref())
+        .collect();
+    cleared.sort_by_key(|id| id.parse::<u64>().ok());
+    assert!(!cleared.is_empty());
+    assert_eq!(with(Aspect::Manager), cleared);
+
+    eprintln!(
+        "what-if \"also exclude people on leave\", {EMPLOYEES} employees, {:.2} s:",
+        took.as_secs_f64()
+    );
+    for (aspect, count) in &compared.counts {
+        eprintln!("  {:<20} {count}", aspect.label());
+    }
+}

@@ -9,6 +9,7 @@ use hrsync_engine::plan::ReadKind;
 use hrsync_engine::record::{kind, summary};
 use hrsync_engine::run::RunReport;
 use hrsync_engine::storage::ItemRecord;
+use hrsync_engine::whatif::{Aspect, WhatIf};
 use hrsync_store::RunRecord;
 
 /// Lines of detail shown before "... and N more".
@@ -283,6 +284,72 @@ pub fn print_items(run: &RunRecord, items: &[ItemRecord]) {
             item.attempts,
             item.summary,
             item.error.as_deref().map(|e| format!(" — {e}")).unwrap_or_default()
+        );
+    }
+}
+
+/// Employees shown in a what-if before "... and N more".
+const WHAT_IF_EMPLOYEES: usize = 100;
+
+/// A what-if: counts by aspect, then each employee treated differently.
+pub fn print_what_if(compared: &WhatIf, took: Duration) {
+    println!(
+        "what-if ({} employees, HR and the app read once) in {:.2} s: nothing was written",
+        compared.employees_read,
+        took.as_secs_f64()
+    );
+    println!("  {:<20} {:>9}", "", "employees");
+    for aspect in [
+        Aspect::NewlyExcluded,
+        Aspect::NewlyIncluded,
+        Aspect::Account,
+        Aspect::Attributes,
+        Aspect::Teams,
+        Aspect::Manager,
+    ] {
+        println!(
+            "  {:<20} {:>9}",
+            aspect.label(),
+            compared.counts.get(&aspect).copied().unwrap_or(0)
+        );
+    }
+    let names = |teams: &[String]| {
+        if teams.is_empty() {
+            "none".to_string()
+        } else {
+            teams.join(", ")
+        }
+    };
+    println!(
+        "  teams only the draft creates: {}; only the current rules create: {}",
+        names(&compared.teams_only_draft),
+        names(&compared.teams_only_current)
+    );
+    if compared.differences.is_empty() {
+        println!("  no employee is treated differently");
+        return;
+    }
+    println!("by employee (current → draft; - only now, + only with the draft):");
+    for difference in compared.differences.iter().take(WHAT_IF_EMPLOYEES) {
+        if difference.current == difference.draft {
+            println!("  {:<10} {}", difference.hr_id, difference.current);
+        } else {
+            println!(
+                "  {:<10} {} → {}",
+                difference.hr_id, difference.current, difference.draft
+            );
+        }
+        for change in &difference.only_current {
+            println!("  {:<10}   - {change}", "");
+        }
+        for change in &difference.only_draft {
+            println!("  {:<10}   + {change}", "");
+        }
+    }
+    if compared.differences.len() > WHAT_IF_EMPLOYEES {
+        println!(
+            "  ... and {} more employees",
+            compared.differences.len() - WHAT_IF_EMPLOYEES
         );
     }
 }

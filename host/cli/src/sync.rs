@@ -8,7 +8,7 @@ use std::time::Instant;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::report::{print_items, print_report, print_runs};
+use super::report::{print_items, print_report, print_runs, print_what_if};
 use hrsync_engine::integration::IntegrationFile;
 use hrsync_engine::job::{JobError, RunRequest};
 use hrsync_engine::run::Progress;
@@ -31,6 +31,12 @@ pub struct SyncArgs {
     /// otherwise makes a run, or a dry run, read everyone).
     #[arg(long, conflicts_with = "full")]
     incremental: bool,
+    /// Compare with a draft of the integration (another file with the same
+    /// source and target, other rules or options): HR and the app are read
+    /// once, both are planned, and the difference is printed employee by
+    /// employee. Nothing is written, nothing recorded.
+    #[arg(long, value_name = "DRAFT.toml", conflicts_with_all = ["dry_run", "full", "incremental"])]
+    what_if: Option<PathBuf>,
     /// Overrides the file's `database`.
     #[arg(long, env = "HRSYNC_DATABASE_URL")]
     database_url: Option<String>,
@@ -121,6 +127,9 @@ pub fn sync(runtime: &Runtime, args: SyncArgs) -> Result<ExitCode, String> {
     let database = args.database_url.or(file.database.clone()).unwrap_or_default();
     let tokio = tokio()?;
     let store = tokio.block_on(Store::connect(&database)).map_err(|e| e.to_string())?;
+    if let Some(draft) = &args.what_if {
+        return what_if(runtime, &tokio, &store, &job, draft);
+    }
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
@@ -170,6 +179,42 @@ pub fn sync(runtime: &Runtime, args: SyncArgs) -> Result<ExitCode, String> {
             Ok(ExitCode::FAILURE)
         }
         Err(error) => Err(error.to_string()),
+    }
+}
+
+/// `hrsync sync --what-if DRAFT.toml`: exit codes 0 compared, 1 the read
+/// failed, 2 the draft is invalid.
+fn what_if(
+    runtime: &Runtime,
+    tokio: &tokio::runtime::Runtime,
+    store: &Store,
+    job: &hrsync_engine::job::Job,
+    draft: &std::path::Path,
+) -> Result<ExitCode, String> {
+    let draft = match IntegrationFile::load(draft)
+        .map_err(|e| e.to_string())
+        .and_then(|file| file.job(runtime).map_err(|e| e.to_string()))
+    {
+        Ok(draft) => draft,
+        Err(error) => {
+            eprintln!("error: {}: {error}", draft.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let started = Instant::now();
+    match tokio.block_on(job.what_if(store, &draft)) {
+        Ok(compared) => {
+            print_what_if(&compared, started.elapsed());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error @ JobError::OtherEnds(_)) => {
+            eprintln!("error: {error}");
+            Ok(ExitCode::from(2))
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            Ok(ExitCode::from(1))
+        }
     }
 }
 

@@ -11,9 +11,12 @@ use std::sync::Arc;
 use hrsync_model::clock::now_ms;
 
 use super::record;
-use super::run::{run_observed, Observer, Progress, RunError, RunReport, RunScope, Sessions, Settings, StopSignal};
+use super::run::{
+    run_observed, what_if, Observer, Progress, RunError, RunReport, RunScope, Sessions, Settings, StopSignal, Variant,
+};
 use super::storage::RunStore;
 use super::trigger::{read_since, FullReads, ReadAsked, Trigger};
+use super::whatif::{compare, WhatIf};
 use hrsync_runtime::{Plugin, Sandbox};
 
 /// A component and what its installation gives it.
@@ -120,6 +123,12 @@ pub enum JobError {
     /// The run stopped; it is recorded as failed with this error.
     #[error("run {run_id} failed: {error}")]
     Run { run_id: String, error: RunError },
+    /// A what-if stopped (nothing is recorded).
+    #[error("the what-if failed: {0}")]
+    WhatIf(RunError),
+    /// A what-if draft reads another source or writes another target.
+    #[error("the draft's {0} differs from the integration's: a what-if compares rules and options over one read")]
+    OtherEnds(&'static str),
 }
 
 impl JobError {
@@ -216,6 +225,63 @@ impl Job {
             .await
             .map_err(JobError::store)?;
         Err(JobError::Run { run_id, error: outcome })
+    }
+
+    /// What-if: this integration and `draft` (the same source and target,
+    /// other rules or options) planned over one read of HR and of the app,
+    /// compared employee by employee. Nothing is written or recorded.
+    pub async fn what_if<S: RunStore>(&self, store: &S, draft: &Job) -> Result<WhatIf, JobError> {
+        let same = |a: &PluginSetup, b: &PluginSetup| {
+            a.plugin.content_hash() == b.plugin.content_hash() && a.sandbox.config == b.sandbox.config
+        };
+        if !same(&self.source, &draft.source) {
+            return Err(JobError::OtherEnds("source"));
+        }
+        if !same(&self.target, &draft.target) {
+            return Err(JobError::OtherEnds("target"));
+        }
+        let links = store.links(&self.integration).await.map_err(JobError::store)?;
+        let (job, draft) = (self.clone(), draft.clone());
+        let compared = tokio::task::spawn_blocking(move || job.what_if_steps(&draft, &links))
+            .await
+            .map_err(|joined| JobError::WhatIf(RunError::Aborted(joined.to_string())))?;
+        compared.map_err(JobError::WhatIf)
+    }
+
+    fn what_if_steps(&self, draft: &Job, links: &[super::correlate::Link]) -> Result<WhatIf, RunError> {
+        let start = |role: &'static str| move |error| RunError::Start { role, error };
+        let rules = |job: &Job| {
+            job.rules
+                .iter()
+                .map(|rule| rule.plugin.rule(&rule.sandbox).map_err(start("rule")))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let mut source = self
+            .source
+            .plugin
+            .source(&self.source.sandbox)
+            .map_err(start("source"))?;
+        let mut target = self
+            .target
+            .plugin
+            .target(&self.target.sandbox)
+            .map_err(start("target"))?;
+        let (mut current_rules, mut draft_rules) = (rules(self)?, rules(draft)?);
+        let (current, planned) = what_if(
+            &mut source,
+            &mut target,
+            Variant {
+                rules: &mut current_rules,
+                settings: &self.settings,
+            },
+            Variant {
+                rules: &mut draft_rules,
+                settings: &draft.settings,
+            },
+            links,
+            &|_| {},
+        )?;
+        Ok(compare(&current, &planned))
     }
 
     /// A hash of everything that decides what a run does to whom: each

@@ -37,3 +37,4 @@ pub mod rules;
 pub mod run;
 pub mod storage;
 pub mod trigger;
+pub mod whatif;

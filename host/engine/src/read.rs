@@ -11,6 +11,7 @@ use super::retry::RetryPolicy;
 use hrsync_model::{Employee, PluginError, RejectedRecord};
 use hrsync_runtime::{CallError, SourceSession};
 
+#[derive(Debug, Clone)]
 pub struct SourceRead {
     /// Records handed on (a record repeated across pages counts each time).
     pub records: usize,

@@ -19,6 +19,7 @@ use super::rules::{Decided, Pipeline};
 use hrsync_model::{
     self, Account, Capabilities, Change, DesiredAccount, Employee, EmployeeStatus, PluginError, RejectedRecord, Team,
 };
+use hrsync_runtime::capability::fields::FieldStatement;
 use hrsync_runtime::{CallError, RuleSession, SourceSession, TargetSession};
 
 pub struct Sessions<'a> {
@@ -206,16 +207,37 @@ fn read_and_decide(
     since: Option<&str>,
     observe: Observer,
 ) -> Result<(SourceRead, Decided), RunError> {
+    let (read, mut decided) = read_and_decide_by(source, &mut [rules], settings, since, observe)?;
+    Ok((read, decided.pop().unwrap_or_default()))
+}
+
+/// [`read_and_decide`] through several sets of rules at once, one
+/// [`Decided`] each (a what-if compares two).
+fn read_and_decide_by(
+    source: &mut SourceSession,
+    rule_sets: &mut [&mut [RuleSession]],
+    settings: &Settings,
+    since: Option<&str>,
+    observe: Observer,
+) -> Result<(SourceRead, Vec<Decided>), RunError> {
     let progress = |employees| observe(Progress::Reading { employees });
     let (retry, page_size) = (&settings.retry, settings.options.page_size);
     std::thread::scope(|scope| {
         let (pages, inbox) = std::sync::mpsc::sync_channel::<Vec<Employee>>(2);
         let decide = scope.spawn(move || {
-            let mut pipeline = Pipeline::new(rules);
+            let mut pipelines: Vec<Pipeline> = rule_sets.iter_mut().map(|rules| Pipeline::new(rules)).collect();
             for page in inbox {
-                pipeline.push(page)?;
+                if let Some((last, others)) = pipelines.split_last_mut() {
+                    for pipeline in others {
+                        pipeline.push(page.clone())?;
+                    }
+                    last.push(page)?;
+                }
             }
-            pipeline.finish()
+            pipelines
+                .into_iter()
+                .map(Pipeline::finish)
+                .collect::<Result<Vec<_>, _>>()
         });
         let mut consume = |page| pages.send(page).is_ok();
         let read = match since {
@@ -478,6 +500,42 @@ pub fn run_observed(
     step.done("read and rules (and target, on a full run)", decisions.records);
     let (accounts, teams) = read_accounts(target, &mut decisions, links, settings, &capabilities)?;
     step.done("read target", accounts.len());
+    let target = Target {
+        session: target,
+        capabilities: &capabilities,
+        accounts,
+        teams,
+    };
+    plan_and_apply(target, decisions, links, settings, scope, observe, step)
+}
+
+/// The target a run plans against: its session, what it can do, and its
+/// accounts and teams as read.
+struct Target<'t> {
+    session: &'t mut TargetSession,
+    capabilities: &'t Capabilities,
+    accounts: Vec<Account>,
+    teams: Vec<Team>,
+}
+
+/// Steps 4–6 (correlate, plan, apply; a dry run takes each change as done)
+/// on what was read.
+fn plan_and_apply(
+    target: Target<'_>,
+    mut decisions: Decisions,
+    links: &[Link],
+    settings: &Settings,
+    scope: &RunScope,
+    observe: Observer,
+    mut step: StepTimer,
+) -> Result<RunReport, RunError> {
+    let Target {
+        session: target,
+        capabilities,
+        accounts,
+        teams,
+    } = target;
+    let capabilities = capabilities.clone();
     let correlation = correlate(correlation_inputs(
         &decisions.verdicts,
         &decisions.no_account,
@@ -615,16 +673,37 @@ fn read_source(
         (read, decided, target_read) =
             read_step(source, rules, target, settings, None, true, capabilities.teams, observe)?;
     }
-    let employees_read = decided.verdicts.len() + decided.rejected.len();
     let unreadable = source.field_reports().unreadable.clone();
-    fields::check(
+    decisions_of(
+        read,
+        decided,
         &needs(rules),
+        unreadable,
+        scope.only.as_ref(),
+        target_read,
+    )
+}
+
+/// What a read and the rules decided, checked — a rule that needs a field
+/// nobody has stops the run — kept to the employees asked for, and with
+/// identities settled.
+fn decisions_of(
+    mut read: SourceRead,
+    mut decided: Decided,
+    needs: &[Need],
+    unreadable: Vec<FieldStatement>,
+    only: Option<&BTreeSet<String>>,
+    target_read: Option<Result<(Vec<Account>, Vec<Team>), CallError>>,
+) -> Result<Decisions, RunError> {
+    let employees_read = decided.verdicts.len() + decided.rejected.len();
+    fields::check(
+        needs,
         &unreadable,
         &decided.presence,
         (read.kind == ReadKind::Full).then_some(employees_read),
     )
     .map_err(|missing| RunError::Fields(Box::new(missing)))?;
-    if let Some(only) = &scope.only {
+    if let Some(only) = only {
         let wanted = |id: &Option<String>| id.as_ref().is_some_and(|id| only.contains(id));
         decided.verdicts.retain(|id, _| only.contains(id));
         decided.rejected.retain(|r| wanted(&r.hr_id));
@@ -1129,5 +1208,83 @@ fn link_applied(links: &mut LinkMap, outcomes: &mut [ItemOutcome], conflicts: &m
             keys: AccountKeys::of_draft(draft),
         };
         links.insert(Cow::Owned(hr_id), LinkState::changed(link));
+    }
+}
+
+/// A rule set and the settings it runs with, for [`what_if`].
+pub struct Variant<'a> {
+    pub rules: &'a mut [RuleSession],
+    pub settings: &'a Settings,
+}
+
+/// What-if: the source read once (in full) through two variants of an
+/// integration's rules and options, the target read once, and each planned
+/// as its dry run would plan it. Nothing is written.
+pub fn what_if(
+    source: &mut SourceSession,
+    target: &mut TargetSession,
+    current: Variant<'_>,
+    draft: Variant<'_>,
+    links: &[Link],
+    observe: Observer,
+) -> Result<(RunReport, RunReport), RunError> {
+    let capabilities: Capabilities = target.capabilities().map_err(RunError::Target)?;
+    let scope = RunScope {
+        dry_run: true,
+        ..RunScope::default()
+    };
+    let Variant {
+        rules: current_rules,
+        settings,
+    } = current;
+    let (read, target_read) = std::thread::scope(|threads| {
+        let target_read = threads.spawn(|| read_target(&mut *target, settings, capabilities.teams, None));
+        let read = read_and_decide_by(
+            source,
+            &mut [&mut *current_rules, &mut *draft.rules],
+            settings,
+            None,
+            observe,
+        );
+        let target_read = target_read
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (read, target_read)
+    });
+    let (read, mut decided) = read?;
+    let (accounts, teams) = target_read.map_err(RunError::Target)?;
+    let (Some(draft_decided), Some(current_decided)) = (decided.pop(), decided.pop()) else {
+        return Err(RunError::Aborted(
+            "the rules decided for fewer variants than asked".into(),
+        ));
+    };
+    let unreadable = source.field_reports().unreadable.clone();
+    let plans = [
+        (current_decided, needs(current_rules), settings),
+        (draft_decided, needs(draft.rules), draft.settings),
+    ];
+    let mut reports = Vec::with_capacity(2);
+    for (decided, needs, settings) in plans {
+        let decisions = decisions_of(read.clone(), decided, &needs, unreadable.clone(), None, None)?;
+        let target = Target {
+            session: &mut *target,
+            capabilities: &capabilities,
+            accounts: accounts.clone(),
+            teams: teams.clone(),
+        };
+        reports.push(plan_and_apply(
+            target,
+            decisions,
+            links,
+            settings,
+            &scope,
+            observe,
+            StepTimer::new(),
+        )?);
+    }
+    let draft_report = reports.pop();
+    match (reports.pop(), draft_report) {
+        (Some(current), Some(draft)) => Ok((current, draft)),
+        _ => Err(RunError::Aborted("a what-if plan is missing".into())),
     }
 }

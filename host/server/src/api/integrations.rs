@@ -19,8 +19,9 @@ use super::tenants::{check_email, check_name};
 use super::{AppState, Json, Path};
 use crate::control::schedule::{Schedule, DEFAULT_SCHEDULE, DEFAULT_TIMEZONE};
 use crate::vault::{random_bytes, to_hex};
-use hrsync_engine::job::RunRequest;
+use hrsync_engine::job::{JobError, RunRequest};
 use hrsync_engine::plan::Options;
+use hrsync_engine::whatif::WhatIf;
 use hrsync_model::clock::now_ms;
 use hrsync_store::integrations::{Integration, Notify, State as RunState};
 use hrsync_store::new_id;
@@ -31,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_integrations, create_integration))
         .routes(routes!(get_integration, change_integration))
         .routes(routes!(test_integration))
+        .routes(routes!(preview))
         .routes(routes!(activate))
         .routes(routes!(deactivate))
         .routes(routes!(resume))
@@ -348,6 +350,49 @@ async fn test_integration(
     // The outcome, failed or not, is recorded with the run.
     let _ = started.done.await;
     Ok(Json(run_detail(&state, &who, &started.run_id).await?))
+}
+
+/// A draft of an integration's rules and options, for a preview.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Draft {
+    /// Rule installation ids, in order (the integration's own when left out).
+    pub rules: Option<Vec<String>>,
+    /// Options (the integration's own when left out).
+    pub options: Option<Options>,
+}
+
+/// What-if: the integration as it is and with a draft of its rules and
+/// options, planned over one read of HR and of the app and compared
+/// employee by employee — newly excluded or included, account, attribute,
+/// team and manager changes. Nothing is written and nothing is saved
+/// (viewers may preview).
+#[utoipa::path(post, path = "/integrations/{id}/preview", tag = "integrations", request_body = Draft,
+    security(("api_key" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = WhatIf), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn preview(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    Json(draft): Json<Draft>,
+) -> Result<Json<WhatIf>, ApiError> {
+    let integration = visible(&state, &who, &id).await?;
+    let mut drafted = integration.clone();
+    drafted.rules = draft.rules.unwrap_or(drafted.rules);
+    drafted.options = draft.options.unwrap_or(drafted.options);
+    check(&state, &who, &drafted).await?;
+    super::quota::run(&state, &who.tenant).await?;
+    let current = state.control.prepare(&who.tenant, &integration).await?;
+    let planned = state.control.prepare(&who.tenant, &drafted).await?;
+    match current.what_if(&state.control.store, &planned).await {
+        Ok(compared) => Ok(Json(compared)),
+        Err(JobError::Store(error)) => Err(ApiError::Internal(error.to_string())),
+        Err(error) => Err(ApiError::Invalid {
+            field: None,
+            message: error.to_string(),
+        }),
+    }
 }
 
 async fn start_manual(
