@@ -293,8 +293,11 @@ const WHAT_IF_EMPLOYEES: usize = 100;
 
 /// A what-if: counts by aspect, then each employee treated differently.
 pub fn print_what_if(compared: &WhatIf, took: Duration) {
+    let memory = peak_memory_mib()
+        .map(|mib| format!(", peak memory {mib:.0} MiB"))
+        .unwrap_or_default();
     println!(
-        "what-if ({} employees, HR and the app read once) in {:.2} s: nothing was written",
+        "what-if ({} employees, HR and the app read once) in {:.2} s{memory}: nothing was written",
         compared.employees_read,
         took.as_secs_f64()
     );

@@ -1,5 +1,6 @@
 //! Benchmarks: separate from the tests, they print their numbers.
 
+mod previews;
 mod runtime;
 mod sync;
 mod webhooks;
@@ -33,6 +34,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 100_000)]
         employees: usize,
     },
+    /// What an integrator waits for: a full dry run with declarative rules
+    /// and with the same rules as a Rhai script, a first sync, and the
+    /// what-if "also exclude people on leave"; wall time and peak RSS of
+    /// each `hrsync` run, and the what-if's table.
+    Previews {
+        #[arg(long, default_value_t = 5000)]
+        employees: usize,
+    },
     /// HR webhooks: terminations in the BambooHR emulator, one after
     /// another, each timed until the account is inactive in the SCIM app
     /// (through `hrsync serve`'s application); prints p50 and p99.
@@ -52,6 +61,7 @@ pub fn run(command: BenchCommand) -> Result<ExitCode, String> {
             rule_only,
         } => runtime::run(plugin, iterations, rule_only),
         BenchCommand::Sync { employees } => sync::run(employees),
+        BenchCommand::Previews { employees } => previews::run(employees),
         BenchCommand::Webhooks {
             employees,
             terminations,

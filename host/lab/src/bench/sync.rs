@@ -41,14 +41,16 @@ const DEPARTMENTS: &[&str] = &[
 ];
 
 /// What one child run used.
-struct Measured {
-    wall: Duration,
-    peak_mib: f64,
-    first_line: String,
-    hr_calls: u64,
-    app_calls: u64,
-    app_writes: u64,
-    creates: u64,
+pub(super) struct Measured {
+    pub(super) wall: Duration,
+    pub(super) peak_mib: f64,
+    pub(super) first_line: String,
+    pub(super) hr_calls: u64,
+    pub(super) app_calls: u64,
+    pub(super) app_writes: u64,
+    pub(super) creates: u64,
+    /// Everything the run printed.
+    pub(super) output: String,
 }
 
 pub fn run(employees: usize) -> Result<ExitCode, String> {
@@ -176,7 +178,7 @@ fn bench(employees: usize, dir: &Path) -> Result<ExitCode, String> {
 
 /// Employee `id`: ten departments, a management tree (ten reports each),
 /// 2% externals (excluded), some onboarding, on leave or gone.
-fn employee(id: u64) -> HrEmployee {
+pub(super) fn employee(id: u64) -> HrEmployee {
     let department = DEPARTMENTS[(id % DEPARTMENTS.len() as u64) as usize];
     let mut e = HrEmployee::new(id, &format!("First{id}"), &format!("Last{id}"), department);
     e.email = Some(format!("employee{id}@example.com"));
@@ -272,7 +274,7 @@ fn hrsync_binary() -> Result<PathBuf, String> {
 }
 
 /// Runs `hrsync sync --config CONFIG ARGS` as a child and measures it.
-fn measure(
+pub(super) fn measure(
     hr: &PersonioEmulator,
     app: &ScimEmulator,
     config: &Path,
@@ -313,7 +315,7 @@ fn measure(
     // a child, does not count the memory of this process it was forked from.
     let peak_mib = first_line
         .rsplit_once("peak memory ")
-        .and_then(|(_, rest)| rest.trim_end_matches(" MiB").parse::<f64>().ok())
+        .and_then(|(_, rest)| rest.split_whitespace().next()?.parse::<f64>().ok())
         .ok_or_else(|| format!("no peak memory in `{first_line}`"))?;
     let (hr_after, writes_after) = (hr.counts(), app.writes());
     Ok(Measured {
@@ -324,5 +326,6 @@ fn measure(
         app_calls: app.requests() - app_before,
         app_writes: writes_after.total() - writes_before.total(),
         creates: writes_after.user_posts - writes_before.user_posts,
+        output,
     })
 }
