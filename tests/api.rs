@@ -1420,3 +1420,39 @@ fn a_preview_compares_a_draft_with_the_integration_and_saves_nothing() {
         (Some("2"), Some("planned"))
     );
 }
+
+/// `POST /integrations/{id}/try`: employees from the live HR data through
+/// the rules, each rule's decision shown; nothing written.
+#[test]
+fn trying_the_rules_on_one_employee_shows_each_decision() {
+    let acme = Acme::start(ServerOptions::default());
+    let (owner, id) = (&acme.owner, acme.integration_id());
+    let (status, tried) = owner.post(
+        &format!("/api/v1/integrations/{id}/try"),
+        json!({ "employees": ["2", "404"] }),
+    );
+    assert_eq!(status, 200, "{tried}");
+    let two = &tried[0];
+    assert_eq!(
+        (two["hr_id"].as_str(), two["found"].as_bool()),
+        (Some("2"), Some(true)),
+        "{tried}"
+    );
+    assert_eq!(two["name"], "Person2 Example");
+    assert_eq!(two["steps"][0]["rule"], "rules[0] (team-map)");
+    assert_eq!(two["steps"][0]["decision"], "modify");
+    assert_eq!(two["steps"][0]["teams"], json!(["Abteilung Sales"]));
+    assert_eq!(two["outcome"], "in scope");
+    assert_eq!(two["teams"], json!(["Abteilung Sales"]));
+    assert_eq!(two["manager_hr_id"], "1");
+    assert_eq!(
+        (tried[1]["hr_id"].as_str(), tried[1]["found"].as_bool()),
+        (Some("404"), Some(false))
+    );
+    assert!(tried[1]["outcome"].is_null());
+    assert_eq!(acme.app.writes().total(), 0, "nothing written");
+
+    let (status, refused) = owner.post(&format!("/api/v1/integrations/{id}/try"), json!({ "employees": [] }));
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["field"], "employees", "{refused}");
+}

@@ -2,16 +2,14 @@
 //! integration's rules, each rule's decision shown (docs/integration.md,
 //! "Trying rules on one person"). Nothing is written.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
 use hrsync_engine::integration::IntegrationFile;
-use hrsync_engine::read::{read_all, ReadError};
-use hrsync_engine::rules::{trace, Traced};
-use hrsync_model::{Attribute, Decision, DesiredAccount, Employee};
+use hrsync_engine::rules::{Outcome, Tried};
+use hrsync_model::{Attribute, Decision, Employee};
 use hrsync_runtime::Runtime;
 
 #[derive(Debug, Subcommand)]
@@ -44,50 +42,19 @@ pub fn run(runtime: &Runtime, command: RulesCommand) -> Result<ExitCode, String>
             return Ok(ExitCode::from(2));
         }
     };
-    let mut source = job
-        .source
-        .plugin
-        .source(&job.source.sandbox)
-        .map_err(|e| format!("the source plugin could not start: {e}"))?;
-    let mut rules = job
-        .rules
-        .iter()
-        .map(|rule| rule.plugin.rule(&rule.sandbox))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("a rule could not start: {e}"))?;
-    let mut wanted: BTreeMap<String, Option<Employee>> = args.employee.iter().map(|id| (id.clone(), None)).collect();
-    let mut read = 0usize;
-    let mut consume = |page: Vec<Employee>| {
-        read += page.len();
-        for employee in page {
-            if let Some(slot) = wanted.get_mut(&employee.hr_id) {
-                *slot = Some(employee);
-            }
-        }
-        // Stop reading once everyone asked for is found.
-        wanted.values().any(Option::is_none)
-    };
-    let options = &job.settings.options;
-    match read_all(
-        &mut source,
-        options.page_size,
-        &job.settings.retry,
-        &|_| {},
-        &mut consume,
-    ) {
-        Ok(_) | Err(ReadError::Stopped) => {}
-        Err(ReadError::Source(error)) => return Err(format!("reading the source failed: {error}")),
-    }
+    let (read, tried) = job.try_rules(&args.employee).map_err(|e| e.to_string())?;
     let mut missing = false;
-    for (hr_id, employee) in wanted {
-        let Some(employee) = employee else {
-            eprintln!("employee {hr_id}: not among the {read} employees the source returned");
+    for one in &tried {
+        let Some(employee) = &one.employee else {
+            eprintln!(
+                "employee {}: not among the {read} employees the source returned",
+                one.hr_id
+            );
             missing = true;
             continue;
         };
-        print_employee(&employee);
-        let traced = trace(&mut rules, employee.clone()).map_err(|e| format!("a rule failed: {e}"))?;
-        print_trace(&employee, &traced);
+        print_employee(employee);
+        print_trace(one);
         println!();
     }
     Ok(if missing { ExitCode::from(1) } else { ExitCode::SUCCESS })
@@ -117,47 +84,40 @@ fn print_employee(e: &Employee) {
     }
 }
 
-fn print_trace(employee: &Employee, traced: &[Traced]) {
-    let mut desired: Option<&DesiredAccount> = None;
-    for step in traced {
+fn print_trace(tried: &Tried) {
+    for step in &tried.steps {
         let decision = match &step.decision {
             Decision::Keep => "keep".to_string(),
             Decision::Exclude(reason) => format!("exclude: {reason}"),
             Decision::Reject(reason) => format!("reject (the record is left as is this run): {reason}"),
-            Decision::Modify(account) => {
-                desired = Some(account);
-                format!(
-                    "keep; teams [{}]; attributes {}",
-                    account.teams.join(", "),
-                    attributes(&account.attributes)
-                )
-            }
+            Decision::Modify(account) => format!(
+                "keep; teams [{}]; attributes {}",
+                account.teams.join(", "),
+                attributes(&account.attributes)
+            ),
         };
         println!("  {:<24} {decision}", step.rule);
         for line in &step.log {
             println!("  {:<24}   log: {line}", "");
         }
     }
-    match traced.last().map(|t| &t.decision) {
-        Some(Decision::Exclude(_)) => println!("  → excluded: no account (an existing one is disconnected)"),
-        Some(Decision::Reject(_)) => println!("  → rejected: left as is this run"),
-        _ => {
-            let fallback = DesiredAccount::for_employee(employee);
-            let account = desired.unwrap_or(&fallback);
-            println!(
-                "  → in scope: account {} ({}), teams [{}], attributes {}{}, manager {}",
-                account.user_name,
-                account.email.as_deref().unwrap_or("no e-mail"),
-                account.teams.join(", "),
-                attributes(&account.attributes),
-                if account.create_only.is_empty() {
-                    String::new()
-                } else {
-                    format!(", on create {}", attributes(&account.create_only))
-                },
-                account.manager_hr_id.as_deref().unwrap_or("none"),
-            );
-        }
+    match tried.outcome() {
+        Some(Outcome::Excluded(_)) => println!("  → excluded: no account (an existing one is disconnected)"),
+        Some(Outcome::Rejected(_)) => println!("  → rejected: left as is this run"),
+        Some(Outcome::InScope(account)) => println!(
+            "  → in scope: account {} ({}), teams [{}], attributes {}{}, manager {}",
+            account.user_name,
+            account.email.as_deref().unwrap_or("no e-mail"),
+            account.teams.join(", "),
+            attributes(&account.attributes),
+            if account.create_only.is_empty() {
+                String::new()
+            } else {
+                format!(", on create {}", attributes(&account.create_only))
+            },
+            account.manager_hr_id.as_deref().unwrap_or("none"),
+        ),
+        None => {}
     }
 }
 

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use hrsync_model::clock::now_ms;
 
+use super::read::{read_all, ReadError};
 use super::record;
+use super::rules::{trace, Tried};
 use super::run::{
     run_observed, what_if, Observer, Progress, RunError, RunReport, RunScope, Sessions, Settings, StopSignal, Variant,
 };
@@ -282,6 +284,61 @@ impl Job {
             &|_| {},
         )?;
         Ok(compare(&current, &planned))
+    }
+
+    /// `hrsync rules try`: reads the source until it has found the
+    /// employees asked for (or read everyone) and runs each through the
+    /// rules, every rule's decision traced. Blocking; nothing is written.
+    /// Answers how many employees were read, and each one tried.
+    pub fn try_rules(&self, hr_ids: &[String]) -> Result<(usize, Vec<Tried>), RunError> {
+        let start = |role: &'static str| move |error| RunError::Start { role, error };
+        let mut source = self
+            .source
+            .plugin
+            .source(&self.source.sandbox)
+            .map_err(start("source"))?;
+        let mut rules = self
+            .rules
+            .iter()
+            .map(|rule| rule.plugin.rule(&rule.sandbox).map_err(start("rule")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut wanted: std::collections::BTreeMap<&str, Option<hrsync_model::Employee>> =
+            hr_ids.iter().map(|id| (id.as_str(), None)).collect();
+        let mut read = 0usize;
+        let mut consume = |page: Vec<hrsync_model::Employee>| {
+            read += page.len();
+            for employee in page {
+                if let Some(slot) = wanted.get_mut(employee.hr_id.as_str()) {
+                    *slot = Some(employee);
+                }
+            }
+            // Stop reading once everyone asked for is found.
+            wanted.values().any(Option::is_none)
+        };
+        let options = &self.settings.options;
+        match read_all(
+            &mut source,
+            options.page_size,
+            &self.settings.retry,
+            &|_| {},
+            &mut consume,
+        ) {
+            Ok(_) | Err(ReadError::Stopped) => {}
+            Err(ReadError::Source(error)) => return Err(RunError::Read(error)),
+        }
+        let mut tried = Vec::with_capacity(wanted.len());
+        for (hr_id, employee) in wanted {
+            let steps = match &employee {
+                Some(employee) => trace(&mut rules, employee.clone()).map_err(RunError::Rules)?,
+                None => Vec::new(),
+            };
+            tried.push(Tried {
+                hr_id: hr_id.to_string(),
+                employee,
+                steps,
+            });
+        }
+        Ok((read, tried))
     }
 
     /// A hash of everything that decides what a run does to whom: each

@@ -162,3 +162,40 @@ pub fn trace(rules: &mut [RuleSession], employee: Employee) -> Result<Vec<Traced
     }
     Ok(traced)
 }
+
+/// Where the rules leave one employee (`hrsync rules try`).
+#[derive(Debug)]
+pub enum Outcome {
+    Excluded(String),
+    Rejected(String),
+    /// In scope, with the account the rules want.
+    InScope(DesiredAccount),
+}
+
+/// One employee tried: found in the HR read or not, and each rule's
+/// decision.
+#[derive(Debug)]
+pub struct Tried {
+    pub hr_id: String,
+    pub employee: Option<Employee>,
+    pub steps: Vec<Traced>,
+}
+
+impl Tried {
+    /// Where the rules leave the employee; `None` when not found.
+    pub fn outcome(&self) -> Option<Outcome> {
+        let employee = self.employee.as_ref()?;
+        let mut desired = None;
+        for step in &self.steps {
+            match &step.decision {
+                Decision::Exclude(reason) => return Some(Outcome::Excluded(reason.clone())),
+                Decision::Reject(reason) => return Some(Outcome::Rejected(reason.clone())),
+                Decision::Modify(account) => desired = Some(account.clone()),
+                Decision::Keep => {}
+            }
+        }
+        Some(Outcome::InScope(
+            desired.unwrap_or_else(|| DesiredAccount::for_employee(employee)),
+        ))
+    }
+}

@@ -27,9 +27,10 @@
 //! A script that fails for one employee rejects that record only: the
 //! employee is left as is this run and the error (function, line, column,
 //! message) is reported; everyone else is synced. Reading a field the
-//! employee map does not have (`e.departmnt`) is not such a failure but a
-//! mistake in the script: it stops the run before anything is written,
-//! naming the field, where it is read and the nearest field names. Custom
+//! employee map does not have (`e.departmnt`), or running out of
+//! operations or time, is not such a failure but a mistake in the script:
+//! it stops the run once, before anything is written, naming the function
+//! and line (and for a field, the nearest field names). Custom
 //! attributes an employee lacks read as `()` (`e.custom.cost_center`).
 //!
 //! Dates are text, `YYYY-MM-DD`, so they compare with `<` and `>`:
@@ -213,8 +214,10 @@ fn employee_map(employee: &Employee) -> Map {
 enum Failure {
     /// This employee's record: rejected, the others go on.
     Record(String),
-    /// The script reads a field that no employee has: the run stops.
-    UnknownField(String),
+    /// A mistake in the script itself — it reads a field no employee has,
+    /// or runs out of its operations or time — that every employee would
+    /// meet: the run stops, once, instead of rejecting everyone one by one.
+    Script(String),
 }
 
 impl From<String> for Failure {
@@ -273,6 +276,15 @@ fn unknown_field_message(function: &str, name: &str, position: Position, employe
     )
 }
 
+/// Whether the call ran out of its operations or its time.
+fn out_of_budget(error: &EvalAltResult) -> bool {
+    match error {
+        EvalAltResult::ErrorTooManyOperations(_) | EvalAltResult::ErrorTerminated(..) => true,
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => out_of_budget(inner),
+        _ => false,
+    }
+}
+
 fn script_error(function: &str, error: &EvalAltResult) -> String {
     let message = match error {
         EvalAltResult::ErrorTooManyOperations(_) => "the script ran out of operations (max_operations)".to_string(),
@@ -285,7 +297,10 @@ fn script_error(function: &str, error: &EvalAltResult) -> String {
         Some(cut) if message.ends_with(')') => message[..cut].to_string(),
         _ => message,
     };
-    format!("script error in fn {function}, {}: {message}", at(error.position()))
+    match error.position() {
+        position if position.is_none() => format!("script error in fn {function}: {message}"),
+        position => format!("script error in fn {function}, {}: {message}", at(position)),
+    }
 }
 
 impl ScriptRule {
@@ -295,9 +310,11 @@ impl ScriptRule {
         self.engine
             .call_fn::<Dynamic>(&mut scope, &self.ast, function, (Dynamic::from_map(employee.clone()),))
             .map_err(|e| match unknown_property(&e) {
-                Some((name, position)) => {
-                    Failure::UnknownField(unknown_field_message(function, name, position, employee))
-                }
+                Some((name, position)) => Failure::Script(unknown_field_message(function, name, position, employee)),
+                None if out_of_budget(&e) => Failure::Script(format!(
+                    "{}; the run stops here rather than for each employee (raise max_operations or time_limit_ms, or make the script cheaper)",
+                    script_error(function, &e)
+                )),
                 None => Failure::Record(script_error(function, &e)),
             })
     }
@@ -437,7 +454,7 @@ impl Rule for ScriptRule {
             .map(|subject| match self.decide(subject) {
                 Ok(decision) => Ok(decision),
                 Err(Failure::Record(message)) => Ok(Decision::Reject(message)),
-                Err(Failure::UnknownField(message)) => Err(PluginError::invalid("script", message)),
+                Err(Failure::Script(message)) => Err(PluginError::invalid("script", message)),
             })
             .collect()
     }
@@ -446,7 +463,7 @@ impl Rule for ScriptRule {
     fn evaluate_one(&mut self, subject: Subject) -> Decision {
         match self.decide(subject) {
             Ok(decision) => decision,
-            Err(Failure::Record(message) | Failure::UnknownField(message)) => Decision::Reject(message),
+            Err(Failure::Record(message) | Failure::Script(message)) => Decision::Reject(message),
         }
     }
 }
@@ -509,6 +526,13 @@ mod tests {
         }
     }
 
+    fn subject() -> Subject {
+        Subject {
+            employee: employee(),
+            desired: None,
+        }
+    }
+
     fn rule(script: &str) -> ScriptRule {
         match rule_with(script, None, None, fixed_clock) {
             Ok(rule) => rule,
@@ -533,7 +557,7 @@ mod tests {
             desired: None,
         })
         .map_err(|failure| match failure {
-            Failure::Record(message) | Failure::UnknownField(message) => message,
+            Failure::Record(message) | Failure::Script(message) => message,
         })
     }
 
@@ -863,14 +887,27 @@ mod tests {
     }
 
     #[test]
-    fn a_script_out_of_operations_rejects_the_record() {
-        let rule = rule_with("fn exclude(e) {\n  loop {}\n}", Some(5_000), None, fixed_clock)
-            .ok()
-            .expect("compiles");
-        let error = decide(&rule, employee()).err().expect("an error");
-        assert!(error.starts_with("script error in fn exclude"), "{error}");
+    fn a_script_out_of_operations_stops_the_batch_once_naming_the_function() {
+        let mut rule = rule_with(
+            "fn exclude(e) {\n  let n = 0;\n  loop { n += 1; }\n}",
+            Some(5_000),
+            None,
+            fixed_clock,
+        )
+        .ok()
+        .expect("compiles");
+        let batch = vec![subject(), subject(), subject()];
+        let error = match rule.evaluate(batch) {
+            Err(PluginError::InvalidInput(invalid)) if invalid.field == "script" => invalid.message,
+            other => panic!("expected the batch to stop, got {other:?}"),
+        };
+        // Rhai does not tell where a script was when its budget ran out:
+        // the function is named, the line is not.
+        assert!(error.starts_with("script error in fn exclude: "), "{error}");
         assert!(
-            error.ends_with("the script ran out of operations (max_operations)"),
+            error.contains(
+                "the script ran out of operations (max_operations); the run stops here rather than for each employee"
+            ),
             "{error}"
         );
     }
@@ -888,14 +925,22 @@ mod tests {
     }
 
     #[test]
-    fn a_script_past_its_time_limit_rejects_the_record() {
-        let rule = rule_with("fn exclude(e) {\n  loop {}\n}", None, Some(10), racing_clock)
-            .ok()
-            .expect("compiles");
-        let error = decide(&rule, employee()).err().expect("an error");
-        assert!(error.starts_with("script error in fn exclude"), "{error}");
+    fn a_script_past_its_time_limit_stops_the_batch() {
+        let mut rule = rule_with(
+            "fn exclude(e) {\n  let n = 0;\n  loop { n += 1; }\n}",
+            None,
+            Some(10),
+            racing_clock,
+        )
+        .ok()
+        .expect("compiles");
+        let error = match rule.evaluate(vec![subject(), subject()]) {
+            Err(PluginError::InvalidInput(invalid)) => invalid.message,
+            other => panic!("expected the batch to stop, got {other:?}"),
+        };
+        assert!(error.starts_with("script error in fn exclude: "), "{error}");
         assert!(
-            error.ends_with("the script ran past its time limit (time_limit_ms)"),
+            error.contains("the script ran past its time limit (time_limit_ms)"),
             "{error}"
         );
         // A quick call on a fresh deadline still works.

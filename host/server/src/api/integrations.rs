@@ -21,6 +21,7 @@ use crate::control::schedule::{Schedule, DEFAULT_SCHEDULE, DEFAULT_TIMEZONE};
 use crate::vault::{random_bytes, to_hex};
 use hrsync_engine::job::{JobError, RunRequest};
 use hrsync_engine::plan::Options;
+use hrsync_engine::rules::{Outcome, Tried};
 use hrsync_engine::whatif::WhatIf;
 use hrsync_model::clock::now_ms;
 use hrsync_store::integrations::{Integration, Notify, State as RunState};
@@ -33,6 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_integration, change_integration))
         .routes(routes!(test_integration))
         .routes(routes!(preview))
+        .routes(routes!(try_rules))
         .routes(routes!(activate))
         .routes(routes!(deactivate))
         .routes(routes!(resume))
@@ -393,6 +395,149 @@ async fn preview(
             message: error.to_string(),
         }),
     }
+}
+
+/// Employees to try the rules on.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TryRequest {
+    /// HR ids (1 to 20).
+    pub employees: Vec<String>,
+}
+
+/// One rule's decision.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TriedStep {
+    /// `rules[0] (scope-rule)`.
+    pub rule: String,
+    /// `keep`, `exclude`, `reject` or `modify`.
+    pub decision: &'static str,
+    /// Why it excluded or rejected.
+    pub reason: Option<String>,
+    /// The teams and attributes wanted after this rule (`modify`).
+    pub teams: Option<Vec<String>>,
+    pub attributes: Option<BTreeMap<String, String>>,
+    /// What the rule logged meanwhile.
+    pub log: Vec<String>,
+}
+
+/// One employee through the rules.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TriedEmployee {
+    pub hr_id: String,
+    /// Whether the source returned the employee.
+    pub found: bool,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub steps: Vec<TriedStep>,
+    /// `in scope`, `excluded` or `rejected`; none when not found.
+    pub outcome: Option<String>,
+    /// The exclusion's or rejection's reason.
+    pub reason: Option<String>,
+    /// In scope: the account's user name, teams and attributes.
+    pub user_name: Option<String>,
+    pub teams: Vec<String>,
+    pub attributes: BTreeMap<String, String>,
+    pub manager_hr_id: Option<String>,
+}
+
+fn attribute_map(list: &[hrsync_model::Attribute]) -> BTreeMap<String, String> {
+    list.iter().map(|a| (a.name.clone(), a.value.to_text())).collect()
+}
+
+impl From<Tried> for TriedEmployee {
+    fn from(tried: Tried) -> Self {
+        use hrsync_model::Decision;
+        let outcome = tried.outcome();
+        let steps = tried
+            .steps
+            .into_iter()
+            .map(|step| {
+                let (decision, reason, teams, attributes) = match step.decision {
+                    Decision::Keep => ("keep", None, None, None),
+                    Decision::Exclude(reason) => ("exclude", Some(reason), None, None),
+                    Decision::Reject(reason) => ("reject", Some(reason), None, None),
+                    Decision::Modify(account) => (
+                        "modify",
+                        None,
+                        Some(account.teams.clone()),
+                        Some(attribute_map(&account.attributes)),
+                    ),
+                };
+                TriedStep {
+                    rule: step.rule,
+                    decision,
+                    reason,
+                    teams,
+                    attributes,
+                    log: step.log,
+                }
+            })
+            .collect();
+        let employee = tried.employee.as_ref();
+        let mut tried_employee = TriedEmployee {
+            hr_id: tried.hr_id,
+            found: employee.is_some(),
+            name: employee.map(|e| format!("{} {}", e.first_name, e.last_name)),
+            email: employee.and_then(|e| e.email.clone()),
+            steps,
+            outcome: None,
+            reason: None,
+            user_name: None,
+            teams: Vec::new(),
+            attributes: BTreeMap::new(),
+            manager_hr_id: None,
+        };
+        match outcome {
+            Some(Outcome::Excluded(reason)) => {
+                tried_employee.outcome = Some("excluded".into());
+                tried_employee.reason = Some(reason);
+            }
+            Some(Outcome::Rejected(reason)) => {
+                tried_employee.outcome = Some("rejected".into());
+                tried_employee.reason = Some(reason);
+            }
+            Some(Outcome::InScope(account)) => {
+                tried_employee.outcome = Some("in scope".into());
+                tried_employee.attributes = attribute_map(&account.attributes);
+                tried_employee.user_name = Some(account.user_name);
+                tried_employee.teams = account.teams;
+                tried_employee.manager_hr_id = account.manager_hr_id;
+            }
+            None => {}
+        }
+        tried_employee
+    }
+}
+
+/// Tries the integration's rules on employees from the live HR data: each
+/// rule's decision, the teams and attributes that come out, what the rules
+/// logged. Reads the source until it has found them; writes nothing
+/// (viewers may try).
+#[utoipa::path(post, path = "/integrations/{id}/try", tag = "integrations", request_body = TryRequest,
+    security(("api_key" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Vec<TriedEmployee>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn try_rules(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    Json(request): Json<TryRequest>,
+) -> Result<Json<Vec<TriedEmployee>>, ApiError> {
+    if !(1..=20).contains(&request.employees.len()) {
+        return Err(ApiError::invalid("employees", "name 1 to 20 HR ids"));
+    }
+    let integration = visible(&state, &who, &id).await?;
+    super::quota::run(&state, &who.tenant).await?;
+    let job = state.control.prepare(&who.tenant, &integration).await?;
+    let tried = tokio::task::spawn_blocking(move || job.try_rules(&request.employees))
+        .await
+        .map_err(|joined| ApiError::Internal(joined.to_string()))?
+        .map_err(|error| ApiError::Invalid {
+            field: None,
+            message: error.to_string(),
+        })?;
+    Ok(Json(tried.1.into_iter().map(TriedEmployee::from).collect()))
 }
 
 async fn start_manual(
