@@ -60,12 +60,9 @@ fn open(
 /// Exit codes: 0 linked, 1 refused (the message says why), 2 bad file.
 pub fn link(runtime: &Runtime, args: LinkArgs) -> Result<ExitCode, String> {
     let (file, store, tokio) = open(&args.config, args.database_url)?;
-    let job = match file.job(runtime) {
+    let job = match super::sync::job_of(&file, runtime) {
         Ok(job) => job,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(refused) => return Ok(refused),
     };
     match tokio.block_on(job.link_by_hand(&store, args.employee.trim(), args.account.trim(), CLI)) {
         Ok(linked) => {

@@ -35,12 +35,9 @@ pub struct TryArgs {
 pub fn run(runtime: &Runtime, command: RulesCommand) -> Result<ExitCode, String> {
     let RulesCommand::Try(args) = command;
     let file = IntegrationFile::load(&args.config).map_err(|e| e.to_string())?;
-    let job = match file.job(runtime) {
+    let job = match super::sync::job_of(&file, runtime) {
         Ok(job) => job,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(refused) => return Ok(refused),
     };
     let (read, tried) = job.try_rules(&args.employee).map_err(|e| e.to_string())?;
     let mut missing = false;

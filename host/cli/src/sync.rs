@@ -113,16 +113,22 @@ pub fn tokio() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| e.to_string())
 }
 
+/// The job an integration file describes, its plugins loaded and rules
+/// started; an invalid one is printed and refused with exit code 2.
+pub fn job_of(file: &IntegrationFile, runtime: &Runtime) -> Result<hrsync_engine::job::Job, ExitCode> {
+    file.job(runtime).map_err(|error| {
+        eprintln!("error: {error}");
+        ExitCode::from(2)
+    })
+}
+
 /// Exit codes: 0 all applied, 1 the run failed, 2 bad config, 3 some
 /// changes failed or more records were rejected than the threshold allows.
 pub fn sync(runtime: &Runtime, args: SyncArgs) -> Result<ExitCode, String> {
     let file = IntegrationFile::load(&args.config).map_err(|e| e.to_string())?;
-    let job = match file.job(runtime) {
+    let job = match job_of(&file, runtime) {
         Ok(job) => job,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(refused) => return Ok(refused),
     };
     let database = args.database_url.or(file.database.clone()).unwrap_or_default();
     let tokio = tokio()?;

@@ -87,3 +87,25 @@ impl Distribution {
         }
     }
 }
+
+/// Runs `bench` in a fresh temporary folder (removed after), once every
+/// plugin it needs is built.
+fn in_temp_dir(
+    name: &str,
+    plugins: &[&str],
+    bench: impl FnOnce(&std::path::Path) -> Result<ExitCode, String>,
+) -> Result<ExitCode, String> {
+    for plugin in plugins {
+        if !built_plugin(plugin).exists() {
+            return Err(format!(
+                "{} is missing: build the plugins first (scripts/build-plugins)",
+                built_plugin(plugin).display()
+            ));
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("hrsync-bench-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let result = bench(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}

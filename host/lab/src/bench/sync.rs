@@ -54,19 +54,7 @@ pub(super) struct Measured {
 }
 
 pub fn run(employees: usize) -> Result<ExitCode, String> {
-    for name in PLUGINS {
-        if !built_plugin(name).exists() {
-            return Err(format!(
-                "{} is missing: build the plugins first (scripts/build-plugins)",
-                built_plugin(name).display()
-            ));
-        }
-    }
-    let dir = std::env::temp_dir().join(format!("hrsync-bench-sync-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let result = bench(employees, &dir);
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    super::in_temp_dir("sync", PLUGINS, |dir| bench(employees, dir))
 }
 
 fn bench(employees: usize, dir: &Path) -> Result<ExitCode, String> {
