@@ -356,9 +356,14 @@ fn hires_more_than_30_days_ahead_wait_declaratively_and_in_a_script() {
     for id in (29..=EMPLOYEES).step_by(29) {
         world.hr.update(id, |e| e.hire_date = Some(in_days(10)));
     }
+    // Nobody has a termination date: a filter on it must not stop the run
+    // as a field the source withholds would.
     let declarative = world.job_with(vec![(
         "scope_rule",
-        json!({ "exclude": [{ "name": "not yet", "all": [{ "field": "hire_date", "op": "after", "value": "+30d" }] }] }),
+        json!({ "exclude": [
+            { "name": "not yet", "all": [{ "field": "hire_date", "op": "after", "value": "+30d" }] },
+            { "name": "gone", "all": [{ "field": "termination_date", "op": "before", "value": "today" }] }
+        ] }),
     )]);
     let script = world.job_with(vec![(
         "script_rule",

@@ -739,3 +739,54 @@ fn a_stopped_run_finishes_the_change_in_flight_and_the_next_run_takes_up_the_res
         .unwrap()
         .is_some());
 }
+
+/// An account matched by e-mail is taken over, and the run says so: in its
+/// report, its items (`link-adopted`) and its counts — a dry run too.
+#[test]
+fn an_account_matched_by_email_is_adopted_and_the_run_says_so() {
+    let world = World::new();
+    let perks = perks();
+    let by_hand = perks.add_user(Mode::Sandbox, "Anna.Schmidt@example.com", "Anna", "Schmidt");
+    let job = perks_job(&world, &perks, Options::default());
+    let dry = world
+        .run(
+            &job,
+            RunRequest {
+                dry_run: true,
+                ..RunRequest::default()
+            },
+        )
+        .expect("dry run");
+    let adopted = |finished: &Finished| -> Vec<(String, String)> {
+        finished
+            .report
+            .adopted
+            .iter()
+            .map(|l| (l.hr_id.clone(), l.account_id.clone()))
+            .collect()
+    };
+    assert_eq!(
+        adopted(&dry),
+        vec![("2".to_string(), by_hand.clone())],
+        "the dry run shows it"
+    );
+    let real = world.sync(&job);
+    assert_eq!(adopted(&real), vec![("2".to_string(), by_hand.clone())]);
+    let items = world.tokio.block_on(world.store.items(&real.run_id)).unwrap();
+    let item = items
+        .iter()
+        .find(|i| i.kind == "link-adopted")
+        .expect("a link-adopted item");
+    assert_eq!((item.hr_id.as_deref(), item.outcome.as_str()), (Some("2"), "done"));
+    assert!(
+        item.summary.contains(&by_hand) && item.summary.contains("anna.schmidt@example.com"),
+        "{}",
+        item.summary
+    );
+    let runs = world
+        .tokio
+        .block_on(world.store.runs(Some("personio-to-perks"), 1))
+        .unwrap();
+    assert!(runs[0].counts.contains("\"adopted\":1"), "{}", runs[0].counts);
+    assert_eq!(perks.users(Mode::Sandbox).len(), 5, "never duplicated");
+}

@@ -111,7 +111,7 @@ pub fn print_report(run_id: &str, report: &RunReport, took: Duration) {
         failed_teams
     );
     println!(
-        "  memberships +{} -{}, managers linked {} (failed {}), invitations {}, skipped {}, rejected {}, conflicts {}",
+        "  memberships +{} -{}, managers linked {} (failed {}), invitations {}, skipped {}, rejected {}, conflicts {}, adopted {}",
         get("add-member").0,
         get("remove-member").0,
         get("link-manager").0,
@@ -125,6 +125,7 @@ pub fn print_report(run_id: &str, report: &RunReport, took: Duration) {
         report.skipped.len(),
         report.rejected.len(),
         report.conflicts.len(),
+        report.adopted.len(),
     );
 
     let failures: Vec<String> = report
@@ -182,6 +183,23 @@ pub fn print_report(run_id: &str, report: &RunReport, took: Duration) {
         })
         .collect();
     print_section("rehires", &moves);
+    let adopted: Vec<String> = report
+        .adopted
+        .iter()
+        .map(|link| {
+            format!(
+                "  {:<10} existing account {} ({}) taken over",
+                link.hr_id,
+                link.account_id,
+                link.keys
+                    .email
+                    .as_deref()
+                    .or(link.keys.user_name.as_deref())
+                    .unwrap_or("-")
+            )
+        })
+        .collect();
+    print_section("adopted (existing accounts matched to employees)", &adopted);
     let skipped: Vec<String> = report
         .skipped
         .iter()

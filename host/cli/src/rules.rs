@@ -7,7 +7,6 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use hrsync_engine::integration::IntegrationFile;
 use hrsync_engine::rules::{Outcome, Tried};
 use hrsync_model::{Attribute, Decision, Employee};
 use hrsync_runtime::Runtime;
@@ -34,7 +33,10 @@ pub struct TryArgs {
 /// 2 the file is invalid.
 pub fn run(runtime: &Runtime, command: RulesCommand) -> Result<ExitCode, String> {
     let RulesCommand::Try(args) = command;
-    let file = IntegrationFile::load(&args.config).map_err(|e| e.to_string())?;
+    let file = match super::sync::load_file(&args.config) {
+        Ok(file) => file,
+        Err(refused) => return Ok(refused),
+    };
     let job = match super::sync::job_of(&file, runtime) {
         Ok(job) => job,
         Err(refused) => return Ok(refused),

@@ -89,12 +89,18 @@ pub struct RunsArgs {
     run: Option<String>,
     /// With --run: only items with this outcome (done, failed, planned,
     /// skipped, rejected, held, kept, noted, linked-existing).
-    #[arg(long, requires = "run")]
+    #[arg(long, requires = "run", value_parser = [
+        "done", "failed", "linked-existing", "planned", "skipped", "rejected", "held", "kept", "noted",
+    ])]
     outcome: Option<String>,
     /// With --run: only items of this kind (create-account, update-account,
     /// deactivate-account, add-member, remove-member, link-manager,
     /// create-team, skipped, conflict, rejected-record, note, ...).
-    #[arg(long, requires = "run")]
+    #[arg(long, requires = "run", value_parser = [
+        "create-account", "update-account", "deactivate-account", "reactivate-account", "invite",
+        "create-team", "rename-team", "add-member", "remove-member", "link-manager",
+        "skipped", "conflict", "rejected-record", "note", "link-moved", "link-adopted",
+    ])]
     kind: Option<String>,
     /// With --run: only this employee's items (HR id).
     #[arg(long, requires = "run")]
@@ -113,6 +119,15 @@ pub fn tokio() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| e.to_string())
 }
 
+/// An integration file, read and checked; one that cannot be read or has
+/// an unknown key is printed and refused with exit code 2.
+pub fn load_file(path: &std::path::Path) -> Result<IntegrationFile, ExitCode> {
+    IntegrationFile::load(path).map_err(|error| {
+        eprintln!("error: {error}");
+        ExitCode::from(2)
+    })
+}
+
 /// The job an integration file describes, its plugins loaded and rules
 /// started; an invalid one is printed and refused with exit code 2.
 pub fn job_of(file: &IntegrationFile, runtime: &Runtime) -> Result<hrsync_engine::job::Job, ExitCode> {
@@ -125,7 +140,10 @@ pub fn job_of(file: &IntegrationFile, runtime: &Runtime) -> Result<hrsync_engine
 /// Exit codes: 0 all applied, 1 the run failed, 2 bad config, 3 some
 /// changes failed or more records were rejected than the threshold allows.
 pub fn sync(runtime: &Runtime, args: SyncArgs) -> Result<ExitCode, String> {
-    let file = IntegrationFile::load(&args.config).map_err(|e| e.to_string())?;
+    let file = match load_file(&args.config) {
+        Ok(file) => file,
+        Err(refused) => return Ok(refused),
+    };
     let job = match job_of(&file, runtime) {
         Ok(job) => job,
         Err(refused) => return Ok(refused),
@@ -197,15 +215,9 @@ fn what_if(
     job: &hrsync_engine::job::Job,
     draft: &std::path::Path,
 ) -> Result<ExitCode, String> {
-    let draft = match IntegrationFile::load(draft)
-        .map_err(|e| e.to_string())
-        .and_then(|file| file.job(runtime).map_err(|e| e.to_string()))
-    {
+    let draft = match load_file(draft).and_then(|file| job_of(&file, runtime)) {
         Ok(draft) => draft,
-        Err(error) => {
-            eprintln!("error: {}: {error}", draft.display());
-            return Ok(ExitCode::from(2));
-        }
+        Err(refused) => return Ok(refused),
     };
     let started = Instant::now();
     match tokio.block_on(job.what_if(store, &draft)) {

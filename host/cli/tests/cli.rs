@@ -352,10 +352,26 @@ fn sync_refuses_a_bad_integration_file_naming_the_field() {
         "{stderr}"
     );
 
+    // An unknown key anywhere is refused the same way.
+    let typo = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("deletion_threshold_percent = 10", "deletion_threshold_percnt = 10");
+    std::fs::write(&file, typo).unwrap();
+    let output = run_hrsync(&["sync", "--config", file.to_str().unwrap()], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("deletion_threshold_percnt"), "{stderr}");
+    let output = run_hrsync(
+        &["rules", "try", "--config", file.to_str().unwrap(), "--employee", "1"],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+
     // A rule's config is tried before the run: a date that is no date ...
     let good = std::fs::read_to_string(&file)
         .unwrap()
-        .replace("match = [\"email\", \"phone\"]", "match = [\"email\"]");
+        .replace("match = [\"email\", \"phone\"]", "match = [\"email\"]")
+        .replace("deletion_threshold_percnt", "deletion_threshold_percent");
     let text = good.replace(
         "value = \"external\" }] },",
         "value = \"external\" }] },\n  { name = \"not yet\", all = [{ field = \"hire_date\", op = \"after\", value = \"+30\" }] },",

@@ -126,6 +126,20 @@ pub enum IntegrationError {
     Option { field: String, message: String },
 }
 
+/// A SQLite database named by a relative path is beside the file that
+/// names it, as the plugins and secret files are (`sqlite://hrsync.db` does
+/// not depend on where `hrsync` runs); other URLs are left as they are.
+fn beside(base: &Path, url: String) -> String {
+    let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
+        return url;
+    };
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(':') || Path::new(path).is_absolute() {
+        return url;
+    }
+    format!("sqlite://{}", base.join(rest).display())
+}
+
 impl IntegrationFile {
     pub fn load(path: &Path) -> Result<Self, IntegrationError> {
         let text = std::fs::read_to_string(path).map_err(|source| IntegrationError::Read {
@@ -142,9 +156,10 @@ impl IntegrationFile {
         for rule in &mut file.rules {
             rule.resolve_paths(base);
         }
-        if file.database.is_none() {
-            file.database = Some(format!("sqlite://{}", base.join("hrsync.db").display()));
-        }
+        file.database = Some(match file.database.take() {
+            Some(url) => beside(base, url),
+            None => format!("sqlite://{}", base.join("hrsync.db").display()),
+        });
         Ok(file)
     }
 
@@ -203,5 +218,25 @@ impl IntegrationFile {
             settings,
             full_reads,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::beside;
+    use std::path::Path;
+
+    #[test]
+    fn a_relative_sqlite_database_is_beside_the_file() {
+        let base = Path::new("/etc/hrsync");
+        let at = |url: &str| beside(base, url.to_string());
+        assert_eq!(at("sqlite://hrsync.db"), "sqlite:///etc/hrsync/hrsync.db");
+        assert_eq!(
+            at("sqlite:state/hrsync.db?mode=rwc"),
+            "sqlite:///etc/hrsync/state/hrsync.db?mode=rwc"
+        );
+        assert_eq!(at("sqlite:///var/lib/hrsync.db"), "sqlite:///var/lib/hrsync.db");
+        assert_eq!(at("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(at("postgres://db.internal/hrsync"), "postgres://db.internal/hrsync");
     }
 }

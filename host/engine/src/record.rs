@@ -158,8 +158,25 @@ pub fn items(report: &RunReport) -> impl Iterator<Item = ItemRecord> + '_ {
         error: None,
         attempts: 0,
     });
+    let adopted = report.adopted.iter().map(|link| ItemRecord {
+        hr_id: Some(link.hr_id.clone()),
+        kind: "link-adopted".into(),
+        summary: format!(
+            "existing account {} ({}) taken over: it matches the employee",
+            link.account_id,
+            link.keys
+                .email
+                .as_deref()
+                .or(link.keys.user_name.as_deref())
+                .unwrap_or("-")
+        ),
+        outcome: if report.dry_run { "planned" } else { "done" }.into(),
+        error: None,
+        attempts: 0,
+    });
     applied
         .chain(planned)
+        .chain(adopted)
         .chain(rejected)
         .chain(conflicts)
         .chain(moves)
@@ -184,6 +201,7 @@ pub fn counts(report: &RunReport) -> serde_json::Value {
     counts.insert("failed".into(), serde_json::json!(report.failed()));
     counts.insert("rejected".into(), serde_json::json!(report.rejected.len()));
     counts.insert("conflicts".into(), serde_json::json!(report.conflicts.len()));
+    counts.insert("adopted".into(), serde_json::json!(report.adopted.len()));
     counts.insert("notes".into(), serde_json::json!(report.notes.len()));
     counts.insert("employees_read".into(), serde_json::json!(report.employees_read));
     serde_json::Value::Object(counts)

@@ -124,6 +124,8 @@ pub struct RunReport {
     pub notes: Vec<Note>,
     /// Rehires: accounts that moved to the new record of their employee.
     pub moves: Vec<LinkMove>,
+    /// Existing accounts taken over: matched to an employee (`adopt`).
+    pub adopted: Vec<Link>,
     /// The links after the run.
     pub links: Vec<Link>,
     pub cursor: Option<String>,
@@ -552,6 +554,7 @@ fn plan_and_apply(
         skipped: plan.skipped.clone(),
         conflicts: conflicts_to_report(&correlation, &decisions, scope),
         moves: correlation.moves.clone(),
+        adopted: plan.adopted.clone(),
         cursor: decisions.read.cursor.clone(),
         employees_read: decisions.employees_read,
         read_kind: decisions.read.kind,

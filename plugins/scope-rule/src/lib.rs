@@ -170,12 +170,14 @@ impl Scope {
 
     /// The fields whose values the filters compare, and the filter that
     /// compares each: without them the filter could never match. Emptiness
-    /// tests need nothing (an empty field is what they look for).
+    /// tests need nothing (an empty field is what they look for), nor does
+    /// a test on `termination_date`: empty for everyone in a company where
+    /// nobody is leaving, which is no sign that the source withholds it.
     pub fn needs(&self) -> Vec<(String, String)> {
         let mut needs: Vec<(String, String)> = Vec::new();
         for filter in self.include.iter().chain(&self.exclude) {
             for clause in &filter.clauses {
-                if matches!(clause.test, Test::IsEmpty | Test::IsNotEmpty) {
+                if matches!(clause.test, Test::IsEmpty | Test::IsNotEmpty) || clause.field == "termination_date" {
                     continue;
                 }
                 if !needs.iter().any(|(field, _)| *field == clause.field) {
@@ -767,7 +769,7 @@ mod tests {
     }
 
     #[test]
-    fn needs_lists_each_compared_field_once_with_its_first_filter_but_not_emptiness_tests() {
+    fn needs_lists_each_compared_field_once_with_its_first_filter_but_not_emptiness_tests_or_leaving_dates() {
         let scope = scope(json!({
             "include": [{ "name": "staff", "all": [
                 { "field": "employment-type", "op": "equals", "value": "internal" },
@@ -777,6 +779,7 @@ mod tests {
                 { "all": [{ "field": "employment_type", "op": "equals", "value": "external" }] },
                 { "name": "boss", "all": [{ "field": "supervisor.email", "op": "regex", "value": "@" }] },
                 { "name": "unassigned", "all": [{ "field": "department", "op": "is_not_empty" }] },
+                { "name": "gone", "all": [{ "field": "termination_date", "op": "before", "value": "today" }] },
             ],
         }));
         assert_eq!(
