@@ -110,11 +110,22 @@ pub fn print_report(run_id: &str, report: &RunReport, took: Duration) {
         "-",
         failed_teams
     );
+    // Of the manager changes that did not fail (or are planned), those
+    // that leave an account without a manager.
+    let cleared = report
+        .outcomes
+        .iter()
+        .filter(|o| !matches!(o.result, ItemResult::Failed(_)))
+        .map(|o| &o.planned.change)
+        .chain(report.planned.iter().map(|p| &p.change))
+        .filter(|c| matches!(c, hrsync_model::Change::LinkManager(l) if l.manager_id.is_none()))
+        .count();
     println!(
-        "  memberships +{} -{}, managers linked {} (failed {}), invitations {}, skipped {}, rejected {}, conflicts {}, adopted {}",
+        "  memberships +{} -{}, managers set {} cleared {} (failed {}), invitations {}, skipped {}, rejected {}, conflicts {}, adopted {}",
         get("add-member").0,
         get("remove-member").0,
-        get("link-manager").0,
+        get("link-manager").0 - cleared,
+        cleared,
         get("link-manager").1,
         get("invite").0
             + report
@@ -279,8 +290,10 @@ fn short_counts(counts: &str) -> String {
         n("create-team"),
         n("failed")
     );
-    if n("conflicts") > 0 {
-        text.push_str(&format!(", conflicts {}", n("conflicts")));
+    for key in ["rejected", "conflicts", "adopted"] {
+        if n(key) > 0 {
+            text.push_str(&format!(", {key} {}", n(key)));
+        }
     }
     text
 }
