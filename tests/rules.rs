@@ -225,16 +225,23 @@ fn script_errors_give_line_and_column() {
 }
 
 #[test]
-fn script_limits_stop_runaway_scripts() {
+fn script_limits_stop_runaway_scripts_once_for_the_batch() {
+    // A budget spent is a mistake in the script, which every employee
+    // would meet: the batch (so the run) stops once, naming the function,
+    // rather than rejecting employee after employee at the full cost each.
     let mut rule = session(
         "script_rule",
         json!({ "script": "fn exclude(e) { let n = 0; loop { n += 1; } }", "max_operations": 10000 }),
     );
-    let decisions = rule.decide(&[synthetic_subject(5)]).expect("evaluate");
+    let subjects: Vec<_> = (0..50).map(synthetic_subject).collect();
+    let error = rule.decide(&subjects).expect_err("the batch stops").to_string();
     assert!(
-        matches!(&decisions[0], Decision::Reject(r) if r.contains("max_operations")),
-        "{:?}",
-        decisions[0]
+        error.contains("script error in fn exclude") && error.contains("max_operations"),
+        "{error}"
+    );
+    assert!(
+        error.contains("the run stops here rather than for each employee"),
+        "{error}"
     );
 
     let mut rule = session(
@@ -242,15 +249,17 @@ fn script_limits_stop_runaway_scripts() {
         json!({ "script": "fn exclude(e) { let n = 0; loop { n += 1; } }", "max_operations": 1000000000, "time_limit_ms": 50 }),
     );
     let started = std::time::Instant::now();
-    let decisions = rule.decide(&[synthetic_subject(5)]).expect("evaluate");
+    let error = rule.decide(&subjects).expect_err("the batch stops").to_string();
+    assert!(error.contains("time_limit_ms"), "{error}");
     assert!(
-        matches!(&decisions[0], Decision::Reject(r) if r.contains("time_limit_ms")),
-        "{:?}",
-        decisions[0]
+        started.elapsed().as_secs() < 10,
+        "stopped by the time limit of one call, not of 50"
     );
-    assert!(started.elapsed().as_secs() < 10, "stopped by the time limit");
 
     // The session is still usable after a runaway script.
-    let decisions = rule.decide(&[synthetic_subject(6)]).expect("evaluate again");
-    assert!(matches!(&decisions[0], Decision::Reject(_)));
+    let error = rule
+        .decide(&[synthetic_subject(6)])
+        .expect_err("stops again")
+        .to_string();
+    assert!(error.contains("time_limit_ms"), "{error}");
 }
