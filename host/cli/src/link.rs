@@ -46,20 +46,28 @@ pub struct UnlinkArgs {
     database_url: Option<String>,
 }
 
+/// The integration file, its store and a runtime to drive the store; an
+/// unreadable or invalid file is refused with exit code 2.
 fn open(
     config: &Path,
     database_url: Option<String>,
-) -> Result<(IntegrationFile, Store, tokio::runtime::Runtime), String> {
-    let file = IntegrationFile::load(config).map_err(|e| e.to_string())?;
+) -> Result<Result<(IntegrationFile, Store, tokio::runtime::Runtime), ExitCode>, String> {
+    let file = match super::sync::load_file(config) {
+        Ok(file) => file,
+        Err(refused) => return Ok(Err(refused)),
+    };
     let database = database_url.or(file.database.clone()).unwrap_or_default();
     let tokio = tokio()?;
     let store = tokio.block_on(Store::connect(&database)).map_err(|e| e.to_string())?;
-    Ok((file, store, tokio))
+    Ok(Ok((file, store, tokio)))
 }
 
 /// Exit codes: 0 linked, 1 refused (the message says why), 2 bad file.
 pub fn link(runtime: &Runtime, args: LinkArgs) -> Result<ExitCode, String> {
-    let (file, store, tokio) = open(&args.config, args.database_url)?;
+    let (file, store, tokio) = match open(&args.config, args.database_url)? {
+        Ok(opened) => opened,
+        Err(refused) => return Ok(refused),
+    };
     let job = match super::sync::job_of(&file, runtime) {
         Ok(job) => job,
         Err(refused) => return Ok(refused),
@@ -89,7 +97,10 @@ pub fn link(runtime: &Runtime, args: LinkArgs) -> Result<ExitCode, String> {
 }
 
 pub fn unlink_employee(args: UnlinkArgs) -> Result<ExitCode, String> {
-    let (file, store, tokio) = open(&args.config, args.database_url)?;
+    let (file, store, tokio) = match open(&args.config, args.database_url)? {
+        Ok(opened) => opened,
+        Err(refused) => return Ok(refused),
+    };
     match tokio.block_on(unlink(&store, &file.name, args.employee.trim(), CLI)) {
         Ok(link) => {
             println!(

@@ -402,6 +402,7 @@ async fn preview(
 #[serde(deny_unknown_fields)]
 pub struct TryRequest {
     /// HR ids (1 to 20).
+    #[schema(min_items = 1, max_items = 20)]
     pub employees: Vec<String>,
 }
 
