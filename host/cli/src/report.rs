@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hrsync_engine::apply::ItemResult;
 use hrsync_engine::plan::ReadKind;
-use hrsync_engine::record::{kind, summary};
+use hrsync_engine::record::{adopted_summary, kind, summary};
 use hrsync_engine::run::RunReport;
 use hrsync_engine::storage::ItemRecord;
 use hrsync_engine::whatif::{Aspect, WhatIf};
@@ -197,18 +197,7 @@ pub fn print_report(run_id: &str, report: &RunReport, took: Duration) {
     let adopted: Vec<String> = report
         .adopted
         .iter()
-        .map(|link| {
-            format!(
-                "  {:<10} existing account {} ({}) taken over",
-                link.hr_id,
-                link.account_id,
-                link.keys
-                    .email
-                    .as_deref()
-                    .or(link.keys.user_name.as_deref())
-                    .unwrap_or("-")
-            )
-        })
+        .map(|link| format!("  {:<10} {}", link.hr_id, adopted_summary(link)))
         .collect();
     print_section("adopted (existing accounts matched to employees)", &adopted);
     let skipped: Vec<String> = report

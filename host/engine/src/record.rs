@@ -54,6 +54,16 @@ pub fn summary(change: &Change) -> String {
     }
 }
 
+/// A one-line summary of an existing account taken over.
+pub fn adopted_summary(link: &Link) -> String {
+    let key = link.keys.email.as_deref().or(link.keys.user_name.as_deref());
+    format!(
+        "existing account {} ({}) taken over: it matches the employee",
+        link.account_id,
+        key.unwrap_or("-")
+    )
+}
+
 /// Longest value shown in a summary, in characters.
 const SHOWN_CHARS: usize = 60;
 
@@ -161,15 +171,7 @@ pub fn items(report: &RunReport) -> impl Iterator<Item = ItemRecord> + '_ {
     let adopted = report.adopted.iter().map(|link| ItemRecord {
         hr_id: Some(link.hr_id.clone()),
         kind: "link-adopted".into(),
-        summary: format!(
-            "existing account {} ({}) taken over: it matches the employee",
-            link.account_id,
-            link.keys
-                .email
-                .as_deref()
-                .or(link.keys.user_name.as_deref())
-                .unwrap_or("-")
-        ),
+        summary: adopted_summary(link),
         outcome: if report.dry_run { "planned" } else { "done" }.into(),
         error: None,
         attempts: 0,
