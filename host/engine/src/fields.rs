@@ -127,8 +127,14 @@ pub struct MissingField {
 /// Where Personio, the common case, releases attributes to an API client.
 const IN_PERSONIO: &str = "in Personio: Settings → Integrations → API credentials → readable employee attributes";
 
+/// Fields empty for everyone in the normal course — nobody is leaving — so
+/// that their absence from a whole read says nothing of the source. Only
+/// the source's own word that it cannot read them stops a run.
+const EMPTY_FOR_ALL_IS_NORMAL: &[&str] = &["termination_date"];
+
 /// Stops a run whose rules need a field the source withheld, or — on a
-/// full read of `full_read` employees — returned for nobody.
+/// full read of `full_read` employees — returned for nobody (unless that
+/// is normal for the field).
 pub fn check(
     needs: &[Need],
     unreadable: &[FieldStatement],
@@ -154,7 +160,7 @@ pub fn check(
             return Err(missing("the source could not read it".into(), remedy));
         }
         if let Some(read) = full_read.filter(|read| *read > 0) {
-            if !presence.seen(&need.field) {
+            if !presence.seen(&need.field) && !EMPTY_FOR_ALL_IS_NORMAL.contains(&need.field.as_str()) {
                 let why = format!(
                     "the source returned it for none of the {read} employee{} read",
                     if read == 1 { "" } else { "s" }
@@ -230,6 +236,18 @@ mod tests {
         assert!(check(&[need("employment_type")], &[], &presence, None).is_ok());
         presence.observe(&employee(Some("external")));
         assert!(check(&[need("employment_type")], &[], &presence, Some(2)).is_ok());
+    }
+
+    #[test]
+    fn a_termination_date_nobody_has_is_normal_but_a_withheld_one_stops_the_run() {
+        let mut presence = FieldPresence::default();
+        presence.observe(&employee(Some("internal")));
+        assert!(check(&[need("termination_date")], &[], &presence, Some(1500)).is_ok());
+        let withheld = [FieldStatement {
+            field: "termination_date".into(),
+            reason: String::new(),
+        }];
+        assert!(check(&[need("termination_date")], &withheld, &presence, Some(1500)).is_err());
     }
 
     #[test]

@@ -170,14 +170,12 @@ impl Scope {
 
     /// The fields whose values the filters compare, and the filter that
     /// compares each: without them the filter could never match. Emptiness
-    /// tests need nothing (an empty field is what they look for), nor does
-    /// a test on `termination_date`: empty for everyone in a company where
-    /// nobody is leaving, which is no sign that the source withholds it.
+    /// tests need nothing (an empty field is what they look for).
     pub fn needs(&self) -> Vec<(String, String)> {
         let mut needs: Vec<(String, String)> = Vec::new();
         for filter in self.include.iter().chain(&self.exclude) {
             for clause in &filter.clauses {
-                if matches!(clause.test, Test::IsEmpty | Test::IsNotEmpty) || clause.field == "termination_date" {
+                if matches!(clause.test, Test::IsEmpty | Test::IsNotEmpty) {
                     continue;
                 }
                 if !needs.iter().any(|(field, _)| *field == clause.field) {
@@ -769,7 +767,7 @@ mod tests {
     }
 
     #[test]
-    fn needs_lists_each_compared_field_once_with_its_first_filter_but_not_emptiness_tests_or_leaving_dates() {
+    fn needs_lists_each_compared_field_once_with_its_first_filter_but_not_emptiness_tests() {
         let scope = scope(json!({
             "include": [{ "name": "staff", "all": [
                 { "field": "employment-type", "op": "equals", "value": "internal" },
@@ -779,7 +777,6 @@ mod tests {
                 { "all": [{ "field": "employment_type", "op": "equals", "value": "external" }] },
                 { "name": "boss", "all": [{ "field": "supervisor.email", "op": "regex", "value": "@" }] },
                 { "name": "unassigned", "all": [{ "field": "department", "op": "is_not_empty" }] },
-                { "name": "gone", "all": [{ "field": "termination_date", "op": "before", "value": "today" }] },
             ],
         }));
         assert_eq!(
