@@ -10,6 +10,7 @@ use hrsync_engine::record::{adopted_summary, kind, summary};
 use hrsync_engine::run::RunReport;
 use hrsync_engine::storage::ItemRecord;
 use hrsync_engine::whatif::{Aspect, WhatIf};
+use hrsync_model::Change;
 use hrsync_store::RunRecord;
 
 /// Lines of detail shown before "... and N more".
@@ -30,20 +31,32 @@ pub fn peak_memory_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// Counts by change kind: (succeeded or planned, failed).
+/// Counts by change kind: (succeeded or planned, failed). A manager link
+/// that leaves an account without a manager counts as `clear-manager`.
 fn tally(report: &RunReport) -> BTreeMap<&'static str, (usize, usize)> {
+    let key = |change: &Change| match change {
+        Change::LinkManager(link) if link.manager_id.is_none() => "clear-manager",
+        other => kind(other),
+    };
     let mut counts: BTreeMap<&'static str, (usize, usize)> = BTreeMap::new();
     for outcome in &report.outcomes {
-        let entry = counts.entry(kind(&outcome.planned.change)).or_default();
+        let entry = counts.entry(key(&outcome.planned.change)).or_default();
         match outcome.result {
             ItemResult::Failed(_) => entry.1 += 1,
             _ => entry.0 += 1,
         }
     }
     for planned in &report.planned {
-        counts.entry(kind(&planned.change)).or_default().0 += 1;
+        counts.entry(key(&planned.change)).or_default().0 += 1;
     }
     counts
+}
+
+/// `, peak memory 120 MiB`, or nothing where it cannot be read.
+fn memory_note() -> String {
+    peak_memory_mib()
+        .map(|mib| format!(", peak memory {mib:.0} MiB"))
+        .unwrap_or_default()
 }
 
 pub fn print_report(run_id: &str, report: &RunReport, took: Duration) {
@@ -63,9 +76,7 @@ pub fn print_report(run_id: &str, report: &RunReport, took: Duration) {
     } else {
         "succeeded".to_string()
     };
-    let memory = peak_memory_mib()
-        .map(|mib| format!(", peak memory {mib:.0} MiB"))
-        .unwrap_or_default();
+    let memory = memory_note();
     println!(
         "run {run_id} ({read}, {} employees) {headline} in {:.2} s{memory}",
         report.employees_read,
@@ -110,23 +121,13 @@ pub fn print_report(run_id: &str, report: &RunReport, took: Duration) {
         "-",
         failed_teams
     );
-    // Of the manager changes that did not fail (or are planned), those
-    // that leave an account without a manager.
-    let cleared = report
-        .outcomes
-        .iter()
-        .filter(|o| !matches!(o.result, ItemResult::Failed(_)))
-        .map(|o| &o.planned.change)
-        .chain(report.planned.iter().map(|p| &p.change))
-        .filter(|c| matches!(c, hrsync_model::Change::LinkManager(l) if l.manager_id.is_none()))
-        .count();
     println!(
         "  memberships +{} -{}, managers set {} cleared {} (failed {}), invitations {}, skipped {}, rejected {}, conflicts {}, adopted {}",
         get("add-member").0,
         get("remove-member").0,
-        get("link-manager").0 - cleared,
-        cleared,
-        get("link-manager").1,
+        get("link-manager").0,
+        get("clear-manager").0,
+        get("link-manager").1 + get("clear-manager").1,
         get("invite").0
             + report
                 .outcomes
@@ -217,8 +218,8 @@ pub fn print_report(run_id: &str, report: &RunReport, took: Duration) {
     }
 }
 
-fn invited(change: &hrsync_model::Change) -> bool {
-    matches!(change, hrsync_model::Change::CreateAccount(d) if d.invite)
+fn invited(change: &Change) -> bool {
+    matches!(change, Change::CreateAccount(d) if d.invite)
 }
 
 fn print_section(title: &str, lines: &[String]) {
@@ -313,9 +314,7 @@ const WHAT_IF_EMPLOYEES: usize = 100;
 
 /// A what-if: counts by aspect, then each employee treated differently.
 pub fn print_what_if(compared: &WhatIf, took: Duration) {
-    let memory = peak_memory_mib()
-        .map(|mib| format!(", peak memory {mib:.0} MiB"))
-        .unwrap_or_default();
+    let memory = memory_note();
     println!(
         "what-if ({} employees, HR and the app read once) in {:.2} s{memory}: nothing was written",
         compared.employees_read,

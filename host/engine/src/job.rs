@@ -19,7 +19,7 @@ use super::run::{
 use super::storage::RunStore;
 use super::trigger::{read_since, FullReads, ReadAsked, Trigger};
 use super::whatif::{compare, WhatIf};
-use hrsync_runtime::{Plugin, Sandbox};
+use hrsync_runtime::{Plugin, RuleSession, Sandbox, SourceSession, TargetSession};
 
 /// A component and what its installation gives it.
 #[derive(Clone)]
@@ -36,6 +36,41 @@ impl PluginSetup {
     pub fn check_rule(&self) -> Result<(), hrsync_runtime::CallError> {
         self.plugin.rule(&self.sandbox)?.evaluate(Vec::new()).map(|_| ())
     }
+
+    /// The installation's sandbox, its logs and HTTP calls attributed to
+    /// the run when there is one.
+    fn sandbox(&self, run_id: Option<&str>) -> std::borrow::Cow<'_, Sandbox> {
+        match run_id {
+            Some(run_id) => std::borrow::Cow::Owned(Sandbox {
+                run_id: Some(run_id.to_string()),
+                ..self.sandbox.clone()
+            }),
+            None => std::borrow::Cow::Borrowed(&self.sandbox),
+        }
+    }
+
+    fn start_source(&self, run_id: Option<&str>) -> Result<SourceSession, RunError> {
+        let sandbox = self.sandbox(run_id);
+        (self.plugin.source(&sandbox)).map_err(|error| RunError::Start { role: "source", error })
+    }
+
+    fn start_target(&self, run_id: Option<&str>) -> Result<TargetSession, RunError> {
+        let sandbox = self.sandbox(run_id);
+        (self.plugin.target(&sandbox)).map_err(|error| RunError::Start { role: "target", error })
+    }
+}
+
+/// A session of each rule, in order.
+fn start_rules(rules: &[PluginSetup], run_id: Option<&str>) -> Result<Vec<RuleSession>, RunError> {
+    rules
+        .iter()
+        .map(|rule| {
+            let sandbox = rule.sandbox(run_id);
+            rule.plugin
+                .rule(&sandbox)
+                .map_err(|error| RunError::Start { role: "rule", error })
+        })
+        .collect()
 }
 
 #[derive(Clone)]
@@ -251,24 +286,9 @@ impl Job {
     }
 
     fn what_if_steps(&self, draft: &Job, links: &[super::correlate::Link]) -> Result<WhatIf, RunError> {
-        let start = |role: &'static str| move |error| RunError::Start { role, error };
-        let rules = |job: &Job| {
-            job.rules
-                .iter()
-                .map(|rule| rule.plugin.rule(&rule.sandbox).map_err(start("rule")))
-                .collect::<Result<Vec<_>, _>>()
-        };
-        let mut source = self
-            .source
-            .plugin
-            .source(&self.source.sandbox)
-            .map_err(start("source"))?;
-        let mut target = self
-            .target
-            .plugin
-            .target(&self.target.sandbox)
-            .map_err(start("target"))?;
-        let (mut current_rules, mut draft_rules) = (rules(self)?, rules(draft)?);
+        let mut source = self.source.start_source(None)?;
+        let mut target = self.target.start_target(None)?;
+        let (mut current_rules, mut draft_rules) = (start_rules(&self.rules, None)?, start_rules(&draft.rules, None)?);
         let (current, planned) = what_if(
             &mut source,
             &mut target,
@@ -291,17 +311,8 @@ impl Job {
     /// rules, every rule's decision traced. Blocking; nothing is written.
     /// Answers how many employees were read, and each one tried.
     pub fn try_rules(&self, hr_ids: &[String]) -> Result<(usize, Vec<Tried>), RunError> {
-        let start = |role: &'static str| move |error| RunError::Start { role, error };
-        let mut source = self
-            .source
-            .plugin
-            .source(&self.source.sandbox)
-            .map_err(start("source"))?;
-        let mut rules = self
-            .rules
-            .iter()
-            .map(|rule| rule.plugin.rule(&rule.sandbox).map_err(start("rule")))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut source = self.source.start_source(None)?;
+        let mut rules = start_rules(&self.rules, None)?;
         let mut wanted: std::collections::BTreeMap<&str, Option<hrsync_model::Employee>> =
             hr_ids.iter().map(|id| (id.as_str(), None)).collect();
         let mut read = 0usize;
@@ -366,26 +377,10 @@ impl Job {
         scope: &RunScope,
         observe: Observer<'_>,
     ) -> Result<RunReport, RunError> {
-        let sandbox = |setup: &PluginSetup| Sandbox {
-            run_id: Some(run_id.to_string()),
-            ..setup.sandbox.clone()
-        };
-        let start = |role: &'static str| move |error| RunError::Start { role, error };
-        let mut source = self
-            .source
-            .plugin
-            .source(&sandbox(&self.source))
-            .map_err(start("source"))?;
-        let mut rules = self
-            .rules
-            .iter()
-            .map(|rule| rule.plugin.rule(&sandbox(rule)).map_err(start("rule")))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut target = self
-            .target
-            .plugin
-            .target(&sandbox(&self.target))
-            .map_err(start("target"))?;
+        let run_id = Some(run_id);
+        let mut source = self.source.start_source(run_id)?;
+        let mut rules = start_rules(&self.rules, run_id)?;
+        let mut target = self.target.start_target(run_id)?;
         let sessions = Sessions {
             source: &mut source,
             rules: &mut rules,

@@ -201,21 +201,9 @@ fn all_pages<T>(
 
 /// Reads the source and runs each page through the rules as it comes: the
 /// rules on their own thread, so that they decide one page while the
-/// source fetches the next.
+/// source fetches the next. Several sets of rules may decide over the same
+/// read (a what-if compares two): one [`Decided`] per set, in order.
 fn read_and_decide(
-    source: &mut SourceSession,
-    rules: &mut [RuleSession],
-    settings: &Settings,
-    since: Option<&str>,
-    observe: Observer,
-) -> Result<(SourceRead, Decided), RunError> {
-    let (read, mut decided) = read_and_decide_by(source, &mut [rules], settings, since, observe)?;
-    Ok((read, decided.pop().unwrap_or_default()))
-}
-
-/// [`read_and_decide`] through several sets of rules at once, one
-/// [`Decided`] each (a what-if compares two).
-fn read_and_decide_by(
     source: &mut SourceSession,
     rule_sets: &mut [&mut [RuleSession]],
     settings: &Settings,
@@ -439,11 +427,7 @@ fn plan_reporting_lines(
 
 /// The source read through the rules and — on a full run, at the same
 /// time on its own thread — the target read in full.
-type ReadStep = (
-    SourceRead,
-    Decided,
-    Option<Result<(Vec<Account>, Vec<Team>), CallError>>,
-);
+type ReadStep = (SourceRead, Decided, TargetRead);
 
 #[allow(clippy::too_many_arguments)]
 fn read_step(
@@ -456,14 +440,31 @@ fn read_step(
     teams: bool,
     observe: Observer,
 ) -> Result<ReadStep, RunError> {
+    let (read, mut decided, target_read) =
+        read_step_by(source, &mut [rules], target, settings, since, full, teams, observe)?;
+    Ok((read, decided.pop().unwrap_or_default(), target_read))
+}
+
+/// [`read_step`] through several sets of rules, one [`Decided`] each.
+#[allow(clippy::too_many_arguments)]
+fn read_step_by(
+    source: &mut SourceSession,
+    rule_sets: &mut [&mut [RuleSession]],
+    target: &mut TargetSession,
+    settings: &Settings,
+    since: Option<&str>,
+    full: bool,
+    teams: bool,
+    observe: Observer,
+) -> Result<(SourceRead, Vec<Decided>, TargetRead), RunError> {
     if !full {
-        let (read, decided) = read_and_decide(source, rules, settings, since, observe)?;
+        let (read, decided) = read_and_decide(source, rule_sets, settings, since, observe)?;
         return Ok((read, decided, None));
     }
     // Each plugin has its own instance: the target is read while the source is.
     std::thread::scope(|scope| {
         let target_read = scope.spawn(|| read_target(&mut *target, settings, teams, None));
-        let decided_read = read_and_decide(source, rules, settings, since, observe);
+        let decided_read = read_and_decide(source, rule_sets, settings, since, observe);
         let target_read = target_read
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -471,6 +472,10 @@ fn read_step(
         Ok((read, decided, Some(target_read)))
     })
 }
+
+/// The target's accounts and teams, when read at the same time as the
+/// source (a full run).
+type TargetRead = Option<Result<(Vec<Account>, Vec<Team>), CallError>>;
 
 /// Whether an incremental read touched an employee of a conflict the last
 /// run left open.
@@ -537,7 +542,6 @@ fn plan_and_apply(
         accounts,
         teams,
     } = target;
-    let capabilities = capabilities.clone();
     let correlation = correlate(correlation_inputs(
         &decisions.verdicts,
         &decisions.no_account,
@@ -549,7 +553,7 @@ fn plan_and_apply(
         settings.options.adopt,
     ));
     step.done("correlate", correlation.pairings.len());
-    let (mut plan, managers) = plan_run(&mut decisions, &correlation, &accounts, links, settings, &capabilities)?;
+    let (mut plan, managers) = plan_run(&mut decisions, &correlation, &accounts, links, settings, capabilities)?;
     let mut report = RunReport {
         skipped: plan.skipped.clone(),
         conflicts: conflicts_to_report(&correlation, &decisions, scope),
@@ -1240,54 +1244,41 @@ pub fn what_if(
         rules: current_rules,
         settings,
     } = current;
-    let (read, target_read) = std::thread::scope(|threads| {
-        let target_read = threads.spawn(|| read_target(&mut *target, settings, capabilities.teams, None));
-        let read = read_and_decide_by(
-            source,
-            &mut [&mut *current_rules, &mut *draft.rules],
-            settings,
-            None,
-            observe,
-        );
-        let target_read = target_read
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (read, target_read)
-    });
-    let (read, mut decided) = read?;
-    let (accounts, teams) = target_read.map_err(RunError::Target)?;
+    let (read, mut decided, target_read) = read_step_by(
+        source,
+        &mut [&mut *current_rules, &mut *draft.rules],
+        target,
+        settings,
+        None,
+        true,
+        capabilities.teams,
+        observe,
+    )?;
+    let (accounts, teams) = match target_read {
+        Some(read) => read.map_err(RunError::Target)?,
+        None => unreachable!("a full read reads the target"),
+    };
     let (Some(draft_decided), Some(current_decided)) = (decided.pop(), decided.pop()) else {
-        return Err(RunError::Aborted(
-            "the rules decided for fewer variants than asked".into(),
-        ));
+        unreachable!("two sets of rules decide twice");
     };
     let unreadable = source.field_reports().unreadable.clone();
-    let plans = [
-        (current_decided, needs(current_rules), settings),
-        (draft_decided, needs(draft.rules), draft.settings),
-    ];
-    let mut reports = Vec::with_capacity(2);
-    for (decided, needs, settings) in plans {
+    let mut plan = |decided, needs: Vec<Need>, settings, accounts, teams| {
         let decisions = decisions_of(read.clone(), decided, &needs, unreadable.clone(), None, None)?;
         let target = Target {
             session: &mut *target,
             capabilities: &capabilities,
-            accounts: accounts.clone(),
-            teams: teams.clone(),
+            accounts,
+            teams,
         };
-        reports.push(plan_and_apply(
-            target,
-            decisions,
-            links,
-            settings,
-            &scope,
-            observe,
-            StepTimer::new(),
-        )?);
-    }
-    let draft_report = reports.pop();
-    match (reports.pop(), draft_report) {
-        (Some(current), Some(draft)) => Ok((current, draft)),
-        _ => Err(RunError::Aborted("a what-if plan is missing".into())),
-    }
+        plan_and_apply(target, decisions, links, settings, &scope, observe, StepTimer::new())
+    };
+    let current = plan(
+        current_decided,
+        needs(current_rules),
+        settings,
+        accounts.clone(),
+        teams.clone(),
+    )?;
+    let draft = plan(draft_decided, needs(draft.rules), draft.settings, accounts, teams)?;
+    Ok((current, draft))
 }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use super::built_plugin;
-use super::sync::{employee, measure, Measured};
+use super::sync::{employee, integration, measure, Measured};
 use hrsync_emulators::personio::PersonioEmulator;
 use hrsync_emulators::scim::ScimEmulator;
 use hrsync_runtime::{Runtime, RuntimeOptions};
@@ -80,7 +80,8 @@ teams = [{{ name = "Abteilung {{department}}" }}, {{ name = "{{supervisor.first_
     // integration's state, as its drafts would.
     let write = |name: &str, rules: &str| -> Result<std::path::PathBuf, String> {
         let path = dir.join(name);
-        std::fs::write(&path, integration(&hr, &app, rules)).map_err(|e| e.to_string())?;
+        let text = integration("bench-previews", &hr, &app, rules, "deletion_threshold_percent = 50");
+        std::fs::write(&path, text).map_err(|e| e.to_string())?;
         Ok(path)
     };
     let current = write("current.toml", &declarative(externals))?;
@@ -122,38 +123,4 @@ teams = [{{ name = "Abteilung {{department}}" }}, {{ name = "{{supervisor.first_
         println!("  {line}");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn integration(hr: &PersonioEmulator, app: &ScimEmulator, rules: &str) -> String {
-    format!(
-        r#"name = "bench-previews"
-
-[source]
-plugin = "{personio}"
-allowed_hosts = ["{hr}"]
-[source.config]
-base_url = "{hr}"
-[source.secrets]
-client-id = {{ env = "BENCH_PERSONIO_CLIENT_ID" }}
-client-secret = {{ env = "BENCH_PERSONIO_CLIENT_SECRET" }}
-
-{rules}
-[target]
-plugin = "{scim}"
-allowed_hosts = ["{app_origin}"]
-[target.config]
-base_url = "{app}"
-[target.secrets]
-token = {{ env = "BENCH_SCIM_TOKEN" }}
-
-[options]
-page_size = 200
-deletion_threshold_percent = 50
-"#,
-        personio = built_plugin("personio").display(),
-        scim = built_plugin("scim").display(),
-        hr = hr.base_url(),
-        app = app.base_url(),
-        app_origin = app.origin(),
-    )
 }

@@ -200,10 +200,31 @@ fn change_one_percent(hr: &PersonioEmulator, employees: usize, dirty: &HashSet<u
     changed
 }
 
+/// Personio → externals out, teams by department → SCIM.
 fn integration_file(hr: &PersonioEmulator, app: &ScimEmulator) -> String {
-    let plugin = |name: &str| built_plugin(name).display().to_string();
+    let rules = format!(
+        r#"[[rules]]
+plugin = "{scope}"
+[rules.config]
+exclude = [{{ name = "externals", all = [{{ field = "employment_type", op = "equals", value = "external" }}] }}]
+
+[[rules]]
+plugin = "{teams}"
+[rules.config]
+teams = [{{ name = "Abteilung {{department}}" }}]
+"#,
+        scope = built_plugin("scope_rule").display(),
+        teams = built_plugin("team_map").display(),
+    );
+    integration("bench-personio-to-scim", hr, app, &rules, "")
+}
+
+/// An integration file from the Personio emulator through `rules` to the
+/// SCIM app, its secrets from the environment `measure` sets; `options`
+/// are added to `[options]`.
+pub(super) fn integration(name: &str, hr: &PersonioEmulator, app: &ScimEmulator, rules: &str, options: &str) -> String {
     format!(
-        r#"name = "bench-personio-to-scim"
+        r#"name = "{name}"
 
 [source]
 plugin = "{personio}"
@@ -214,16 +235,7 @@ base_url = "{hr}"
 client-id = {{ env = "BENCH_PERSONIO_CLIENT_ID" }}
 client-secret = {{ env = "BENCH_PERSONIO_CLIENT_SECRET" }}
 
-[[rules]]
-plugin = "{scope}"
-[rules.config]
-exclude = [{{ name = "externals", all = [{{ field = "employment_type", op = "equals", value = "external" }}] }}]
-
-[[rules]]
-plugin = "{teams}"
-[rules.config]
-teams = [{{ name = "Abteilung {{department}}" }}]
-
+{rules}
 [target]
 plugin = "{scim}"
 allowed_hosts = ["{app_origin}"]
@@ -234,11 +246,10 @@ token = {{ env = "BENCH_SCIM_TOKEN" }}
 
 [options]
 page_size = 200
+{options}
 "#,
-        personio = plugin("personio"),
-        scope = plugin("scope_rule"),
-        teams = plugin("team_map"),
-        scim = plugin("scim"),
+        personio = built_plugin("personio").display(),
+        scim = built_plugin("scim").display(),
         hr = hr.base_url(),
         app = app.base_url(),
         app_origin = app.origin(),

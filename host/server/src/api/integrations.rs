@@ -18,8 +18,9 @@ use super::runs::{run_detail, RunDetail};
 use super::tenants::{check_email, check_name};
 use super::{AppState, Json, Path};
 use crate::control::schedule::{Schedule, DEFAULT_SCHEDULE, DEFAULT_TIMEZONE};
+use crate::control::SetupError;
 use crate::vault::{random_bytes, to_hex};
-use hrsync_engine::job::{JobError, RunRequest};
+use hrsync_engine::job::{Job, JobError, RunRequest};
 use hrsync_engine::plan::Options;
 use hrsync_engine::rules::{Outcome, Tried};
 use hrsync_engine::whatif::WhatIf;
@@ -386,7 +387,15 @@ async fn preview(
     check(&state, &who, &drafted).await?;
     super::quota::run(&state, &who.tenant).await?;
     let current = state.control.prepare(&who.tenant, &integration).await?;
-    let planned = state.control.prepare(&who.tenant, &drafted).await?;
+    // The draft shares the integration's source and target: only its
+    // rules and options are set up.
+    let (settings, full_reads) = drafted.options.settings().map_err(SetupError::from)?;
+    let planned = Job {
+        rules: state.control.rules(&who.tenant, &drafted).await?,
+        settings,
+        full_reads,
+        ..current.clone()
+    };
     match current.what_if(&state.control.store, &planned).await {
         Ok(compared) => Ok(Json(compared)),
         Err(JobError::Store(error)) => Err(ApiError::Internal(error.to_string())),

@@ -345,10 +345,8 @@ impl Control {
             .await
     }
 
-    /// The job a stored integration describes, checked.
-    pub async fn prepare(&self, tenant: &str, integration: &Integration) -> Result<Job, SetupError> {
-        let (settings, full_reads) = integration.options.settings()?;
-        let source = self.source(tenant, integration).await?;
+    /// The integration's rules alone, checked, in order.
+    pub async fn rules(&self, tenant: &str, integration: &Integration) -> Result<Vec<PluginSetup>, SetupError> {
         let mut rules = Vec::with_capacity(integration.rules.len());
         for (i, rule) in integration.rules.iter().enumerate() {
             rules.push(
@@ -356,6 +354,14 @@ impl Control {
                     .await?,
             );
         }
+        Ok(rules)
+    }
+
+    /// The job a stored integration describes, checked.
+    pub async fn prepare(&self, tenant: &str, integration: &Integration) -> Result<Job, SetupError> {
+        let (settings, full_reads) = integration.options.settings()?;
+        let source = self.source(tenant, integration).await?;
+        let rules = self.rules(tenant, integration).await?;
         let target = self
             .setup(tenant, "target", &integration.target, PluginKind::Target)
             .await?;
