@@ -1456,3 +1456,160 @@ fn trying_the_rules_on_one_employee_shows_each_decision() {
     assert_eq!(status, 422, "{refused}");
     assert_eq!(refused["error"]["field"], "employees", "{refused}");
 }
+
+/// A PATCH merges (RFC 7396); every change of an installation or an
+/// integration is a version that can be listed, compared and restored,
+/// audited with the member; other tenants see none of it.
+#[test]
+fn config_changes_are_versions_that_can_be_compared_and_restored() {
+    let acme = Acme::start(ServerOptions::default());
+    let (owner, id) = (&acme.owner, acme.integration_id());
+    let integration = format!("/api/v1/integrations/{id}");
+
+    // Merge: the options sent change, the others stay.
+    let (status, merged) = owner.call(
+        "PATCH",
+        &integration,
+        Some(br#"{ "options": { "create": false } }"#),
+        "application/merge-patch+json",
+    );
+    assert_eq!(status, 200, "{merged}");
+    assert_eq!(
+        (
+            &merged["options"]["create"],
+            &merged["options"]["deletion_threshold_percent"]
+        ),
+        (&json!(false), &json!(50)),
+        "{merged}"
+    );
+    let (status, merged) = owner.patch(
+        &integration,
+        json!({ "schedule": "0 5 * * *", "options": { "page_size": 250 } }),
+    );
+    assert_eq!(status, 200, "{merged}");
+    assert_eq!(
+        (&merged["options"]["create"], &merged["options"]["page_size"]),
+        (&json!(false), &json!(250))
+    );
+    // Null returns a field to its default; errors name the field.
+    let (status, merged) = owner.patch(&integration, json!({ "options": { "page_size": null } }));
+    assert_eq!(
+        (status, &merged["options"]["page_size"]),
+        (200, &json!(200)),
+        "{merged}"
+    );
+    let (status, refused) = owner.patch(&integration, json!({ "options": { "crate": true } }));
+    assert_eq!(
+        (status, refused["error"]["field"].as_str()),
+        (422, Some("options.crate")),
+        "{refused}"
+    );
+    assert!(
+        refused["error"]["message"].as_str().unwrap().contains("`create`"),
+        "{refused}"
+    );
+    let (status, refused) = owner.patch(&integration, json!({ "options": { "page_size": "many" } }));
+    assert_eq!(
+        (status, refused["error"]["field"].as_str()),
+        (422, Some("options.page_size")),
+        "{refused}"
+    );
+
+    // Versions, newest first, with the member and the action.
+    let (status, versions) = owner.get(&format!("{integration}/versions"));
+    assert_eq!(status, 200, "{versions}");
+    let list = versions.as_array().unwrap();
+    let numbers: Vec<i64> = list.iter().map(|v| v["version"].as_i64().unwrap()).collect();
+    assert_eq!(numbers, vec![4, 3, 2, 1], "{versions}");
+    assert_eq!(list[3]["action"], "integration.create");
+    assert_eq!(list[0]["action"], "integration.update");
+    assert!(list[0]["actor"].as_str().unwrap().contains("owner@acme.example"));
+    assert_eq!(list[0]["config"]["options"]["page_size"], 200);
+
+    // Compared: version 3 against the one before, and against version 1.
+    let (status, diff) = owner.get(&format!("{integration}/versions/3/diff"));
+    assert_eq!(status, 200, "{diff}");
+    let changes = diff["changes"].as_array().unwrap();
+    assert!(
+        changes.contains(&json!({ "path": "/schedule", "before": "0 4 * * *", "after": "0 5 * * *" })),
+        "{diff}"
+    );
+    assert!(
+        changes.contains(&json!({ "path": "/options/page_size", "before": 200, "after": 250 })),
+        "{diff}"
+    );
+    assert_eq!(changes.len(), 2, "{diff}");
+    let (_, diff) = owner.get(&format!("{integration}/versions/4/diff?from=1"));
+    assert_eq!(
+        diff["changes"],
+        json!([
+            { "path": "/options/create", "before": true, "after": false },
+            { "path": "/schedule", "before": "0 4 * * *", "after": "0 5 * * *" },
+        ]),
+        "{diff}"
+    );
+    let (status, _) = owner.get(&format!("{integration}/versions/99"));
+    assert_eq!(status, 404);
+
+    // Restored: version 1's configuration is back, as version 5.
+    let (status, restored) = owner.post(&format!("{integration}/versions/1/restore"), json!({}));
+    assert_eq!(status, 200, "{restored}");
+    assert_eq!(
+        (&restored["options"]["create"], restored["schedule"].as_str()),
+        (&json!(true), Some("0 4 * * *"))
+    );
+    let (_, versions) = owner.get(&format!("{integration}/versions"));
+    assert_eq!(
+        (&versions[0]["version"], &versions[0]["action"]),
+        (&json!(5), &json!("integration.restore"))
+    );
+    let (_, diff) = owner.get(&format!("{integration}/versions/5/diff?from=1"));
+    assert_eq!(diff["changes"], json!([]), "{diff}");
+    assert!(owner.audit_actions("").contains(&"integration.restore".to_string()));
+
+    // An installation's config merges too, and its versions hold the
+    // secrets' names, never their values.
+    let installation = format!("/api/v1/installations/{}", acme.installed.source);
+    let (status, changed) = owner.patch(&installation, json!({ "config": { "partner_id": "acme-partner" } }));
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["config"]["base_url"], acme.hr.base_url(), "kept: {changed}");
+    let (status, changed) = owner.patch(
+        &installation,
+        json!({ "config": { "partner_id": null, "app_id": "hrsync" } }),
+    );
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(
+        changed["config"],
+        json!({ "base_url": acme.hr.base_url(), "app_id": "hrsync" })
+    );
+    let (_, versions) = owner.get(&format!("{installation}/versions"));
+    assert_eq!(versions.as_array().unwrap().len(), 3, "{versions}");
+    assert_eq!(versions[0]["config"]["secrets"], json!(["client-id", "client-secret"]));
+    assert!(!versions.to_string().contains(HR_SECRET), "{versions}");
+    let (_, diff) = owner.get(&format!("{installation}/versions/3/diff"));
+    assert_eq!(
+        diff["changes"],
+        json!([
+            { "path": "/config/app_id", "after": "hrsync" },
+            { "path": "/config/partner_id", "before": "acme-partner" },
+        ]),
+        "{diff}"
+    );
+    let (status, restored) = owner.post(&format!("{installation}/versions/1/restore"), json!({}));
+    assert_eq!(status, 200, "{restored}");
+    assert_eq!(restored["config"], json!({ "base_url": acme.hr.base_url() }));
+    assert!(owner.audit_actions("").contains(&"installation.restore".to_string()));
+
+    // Another tenant sees none of it.
+    let (_, other) = acme.server.tenant("Globex", "owner@globex.example");
+    for path in [
+        format!("{integration}/versions"),
+        format!("{integration}/versions/1"),
+        format!("{installation}/versions/1/diff"),
+    ] {
+        let (status, body) = other.get(&path);
+        assert_eq!(status, 404, "{path}: {body}");
+    }
+    let (status, body) = other.post(&format!("{integration}/versions/1/restore"), json!({}));
+    assert_eq!(status, 404, "{body}");
+}

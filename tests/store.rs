@@ -527,3 +527,59 @@ fn a_sealed_audit_chain_shows_a_rewrite_of_the_database() {
         assert_eq!(store.verify_audit().await.unwrap().broken, None);
     });
 }
+
+#[test]
+fn config_versions_are_numbered_per_subject_and_skip_no_change() {
+    use hrsync_store::versions::{Author, Baseline};
+    use serde_json::json;
+    on_both(|store| async move {
+        let (old, new) = (new_id("int"), new_id("int"));
+        let author = |action| Author {
+            actor: "owner@example.com (live key)",
+            action,
+        };
+        // A subject made before versions were kept: its state before the
+        // change becomes version 1.
+        let baseline = json!({ "schedule": "0 4 * * *" });
+        let first = store
+            .add_config_version(
+                "ten_a",
+                &old,
+                author("integration.update"),
+                &json!({ "schedule": "0 5 * * *" }),
+                Some(Baseline {
+                    config: &baseline,
+                    at: 1,
+                }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(first, Some(2));
+        let same = store
+            .add_config_version(
+                "ten_a",
+                &old,
+                author("integration.update"),
+                &json!({ "schedule": "0 5 * * *" }),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(same, None, "no change, no version");
+        let created = store
+            .add_config_version("ten_b", &new, author("integration.create"), &json!({}), None)
+            .await
+            .unwrap();
+        assert_eq!(created, Some(1), "numbered per subject");
+
+        let versions = store.config_versions("ten_a", &old).await.unwrap();
+        let listed: Vec<(i64, &str)> = versions.iter().map(|v| (v.version, v.action.as_str())).collect();
+        assert_eq!(listed, [(2, "integration.update"), (1, "baseline")]);
+        assert_eq!(versions[1].config, baseline);
+        assert!(
+            store.config_versions("ten_b", &old).await.unwrap().is_empty(),
+            "another tenant's"
+        );
+        assert!(store.config_version("ten_b", &old, 1).await.unwrap().is_none());
+    });
+}

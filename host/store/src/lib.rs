@@ -16,6 +16,7 @@ use hrsync_engine::storage::{AuditEvent, FullRead, ItemRecord, RunStore};
 pub mod catalog;
 pub mod integrations;
 pub mod tenants;
+pub mod versions;
 
 /// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bind
 /// limits.

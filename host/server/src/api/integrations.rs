@@ -16,6 +16,7 @@ use super::error::{ApiError, ErrorBody};
 use super::plugins::visible_installation;
 use super::runs::{run_detail, RunDetail};
 use super::tenants::{check_email, check_name};
+use super::versions;
 use super::{AppState, Json, Path};
 use crate::control::schedule::{Schedule, DEFAULT_SCHEDULE, DEFAULT_TIMEZONE};
 use crate::control::SetupError;
@@ -28,11 +29,13 @@ use hrsync_model::clock::now_ms;
 use hrsync_store::integrations::{Integration, Notify, State as RunState};
 use hrsync_store::new_id;
 use hrsync_store::tenants::Role;
+use hrsync_store::versions::Baseline;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_integrations, create_integration))
         .routes(routes!(get_integration, change_integration))
+        .routes(routes!(restore_integration))
         .routes(routes!(test_integration))
         .routes(routes!(preview))
         .routes(routes!(try_rules))
@@ -51,9 +54,12 @@ fn default_timezone() -> String {
     DEFAULT_TIMEZONE.to_string()
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// An integration's configuration: the body of `POST /integrations`, what
+/// a PATCH merges into, and what each of its versions holds
+/// (`versions.rs`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NewIntegration {
+pub struct IntegrationConfig {
     pub name: String,
     /// Installation ids.
     pub source: String,
@@ -176,6 +182,38 @@ async fn check(state: &AppState, who: &Principal, integration: &Integration) -> 
     Ok(())
 }
 
+fn config_of(integration: &Integration) -> IntegrationConfig {
+    IntegrationConfig {
+        name: integration.name.clone(),
+        source: integration.source.clone(),
+        rules: integration.rules.clone(),
+        target: integration.target.clone(),
+        options: integration.options.clone(),
+        schedule: integration.schedule.clone(),
+        timezone: integration.timezone.clone(),
+        notify: integration.notify.clone(),
+    }
+}
+
+fn versioned(integration: &Integration) -> serde_json::Value {
+    serde_json::json!(config_of(integration))
+}
+
+/// The integration with `config` in place of its own.
+fn configured(integration: &Integration, config: IntegrationConfig) -> Integration {
+    Integration {
+        name: config.name,
+        source: config.source,
+        rules: config.rules,
+        target: config.target,
+        options: config.options,
+        schedule: config.schedule,
+        timezone: config.timezone,
+        notify: config.notify,
+        ..integration.clone()
+    }
+}
+
 fn next_run(integration: &Integration) -> Option<i64> {
     Schedule::parse(&integration.schedule, &integration.timezone)
         .ok()?
@@ -191,13 +229,13 @@ async fn list_integrations(State(state): State<AppState>, who: Principal) -> Res
 
 /// Creates an inactive integration (admins). The secret that signs its
 /// notifications is in this response only.
-#[utoipa::path(post, path = "/integrations", tag = "integrations", request_body = NewIntegration, security(("api_key" = [])),
+#[utoipa::path(post, path = "/integrations", tag = "integrations", request_body = IntegrationConfig, security(("api_key" = [])),
     responses((status = 201, body = CreatedIntegration), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn create_integration(
     State(state): State<AppState>,
     who: Principal,
-    Json(new): Json<NewIntegration>,
+    Json(new): Json<IntegrationConfig>,
 ) -> Result<(StatusCode, Json<CreatedIntegration>), ApiError> {
     who.require(Role::Admin)?;
     super::quota::integration(&state, &who.tenant).await?;
@@ -247,6 +285,15 @@ async fn create_integration(
             serde_json::to_value(&integration).unwrap_or_default(),
         )
         .await?;
+    versions::record(
+        &state,
+        &who,
+        &integration.id,
+        "integration.create",
+        &versioned(&integration),
+        None,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedIntegration {
@@ -267,6 +314,10 @@ async fn get_integration(
     Ok(Json(visible(&state, &who, &id).await?))
 }
 
+/// The body of a PATCH: a JSON Merge Patch (RFC 7396) of the integration's
+/// configuration — the fields sent replace theirs (inside `options` and
+/// `notify` too, key by key), `null` returns a field to its default, fields
+/// not sent stay; lists (`rules`, `notify.emails`) are replaced whole.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct IntegrationChange {
@@ -274,10 +325,13 @@ pub struct IntegrationChange {
     pub source: Option<String>,
     pub rules: Option<Vec<String>>,
     pub target: Option<String>,
-    pub options: Option<Options>,
+    /// Only the options sent change.
+    #[schema(value_type = Option<Object>)]
+    pub options: Option<serde_json::Value>,
     pub schedule: Option<String>,
     pub timezone: Option<String>,
-    pub notify: Option<Notify>,
+    #[schema(value_type = Option<Object>)]
+    pub notify: Option<serde_json::Value>,
 }
 
 /// Changes an integration (admins); an active one is rescheduled.
@@ -290,27 +344,68 @@ async fn change_integration(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
-    Json(change): Json<IntegrationChange>,
+    Json(patch): Json<serde_json::Value>,
 ) -> Result<Json<Integration>, ApiError> {
     who.require(Role::Admin)?;
     let before = visible(&state, &who, &id).await?;
-    let mut after = before.clone();
-    after.name = change.name.unwrap_or(after.name);
-    after.source = change.source.unwrap_or(after.source);
-    after.rules = change.rules.unwrap_or(after.rules);
-    after.target = change.target.unwrap_or(after.target);
-    after.options = change.options.unwrap_or(after.options);
-    after.schedule = change.schedule.unwrap_or(after.schedule);
-    after.timezone = change.timezone.unwrap_or(after.timezone);
-    after.notify = change.notify.unwrap_or(after.notify);
-    check(&state, &who, &after).await?;
+    if !patch.is_object() {
+        return Err(ApiError::invalid(
+            "body",
+            "a PATCH is a JSON object (a merge patch of the integration)",
+        ));
+    }
+    let mut merged = versioned(&before);
+    json_patch::merge(&mut merged, &patch);
+    let config: IntegrationConfig = serde_path_to_error::deserialize(merged).map_err(|e| {
+        let field = e.path().to_string();
+        ApiError::invalid(
+            if field == "." { "body".to_string() } else { field },
+            e.into_inner().to_string(),
+        )
+    })?;
+    let after = configured(&before, config);
+    save(&state, &who, &before, after, "integration.update").await
+}
+
+/// Brings back an integration's configuration as of an earlier version
+/// (admins); its state (active, paused) stays. Checked like a PATCH; the
+/// result is a new version.
+#[utoipa::path(post, path = "/integrations/{id}/versions/{version}/restore", tag = "integrations",
+    security(("api_key" = [])), params(("id" = String, Path), ("version" = i64, Path)),
+    responses((status = 200, body = Integration), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
+async fn restore_integration(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((id, version)): Path<(String, i64)>,
+) -> Result<Json<Integration>, ApiError> {
+    who.require(Role::Admin)?;
+    let before = visible(&state, &who, &id).await?;
+    let stored = versions::stored(&state, &who, &before.id, version).await?;
+    let config: IntegrationConfig = serde_json::from_value(stored.config)
+        .map_err(|e| ApiError::Internal(format!("version {version} of {id}: {e}")))?;
+    let after = configured(&before, config);
+    save(&state, &who, &before, after, "integration.restore").await
+}
+
+/// Checks a changed integration, stores it, audits the change and records
+/// it as a version.
+async fn save(
+    state: &AppState,
+    who: &Principal,
+    before: &Integration,
+    mut after: Integration,
+    action: &str,
+) -> Result<Json<Integration>, ApiError> {
+    check(state, who, &after).await?;
     if after.state == RunState::Active {
         after.next_run_at = next_run(&after);
     }
     let saved = state.control.store.update_integration(&who.tenant, &after).await;
     match saved {
         Ok(true) => {}
-        Ok(false) => return Err(ApiError::not_found("integration", &id)),
+        Ok(false) => return Err(ApiError::not_found("integration", &after.id)),
         Err(error) if error.to_string().to_lowercase().contains("unique") => {
             return Err(ApiError::Conflict {
                 field: Some("name".into()),
@@ -321,12 +416,18 @@ async fn change_integration(
     }
     state
         .audit(
-            &who,
-            Some(&id),
-            "integration.update",
+            who,
+            Some(&after.id),
+            action,
             serde_json::json!({ "before": before, "after": after }),
         )
         .await?;
+    let baseline = versioned(before);
+    let before_versions = Baseline {
+        config: &baseline,
+        at: before.updated_at,
+    };
+    versions::record(state, who, &after.id, action, &versioned(&after), Some(before_versions)).await?;
     Ok(Json(after))
 }
 

@@ -13,6 +13,7 @@ pub mod plugins;
 pub mod quota;
 pub mod runs;
 pub mod tenants;
+pub mod versions;
 
 use std::sync::Arc;
 
@@ -178,7 +179,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(plugins::router())
                 .merge(integrations::router())
                 .merge(links::router())
-                .merge(runs::router()),
+                .merge(runs::router())
+                .merge(versions::router()),
         )
         .merge(hooks::router())
         .split_for_parts();

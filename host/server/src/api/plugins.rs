@@ -13,12 +13,14 @@ use utoipa_axum::routes;
 use super::auth::Principal;
 use super::error::{ApiError, ErrorBody};
 use super::tenants::check_name;
+use super::versions;
 use super::{AppState, Json, Path};
 use hrsync_model::clock::now_ms;
 use hrsync_runtime::Grant;
 use hrsync_store::catalog::{Installation, NewPlugin, PluginVersion};
 use hrsync_store::new_id;
 use hrsync_store::tenants::Role;
+use hrsync_store::versions::Baseline;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -27,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_installations, install))
         .routes(routes!(get_installation, change_installation))
         .routes(routes!(roll_back))
+        .routes(routes!(restore_installation))
         .routes(routes!(test_installation))
 }
 
@@ -346,6 +349,15 @@ async fn install(
                 "secrets": installation.secrets, "allowed_hosts": installation.allowed_hosts }),
         )
         .await?;
+    versions::record(
+        &state,
+        &who,
+        &installation.id,
+        "installation.create",
+        &versioned(&installation),
+        None,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(installation)))
 }
 
@@ -367,7 +379,8 @@ pub struct InstallationChange {
     /// kept for a roll-back.
     #[serde(default)]
     pub version: Option<String>,
-    /// Replaces the config.
+    /// Merged into the config as a JSON Merge Patch (RFC 7396): the keys
+    /// sent replace theirs, `null` removes a key, keys not sent stay.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub config: Option<serde_json::Value>,
@@ -398,38 +411,20 @@ async fn change_installation(
             after.previous_version = Some(std::mem::replace(&mut after.version, version));
         }
     }
-    if let Some(config) = change.config {
-        if !config.is_object() {
-            return Err(ApiError::invalid("config", "the config is a JSON object"));
+    if let Some(patch) = change.config {
+        if !patch.is_object() {
+            return Err(ApiError::invalid(
+                "config",
+                "the config is a JSON object (a merge patch of it)",
+            ));
         }
-        after.config = config;
+        json_patch::merge(&mut after.config, &patch);
     }
     if let Some(hosts) = change.allowed_hosts {
         after.allowed_hosts = hosts;
     }
-    // Secrets are bound to the hosts they were entered for: granting a new
-    // one takes every stored secret entered again (or removed) in the same
-    // request, so that an admin cannot send a stored secret to a host of
-    // their choosing.
     check_hosts(&state, &after.allowed_hosts)?;
-    if grants_something_new(&before.allowed_hosts, &after.allowed_hosts) {
-        let stale: Vec<&str> = after
-            .sealed_secrets
-            .keys()
-            .filter(|name| !change.secrets.contains_key(*name))
-            .map(String::as_str)
-            .collect();
-        if !stale.is_empty() {
-            return Err(ApiError::invalid(
-                "secrets",
-                format!(
-                    "granting a new host needs the stored secrets entered again ({}): they go only to the hosts \
-                     they were entered for; send them in this request, or remove them with null",
-                    stale.join(", ")
-                ),
-            ));
-        }
-    }
+    secrets_stay_with_their_hosts(&before, &after, |name| change.secrets.contains_key(name))?;
     super::quota::secrets(&state, change.secrets.values().flatten().map(String::as_str))?;
     let secrets_changed: Vec<String> = change.secrets.keys().cloned().collect();
     seal_into(&state, &mut after, change.secrets)?;
@@ -460,6 +455,84 @@ async fn roll_back(
     save(&state, &who, &before, after, Vec::new(), "installation.rollback").await
 }
 
+/// Secrets are bound to the hosts they were entered for: granting a new
+/// one takes every stored secret entered again (or removed) in the same
+/// request, so that an admin cannot send a stored secret to a host of
+/// their choosing.
+fn secrets_stay_with_their_hosts(
+    before: &Installation,
+    after: &Installation,
+    entered: impl Fn(&str) -> bool,
+) -> Result<(), ApiError> {
+    if !grants_something_new(&before.allowed_hosts, &after.allowed_hosts) {
+        return Ok(());
+    }
+    let stale: Vec<&str> = after
+        .sealed_secrets
+        .keys()
+        .map(String::as_str)
+        .filter(|name| !entered(name))
+        .collect();
+    if stale.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::invalid(
+        "secrets",
+        format!(
+            "granting a new host needs the stored secrets entered again ({}): they go only to the hosts they \
+             were entered for; send them in a PATCH with the hosts, or remove them with null",
+            stale.join(", ")
+        ),
+    ))
+}
+
+/// The versioned part of an installation (`versions.rs`): what a restore
+/// brings back. Secret values are not versioned, only their names.
+#[derive(Debug, Serialize, Deserialize)]
+struct InstallationConfig {
+    version: String,
+    config: serde_json::Value,
+    allowed_hosts: Vec<String>,
+    secrets: Vec<String>,
+}
+
+fn versioned(installation: &Installation) -> serde_json::Value {
+    serde_json::json!(InstallationConfig {
+        version: installation.version.clone(),
+        config: installation.config.clone(),
+        allowed_hosts: installation.allowed_hosts.clone(),
+        secrets: installation.secrets.clone(),
+    })
+}
+
+/// Brings back an installation's plugin version, config and granted hosts
+/// as of an earlier version (admins); secrets stay as they are. The result
+/// is checked like a PATCH and is a new version.
+#[utoipa::path(post, path = "/installations/{id}/versions/{version}/restore", tag = "installations",
+    security(("api_key" = [])), params(("id" = String, Path), ("version" = i64, Path)),
+    responses((status = 200, body = Installation), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn restore_installation(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((id, version)): Path<(String, i64)>,
+) -> Result<Json<Installation>, ApiError> {
+    who.require(Role::Admin)?;
+    let before = visible_installation(&state, &who, &id).await?;
+    let stored = versions::stored(&state, &who, &before.id, version).await?;
+    let restored: InstallationConfig = serde_json::from_value(stored.config)
+        .map_err(|e| ApiError::Internal(format!("version {version} of {id}: {e}")))?;
+    let mut after = before.clone();
+    if restored.version != after.version {
+        after.previous_version = Some(std::mem::replace(&mut after.version, restored.version));
+    }
+    after.config = restored.config;
+    after.allowed_hosts = restored.allowed_hosts;
+    check_hosts(&state, &after.allowed_hosts)?;
+    secrets_stay_with_their_hosts(&before, &after, |_| false)?;
+    save(&state, &who, &before, after, Vec::new(), "installation.restore").await
+}
+
 async fn save(
     state: &AppState,
     who: &Principal,
@@ -485,6 +558,12 @@ async fn save(
             }),
         )
         .await?;
+    let baseline = versioned(before);
+    let before_versions = Baseline {
+        config: &baseline,
+        at: before.updated_at,
+    };
+    versions::record(state, who, &after.id, action, &versioned(&after), Some(before_versions)).await?;
     let stored = state.control.store.installation(&who.tenant, &after.id).await?;
     Ok(Json(stored.unwrap_or(after)))
 }
