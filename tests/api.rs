@@ -138,7 +138,7 @@ fn an_admins_first_ten_minutes() {
     let (status, versions) = owner.get("/api/v1/plugins/personio");
     assert_eq!(status, 200);
     assert_eq!(versions[0]["kind"], "source");
-    assert_eq!(versions[0]["wit_version"], "1.1.0");
+    assert_eq!(versions[0]["wit_version"], "1.2.0");
     let (_, installation) = owner.get(&format!("/api/v1/installations/{}", installed.source));
     assert_eq!(installation["secrets"], json!(["client-id", "client-secret"]));
 

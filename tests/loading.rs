@@ -139,7 +139,7 @@ fn a_newer_wit_major_version_is_rejected_before_compiling() {
     );
     let message = error.to_string();
     assert!(
-        message.contains("hrsync:plugin@2.0.0") && message.contains("hrsync:plugin@1.1.0"),
+        message.contains("hrsync:plugin@2.0.0") && message.contains("hrsync:plugin@1.2.0"),
         "{message}"
     );
     // Rejected before compiling: nothing was cached.
@@ -221,7 +221,7 @@ fn manifest_comes_from_describe() {
     let manifest = plugin.manifest();
     assert_eq!(manifest.name, "scope-rule");
     assert_eq!(manifest.kind, "rule");
-    assert_eq!(plugin.wit_version().to_string(), "1.1.0");
+    assert_eq!(plugin.wit_version().to_string(), "1.2.0");
     assert!(manifest.config_schema["properties"]["exclude"].is_object());
 
     let hostile = load("hostile");

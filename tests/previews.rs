@@ -501,3 +501,161 @@ fn a_what_if_shows_per_employee_what_a_draft_would_change() {
         eprintln!("  {:<20} {count}", aspect.label());
     }
 }
+
+/// A value a rule compares a field with that no employee has — a typo —
+/// is a note of the plan naming the values the read had; a custom field is
+/// named by its Personio label; 5,000 employees.
+#[test]
+fn values_nobody_has_are_noted_and_custom_fields_go_by_their_label() {
+    let world = World::new();
+    // Every employee's cost center: Personio's `dynamic_87541`, labelled
+    // "Kostenstelle".
+    world.hr.upsert(staff().into_iter().map(|mut e| {
+        let center = format!("KST {}", e.id % 7);
+        e.dynamic.push((
+            "dynamic_87541".into(),
+            "Kostenstelle".into(),
+            "standard".into(),
+            json!(center),
+        ));
+        e
+    }));
+    let job = world.job_with(vec![
+        (
+            "scope_rule",
+            json!({ "exclude": [
+                { "name": "externals", "all": [{ "field": "employment_type", "op": "in", "value": ["externl", "Freelance"] }] },
+                { "name": "cost center 3", "all": [{ "field": "custom.Kostenstelle", "op": "equals", "value": "kst 3" }] },
+            ] }),
+        ),
+        (
+            "team_map",
+            json!({ "teams": [{ "name": "Kostenstelle {custom.Kostenstelle}", "only": { "department": ["IT", "Marketting"] } }] }),
+        ),
+    ]);
+    let dry = world.dry_run(&job);
+    let notes: Vec<&str> = dry.report.notes.iter().map(|n| n.message.as_str()).collect();
+    assert!(
+        notes.contains(
+            &"rules[0] (scope-rule) filter `externals`: no employee read has employment_type \"externl\" or \
+              \"freelance\" — a typo? the values read are \"internal\" (4750), \"external\" (250)"
+        ),
+        "{notes:#?}"
+    );
+    let only = notes
+        .iter()
+        .find(|n| n.starts_with("rules[1] (team-map) team \"Kostenstelle {custom.Kostenstelle}\" (only)"))
+        .unwrap_or_else(|| panic!("{notes:#?}"));
+    assert!(
+        only.contains("no employee read has department \"Marketting\" — a typo?"),
+        "{only}"
+    );
+    assert!(
+        only.contains("\"IT\" (500)") && only.contains("\"Marketing\" (500)"),
+        "{only}"
+    );
+    assert!(!only.contains("\"IT\" —"), "IT is there: {only}");
+
+    // By label: the filter on `custom.Kostenstelle` excludes every seventh.
+    let by_cost_center = dry
+        .report
+        .skipped
+        .iter()
+        .filter(|s| s.reason.contains("cost center 3"))
+        .count();
+    assert_eq!(by_cost_center, (1..=EMPLOYEES).filter(|id| id % 7 == 3).count());
+    let plan = world.plan_of(&dry);
+    assert!(
+        plan.iter()
+            .any(|line| line.ends_with(" create-team Kostenstelle KST 0")),
+        "teams by label"
+    );
+
+    // An incremental read proves nothing about values: no such note.
+    let real = world.run(&job, RunRequest::default());
+    assert!(!real.report.notes.is_empty());
+    let again = world.run(&job, RunRequest::default());
+    assert_eq!(again.report.read_kind, ReadKind::Incremental);
+    assert!(
+        again.report.notes.iter().all(|n| !n.message.contains("a typo?")),
+        "{:?}",
+        again.report.notes
+    );
+}
+
+/// "today" in rules is a day of the integration's time zone unless the
+/// rule names its own: Kiritimati (UTC+14) and Pago Pago (UTC−11) are
+/// always on different days.
+#[test]
+fn today_is_a_day_of_the_integrations_time_zone() {
+    use hrsync_engine::rules::Outcome;
+    let world = World::new();
+    let script = json!({ "script": "fn attributes(e) { #{ today: today() } }" });
+    for zone in ["Pacific/Kiritimati", "Pacific/Pago_Pago"] {
+        let job = world
+            .job_with(vec![("script_rule", script.clone())])
+            .in_time_zone(Some(zone));
+        let expected = |zone: &str| {
+            let zone: chrono_tz::Tz = zone.parse().unwrap();
+            chrono::Utc::now().with_timezone(&zone).date_naive().to_string()
+        };
+        let before = expected(zone);
+        let (_, tried) = job.try_rules(&["7".to_string()]).expect("tried");
+        let after = expected(zone);
+        let Some(Outcome::InScope(desired)) = tried[0].outcome() else {
+            panic!("in scope: {:?}", tried[0].outcome());
+        };
+        let today = desired
+            .attributes
+            .iter()
+            .find(|a| a.name == "today")
+            .map(|a| a.value.to_text())
+            .expect("today");
+        assert!(today == before || today == after, "{zone}: {today}, expected {before}");
+    }
+}
+
+/// An account attribute the target does not take (`costCenter` for a SCIM
+/// target that knows `cost_center`) stops the dry run — and the run —
+/// before anything is planned, naming the nearest name; nothing is written
+/// (no empty teams either).
+#[test]
+fn an_attribute_the_target_does_not_take_stops_the_dry_run_and_the_run() {
+    use hrsync_engine::job::JobError;
+    let world = World::new();
+    let job = world.job_with(vec![(
+        "attribute_map",
+        json!({ "attributes": [{ "target": "costCenter", "value": "KST 4711" }] }),
+    )]);
+    for dry_run in [true, false] {
+        let request = RunRequest {
+            dry_run,
+            ..RunRequest::default()
+        };
+        let error = world
+            .tokio
+            .block_on(job.run(&world.store, request, unobserved()))
+            .expect_err("stops");
+        let JobError::Run { error, .. } = error else {
+            panic!("a failed run: {error}");
+        };
+        let message = error.to_string();
+        assert!(
+            message.starts_with("the rules set the account attribute `costCenter` for 5000 employee(s)"),
+            "{message}"
+        );
+        assert!(message.contains("Did you mean `cost_center`?"), "{message}");
+        assert!(message.contains("Nothing was changed."), "{message}");
+    }
+    assert!(
+        world.app.users().is_empty() && world.app.groups().is_empty(),
+        "nothing written"
+    );
+
+    let fixed = world.job_with(vec![(
+        "attribute_map",
+        json!({ "attributes": [{ "target": "cost_center", "value": "KST 4711" }] }),
+    )]);
+    let dry = world.dry_run(&fixed);
+    assert!(dry.report.planned.len() > 4_000);
+}

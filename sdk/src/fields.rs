@@ -8,9 +8,24 @@
 //! `employment_type equals "external"` needs `employment_type`; a filter
 //! `termination_date is_empty` does not.
 //!
+//! A rule that compares a field with fixed values (a filter
+//! `employment_type in [external, freelance]`, a team's `only`) also calls
+//! [`expect`] with them (since 1.2.0): a value no employee of a full read
+//! has — a typo such as `externl` — becomes a note of the run's plan,
+//! naming the value and the values the read did have.
+//!
 //! A **source** calls [`unreadable`] for each field the HR system did not
 //! return at all (not released to the API credentials, say), with a hint how
-//! to release it; tests show them, and runs whose rules need them stop.
+//! to release it; tests show them, and runs whose rules need them stop. A
+//! source whose custom fields have keys and labels (Personio's
+//! `dynamic_87541` is "Cost center") names them by key and calls [`label`]
+//! once per field (since 1.2.0): rules may then write either
+//! `custom.dynamic_87541` or `custom.Cost center`.
+//!
+//! A **target** with a fixed set of account attributes calls [`accepts`]
+//! with them (since 1.2.0): a rule that sets `costCenter` for a target that
+//! knows `cost_center` then stops the dry run and the run before anything
+//! is planned, instead of failing every create.
 
 use crate::bindings::source::hrsync::plugin::fields;
 
@@ -23,4 +38,22 @@ pub fn require(field: &str, purpose: &str) {
 /// The HR system withheld `field`; `hint` says how to release it.
 pub fn unreadable(field: &str, hint: &str) {
     fields::unreadable(field, hint);
+}
+
+/// This rule compares `field` with `values` (ignoring case) for `purpose`.
+pub fn expect(field: &str, values: &[String], purpose: &str) {
+    fields::expect(field, values, purpose);
+}
+
+/// The custom field `field` (`custom.dynamic_87541`) is labelled `label`
+/// (`Cost center`) in the HR system.
+pub fn label(field: &str, label: &str) {
+    fields::label(field, label);
+}
+
+/// This target can set these account attributes (`title`, `cost_center`);
+/// a run whose rules set another stops before anything is planned. Call it
+/// from `Target::new`.
+pub fn accepts(attributes: &[String]) {
+    fields::accepts(attributes);
 }

@@ -1,7 +1,7 @@
 //! Write hrsync plugins in Rust.
 //!
 //! A plugin is a WebAssembly component built for `wasm32-wasip2` against the
-//! `hrsync:plugin@1.1.0` WIT package (`wit/` in the hrsync repository). With
+//! `hrsync:plugin@1.2.0` WIT package (`wit/` in the hrsync repository). With
 //! this crate, writing one is implementing a trait — [`Source`], [`Target`]
 //! or [`Rule`] — and calling one export macro.
 //!
@@ -122,12 +122,12 @@ pub mod bindings {
             default_bindings_module: "hrsync_sdk::bindings::target",
             runtime_path: "hrsync_sdk::__private::wit_bindgen::rt",
             with: {
-                "hrsync:plugin/types@1.1.0": crate::bindings::source::hrsync::plugin::types,
-                "hrsync:plugin/http@1.1.0": crate::bindings::source::hrsync::plugin::http,
-                "hrsync:plugin/log@1.1.0": crate::bindings::source::hrsync::plugin::log,
-                "hrsync:plugin/config@1.1.0": crate::bindings::source::hrsync::plugin::config,
-                "hrsync:plugin/clock@1.1.0": crate::bindings::source::hrsync::plugin::clock,
-                "hrsync:plugin/fields@1.1.0": crate::bindings::source::hrsync::plugin::fields,
+                "hrsync:plugin/types@1.2.0": crate::bindings::source::hrsync::plugin::types,
+                "hrsync:plugin/http@1.2.0": crate::bindings::source::hrsync::plugin::http,
+                "hrsync:plugin/log@1.2.0": crate::bindings::source::hrsync::plugin::log,
+                "hrsync:plugin/config@1.2.0": crate::bindings::source::hrsync::plugin::config,
+                "hrsync:plugin/clock@1.2.0": crate::bindings::source::hrsync::plugin::clock,
+                "hrsync:plugin/fields@1.2.0": crate::bindings::source::hrsync::plugin::fields,
             },
         });
     }
@@ -139,12 +139,12 @@ pub mod bindings {
             default_bindings_module: "hrsync_sdk::bindings::rule",
             runtime_path: "hrsync_sdk::__private::wit_bindgen::rt",
             with: {
-                "hrsync:plugin/types@1.1.0": crate::bindings::source::hrsync::plugin::types,
-                "hrsync:plugin/http@1.1.0": crate::bindings::source::hrsync::plugin::http,
-                "hrsync:plugin/log@1.1.0": crate::bindings::source::hrsync::plugin::log,
-                "hrsync:plugin/config@1.1.0": crate::bindings::source::hrsync::plugin::config,
-                "hrsync:plugin/clock@1.1.0": crate::bindings::source::hrsync::plugin::clock,
-                "hrsync:plugin/fields@1.1.0": crate::bindings::source::hrsync::plugin::fields,
+                "hrsync:plugin/types@1.2.0": crate::bindings::source::hrsync::plugin::types,
+                "hrsync:plugin/http@1.2.0": crate::bindings::source::hrsync::plugin::http,
+                "hrsync:plugin/log@1.2.0": crate::bindings::source::hrsync::plugin::log,
+                "hrsync:plugin/config@1.2.0": crate::bindings::source::hrsync::plugin::config,
+                "hrsync:plugin/clock@1.2.0": crate::bindings::source::hrsync::plugin::clock,
+                "hrsync:plugin/fields@1.2.0": crate::bindings::source::hrsync::plugin::fields,
             },
         });
     }
@@ -185,6 +185,13 @@ pub fn secret(name: &str) -> Result<String, PluginError> {
 /// Milliseconds since the Unix epoch, from the host's clock.
 pub fn now_millis() -> u64 {
     clock::now_millis()
+}
+
+/// The integration's IANA time zone (`Europe/Berlin`; `UTC` unless the
+/// integration sets one): the zone of [`time::today`] when a rule's config
+/// names none.
+pub fn time_zone() -> String {
+    clock::time_zone()
 }
 
 #[doc(hidden)]

@@ -1,8 +1,13 @@
 //! Naming templates: `"Abteilung {department}"`,
 //! `"{supervisor.first_name} {supervisor.last_name}s Team"`. Placeholders
 //! name employee fields as [`Employee::field`](crate::Employee::field) reads
-//! them; `{{` and `}}` are literal braces. Parsed once (errors name the
-//! unknown field and its position), rendered per employee.
+//! them; `{{` and `}}` are literal braces. A date field may carry a format
+//! after a colon, in strftime codes: `"Jahrgang {hire_date:%Y}"`,
+//! `"{hire_date:%d.%m.%Y}"` — a value that is not a date then counts as
+//! empty. Parsed once (errors name the unknown field or the bad format and
+//! their position), rendered per employee.
+
+use chrono::format::{Item, StrftimeItems};
 
 use crate::employee::{is_known_field, normalize_field};
 use crate::Employee;
@@ -10,7 +15,11 @@ use crate::Employee;
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
     Text(String),
-    Field(String),
+    Field {
+        name: String,
+        /// strftime codes for a date (`%d.%m.%Y`).
+        date_format: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +35,25 @@ pub enum TemplateError {
     Unclosed { at: usize },
     #[error("`}}` at character {at} has no `{{`; write `}}}}` for a literal brace")]
     Unopened { at: usize },
+    #[error(
+        "`{format}` at character {at} is not a date format; write strftime codes such as %Y, %m, %d \
+         (`{{hire_date:%d.%m.%Y}}`)"
+    )]
+    BadDateFormat { format: String, at: usize },
+}
+
+/// Splits `hire_date:%d.%m.%Y` into the field and its date format; a
+/// colon not followed by a `%` code is part of the name.
+fn field_and_format(text: &str) -> (&str, Option<&str>) {
+    match text.split_once(':') {
+        Some((name, format)) if format.contains('%') => (name, Some(format)),
+        _ => (text, None),
+    }
+}
+
+/// Whether chrono understands every code of `format`.
+fn is_date_format(format: &str) -> bool {
+    !StrftimeItems::new(format).any(|item| matches!(item, Item::Error))
 }
 
 impl Template {
@@ -53,16 +81,26 @@ impl Template {
                             None => return Err(TemplateError::Unclosed { at: at + 1 }),
                         }
                     }
-                    if !is_known_field(&name) {
+                    let (field, date_format) = field_and_format(&name);
+                    if !is_known_field(field) {
                         return Err(TemplateError::UnknownField {
-                            field: name.trim().to_string(),
+                            field: field.trim().to_string(),
+                            at: at + 1,
+                        });
+                    }
+                    if let Some(format) = date_format.filter(|f| !is_date_format(f)) {
+                        return Err(TemplateError::BadDateFormat {
+                            format: format.to_string(),
                             at: at + 1,
                         });
                     }
                     if !literal.is_empty() {
                         parts.push(Part::Text(std::mem::take(&mut literal)));
                     }
-                    parts.push(Part::Field(normalize_field(&name)));
+                    parts.push(Part::Field {
+                        name: normalize_field(field),
+                        date_format: date_format.map(str::to_string),
+                    });
                 }
                 c => literal.push(c),
             }
@@ -80,7 +118,17 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Text(text) => out.push_str(text),
-                Part::Field(name) => out.push_str(&employee.field(name)?),
+                Part::Field {
+                    name,
+                    date_format: None,
+                } => out.push_str(&employee.field(name)?),
+                Part::Field {
+                    name,
+                    date_format: Some(format),
+                } => {
+                    let date = crate::time::date_of(employee.field(name)?.trim())?;
+                    out.push_str(&date.format(format).to_string());
+                }
             }
         }
         Some(out.trim().to_string()).filter(|s| !s.is_empty())
@@ -89,8 +137,72 @@ impl Template {
     /// The fields it reads.
     pub fn fields(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|p| match p {
-            Part::Field(name) => Some(name.as_str()),
+            Part::Field { name, .. } => Some(name.as_str()),
             Part::Text(_) => None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::EmployeeStatus;
+
+    fn employee(hire_date: &str) -> Employee {
+        Employee {
+            hr_id: "7".into(),
+            email: None,
+            first_name: "Zoë".into(),
+            last_name: "Weiß".into(),
+            preferred_name: None,
+            status: EmployeeStatus::Active,
+            employment_type: None,
+            job_title: None,
+            department: Some("IT".into()),
+            team: None,
+            office: None,
+            supervisor: None,
+            hire_date: Some(hire_date.into()),
+            termination_date: None,
+            gender: None,
+            language: None,
+            custom: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn dates_are_formatted_by_strftime_codes() {
+        let template = Template::parse("Jahrgang {hire_date:%Y} – {department} seit {hire-date:%d.%m.%Y}").unwrap();
+        assert_eq!(
+            template.render(&employee("2024-02-29T00:00:00+01:00")).as_deref(),
+            Some("Jahrgang 2024 – IT seit 29.02.2024")
+        );
+        assert_eq!(
+            template.fields().collect::<Vec<_>>(),
+            ["hire_date", "department", "hire_date"]
+        );
+        // Not a date: empty, as a missing field is.
+        assert_eq!(template.render(&employee("next spring")), None);
+        // Without a format, the value as written.
+        let plain = Template::parse("{hire_date}").unwrap();
+        assert_eq!(plain.render(&employee("2024-02-29")).as_deref(), Some("2024-02-29"));
+    }
+
+    #[test]
+    fn a_bad_date_format_is_named_with_its_position() {
+        let error = Template::parse("Team {hire_date:%Q}").unwrap_err();
+        assert_eq!(
+            error,
+            TemplateError::BadDateFormat {
+                format: "%Q".into(),
+                at: 6
+            }
+        );
+        assert!(error.to_string().contains("%Y, %m, %d"), "{error}");
+        // A colon without a code belongs to the name (a custom label).
+        assert!(matches!(
+            Template::parse("{custom.Start: Datum}"),
+            Ok(t) if t.fields().collect::<Vec<_>>() == ["custom.Start: Datum"]
+        ));
     }
 }

@@ -25,10 +25,14 @@ pub fn date_part(text: &str) -> Option<String> {
     Some(date.to_string())
 }
 
-/// Today's date in `time_zone` (an IANA name such as `Europe/Berlin`;
-/// UTC when none), by the host's clock.
+/// Today's date in `time_zone` (an IANA name such as `Europe/Berlin`; the
+/// integration's time zone when none — [`crate::time_zone`]), by the
+/// host's clock.
 pub fn today(time_zone: Option<&str>) -> Result<NaiveDate, String> {
-    date_at(crate::now_millis(), time_zone)
+    match time_zone {
+        Some(zone) => date_at(crate::now_millis(), Some(zone)),
+        None => date_at(crate::now_millis(), Some(&crate::time_zone())),
+    }
 }
 
 /// The date in `time_zone` (UTC when none) at `millis` since the epoch.

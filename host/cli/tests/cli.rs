@@ -44,7 +44,7 @@ fn inspect_prints_manifest_kind_and_wit_version() {
     for expected in [
         "name:         hostile",
         "kind:         source",
-        "wit version:  hrsync:plugin@1.1.0",
+        "wit version:  hrsync:plugin@1.2.0",
         "token (optional)",
     ] {
         assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
@@ -53,7 +53,7 @@ fn inspect_prints_manifest_kind_and_wit_version() {
     let output = hrsync(&["plugin", "inspect", "--json", &plugin("scope_rule")], cache.path());
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON output");
     assert_eq!(json["manifest"]["kind"], "rule");
-    assert_eq!(json["wit_version"], "1.1.0");
+    assert_eq!(json["wit_version"], "1.2.0");
 }
 
 #[test]
@@ -63,7 +63,7 @@ fn inspect_rejects_an_unsupported_wit_version() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("hrsync:plugin@2.0.0") && stderr.contains("hrsync:plugin@1.1.0"),
+        stderr.contains("hrsync:plugin@2.0.0") && stderr.contains("hrsync:plugin@1.2.0"),
         "{stderr}"
     );
 }
@@ -77,7 +77,7 @@ fn test_runs_describe_and_test_connection() {
     let text = stdout(&output);
     assert!(output.status.success(), "{text}");
     assert!(
-        text.contains("describe: ok — hostile 1.0.0 (source plugin, WIT 1.1.0)"),
+        text.contains("describe: ok — hostile 1.0.0 (source plugin, WIT 1.2.0)"),
         "{text}"
     );
     assert!(
@@ -406,6 +406,17 @@ fn sync_refuses_a_bad_integration_file_naming_the_field() {
         stderr.contains("rules[2].config")
             && stderr
                 .contains("teams.rhai): line 4, column 1: Expecting ',' to separate the items of this array literal"),
+        "{stderr}"
+    );
+
+    // The integration's time zone is an IANA name.
+    let zoned = good.replacen("\n[source]", "\ntimezone = \"Europe/Berln\"\n[source]", 1);
+    std::fs::write(&file, zoned).unwrap();
+    let output = run_hrsync(&["sync", "--config", file.to_str().unwrap(), "--dry-run"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("timezone: `Europe/Berln` is not an IANA time zone"),
         "{stderr}"
     );
 }

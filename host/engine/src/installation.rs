@@ -217,6 +217,7 @@ impl InstallationFile {
             http,
             limits,
             run_id: None,
+            time_zone: None,
         })
     }
 }

@@ -32,6 +32,10 @@ pub struct IntegrationFile {
     pub target: InstallationFile,
     #[serde(default)]
     pub options: Options,
+    /// The integration's IANA time zone (`Europe/Berlin`): the calendar
+    /// day "today" is in rules that compare dates. UTC by default.
+    #[serde(default)]
+    pub timezone: Option<String>,
 }
 
 /// The longest time between full reads: a year. A longer one would never
@@ -124,6 +128,8 @@ pub enum IntegrationError {
     Config { section: String, message: String },
     #[error("options.{field}: {message}")]
     Option { field: String, message: String },
+    #[error("timezone: `{0}` is not an IANA time zone such as Europe/Berlin")]
+    TimeZone(String),
 }
 
 /// A SQLite database named by a relative path is beside the file that
@@ -205,7 +211,11 @@ impl IntegrationFile {
             Ok(setup)
         };
         let (settings, full_reads) = self.settings()?;
-        Ok(Job {
+        if let Some(zone) = &self.timezone {
+            zone.parse::<chrono_tz::Tz>()
+                .map_err(|_| IntegrationError::TimeZone(zone.clone()))?;
+        }
+        let job = Job {
             integration: self.name.clone(),
             source: setup("source".into(), &self.source, PluginKind::Source)?,
             rules: self
@@ -217,7 +227,8 @@ impl IntegrationFile {
             target: setup("target".into(), &self.target, PluginKind::Target)?,
             settings,
             full_reads,
-        })
+        };
+        Ok(job.in_time_zone(self.timezone.as_deref()))
     }
 }
 

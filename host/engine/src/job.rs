@@ -175,6 +175,18 @@ impl JobError {
 }
 
 impl Job {
+    /// Every plugin of the job reads `zone` as the integration's time zone
+    /// (`clock.time-zone`: the day a rule's "today" is); UTC when `None`.
+    pub fn in_time_zone(mut self, zone: Option<&str>) -> Self {
+        for setup in std::iter::once(&mut self.source)
+            .chain(self.rules.iter_mut())
+            .chain(std::iter::once(&mut self.target))
+        {
+            setup.sandbox.time_zone = zone.map(str::to_string);
+        }
+        self
+    }
+
     /// One run, recorded in `store`.
     pub async fn run<S: RunStore>(
         &self,

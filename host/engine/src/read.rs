@@ -55,14 +55,22 @@ pub fn read_all(
     consume: Consumer,
 ) -> Result<SourceRead, ReadError> {
     read_pages(ReadKind::Full, retry, progress, consume, |page| {
-        source.list_employees(page, page_size).map(|p| Page {
-            employees: p.employees,
-            rejected: p.rejected,
+        let page = source.list_employees(page, page_size)?;
+        Ok(Page {
+            employees: labelled(source, page.employees),
+            rejected: page.rejected,
             removed: Vec::new(),
-            next_page: p.next_page,
-            cursor: p.cursor,
+            next_page: page.next_page,
+            cursor: page.cursor,
         })
     })
+}
+
+/// The page's employees with the custom fields the source labelled also
+/// under their labels (`fields.rs`).
+fn labelled(source: &SourceSession, mut employees: Vec<Employee>) -> Vec<Employee> {
+    super::fields::alias_labels(&mut employees, &source.field_reports().labels);
+    employees
 }
 
 /// Reads the employees changed since `cursor`. `Ok(None)` when the source
@@ -77,12 +85,13 @@ pub fn read_changes(
     consume: Consumer,
 ) -> Result<Option<SourceRead>, ReadError> {
     let read = read_pages(ReadKind::Incremental, retry, progress, consume, |page| {
-        source.changes_since(cursor, page, page_size).map(|p| Page {
-            employees: p.employees,
-            rejected: p.rejected,
-            removed: p.removed,
-            next_page: p.next_page,
-            cursor: p.cursor,
+        let page = source.changes_since(cursor, page, page_size)?;
+        Ok(Page {
+            employees: labelled(source, page.employees),
+            rejected: page.rejected,
+            removed: page.removed,
+            next_page: page.next_page,
+            cursor: page.cursor,
         })
     });
     match read {

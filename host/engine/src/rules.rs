@@ -32,6 +32,9 @@ pub struct Pipeline<'a> {
     decided: Decided,
     /// Time spent in the rules, for the run's step log.
     spent: std::time::Duration,
+    /// Whether the rules have built themselves (and said which values they
+    /// compare fields with).
+    started: bool,
 }
 
 impl<'a> Pipeline<'a> {
@@ -41,6 +44,7 @@ impl<'a> Pipeline<'a> {
             pending: Vec::with_capacity(BATCH),
             decided: Decided::default(),
             spent: std::time::Duration::ZERO,
+            started: false,
         }
     }
 
@@ -70,6 +74,16 @@ impl<'a> Pipeline<'a> {
     }
 
     fn decide_pending(&mut self) -> Result<(), CallError> {
+        if !self.started {
+            // A rule builds itself from its config on its first call, and
+            // only then says which values it compares fields with: an
+            // empty first call, so that every employee is looked at.
+            for rule in self.rules.iter_mut() {
+                rule.evaluate(Vec::new())?;
+                self.decided.presence.expect(&rule.field_reports().expected);
+            }
+            self.started = true;
+        }
         for employee in &self.pending {
             self.decided.presence.observe(employee);
         }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::apply::{apply, ItemOutcome, ItemResult};
 use super::correlate::{correlate, holders_of, Conflict, Correlation, Link, LinkMove, LinkOrigin, MatchAttribute};
-use super::fields::{self, MissingField, Need};
+use super::fields::{self, MissingField, Need, UnknownAttribute};
 use super::identity::{self, normalize, AccountKeys, IdentityIssue};
 use super::plan::{
     correlation_inputs, is_managed, plan_accounts, plan_managers, plan_memberships, plan_teams, reporting_lines,
@@ -20,6 +20,7 @@ use hrsync_model::{
     self, Account, Capabilities, Change, DesiredAccount, Employee, EmployeeStatus, PluginError, RejectedRecord, Team,
 };
 use hrsync_runtime::capability::fields::FieldStatement;
+use hrsync_runtime::capability::fields::ValueExpectation;
 use hrsync_runtime::{CallError, RuleSession, SourceSession, TargetSession};
 
 pub struct Sessions<'a> {
@@ -97,6 +98,8 @@ pub enum RunError {
     Target(CallError),
     #[error(transparent)]
     Fields(Box<MissingField>),
+    #[error(transparent)]
+    Attributes(Box<UnknownAttribute>),
     #[error(transparent)]
     Plan(#[from] PlanError),
     #[error("applying changes failed: {0}")]
@@ -338,19 +341,37 @@ pub fn run(
     run_observed(sessions, links, settings, scope, &|_| {})
 }
 
-/// The fields the rules said they need, each with the rule that needs it.
-fn needs(rules: &[RuleSession]) -> Vec<Need> {
-    rules
-        .iter()
-        .enumerate()
-        .flat_map(|(index, rule)| {
-            rule.field_reports().required.iter().map(move |statement| Need {
-                rule: format!("rules[{index}] ({})", rule.plugin_name()),
-                field: statement.field.clone(),
-                purpose: statement.reason.clone(),
+/// What the plugins said of fields: the ones the rules need, each with the
+/// rule that needs it, the values they compare fields with, by rule, and
+/// the account attributes the target takes.
+struct Needs {
+    fields: Vec<Need>,
+    values: Vec<(String, Vec<ValueExpectation>)>,
+    accepted: Option<Vec<String>>,
+}
+
+fn needs(rules: &[RuleSession], target: &TargetSession) -> Needs {
+    let name = |index: usize, rule: &RuleSession| format!("rules[{index}] ({})", rule.plugin_name());
+    Needs {
+        fields: rules
+            .iter()
+            .enumerate()
+            .flat_map(|(index, rule)| {
+                rule.field_reports().required.iter().map(move |statement| Need {
+                    rule: name(index, rule),
+                    field: statement.field.clone(),
+                    purpose: statement.reason.clone(),
+                })
             })
-        })
-        .collect()
+            .collect(),
+        values: rules
+            .iter()
+            .enumerate()
+            .map(|(index, rule)| (name(index, rule), rule.field_reports().expected.clone()))
+            .filter(|(_, expected)| !expected.is_empty())
+            .collect(),
+        accepted: target.field_reports().accepted.clone(),
+    }
 }
 
 /// Settles the identity of everyone who wants an account (see
@@ -684,7 +705,7 @@ fn read_source(
     decisions_of(
         read,
         decided,
-        &needs(rules),
+        &needs(rules, target),
         unreadable,
         scope.only.as_ref(),
         target_read,
@@ -697,19 +718,25 @@ fn read_source(
 fn decisions_of(
     mut read: SourceRead,
     mut decided: Decided,
-    needs: &[Need],
+    needs: &Needs,
     unreadable: Vec<FieldStatement>,
     only: Option<&BTreeSet<String>>,
     target_read: Option<Result<(Vec<Account>, Vec<Team>), CallError>>,
 ) -> Result<Decisions, RunError> {
     let employees_read = decided.verdicts.len() + decided.rejected.len();
     fields::check(
-        needs,
+        &needs.fields,
         &unreadable,
         &decided.presence,
         (read.kind == ReadKind::Full).then_some(employees_read),
     )
     .map_err(|missing| RunError::Fields(Box::new(missing)))?;
+    let desired = decided.verdicts.iter().filter_map(|(hr_id, verdict)| match verdict {
+        Verdict::InScope { desired, .. } => Some((hr_id.as_str(), desired.attributes.as_slice())),
+        _ => None,
+    });
+    fields::check_attributes(desired, needs.accepted.as_deref())
+        .map_err(|unknown| RunError::Attributes(Box::new(unknown)))?;
     if let Some(only) = only {
         let wanted = |id: &Option<String>| id.as_ref().is_some_and(|id| only.contains(id));
         decided.verdicts.retain(|id, _| only.contains(id));
@@ -730,6 +757,13 @@ fn decisions_of(
             message: format!("the source could not read the field `{}`: {}", s.field, s.reason),
         })
         .collect();
+    if read.kind == ReadKind::Full && employees_read > 0 {
+        notes.extend(
+            fields::unmatched_values(&needs.values, &decided.presence)
+                .into_iter()
+                .map(|message| Note { hr_id: None, message }),
+        );
+    }
     let no_account = settle_identities(&mut verdicts, &mut notes);
     Ok(Decisions {
         records: read.records,
@@ -1262,7 +1296,8 @@ pub fn what_if(
         unreachable!("two sets of rules decide twice");
     };
     let unreadable = source.field_reports().unreadable.clone();
-    let mut plan = |decided, needs: Vec<Need>, settings, accounts, teams| {
+    let (current_needs, draft_needs) = (needs(current_rules, target), needs(draft.rules, target));
+    let mut plan = |decided, needs: Needs, settings, accounts, teams| {
         let decisions = decisions_of(read.clone(), decided, &needs, unreadable.clone(), None, None)?;
         let target = Target {
             session: &mut *target,
@@ -1274,11 +1309,11 @@ pub fn what_if(
     };
     let current = plan(
         current_decided,
-        needs(current_rules),
+        current_needs,
         settings,
         accounts.clone(),
         teams.clone(),
     )?;
-    let draft = plan(draft_decided, needs(draft.rules), draft.settings, accounts, teams)?;
+    let draft = plan(draft_decided, draft_needs, draft.settings, accounts, teams)?;
     Ok((current, draft))
 }

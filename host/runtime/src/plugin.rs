@@ -53,6 +53,8 @@ pub struct Sandbox {
     pub limits: Limits,
     /// The run the session belongs to, for attributing logs and HTTP calls.
     pub run_id: Option<String>,
+    /// The integration's IANA time zone (`clock.time-zone`); UTC when none.
+    pub time_zone: Option<String>,
 }
 
 impl Default for Sandbox {
@@ -64,6 +66,7 @@ impl Default for Sandbox {
             http: HttpPolicy::default(),
             limits: Limits::default(),
             run_id: None,
+            time_zone: None,
         }
     }
 }

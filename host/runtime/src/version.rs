@@ -12,7 +12,7 @@ pub const WIT_PACKAGE: &str = "hrsync:plugin";
 /// The newest version of [`WIT_PACKAGE`] this host implements. Components
 /// built against the same major version and an equal or older minor version
 /// are accepted.
-pub const WIT_VERSION: Version = Version::new(1, 1, 0);
+pub const WIT_VERSION: Version = Version::new(1, 2, 0);
 
 /// What the component's outer import/export names say about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,7 +141,8 @@ mod tests {
         assert!(supported(&Version::new(1, 0, 0)));
         assert!(supported(&Version::new(1, 0, 7)));
         assert!(supported(&Version::new(1, 1, 0)));
-        assert!(!supported(&Version::new(1, 2, 0)));
+        assert!(supported(&Version::new(1, 2, 0)));
+        assert!(!supported(&Version::new(1, 3, 0)));
         assert!(!supported(&Version::new(2, 0, 0)));
         assert!(!supported(&Version::new(0, 9, 0)));
         assert!(!supported(&Version::parse("1.0.0-rc.1").unwrap()));
@@ -161,7 +162,7 @@ mod tests {
         }
         .to_string();
         assert!(message.contains("hrsync:plugin@2.1.0"), "{message}");
-        assert!(message.contains("hrsync:plugin@1.1.0"), "{message}");
+        assert!(message.contains("hrsync:plugin@1.2.0"), "{message}");
     }
 
     #[test]

@@ -256,6 +256,8 @@ impl Target for Perks {
         let config: Config = config()?;
         let key = secret("api-key")?;
         check_key(&key, config.environment)?;
+        let known: Vec<String> = ATTRIBUTES.iter().map(|name| name.to_string()).collect();
+        hrsync_sdk::fields::accepts(&known);
         Ok(Self {
             base_url: config.base_url,
             key,

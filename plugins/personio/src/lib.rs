@@ -69,6 +69,8 @@ struct Personio {
     read_started_ms: Option<u64>,
     /// Whether the released attributes were checked in this session.
     attributes_checked: bool,
+    /// Custom attribute keys whose label the host was told this session.
+    labelled: std::collections::HashSet<String>,
 }
 
 /// Personio attribute keys this plugin maps, and the employee field each
@@ -209,6 +211,12 @@ impl Personio {
         let mut employees = Vec::with_capacity(body.data.len());
         let mut rejected = Vec::new();
         for record in body.data {
+            for (key, label) in record.attributes.iter().flat_map(|a| &a.labels) {
+                if !self.labelled.contains(key.as_str()) {
+                    fields::label(&format!("custom.{key}"), label);
+                    self.labelled.insert(key.clone());
+                }
+            }
             match employee(record) {
                 Ok(employee) => employees.push(employee),
                 Err(reject) => rejected.push(reject),
@@ -269,6 +277,7 @@ impl Source for Personio {
             token: None,
             read_started_ms: None,
             attributes_checked: false,
+            labelled: Default::default(),
         })
     }
 
@@ -393,6 +402,9 @@ struct Attributes<'a> {
     named: Vec<(&'static str, Named<'a>)>,
     supervisor: Option<Box<Attributes<'a>>>,
     custom: Vec<Attribute>,
+    /// Key → label of the custom attributes (`dynamic_87541` → `Cost
+    /// center`), told to the host so that rules may name either.
+    labels: Vec<(String, String)>,
 }
 
 /// Attributes with a slot in the canonical employee.
@@ -542,11 +554,17 @@ impl<'de: 'a, 'a> Deserialize<'de> for Attributes<'a> {
                             .0
                             .and_then(|s| s.attributes)
                             .map(Box::new);
-                    } else if let Some(value) = map.next_value::<Custom>()?.0 {
-                        attributes.custom.push(Attribute {
-                            name: key.into_owned(),
-                            value,
-                        });
+                    } else {
+                        let custom = map.next_value::<Custom>()?;
+                        if let Some(label) = custom.label.filter(|l| !l.trim().is_empty() && *l != key) {
+                            attributes.labels.push((key.to_string(), label));
+                        }
+                        if let Some(value) = custom.value {
+                            attributes.custom.push(Attribute {
+                                name: key.into_owned(),
+                                value,
+                            });
+                        }
                     }
                 }
                 Ok(attributes)
@@ -735,8 +753,18 @@ impl<'de: 'a, 'a> Deserialize<'de> for Raw<'a> {
 
 /// Any other attribute (`{label, value, type}`), typed by its `type` and
 /// shape; objects become their name, lists of objects a list of names.
-/// Empty values are left out.
-struct Custom(Option<AttributeValue>);
+/// Empty values are left out; the label is kept for the host.
+struct Custom {
+    value: Option<AttributeValue>,
+    label: Option<String>,
+}
+
+impl Custom {
+    const NONE: Custom = Custom {
+        value: None,
+        label: None,
+    };
+}
 
 impl<'de> Deserialize<'de> for Custom {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -747,40 +775,27 @@ impl<'de> Deserialize<'de> for Custom {
                 f.write_str("an attribute object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let (mut kind, mut raw) = (None::<Cow<'de, str>>, Raw::Null);
+                let (mut kind, mut raw, mut label) = (None::<Cow<'de, str>>, Raw::Null, None);
                 while let Some(key) = map.next_key::<Cow<'de, str>>()? {
                     match key.as_ref() {
                         "type" => kind = map.next_value::<Option<Cow<'de, str>>>()?,
                         "value" => raw = map.next_value()?,
+                        "label" => {
+                            if let Scalar::Text(text) = map.next_value::<Scalar<'de>>()? {
+                                label = Some(text.into_owned());
+                            }
+                        }
                         _ => {
                             map.next_value::<IgnoredAny>()?;
                         }
                     }
                 }
-                Ok(Custom(typed(kind.as_deref().unwrap_or("standard"), raw)))
+                Ok(Custom {
+                    value: typed(kind.as_deref().unwrap_or("standard"), raw),
+                    label,
+                })
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Custom(None))
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(Custom(None))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(Custom(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Custom(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Custom(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Custom(None))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Custom(None))
-            }
+            other_shapes!('de, Custom::NONE);
         }
         deserializer.deserialize_any(Visit)
     }

@@ -710,6 +710,8 @@ impl Target for Scim {
 
     fn new() -> Result<Self, PluginError> {
         let config: Config = config()?;
+        let known: Vec<String> = ATTRIBUTES.iter().map(|(name, _)| name.to_string()).collect();
+        hrsync_sdk::fields::accepts(&known);
         Ok(Self {
             base_url: config.base_url,
             token: secret("token")?,

@@ -17,7 +17,7 @@
 //! or a distance from today (`+30d`, `-2w`, `+3m`, `-1y`): `after "+30d"`
 //! is "more than 30 days ahead", `within "-90d"` "in the last 90 days"
 //! (today included). Today is taken once per run, in `time_zone` (an IANA
-//! name; UTC by default). A value that is not a date matches no date test.
+//! name; the integration's time zone by default). A value that is not a date matches no date test.
 
 use hrsync_sdk::employee::{is_known_field, normalize_field};
 use hrsync_sdk::time::{self, date_of, NaiveDate};
@@ -186,6 +186,23 @@ impl Scope {
         needs
     }
 
+    /// The fixed values each filter compares a field with: the host notes
+    /// a value no employee has (a typo such as `externl`).
+    pub fn expectations(&self) -> Vec<(String, Vec<String>, String)> {
+        let mut expected = Vec::new();
+        for filter in self.include.iter().chain(&self.exclude) {
+            for clause in &filter.clauses {
+                let values = match &clause.test {
+                    Test::Equals(value) | Test::NotEquals(value) => vec![value.clone()],
+                    Test::In(values) | Test::NotIn(values) => values.clone(),
+                    _ => continue,
+                };
+                expected.push((clause.field.clone(), values, format!("filter {}", filter.label)));
+            }
+        }
+        expected
+    }
+
     pub fn decide(&self, subject: Subject) -> Decision {
         let employee = &subject.employee;
         if !self.include.is_empty() && !self.include.iter().any(|f| f.matches(employee)) {
@@ -304,7 +321,7 @@ impl Rule for Scope {
                 "type": "object",
                 "additionalProperties": false,
                 "properties": {
-                    "time_zone": { "type": "string", "description": "IANA time zone of `today` in date tests (default UTC)" },
+                    "time_zone": { "type": "string", "description": "IANA time zone of `today` in date tests (default: the integration's)" },
                     "include": { "$ref": "#/$defs/filters" },
                     "exclude": { "$ref": "#/$defs/filters" }
                 },
@@ -342,6 +359,9 @@ impl Rule for Scope {
         let scope = Scope::compile(config()?)?;
         for (field, purpose) in scope.needs() {
             fields::require(&field, &purpose);
+        }
+        for (field, values, purpose) in scope.expectations() {
+            fields::expect(&field, &values, &purpose);
         }
         Ok(scope)
     }
@@ -784,6 +804,35 @@ mod tests {
             vec![
                 ("employment_type".to_string(), "filter `staff`".to_string()),
                 ("supervisor.email".to_string(), "filter `boss`".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn expectations_are_the_fixed_values_of_each_comparison() {
+        let scope = scope(json!({
+            "include": [{ "name": "staff", "all": [
+                { "field": "status", "op": "not_equals", "value": "Inactive" },
+                { "field": "hire_date", "op": "before", "value": "+30d" },
+            ] }],
+            "exclude": [
+                { "name": "externals", "all": [{ "field": "employment_type", "op": "in", "value": ["externl", "Freelance"] }] },
+                { "name": "boss", "all": [{ "field": "supervisor.email", "op": "regex", "value": "@" }] },
+            ],
+        }));
+        assert_eq!(
+            scope.expectations(),
+            vec![
+                (
+                    "status".to_string(),
+                    vec!["inactive".to_string()],
+                    "filter `staff`".to_string()
+                ),
+                (
+                    "employment_type".to_string(),
+                    vec!["externl".to_string(), "freelance".to_string()],
+                    "filter `externals`".to_string()
+                ),
             ]
         );
     }

@@ -34,7 +34,8 @@
 //! attributes an employee lacks read as `()` (`e.custom.cost_center`).
 //!
 //! Dates are text, `YYYY-MM-DD`, so they compare with `<` and `>`:
-//! `today()` (once per run, in the config's `time_zone`; UTC by default),
+//! `today()` (once per run, in the config's `time_zone`; the integration's
+//! time zone by default),
 //! `date("+30d")` (also `-2w`, `+3m`, `-1y`, `today`, `2026-12-31`),
 //! `parse_date(text)` (a date or date-time's date; `()` when not a date),
 //! `add_days(date, n)` and `days_between(from, to)` (`to` − `from`, in days).
@@ -434,7 +435,7 @@ impl Rule for ScriptRule {
                 "additionalProperties": false,
                 "properties": {
                     "script": { "type": "string", "description": "Rhai source defining fn exclude(e), fn teams(e) and/or fn attributes(e)" },
-                    "time_zone": { "type": "string", "description": "IANA time zone of today() (default UTC)" },
+                    "time_zone": { "type": "string", "description": "IANA time zone of today() (default: the integration's)" },
                     "max_operations": { "type": "integer", "minimum": 1 },
                     "time_limit_ms": { "type": "integer", "minimum": 1 }
                 }
@@ -442,7 +443,9 @@ impl Rule for ScriptRule {
     }
 
     fn new() -> Result<Self, PluginError> {
-        compile(config()?, now_millis)
+        let mut config: Config = config()?;
+        config.time_zone.get_or_insert_with(hrsync_sdk::time_zone);
+        compile(config, now_millis)
     }
 
     /// One decision per employee; a field the script reads that no

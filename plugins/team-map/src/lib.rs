@@ -65,8 +65,18 @@ impl TeamRule {
     }
 }
 
-/// The rule from its config; `require` is told each field the teams need.
-fn compile(config: Config, require: &mut dyn FnMut(&str, &str)) -> Result<TeamMap, PluginError> {
+/// What compiling tells the host of a field, with a purpose
+/// (`fields.require` and `fields.expect` in wit/host.wit).
+enum Said<'a> {
+    /// A team needs the field.
+    Needs(&'a str),
+    /// A team's `only` compares the field with these values.
+    Compares(&'a str, &'a [String]),
+}
+
+/// The rule from its config; `tell` hears each field the teams need and
+/// the values they compare fields with.
+fn compile(config: Config, tell: &mut dyn FnMut(Said<'_>, &str)) -> Result<TeamMap, PluginError> {
     let mut teams = Vec::new();
     for (i, team) in config.teams.into_iter().enumerate() {
         let name =
@@ -80,7 +90,7 @@ fn compile(config: Config, require: &mut dyn FnMut(&str, &str)) -> Result<TeamMa
         // A team template over fields the source never returns would
         // name no team at all: the host stops such a run.
         for field in name.fields() {
-            require(field, &format!("team \"{}\"", team.name));
+            tell(Said::Needs(field), &format!("team \"{}\"", team.name));
         }
         let mut only = Vec::new();
         for (field, values) in team.only {
@@ -90,7 +100,15 @@ fn compile(config: Config, require: &mut dyn FnMut(&str, &str)) -> Result<TeamMa
                     format!("unknown field `{field}`"),
                 ));
             }
-            require(&normalize_field(&field), &format!("team \"{}\" (only)", team.name));
+            if values.iter().all(|v| v.trim().is_empty()) {
+                return Err(PluginError::invalid(
+                    format!("teams[{i}].only.{field}"),
+                    "lists no value, so the team would admit no one; list the values, or leave the field out",
+                ));
+            }
+            let purpose = format!("team \"{}\" (only)", team.name);
+            tell(Said::Needs(&normalize_field(&field)), &purpose);
+            tell(Said::Compares(&normalize_field(&field), &values), &purpose);
             only.push((
                 normalize_field(&field),
                 values.iter().map(|v| v.to_lowercase()).collect(),
@@ -134,7 +152,10 @@ impl Rule for TeamMap {
     }
 
     fn new() -> Result<Self, PluginError> {
-        compile(config()?, &mut |field, purpose| fields::require(field, purpose))
+        compile(config()?, &mut |said, purpose| match said {
+            Said::Needs(field) => fields::require(field, purpose),
+            Said::Compares(field, values) => fields::expect(field, values, purpose),
+        })
     }
 
     fn evaluate_one(&mut self, subject: Subject) -> Decision {
@@ -392,11 +413,16 @@ mod tests {
             { "name": "Standort {office}", "only": { "employment-type": ["internal"] } },
         ] }))
         .expect("a config");
-        let mut required = Vec::new();
-        compile(config, &mut |field, purpose| {
-            required.push(format!("{field} for {purpose}"))
+        let (mut required, mut compared) = (Vec::new(), Vec::new());
+        compile(config, &mut |said, purpose| match said {
+            Said::Needs(field) => required.push(format!("{field} for {purpose}")),
+            Said::Compares(field, values) => compared.push(format!("{field} with {values:?} for {purpose}")),
         })
         .expect("compiles");
+        assert_eq!(
+            compared,
+            ["employment_type with [\"internal\"] for team \"Standort {office}\" (only)"]
+        );
         assert_eq!(
             required,
             [
@@ -406,6 +432,14 @@ mod tests {
                 "employment_type for team \"Standort {office}\" (only)",
             ]
         );
+    }
+
+    #[test]
+    fn an_only_without_values_is_refused() {
+        let (field, message) =
+            compile_error(json!({ "teams": [{ "name": "{office}", "only": { "department": [] } }] }));
+        assert_eq!(field, "teams[0].only.department");
+        assert!(message.contains("admit no one"), "{message}");
     }
 
     #[test]

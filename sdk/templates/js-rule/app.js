@@ -6,9 +6,9 @@
 //   npm install @bytecodealliance/componentize-js
 //   npx componentize-js app.js --wit ../../../wit -n rule -d http -d fetch-event -o exclude_types.wasm
 
-import { getConfig } from 'hrsync:plugin/config@1.1.0';
-import { require as requireField } from 'hrsync:plugin/fields@1.1.0';
-import { log } from 'hrsync:plugin/log@1.1.0';
+import { getConfig } from 'hrsync:plugin/config@1.2.0';
+import { require as requireField } from 'hrsync:plugin/fields@1.2.0';
+import { log } from 'hrsync:plugin/log@1.2.0';
 
 const SCHEMA = {
   type: 'object',

@@ -1,5 +1,5 @@
 //! The wall clock (`clock` in wit/host.wit): the one piece of the outside
-//! world every plugin gets, read-only.
+//! world every plugin gets, read-only, with the integration's time zone.
 
 use wasmtime::component::{HasSelf, Linker};
 
@@ -7,8 +7,10 @@ use super::{Capability, SessionContext};
 use crate::bindings::v1::{clock, types};
 use crate::state::PluginState;
 
-/// Stateless: the time is the host's.
-pub struct Clock;
+/// The time is the host's; the zone the integration's.
+pub struct Clock {
+    time_zone: String,
+}
 
 impl Capability for Clock {
     fn link(linker: &mut Linker<PluginState>, get: fn(&mut PluginState) -> &mut Self) -> wasmtime::Result<()> {
@@ -19,14 +21,20 @@ impl Capability for Clock {
         types::add_to_linker::<_, HasSelf<Clock>>(linker, get)
     }
 
-    fn prepare(_: &SessionContext<'_>) -> Self {
-        Clock
+    fn prepare(context: &SessionContext<'_>) -> Self {
+        Clock {
+            time_zone: context.sandbox.time_zone.clone().unwrap_or_else(|| "UTC".to_string()),
+        }
     }
 }
 
 impl clock::Host for Clock {
     fn now_millis(&mut self) -> u64 {
         hrsync_model::clock::now_ms().max(0) as u64
+    }
+
+    fn time_zone(&mut self) -> String {
+        self.time_zone.clone()
     }
 }
 

@@ -1,7 +1,8 @@
 //! What plugins say about employee fields (`fields` in wit/host.wit, since
-//! 1.1.0): a source names the fields the HR system withheld, a rule the
-//! fields it needs. The host only collects them here, per session; the
-//! sync engine decides what they mean for a run (host/engine/src/fields.rs).
+//! 1.1.0): a source names the fields the HR system withheld and the labels
+//! of custom fields, a rule the fields it needs and the values it compares
+//! them with. The host only collects them here, per session; the sync
+//! engine decides what they mean for a run (host/engine/src/fields.rs).
 
 use wasmtime::component::{HasSelf, Linker};
 
@@ -14,6 +15,8 @@ use crate::state::PluginState;
 const MAX_STATEMENTS: usize = 256;
 const MAX_FIELD_BYTES: usize = 200;
 const MAX_REASON_BYTES: usize = 1000;
+/// Values one `expect` call may name; more are dropped.
+const MAX_VALUES: usize = 100;
 
 /// A field and what the plugin said about it: the hint of a source, the
 /// purpose of a rule.
@@ -24,11 +27,27 @@ pub struct FieldStatement {
     pub reason: String,
 }
 
-/// Everything a session's plugin said, each field once.
+/// Values a rule compares a field with (`expect`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueExpectation {
+    pub field: String,
+    pub values: Vec<String>,
+    /// What for: `filter "externals"`, `team "Sales" (only)`.
+    pub purpose: String,
+}
+
+/// Everything a session's plugin said, each field once (a label: each
+/// custom field once).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FieldReports {
     pub unreadable: Vec<FieldStatement>,
     pub required: Vec<FieldStatement>,
+    pub expected: Vec<ValueExpectation>,
+    /// Custom field (`custom.dynamic_87541`) → its label (`reason`: `Cost
+    /// center`).
+    pub labels: Vec<FieldStatement>,
+    /// The account attributes a target can set; `None`: it did not say.
+    pub accepted: Option<Vec<String>>,
 }
 
 /// The capability: the session's statements, masked.
@@ -91,6 +110,43 @@ fn note(list: &mut Vec<FieldStatement>, field: String, reason: String) {
 }
 
 impl Host for FieldStatements {
+    fn expect(&mut self, field: String, values: Vec<String>, purpose: String) {
+        let field = normalize_field(&cut(field, MAX_FIELD_BYTES));
+        let expected = &mut self.reports.expected;
+        if field.is_empty() || expected.len() >= MAX_STATEMENTS {
+            return;
+        }
+        let values = values
+            .into_iter()
+            .take(MAX_VALUES)
+            .map(|v| cut(v, MAX_FIELD_BYTES))
+            .filter(|v| !v.trim().is_empty())
+            .collect();
+        expected.push(ValueExpectation {
+            field,
+            values,
+            purpose: cut(self.redactor.redact(&purpose), MAX_REASON_BYTES),
+        });
+    }
+
+    fn accepts(&mut self, attributes: Vec<String>) {
+        let accepted = self.reports.accepted.get_or_insert_with(Vec::new);
+        for attribute in attributes {
+            let attribute = cut(attribute.trim().to_string(), MAX_FIELD_BYTES);
+            if accepted.len() < MAX_STATEMENTS && !attribute.is_empty() && !accepted.contains(&attribute) {
+                accepted.push(attribute);
+            }
+        }
+    }
+
+    fn label(&mut self, field: String, label: String) {
+        let label = cut(label.trim().to_string(), MAX_FIELD_BYTES);
+        if !field.trim().starts_with("custom.") || label.is_empty() {
+            return;
+        }
+        note(&mut self.reports.labels, field, label);
+    }
+
     fn unreadable(&mut self, field: String, hint: String) {
         let hint = self.redactor.redact(&hint);
         note(&mut self.reports.unreadable, field, hint);

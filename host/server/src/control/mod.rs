@@ -349,10 +349,11 @@ impl Control {
     pub async fn rules(&self, tenant: &str, integration: &Integration) -> Result<Vec<PluginSetup>, SetupError> {
         let mut rules = Vec::with_capacity(integration.rules.len());
         for (i, rule) in integration.rules.iter().enumerate() {
-            rules.push(
-                self.setup(tenant, &format!("rules[{i}]"), rule, PluginKind::Rule)
-                    .await?,
-            );
+            let mut setup = self
+                .setup(tenant, &format!("rules[{i}]"), rule, PluginKind::Rule)
+                .await?;
+            setup.sandbox.time_zone = Some(integration.timezone.clone());
+            rules.push(setup);
         }
         Ok(rules)
     }
@@ -365,14 +366,15 @@ impl Control {
         let target = self
             .setup(tenant, "target", &integration.target, PluginKind::Target)
             .await?;
-        Ok(Job {
+        let job = Job {
             integration: integration.id.clone(),
             source,
             rules,
             target,
             settings,
             full_reads,
-        })
+        };
+        Ok(job.in_time_zone(Some(&integration.timezone)))
     }
 
     /// Starts a run of an integration unless one is going on: takes the
