@@ -637,8 +637,18 @@ fn the_openapi_document_describes_every_route() {
         "/api/v1/integrations/{id}/preview",
         "/api/v1/runs/{id}",
         "/api/v1/audit/verify",
+        "/api/v1/installations/{id}/versions/{version}/diff",
+        "/api/v1/integrations/{id}/versions/{version}/restore",
     ] {
         assert!(paths.contains_key(path), "{path} not in {:?}", paths.keys());
+    }
+    // A config change's values are any JSON: a list, a text, an object.
+    let change = &document["components"]["schemas"]["ConfigChange"]["properties"];
+    for side in ["before", "after"] {
+        assert!(
+            change[side].is_object() && change[side].get("type").is_none(),
+            "{side}: {change}"
+        );
     }
     assert!(document["components"]["schemas"]["ErrorBody"].is_object());
     assert!(document["components"]["securitySchemes"]["api_key"].is_object());

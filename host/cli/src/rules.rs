@@ -41,7 +41,7 @@ pub fn run(runtime: &Runtime, command: RulesCommand) -> Result<ExitCode, String>
         Ok(job) => job,
         Err(refused) => return Ok(refused),
     };
-    let (read, tried) = job.try_rules(&args.employee).map_err(|e| e.to_string())?;
+    let (read, tried) = job.try_rules(&args.employee).map_err(|e| file.explain(&e))?;
     let mut missing = false;
     for one in &tried {
         let Some(employee) = &one.employee else {

@@ -197,8 +197,9 @@ pub fn sync(runtime: &Runtime, args: SyncArgs) -> Result<ExitCode, String> {
         }
         Err(JobError::Run { run_id, error }) => {
             eprintln!(
-                "run {run_id} failed after {:.2} s: {error}",
-                started.elapsed().as_secs_f64()
+                "run {run_id} failed after {:.2} s: {}",
+                started.elapsed().as_secs_f64(),
+                file.explain(&error)
             );
             Ok(ExitCode::FAILURE)
         }

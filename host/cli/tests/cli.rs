@@ -569,4 +569,21 @@ fn rules_try_shows_each_rules_decision_for_one_employee() {
         stderr.contains("employee 99: not among the 3 employees the source returned"),
         "{stderr}"
     );
+
+    // A typo in the script's own file: the error names the rule, the file
+    // and the line in it.
+    std::fs::write(
+        dir.path().join("teams.rhai"),
+        "fn teams(e) {\n    [\"Abteilung \" + e.departmnt]\n}\n",
+    )
+    .unwrap();
+    let output = run_hrsync(&["rules", "try", "--config", config, "--employee", "1"], dir.path());
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("rules[2] (script-rule)")
+            && stderr.contains("teams.rhai): script error in fn teams, line 2, column 23")
+            && stderr.contains("did you mean `department`?"),
+        "{stderr}"
+    );
 }

@@ -12,7 +12,7 @@ use crate::correlate::MatchAttribute;
 use crate::installation::{InstallationError, InstallationFile};
 use crate::job::{Job, PluginSetup};
 use crate::plan::Options;
-use crate::run::Settings;
+use crate::run::{RunError, Settings};
 use crate::trigger::FullReads;
 use hrsync_runtime::{Plugin, Runtime, Sandbox};
 
@@ -172,6 +172,18 @@ impl IntegrationFile {
     /// Settings and full-read policy from `[options]`, checked.
     pub fn settings(&self) -> Result<(Settings, FullReads), IntegrationError> {
         self.options.settings()
+    }
+
+    /// `error` as the file's author reads it: a rule's error names the file
+    /// its script came from (`[rules.config_files]`), whose lines it counts.
+    pub fn explain(&self, error: &RunError) -> String {
+        match error {
+            RunError::Rules(failed) => match self.rules.get(failed.index) {
+                Some(rule) => rule.name_config_files(error.to_string()),
+                None => error.to_string(),
+            },
+            other => other.to_string(),
+        }
     }
 
     /// Loads the components, checks each installation against its manifest

@@ -15,6 +15,33 @@ use hrsync_runtime::{CallError, RuleSession};
 
 pub const BATCH: usize = 1000;
 
+/// A rule that failed (a plugin error that is no one employee's: a script
+/// that reads a field nobody has, a budget overrun, a crash), and which.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {error}")]
+pub struct RuleFailed {
+    /// Its place in the pipeline (`rules[2]`), to find its installation.
+    pub index: usize,
+    /// `rules[2] (script-rule)`
+    pub name: String,
+    pub error: CallError,
+}
+
+impl RuleFailed {
+    fn of(index: usize, rule: &RuleSession, error: CallError) -> Self {
+        Self {
+            index,
+            name: rule_name(index, rule),
+            error,
+        }
+    }
+}
+
+/// How runs and errors name a rule: `rules[2] (script-rule)`.
+pub fn rule_name(index: usize, rule: &RuleSession) -> String {
+    format!("rules[{index}] ({})", rule.plugin_name())
+}
+
 /// What the rules decided: a verdict per employee, except the records a
 /// rule rejected.
 #[derive(Debug, Default)]
@@ -50,7 +77,7 @@ impl<'a> Pipeline<'a> {
 
     /// Takes employees; decides in batches of [`BATCH`]. A record repeated
     /// across pages is decided again and the last verdict wins.
-    pub fn push(&mut self, employees: Vec<Employee>) -> Result<(), CallError> {
+    pub fn push(&mut self, employees: Vec<Employee>) -> Result<(), RuleFailed> {
         for employee in employees {
             self.pending.push(employee);
             if self.pending.len() == BATCH {
@@ -60,26 +87,26 @@ impl<'a> Pipeline<'a> {
         Ok(())
     }
 
-    pub fn finish(mut self) -> Result<Decided, CallError> {
+    pub fn finish(mut self) -> Result<Decided, RuleFailed> {
         self.flush()?;
         tracing::debug!(ms = self.spent.as_millis() as u64, "time in the rules");
         Ok(self.decided)
     }
 
-    fn flush(&mut self) -> Result<(), CallError> {
+    fn flush(&mut self) -> Result<(), RuleFailed> {
         let started = std::time::Instant::now();
         let result = self.decide_pending();
         self.spent += started.elapsed();
         result
     }
 
-    fn decide_pending(&mut self) -> Result<(), CallError> {
+    fn decide_pending(&mut self) -> Result<(), RuleFailed> {
         if !self.started {
             // A rule builds itself from its config on its first call, and
             // only then says which values it compares fields with: an
             // empty first call, so that every employee is looked at.
-            for rule in self.rules.iter_mut() {
-                rule.evaluate(Vec::new())?;
+            for (index, rule) in self.rules.iter_mut().enumerate() {
+                rule.evaluate(Vec::new()).map_err(|e| RuleFailed::of(index, rule, e))?;
                 self.decided.presence.expect(&rule.field_reports().expected);
             }
             self.started = true;
@@ -89,11 +116,11 @@ impl<'a> Pipeline<'a> {
         }
         let mut subjects: Vec<Subject> = self.pending.drain(..).map(Subject::new).collect();
         let Decided { verdicts, rejected, .. } = &mut self.decided;
-        for rule in self.rules.iter_mut() {
+        for (index, rule) in self.rules.iter_mut().enumerate() {
             if subjects.is_empty() {
                 break;
             }
-            let decided = rule.evaluate(subjects)?;
+            let decided = rule.evaluate(subjects).map_err(|e| RuleFailed::of(index, rule, e))?;
             let mut kept = Vec::with_capacity(decided.len());
             for (mut subject, decision) in decided {
                 let hr_id = || subject.employee.hr_id.clone();
@@ -146,12 +173,14 @@ pub struct Traced {
 /// Runs one employee through the rules as a run does — each rule sees what
 /// the earlier ones decided; an exclusion or a rejection ends it — and
 /// tells each rule's decision.
-pub fn trace(rules: &mut [RuleSession], employee: Employee) -> Result<Vec<Traced>, CallError> {
+pub fn trace(rules: &mut [RuleSession], employee: Employee) -> Result<Vec<Traced>, RuleFailed> {
     let mut traced = Vec::new();
     let mut subject = Subject::new(employee);
     for (index, rule) in rules.iter_mut().enumerate() {
         let logged_before = rule.log_lines().len();
-        let decided = rule.evaluate(vec![subject.clone()])?;
+        let decided = rule
+            .evaluate(vec![subject.clone()])
+            .map_err(|e| RuleFailed::of(index, rule, e))?;
         let Some((_, decision)) = decided.into_iter().next() else {
             break;
         };
@@ -166,7 +195,7 @@ pub fn trace(rules: &mut [RuleSession], employee: Employee) -> Result<Vec<Traced
             subject.desired = Some(desired.clone());
         }
         traced.push(Traced {
-            rule: format!("rules[{index}] ({})", rule.plugin_name()),
+            rule: rule_name(index, rule),
             decision,
             log,
         });

@@ -15,7 +15,7 @@ use super::plan::{
 };
 use super::read::{read_all, read_changes, ReadError, SourceRead};
 use super::retry::RetryPolicy;
-use super::rules::{Decided, Pipeline};
+use super::rules::{rule_name, Decided, Pipeline, RuleFailed};
 use hrsync_model::{
     self, Account, Capabilities, Change, DesiredAccount, Employee, EmployeeStatus, PluginError, RejectedRecord, Team,
 };
@@ -93,7 +93,7 @@ pub enum RunError {
     #[error("reading the source failed; nothing was changed: {0}")]
     Read(CallError),
     #[error("a rule failed; nothing was changed: {0}")]
-    Rules(CallError),
+    Rules(RuleFailed),
     #[error("reading the target failed; nothing was changed: {0}")]
     Target(CallError),
     #[error(transparent)]
@@ -351,7 +351,7 @@ struct Needs {
 }
 
 fn needs(rules: &[RuleSession], target: &TargetSession) -> Needs {
-    let name = |index: usize, rule: &RuleSession| format!("rules[{index}] ({})", rule.plugin_name());
+    let name = rule_name;
     Needs {
         fields: rules
             .iter()

@@ -31,13 +31,11 @@ pub struct ConfigChange {
     /// A JSON Pointer (RFC 6901) into the configuration: `/options/create`,
     /// `/config/department`, `/rules/1`.
     pub path: String,
-    /// Absent when the value was added.
+    /// Absent when the value was added. Any JSON value.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
     pub before: Option<serde_json::Value>,
-    /// Absent when the value was removed.
+    /// Absent when the value was removed. Any JSON value.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
     pub after: Option<serde_json::Value>,
 }
 
