@@ -1518,6 +1518,12 @@ fn config_changes_are_versions_that_can_be_compared_and_restored() {
         refused["error"]["message"].as_str().unwrap().contains("`create`"),
         "{refused}"
     );
+    let (status, refused) = owner.patch(&integration, json!({ "name": null }));
+    assert_eq!(
+        (status, refused["error"]["field"].as_str()),
+        (422, Some("name")),
+        "a name cannot be removed: {refused}"
+    );
     let (status, refused) = owner.patch(&integration, json!({ "options": { "page_size": "many" } }));
     assert_eq!(
         (status, refused["error"]["field"].as_str()),

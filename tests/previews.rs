@@ -641,7 +641,7 @@ fn an_attribute_the_target_does_not_take_stops_the_dry_run_and_the_run() {
         };
         let message = error.to_string();
         assert!(
-            message.starts_with("the rules set the account attribute `costCenter` for 5000 employee(s)"),
+            message.starts_with("the rules set the account attribute `costCenter` for 5000 employee(s) (e.g. HR id "),
             "{message}"
         );
         assert!(message.contains("Did you mean `cost_center`?"), "{message}");
@@ -658,4 +658,26 @@ fn an_attribute_the_target_does_not_take_stops_the_dry_run_and_the_run() {
     )]);
     let dry = world.dry_run(&fixed);
     assert!(dry.report.planned.len() > 4_000);
+
+    // On an incremental read too, where the target is not read first.
+    world.run(&fixed, RunRequest::default());
+    let mut changed = staff().remove(6);
+    changed.position = Some("Chief of Staff".into());
+    changed.last_modified_ms = hrsync_model::clock::now_ms().unsigned_abs() + 1_000;
+    world.hr.upsert([changed]);
+    let request = RunRequest {
+        dry_run: true,
+        incremental: true,
+        ..RunRequest::default()
+    };
+    let error = world
+        .tokio
+        .block_on(job.run(&world.store, request, unobserved()))
+        .expect_err("stops");
+    assert!(
+        error
+            .to_string()
+            .contains("the rules set the account attribute `costCenter` for 1 employee(s) (e.g. HR id 7)"),
+        "{error}"
+    );
 }

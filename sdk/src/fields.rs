@@ -22,10 +22,12 @@
 //! once per field (since 1.2.0): rules may then write either
 //! `custom.dynamic_87541` or `custom.Cost center`.
 //!
-//! A **target** with a fixed set of account attributes calls [`accepts`]
-//! with them (since 1.2.0): a rule that sets `costCenter` for a target that
-//! knows `cost_center` then stops the dry run and the run before anything
-//! is planned, instead of failing every create.
+//! A **target** with a fixed set of account attributes names them (since
+//! 1.2.0) — in Rust by implementing `Target::accepted_attributes`, which the
+//! SDK passes to [`accepts`] when the host asks for the capabilities: a rule
+//! that sets `costCenter` for a target that knows `cost_center` then stops
+//! the dry run and the run before anything is planned, instead of failing
+//! every create.
 
 use crate::bindings::source::hrsync::plugin::fields;
 
@@ -53,7 +55,8 @@ pub fn label(field: &str, label: &str) {
 
 /// This target can set these account attributes (`title`, `cost_center`);
 /// a run whose rules set another stops before anything is planned. Call it
-/// from `Target::new`.
+/// from `get-capabilities`, which the host calls first in every run (the
+/// Rust SDK does, from `Target::accepted_attributes`).
 pub fn accepts(attributes: &[String]) {
     fields::accepts(attributes);
 }

@@ -42,6 +42,13 @@ pub trait Target: Sized + 'static {
     fn info() -> PluginInfo;
     /// What the app supports; the host plans only that.
     fn capabilities() -> Capabilities;
+    /// The account attributes this target can set (`title`, `cost_center`),
+    /// told to the host with the capabilities (`fields.accepts`, which the
+    /// host asks first in every run): a run whose rules set another one
+    /// stops before anything is planned. `None`, the default: any.
+    fn accepted_attributes() -> Option<Vec<String>> {
+        None
+    }
     fn new() -> Result<Self, PluginError>;
     /// By default lists one account.
     fn test_connection(&mut self) -> Result<(), PluginError> {
@@ -142,6 +149,9 @@ pub mod target {
         P::info().into_manifest(PluginKind::Target)
     }
     pub fn capabilities<P: Target>() -> Capabilities {
+        if let Some(attributes) = P::accepted_attributes() {
+            crate::fields::accepts(&attributes);
+        }
         P::capabilities()
     }
     pub fn test_connection<P: Target>() -> Result<(), PluginError> {

@@ -58,6 +58,9 @@ fn is_date_format(format: &str) -> bool {
 
 impl Template {
     pub fn parse(text: &str) -> Result<Self, TemplateError> {
+        // Errors count characters from 1, as people do: "Zoë {x" has its
+        // `{` at 5.
+        let character = |byte: usize| text[..byte].chars().count() + 1;
         let mut parts = Vec::new();
         let mut literal = String::new();
         let mut chars = text.char_indices().peekable();
@@ -71,27 +74,27 @@ impl Template {
                     chars.next();
                     literal.push('}');
                 }
-                '}' => return Err(TemplateError::Unopened { at: at + 1 }),
+                '}' => return Err(TemplateError::Unopened { at: character(at) }),
                 '{' => {
                     let mut name = String::new();
                     loop {
                         match chars.next() {
                             Some((_, '}')) => break,
                             Some((_, c)) => name.push(c),
-                            None => return Err(TemplateError::Unclosed { at: at + 1 }),
+                            None => return Err(TemplateError::Unclosed { at: character(at) }),
                         }
                     }
                     let (field, date_format) = field_and_format(&name);
                     if !is_known_field(field) {
                         return Err(TemplateError::UnknownField {
                             field: field.trim().to_string(),
-                            at: at + 1,
+                            at: character(at),
                         });
                     }
                     if let Some(format) = date_format.filter(|f| !is_date_format(f)) {
                         return Err(TemplateError::BadDateFormat {
                             format: format.to_string(),
-                            at: at + 1,
+                            at: character(at),
                         });
                     }
                     if !literal.is_empty() {
@@ -199,6 +202,14 @@ mod tests {
             }
         );
         assert!(error.to_string().contains("%Y, %m, %d"), "{error}");
+        // Positions count characters, not bytes.
+        assert_eq!(
+            Template::parse("Zoë {hire_date:%Q}").unwrap_err(),
+            TemplateError::BadDateFormat {
+                format: "%Q".into(),
+                at: 5
+            }
+        );
         // A colon without a code belongs to the name (a custom label).
         assert!(matches!(
             Template::parse("{custom.Start: Datum}"),

@@ -84,7 +84,8 @@ pub fn value_of<'a>(employee: &'a Employee, field: &str) -> Option<Cow<'a, str>>
 
 /// Adds each custom attribute the source labelled (`custom.dynamic_87541`
 /// → `Cost center`) again under its label, so that rules may name either.
-/// A label that is already an attribute's name is left alone.
+/// A label that is already an attribute's name is left alone, and of two
+/// fields with one label the first (in the source's order) keeps it.
 pub fn alias_labels(employees: &mut [Employee], labels: &[FieldStatement]) {
     let by_key: HashMap<&str, &str> = labels
         .iter()
@@ -94,18 +95,20 @@ pub fn alias_labels(employees: &mut [Employee], labels: &[FieldStatement]) {
         return;
     }
     for employee in employees {
-        let aliases: Vec<Attribute> = employee
-            .custom
-            .iter()
-            .filter_map(|a| {
-                let label = *by_key.get(a.name.as_str())?;
-                let taken = employee.custom.iter().any(|b| b.name == label);
-                (!taken).then(|| Attribute {
+        let mut aliases: Vec<Attribute> = Vec::new();
+        for attribute in &employee.custom {
+            let Some(label) = by_key.get(attribute.name.as_str()) else {
+                continue;
+            };
+            // Two fields with one label: the first keeps it.
+            let taken = employee.custom.iter().chain(&aliases).any(|b| b.name == *label);
+            if !taken {
+                aliases.push(Attribute {
                     name: label.to_string(),
-                    value: a.value.clone(),
-                })
-            })
-            .collect();
+                    value: attribute.value.clone(),
+                });
+            }
+        }
         employee.custom.extend(aliases);
     }
 }
@@ -270,7 +273,7 @@ pub fn check(
 /// stops before it plans, rather than failing every create.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "the rules set the account attribute `{attribute}` for {employees} employee(s) (HR id {example} and others), \
+    "the rules set the account attribute `{attribute}` for {employees} employee(s) (e.g. HR id {example}), \
      but the target takes only: {known}.{hint} Rename it in the rule (attribute-map `target`, or the keys a script's \
      attributes() returns). Nothing was changed."
 )]
@@ -498,6 +501,24 @@ mod tests {
         );
         alias_labels(&mut employees, &labels);
         assert_eq!(employees[0].custom.len(), 2, "an alias once");
+        // Two fields with one label: the first keeps it.
+        employees[0].custom = vec![
+            Attribute {
+                name: "dynamic_1".into(),
+                value: AttributeValue::Text("first".into()),
+            },
+            Attribute {
+                name: "dynamic_2".into(),
+                value: AttributeValue::Text("second".into()),
+            },
+        ];
+        let twice = ["custom.dynamic_1", "custom.dynamic_2"].map(|field| FieldStatement {
+            field: field.into(),
+            reason: "Bereich".into(),
+        });
+        alias_labels(&mut employees, &twice);
+        assert_eq!(employees[0].custom.len(), 3);
+        assert_eq!(value_of(&employees[0], "custom.Bereich").as_deref(), Some("first"));
     }
 
     #[test]

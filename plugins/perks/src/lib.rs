@@ -241,6 +241,10 @@ impl Target for Perks {
             .host(DEFAULT_BASE_URL)
     }
 
+    fn accepted_attributes() -> Option<Vec<String>> {
+        Some(ATTRIBUTES.iter().map(|name| name.to_string()).collect())
+    }
+
     fn capabilities() -> Capabilities {
         Capabilities {
             teams: false,
@@ -256,8 +260,6 @@ impl Target for Perks {
         let config: Config = config()?;
         let key = secret("api-key")?;
         check_key(&key, config.environment)?;
-        let known: Vec<String> = ATTRIBUTES.iter().map(|name| name.to_string()).collect();
-        hrsync_sdk::fields::accepts(&known);
         Ok(Self {
             base_url: config.base_url,
             key,

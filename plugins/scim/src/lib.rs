@@ -695,6 +695,10 @@ impl Target for Scim {
             .host("https://*.leapsome.com")
     }
 
+    fn accepted_attributes() -> Option<Vec<String>> {
+        Some(ATTRIBUTES.iter().map(|(name, _)| name.to_string()).collect())
+    }
+
     fn capabilities() -> Capabilities {
         Capabilities {
             teams: true,
@@ -710,8 +714,6 @@ impl Target for Scim {
 
     fn new() -> Result<Self, PluginError> {
         let config: Config = config()?;
-        let known: Vec<String> = ATTRIBUTES.iter().map(|(name, _)| name.to_string()).collect();
-        hrsync_sdk::fields::accepts(&known);
         Ok(Self {
             base_url: config.base_url,
             token: secret("token")?,

@@ -357,11 +357,18 @@ async fn change_integration(
     let mut merged = versioned(&before);
     json_patch::merge(&mut merged, &patch);
     let config: IntegrationConfig = serde_path_to_error::deserialize(merged).map_err(|e| {
-        let field = e.path().to_string();
-        ApiError::invalid(
-            if field == "." { "body".to_string() } else { field },
-            e.into_inner().to_string(),
-        )
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        // `{"name": null}` removes a field that has no default.
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next());
+        let field = match (path.as_str(), missing) {
+            (".", Some(name)) => name.to_string(),
+            (".", None) => "body".to_string(),
+            _ => path,
+        };
+        ApiError::invalid(field, message)
     })?;
     let after = configured(&before, config);
     save(&state, &who, &before, after, "integration.update").await

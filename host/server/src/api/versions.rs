@@ -55,21 +55,44 @@ pub struct DiffQuery {
 }
 
 /// What changed from `from` to `to`, one entry per changed value, in the
-/// order of their paths.
+/// order of their paths. Objects are compared key by key, lists position
+/// by position (a rule inserted first shows as each later position
+/// changed), anything else as a whole.
 pub fn diff(from: &serde_json::Value, to: &serde_json::Value) -> Vec<ConfigChange> {
-    let mut changes: Vec<ConfigChange> = json_patch::diff(from, to)
-        .iter()
-        .map(|operation| {
-            let path = operation.path().to_string();
-            ConfigChange {
-                before: from.pointer(&path).cloned(),
-                after: to.pointer(&path).cloned(),
-                path,
-            }
-        })
-        .collect();
+    let mut changes = Vec::new();
+    compare_at(String::new(), Some(from), Some(to), &mut changes);
     changes.sort_by(|a, b| a.path.cmp(&b.path));
     changes
+}
+
+fn compare_at(
+    path: String,
+    from: Option<&serde_json::Value>,
+    to: Option<&serde_json::Value>,
+    changes: &mut Vec<ConfigChange>,
+) {
+    use serde_json::Value;
+    // A JSON Pointer escapes `~` and `/` in keys (RFC 6901).
+    let key_path = |key: &str| format!("{path}/{}", key.replace('~', "~0").replace('/', "~1"));
+    match (from, to) {
+        (Some(Value::Object(a)), Some(Value::Object(b))) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for key in keys {
+                compare_at(key_path(key), a.get(key), b.get(key), changes);
+            }
+        }
+        (Some(Value::Array(a)), Some(Value::Array(b))) => {
+            for index in 0..a.len().max(b.len()) {
+                compare_at(format!("{path}/{index}"), a.get(index), b.get(index), changes);
+            }
+        }
+        (a, b) if a == b => {}
+        (a, b) => changes.push(ConfigChange {
+            path,
+            before: a.cloned(),
+            after: b.cloned(),
+        }),
+    }
 }
 
 /// Records the configuration a change left, as the caller's version. An
@@ -237,5 +260,24 @@ mod tests {
         assert!(seen.contains(&("/rules/1".into(), Some(json!("b")), None)));
         assert!(seen.contains(&("/schedule".into(), None, Some(json!("0 5 * * *")))));
         assert_eq!(seen.len(), 3, "{seen:?}");
+    }
+
+    #[test]
+    fn lists_are_compared_by_position_and_every_removal_is_named() {
+        let changes = diff(
+            &json!({ "rules": ["a", "b", "c"], "a/b": 1 }),
+            &json!({ "rules": ["a"], "a/b": 2 }),
+        );
+        let seen: Vec<(String, Option<serde_json::Value>, Option<serde_json::Value>)> =
+            changes.into_iter().map(|c| (c.path, c.before, c.after)).collect();
+        assert_eq!(
+            seen,
+            [
+                ("/a~1b".to_string(), Some(json!(1)), Some(json!(2))),
+                ("/rules/1".to_string(), Some(json!("b")), None),
+                ("/rules/2".to_string(), Some(json!("c")), None),
+            ]
+        );
+        assert!(diff(&json!({ "x": [1, { "y": null }] }), &json!({ "x": [1, { "y": null }] })).is_empty());
     }
 }
