@@ -71,6 +71,18 @@ fn compile(index: usize, mapping: MappingConfig) -> Result<Mapping, PluginError>
         return Err(PluginError::invalid(path("target"), "names no field"));
     }
     let source = match (&mapping.from, &mapping.value, &mapping.template) {
+        (Some(field), None, None) if field.contains(['{', '}']) => {
+            // `{{office}}` would be a literal brace: the braces would make a
+            // constant "{office}" for everyone.
+            return Err(PluginError::invalid(
+                path("from"),
+                format!(
+                    "`from` names one field without braces (`from = \"{}\"`); for text around fields write \
+                     `template = \"{field}\"`",
+                    field.trim().trim_start_matches('{').trim_end_matches('}')
+                ),
+            ));
+        }
         (Some(field), None, None) => Source::Template(template(&format!("{{{field}}}"), &path("from"))?),
         (None, Some(value), None) => Source::Constant(value.clone()),
         (None, None, Some(text)) => Source::Template(template(text, &path("template"))?),
@@ -233,6 +245,16 @@ mod tests {
             Ok(mappings) => AttributeMap { mappings },
             Err(error) => panic!("does not compile: {error:?}"),
         }
+    }
+
+    #[test]
+    fn from_with_braces_is_refused_rather_than_made_a_constant() {
+        let (field, message) = compile_error(json!({ "target": "title", "from": "{office}" }));
+        assert_eq!(field, "attributes[3].from");
+        assert!(
+            message.contains("`from = \"office\"`") && message.contains("`template = \"{office}\"`"),
+            "{message}"
+        );
     }
 
     fn compile_error(mapping: serde_json::Value) -> (String, String) {
