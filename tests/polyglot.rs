@@ -52,6 +52,20 @@ fn python_rule_loads_and_evaluates() {
     };
     let error = plugin.rule(&bad).unwrap().decide(&batch).expect_err("bad prefix");
     assert!(error.to_string().contains("prefix"), "{error}");
+
+    // An exception the plugin does not catch (a config that is a list,
+    // which the host's schema check would refuse, given to the session
+    // directly): its traceback is the evidence, not a bare trap.
+    let odd = Sandbox {
+        config: serde_json::json!(["not", "an", "object"]),
+        ..Sandbox::default()
+    };
+    let error = plugin.rule(&odd).unwrap().decide(&batch).expect_err("a list");
+    let message = error.to_string();
+    assert!(
+        message.contains("the plugin printed: ") && message.contains("AttributeError") && message.contains("app.py"),
+        "{message}"
+    );
 }
 
 /// The JavaScript template (componentize-js) against the same WIT.

@@ -101,6 +101,14 @@ fn trap_is_reported() {
         error.to_string().contains("list-employees"),
         "names the function: {error}"
     );
+    // What the plugin printed before it died is the evidence: Rust prints
+    // a panic's message and place to stderr.
+    assert!(
+        error.to_string().contains("the plugin printed: ")
+            && error.to_string().contains("deliberate panic")
+            && error.to_string().contains("src/lib.rs"),
+        "{error}"
+    );
     host_still_serves();
 }
 

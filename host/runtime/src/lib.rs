@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 mod loaded;
 pub mod manifest;
+pub mod output;
 pub mod plugin;
 pub mod state;
 pub mod version;

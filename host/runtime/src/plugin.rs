@@ -286,7 +286,8 @@ impl<B> Session<B> {
         store.data_mut().call_started(sandbox.limits.call_deadline);
         let bindings = instantiate(&mut store).map_err(|e| {
             let plugin = plugin.to_string();
-            match classify(e, "instantiate", &plugin, &sandbox.limits, store.data()) {
+            let output = store.data().take_output();
+            match classify(e, "instantiate", &plugin, &sandbox.limits, store.data(), &output) {
                 CallError::Malformed { message, .. } => CallError::Instantiate { plugin, message },
                 other => other,
             }
@@ -355,10 +356,16 @@ impl<B> Session<B> {
         let started = std::time::Instant::now();
         let result = f(&self.bindings, &mut self.store);
         hrsync_metrics::plugin_call(&self.plugin, function, started.elapsed().as_secs_f64());
+        let output = self.store.data().take_output();
         match result {
-            Ok(value) => Ok(value),
+            Ok(value) => {
+                if !output.trim().is_empty() {
+                    tracing::debug!(plugin = %self.plugin, function, output = %output.trim_end(), "the plugin printed");
+                }
+                Ok(value)
+            }
             Err(e) => {
-                let error = classify(e, function, &self.plugin, &self.limits, self.store.data());
+                let error = classify(e, function, &self.plugin, &self.limits, self.store.data(), &output);
                 self.failed = Some(error.to_string());
                 Err(error)
             }
@@ -484,6 +491,24 @@ fn ticks(deadline: Duration, tick: Duration) -> u64 {
     (deadline.as_nanos() / tick.as_nanos().max(1)).max(1) as u64 + 1
 }
 
+/// The most of a plugin's output an error quotes (its end); the debug log
+/// of the call has all that was kept.
+const OUTPUT_QUOTED: usize = 2000;
+
+/// `message`, and what the plugin printed before it failed — a panic's
+/// message, a traceback — when it printed anything.
+fn with_output(message: String, output: &str) -> String {
+    let output = output.trim();
+    if output.is_empty() {
+        return message;
+    }
+    let quoted = match output.char_indices().rev().nth(OUTPUT_QUOTED) {
+        Some((cut, _)) => format!("…{}", &output[cut..]),
+        None => output.to_string(),
+    };
+    format!("{message}; the plugin printed: {quoted}")
+}
+
 /// Explains a wasmtime failure: which limit was hit, or what went wrong.
 fn classify(
     error: wasmtime::Error,
@@ -491,6 +516,7 @@ fn classify(
     plugin: &str,
     limits: &Limits,
     state: &PluginState,
+    output: &str,
 ) -> CallError {
     let plugin = plugin.to_string();
     let memory = || CallError::Memory {
@@ -509,15 +535,18 @@ fn classify(
         Some(Trap::MemoryOutOfBounds) => CallError::Trap {
             plugin,
             function,
-            message: format!(
-                "{}; in compiled languages this is most often the plugin's own stack overflowing",
-                Trap::MemoryOutOfBounds
+            message: with_output(
+                format!(
+                    "{}; in compiled languages this is most often the plugin's own stack overflowing",
+                    Trap::MemoryOutOfBounds
+                ),
+                output,
             ),
         },
         Some(trap) => CallError::Trap {
             plugin,
             function,
-            message: trap.to_string(),
+            message: with_output(trap.to_string(), output),
         },
         None if state.memory_cap_hit() => memory(),
         None => {
@@ -525,7 +554,7 @@ fn classify(
             CallError::Malformed {
                 plugin,
                 function,
-                message,
+                message: with_output(message, output),
             }
         }
     }

@@ -9,6 +9,8 @@ use wasmtime::component::ResourceTable;
 use wasmtime::ResourceLimiter;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::output::GuestOutput;
+
 use super::capability::config::Redactor;
 use super::capability::fields::FieldReports;
 use super::capability::http::HttpLedger;
@@ -63,16 +65,20 @@ pub struct PluginState {
     limiter: Limiter,
     wasi: WasiCtx,
     table: ResourceTable,
+    output: GuestOutput,
 }
 
 impl PluginState {
     pub(crate) fn new(context: &SessionContext<'_>) -> Self {
-        // WASI with nothing granted: no preopens, env, args or sockets; stdio
-        // goes nowhere.
+        // WASI with nothing granted: no preopens, env, args or sockets;
+        // stdout and stderr are kept as evidence (`output.rs`).
+        let output = GuestOutput::default();
         let wasi = WasiCtx::builder()
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
+            .stdout(output.clone())
+            .stderr(output.clone())
             .build();
         Self {
             capabilities: Capabilities::prepare(context),
@@ -83,7 +89,13 @@ impl PluginState {
             },
             wasi,
             table: ResourceTable::new(),
+            output,
         }
+    }
+
+    /// What the plugin printed since the last call to this, secrets masked.
+    pub(crate) fn take_output(&self) -> String {
+        self.redactor().redact(&self.output.take())
     }
 
     pub(crate) fn limiter(&mut self) -> &mut Limiter {
