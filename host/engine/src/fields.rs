@@ -151,8 +151,7 @@ impl FieldPresence {
     pub fn observe(&mut self, employee: &Employee) {
         for (index, seen) in self.standard.iter_mut().enumerate() {
             if !*seen {
-                // Every employee has a status.
-                *seen = FIELDS[index] == "status" || value_of(employee, FIELDS[index]).is_some();
+                *seen = value_of(employee, FIELDS[index]).is_some();
             }
         }
         for (field, tracked) in &mut self.values {
@@ -297,7 +296,7 @@ pub fn check_attributes<'a>(
     let mut unknown: BTreeMap<&str, (usize, &str)> = BTreeMap::new();
     for (hr_id, attributes) in desired {
         for attribute in attributes {
-            if !accepted.iter().any(|known| *known == attribute.name) {
+            if !accepted.contains(&attribute.name) {
                 let entry = unknown.entry(attribute.name.as_str()).or_insert((0, hr_id));
                 entry.0 += 1;
             }

@@ -28,12 +28,12 @@ pub struct RuleFailed {
 }
 
 impl RuleFailed {
-    fn of(index: usize, rule: &RuleSession, error: CallError) -> Self {
-        Self {
+    fn of(index: usize, rule: &RuleSession, error: CallError) -> Box<Self> {
+        Box::new(Self {
             index,
             name: rule_name(index, rule),
             error,
-        }
+        })
     }
 }
 
@@ -77,7 +77,7 @@ impl<'a> Pipeline<'a> {
 
     /// Takes employees; decides in batches of [`BATCH`]. A record repeated
     /// across pages is decided again and the last verdict wins.
-    pub fn push(&mut self, employees: Vec<Employee>) -> Result<(), RuleFailed> {
+    pub fn push(&mut self, employees: Vec<Employee>) -> Result<(), Box<RuleFailed>> {
         for employee in employees {
             self.pending.push(employee);
             if self.pending.len() == BATCH {
@@ -87,20 +87,20 @@ impl<'a> Pipeline<'a> {
         Ok(())
     }
 
-    pub fn finish(mut self) -> Result<Decided, RuleFailed> {
+    pub fn finish(mut self) -> Result<Decided, Box<RuleFailed>> {
         self.flush()?;
         tracing::debug!(ms = self.spent.as_millis() as u64, "time in the rules");
         Ok(self.decided)
     }
 
-    fn flush(&mut self) -> Result<(), RuleFailed> {
+    fn flush(&mut self) -> Result<(), Box<RuleFailed>> {
         let started = std::time::Instant::now();
         let result = self.decide_pending();
         self.spent += started.elapsed();
         result
     }
 
-    fn decide_pending(&mut self) -> Result<(), RuleFailed> {
+    fn decide_pending(&mut self) -> Result<(), Box<RuleFailed>> {
         if !self.started {
             // A rule builds itself from its config on its first call, and
             // only then says which values it compares fields with: an
@@ -173,7 +173,7 @@ pub struct Traced {
 /// Runs one employee through the rules as a run does — each rule sees what
 /// the earlier ones decided; an exclusion or a rejection ends it — and
 /// tells each rule's decision.
-pub fn trace(rules: &mut [RuleSession], employee: Employee) -> Result<Vec<Traced>, RuleFailed> {
+pub fn trace(rules: &mut [RuleSession], employee: Employee) -> Result<Vec<Traced>, Box<RuleFailed>> {
     let mut traced = Vec::new();
     let mut subject = Subject::new(employee);
     for (index, rule) in rules.iter_mut().enumerate() {

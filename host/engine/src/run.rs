@@ -19,8 +19,7 @@ use super::rules::{rule_name, Decided, Pipeline, RuleFailed};
 use hrsync_model::{
     self, Account, Capabilities, Change, DesiredAccount, Employee, EmployeeStatus, PluginError, RejectedRecord, Team,
 };
-use hrsync_runtime::capability::fields::FieldStatement;
-use hrsync_runtime::capability::fields::ValueExpectation;
+use hrsync_runtime::capability::fields::{FieldStatement, ValueExpectation};
 use hrsync_runtime::{CallError, RuleSession, SourceSession, TargetSession};
 
 pub struct Sessions<'a> {
@@ -93,7 +92,7 @@ pub enum RunError {
     #[error("reading the source failed; nothing was changed: {0}")]
     Read(CallError),
     #[error("a rule failed; nothing was changed: {0}")]
-    Rules(RuleFailed),
+    Rules(Box<RuleFailed>),
     #[error("reading the target failed; nothing was changed: {0}")]
     Target(CallError),
     #[error(transparent)]
@@ -341,24 +340,26 @@ pub fn run(
     run_observed(sessions, links, settings, scope, &|_| {})
 }
 
-/// What the plugins said of fields: the ones the rules need, each with the
-/// rule that needs it, the values they compare fields with, by rule, and
-/// the account attributes the target takes.
+/// What the plugins said of fields: the ones the source could not read,
+/// the ones the rules need, each with the rule that needs it, the values
+/// they compare fields with, by rule, and the account attributes the
+/// target takes.
 struct Needs {
+    unreadable: Vec<FieldStatement>,
     fields: Vec<Need>,
     values: Vec<(String, Vec<ValueExpectation>)>,
     accepted: Option<Vec<String>>,
 }
 
-fn needs(rules: &[RuleSession], target: &TargetSession) -> Needs {
-    let name = rule_name;
+fn needs(source: &SourceSession, rules: &[RuleSession], target: &TargetSession) -> Needs {
     Needs {
+        unreadable: source.field_reports().unreadable.clone(),
         fields: rules
             .iter()
             .enumerate()
             .flat_map(|(index, rule)| {
                 rule.field_reports().required.iter().map(move |statement| Need {
-                    rule: name(index, rule),
+                    rule: rule_name(index, rule),
                     field: statement.field.clone(),
                     purpose: statement.reason.clone(),
                 })
@@ -367,7 +368,7 @@ fn needs(rules: &[RuleSession], target: &TargetSession) -> Needs {
         values: rules
             .iter()
             .enumerate()
-            .map(|(index, rule)| (name(index, rule), rule.field_reports().expected.clone()))
+            .map(|(index, rule)| (rule_name(index, rule), rule.field_reports().expected.clone()))
             .filter(|(_, expected)| !expected.is_empty())
             .collect(),
         accepted: target.field_reports().accepted.clone(),
@@ -668,7 +669,7 @@ struct Decisions {
     /// pages counts once).
     employees_read: usize,
     /// The target, read at the same time on a full run.
-    target_read: Option<Result<(Vec<Account>, Vec<Team>), CallError>>,
+    target_read: TargetRead,
 }
 
 /// Step 1–2: reads the source through the rules (and, on a full read, the
@@ -701,12 +702,10 @@ fn read_source(
         (read, decided, target_read) =
             read_step(source, rules, target, settings, None, true, capabilities.teams, observe)?;
     }
-    let unreadable = source.field_reports().unreadable.clone();
     decisions_of(
         read,
         decided,
-        &needs(rules, target),
-        unreadable,
+        &needs(source, rules, target),
         scope.only.as_ref(),
         target_read,
     )
@@ -719,14 +718,13 @@ fn decisions_of(
     mut read: SourceRead,
     mut decided: Decided,
     needs: &Needs,
-    unreadable: Vec<FieldStatement>,
     only: Option<&BTreeSet<String>>,
-    target_read: Option<Result<(Vec<Account>, Vec<Team>), CallError>>,
+    target_read: TargetRead,
 ) -> Result<Decisions, RunError> {
     let employees_read = decided.verdicts.len() + decided.rejected.len();
     fields::check(
         &needs.fields,
-        &unreadable,
+        &needs.unreadable,
         &decided.presence,
         (read.kind == ReadKind::Full).then_some(employees_read),
     )
@@ -750,7 +748,8 @@ fn decisions_of(
     let mut verdicts = decided.verdicts;
     let mut rejected = std::mem::take(&mut read.rejected);
     rejected.extend(decided.rejected);
-    let mut notes: Vec<Note> = unreadable
+    let mut notes: Vec<Note> = needs
+        .unreadable
         .iter()
         .map(|s| Note {
             hr_id: None,
@@ -1295,10 +1294,9 @@ pub fn what_if(
     let (Some(draft_decided), Some(current_decided)) = (decided.pop(), decided.pop()) else {
         unreachable!("two sets of rules decide twice");
     };
-    let unreadable = source.field_reports().unreadable.clone();
-    let (current_needs, draft_needs) = (needs(current_rules, target), needs(draft.rules, target));
+    let (current_needs, draft_needs) = (needs(source, current_rules, target), needs(source, draft.rules, target));
     let mut plan = |decided, needs: Needs, settings, accounts, teams| {
-        let decisions = decisions_of(read.clone(), decided, &needs, unreadable.clone(), None, None)?;
+        let decisions = decisions_of(read.clone(), decided, &needs, None, None)?;
         let target = Target {
             session: &mut *target,
             capabilities: &capabilities,

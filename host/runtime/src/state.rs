@@ -95,7 +95,11 @@ impl PluginState {
 
     /// What the plugin printed since the last call to this, secrets masked.
     pub(crate) fn take_output(&self) -> String {
-        self.redactor().redact(&self.output.take())
+        let printed = self.output.take();
+        if printed.is_empty() {
+            return printed;
+        }
+        self.redactor().redact(&printed)
     }
 
     pub(crate) fn limiter(&mut self) -> &mut Limiter {

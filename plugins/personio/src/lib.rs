@@ -212,9 +212,9 @@ impl Personio {
         let mut rejected = Vec::new();
         for record in body.data {
             for (key, label) in record.attributes.iter().flat_map(|a| &a.labels) {
-                if !self.labelled.contains(key.as_str()) {
+                if !self.labelled.contains(key.as_ref()) {
                     fields::label(&format!("custom.{key}"), label);
-                    self.labelled.insert(key.clone());
+                    self.labelled.insert(key.to_string());
                 }
             }
             match employee(record) {
@@ -403,8 +403,9 @@ struct Attributes<'a> {
     supervisor: Option<Box<Attributes<'a>>>,
     custom: Vec<Attribute>,
     /// Key → label of the custom attributes (`dynamic_87541` → `Cost
-    /// center`), told to the host so that rules may name either.
-    labels: Vec<(String, String)>,
+    /// center`), told to the host so that rules may name either; borrowed
+    /// from the page, as every record repeats them.
+    labels: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
 /// Attributes with a slot in the canonical employee.
@@ -555,9 +556,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for Attributes<'a> {
                             .and_then(|s| s.attributes)
                             .map(Box::new);
                     } else {
-                        let custom = map.next_value::<Custom>()?;
+                        let custom = map.next_value::<Custom<'de>>()?;
                         if let Some(label) = custom.label.filter(|l| !l.trim().is_empty() && *l != key) {
-                            attributes.labels.push((key.to_string(), label));
+                            attributes.labels.push((key.clone(), label));
                         }
                         if let Some(value) = custom.value {
                             attributes.custom.push(Attribute {
@@ -754,23 +755,23 @@ impl<'de: 'a, 'a> Deserialize<'de> for Raw<'a> {
 /// Any other attribute (`{label, value, type}`), typed by its `type` and
 /// shape; objects become their name, lists of objects a list of names.
 /// Empty values are left out; the label is kept for the host.
-struct Custom {
+struct Custom<'a> {
     value: Option<AttributeValue>,
-    label: Option<String>,
+    label: Option<Cow<'a, str>>,
 }
 
-impl Custom {
-    const NONE: Custom = Custom {
+impl<'a> Custom<'a> {
+    const NONE: Self = Custom {
         value: None,
         label: None,
     };
 }
 
-impl<'de> Deserialize<'de> for Custom {
+impl<'de: 'a, 'a> Deserialize<'de> for Custom<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> Visitor<'de> for Visit {
-            type Value = Custom;
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Visit<'a> {
+            type Value = Custom<'a>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("an attribute object")
             }
@@ -781,8 +782,8 @@ impl<'de> Deserialize<'de> for Custom {
                         "type" => kind = map.next_value::<Option<Cow<'de, str>>>()?,
                         "value" => raw = map.next_value()?,
                         "label" => {
-                            if let Scalar::Text(text) = map.next_value::<Scalar<'de>>()? {
-                                label = Some(text.into_owned());
+                            if let Scalar::Text(text) = map.next_value::<Scalar<'a>>()? {
+                                label = Some(text);
                             }
                         }
                         _ => {
@@ -797,7 +798,7 @@ impl<'de> Deserialize<'de> for Custom {
             }
             other_shapes!('de, Custom::NONE);
         }
-        deserializer.deserialize_any(Visit)
+        deserializer.deserialize_any(Visit(std::marker::PhantomData))
     }
 }
 

@@ -29,7 +29,6 @@ use hrsync_model::clock::now_ms;
 use hrsync_store::integrations::{Integration, Notify, State as RunState};
 use hrsync_store::new_id;
 use hrsync_store::tenants::Role;
-use hrsync_store::versions::Baseline;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -429,12 +428,8 @@ async fn save(
             serde_json::json!({ "before": before, "after": after }),
         )
         .await?;
-    let baseline = versioned(before);
-    let before_versions = Baseline {
-        config: &baseline,
-        at: before.updated_at,
-    };
-    versions::record(state, who, &after.id, action, &versioned(&after), Some(before_versions)).await?;
+    let changed = Some((&versioned(before), before.updated_at));
+    versions::record(state, who, &after.id, action, &versioned(&after), changed).await?;
     Ok(Json(after))
 }
 
@@ -503,7 +498,8 @@ async fn preview(
         settings,
         full_reads,
         ..current.clone()
-    };
+    }
+    .in_time_zone(Some(&drafted.timezone));
     match current.what_if(&state.control.store, &planned).await {
         Ok(compared) => Ok(Json(compared)),
         Err(JobError::Store(error)) => Err(ApiError::Internal(error.to_string())),

@@ -20,7 +20,6 @@ use hrsync_runtime::Grant;
 use hrsync_store::catalog::{Installation, NewPlugin, PluginVersion};
 use hrsync_store::new_id;
 use hrsync_store::tenants::Role;
-use hrsync_store::versions::Baseline;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -407,9 +406,7 @@ async fn change_installation(
     let before = visible_installation(&state, &who, &id).await?;
     let mut after = before.clone();
     if let Some(version) = change.version {
-        if version != after.version {
-            after.previous_version = Some(std::mem::replace(&mut after.version, version));
-        }
+        switch_version(&mut after, version);
     }
     if let Some(patch) = change.config {
         if !patch.is_object() {
@@ -453,6 +450,14 @@ async fn roll_back(
     let mut after = before.clone();
     after.previous_version = Some(std::mem::replace(&mut after.version, previous));
     save(&state, &who, &before, after, Vec::new(), "installation.rollback").await
+}
+
+/// Moves an installation to plugin `version`, keeping the one it had for a
+/// roll-back.
+fn switch_version(installation: &mut Installation, version: String) {
+    if version != installation.version {
+        installation.previous_version = Some(std::mem::replace(&mut installation.version, version));
+    }
 }
 
 /// Secrets are bound to the hosts they were entered for: granting a new
@@ -523,9 +528,7 @@ async fn restore_installation(
     let restored: InstallationConfig = serde_json::from_value(stored.config)
         .map_err(|e| ApiError::Internal(format!("version {version} of {id}: {e}")))?;
     let mut after = before.clone();
-    if restored.version != after.version {
-        after.previous_version = Some(std::mem::replace(&mut after.version, restored.version));
-    }
+    switch_version(&mut after, restored.version);
     after.config = restored.config;
     after.allowed_hosts = restored.allowed_hosts;
     check_hosts(&state, &after.allowed_hosts)?;
@@ -558,12 +561,8 @@ async fn save(
             }),
         )
         .await?;
-    let baseline = versioned(before);
-    let before_versions = Baseline {
-        config: &baseline,
-        at: before.updated_at,
-    };
-    versions::record(state, who, &after.id, action, &versioned(&after), Some(before_versions)).await?;
+    let changed = Some((&versioned(before), before.updated_at));
+    versions::record(state, who, &after.id, action, &versioned(&after), changed).await?;
     let stored = state.control.store.installation(&who.tenant, &after.id).await?;
     Ok(Json(stored.unwrap_or(after)))
 }

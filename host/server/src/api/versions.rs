@@ -95,22 +95,24 @@ fn compare_at(
     }
 }
 
-/// Records the configuration a change left, as the caller's version. An
-/// installation or integration made before versions were kept gets its
-/// state before the change as version 1 first.
+/// Records the configuration a change left, as the caller's version.
+/// `before` is the configuration it changed and when that was made: an
+/// installation or integration made before versions were kept gets it as
+/// version 1 first.
 pub async fn record(
     state: &AppState,
     who: &Principal,
     subject: &str,
     action: &str,
     config: &serde_json::Value,
-    before: Option<Baseline<'_>>,
+    before: Option<(&serde_json::Value, i64)>,
 ) -> Result<(), ApiError> {
     let actor = who.actor();
+    let baseline = before.map(|(config, at)| Baseline { config, at });
     state
         .control
         .store
-        .add_config_version(&who.tenant, subject, Author { actor: &actor, action }, config, before)
+        .add_config_version(&who.tenant, subject, Author { actor: &actor, action }, config, baseline)
         .await?;
     Ok(())
 }

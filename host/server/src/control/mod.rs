@@ -349,11 +349,10 @@ impl Control {
     pub async fn rules(&self, tenant: &str, integration: &Integration) -> Result<Vec<PluginSetup>, SetupError> {
         let mut rules = Vec::with_capacity(integration.rules.len());
         for (i, rule) in integration.rules.iter().enumerate() {
-            let mut setup = self
-                .setup(tenant, &format!("rules[{i}]"), rule, PluginKind::Rule)
-                .await?;
-            setup.sandbox.time_zone = Some(integration.timezone.clone());
-            rules.push(setup);
+            rules.push(
+                self.setup(tenant, &format!("rules[{i}]"), rule, PluginKind::Rule)
+                    .await?,
+            );
         }
         Ok(rules)
     }
