@@ -79,6 +79,39 @@ fn the_cache_folder_keeps_to_its_cap_dropping_the_least_recently_used() {
     assert_eq!(runtime.load(&team).unwrap().cache_outcome(), &CacheOutcome::Miss);
 }
 
+/// A vendor rebuilds one file over and over: the cache keeps the entry of
+/// its latest build, not one per build (issue 13: +34 MiB per Python
+/// rebuild). Another file keeps its own.
+#[test]
+fn a_rebuilt_plugin_file_replaces_its_cache_entry() {
+    let cache = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let runtime = fresh_runtime(cache.path());
+    let mine = work.path().join("my_plugin.wasm");
+    let other = work.path().join("other.wasm");
+    fs::write(&other, plugin_bytes("team_map")).unwrap();
+    runtime.load_file(&other).expect("other");
+
+    fs::write(&mine, plugin_bytes("scope_rule")).unwrap();
+    let first = runtime.load_file(&mine).expect("first build");
+    assert_eq!(cache_entries(cache.path()).len(), 2);
+    // The "rebuild": different bytes at the same path.
+    fs::write(&mine, plugin_bytes("attribute_map")).unwrap();
+    let second = runtime.load_file(&mine).expect("second build");
+    assert_ne!(first.content_hash(), second.content_hash());
+    let entries = cache_entries(cache.path());
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let names: Vec<String> = entries
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().any(|n| n.starts_with(second.content_hash())), "{names:?}");
+    assert!(!names.iter().any(|n| n.starts_with(first.content_hash())), "{names:?}");
+    // Loading the same build again keeps it.
+    runtime.load_file(&mine).expect("again");
+    assert_eq!(cache_entries(cache.path()).len(), 2);
+}
+
 #[test]
 fn plugins_stay_loaded_in_memory_up_to_their_cap() {
     let (scope, team) = (plugin_bytes("scope_rule"), plugin_bytes("team_map"));

@@ -96,19 +96,42 @@ fn overflow_of_the_plugins_own_stack_is_reported() {
 #[test]
 fn trap_is_reported() {
     let error = misbehave(&hostile(), &sandbox("trap"));
-    assert!(matches!(error, CallError::Trap { .. }), "{error}");
-    assert!(
-        error.to_string().contains("list-employees"),
-        "names the function: {error}"
-    );
     // What the plugin printed before it died is the evidence: Rust prints
-    // a panic's message and place to stderr.
+    // a panic's message and place to stderr, and the error says it in one
+    // line.
+    let CallError::Exception {
+        exception, function, ..
+    } = &error
+    else {
+        panic!("expected the panic, got {error}")
+    };
+    assert_eq!(*function, "list-employees", "names the function: {error}");
     assert!(
-        error.to_string().contains("the plugin printed: ")
-            && error.to_string().contains("deliberate panic")
-            && error.to_string().contains("src/lib.rs"),
+        exception.starts_with("panicked: deliberate panic") && exception.contains("src/lib.rs:"),
         "{error}"
     );
+    host_still_serves();
+}
+
+/// A plugin whose next page is one it gave before would make a listing
+/// without end, or one that stops early and is taken as whole (employees
+/// missing from it deactivated): the session refuses it.
+#[test]
+fn a_listing_in_a_circle_is_refused() {
+    let mut session = hostile().source(&sandbox("circle")).expect("session");
+    let first = session.list_employees(None, 10).expect("page 1");
+    assert_eq!(first.next_page.as_deref(), Some("a"));
+    let second = session.list_employees(Some("a"), 10).expect("page 2");
+    assert_eq!(second.next_page.as_deref(), Some("b"));
+    let error = session.list_employees(Some("b"), 10).expect_err("a again");
+    let CallError::Malformed { message, function, .. } = &error else {
+        panic!("expected malformed output, got {error}")
+    };
+    assert_eq!(*function, "list-employees");
+    assert!(message.contains("\"a\" was returned before"), "{message}");
+    // A new listing starts afresh on another session.
+    let mut fresh = hostile().source(&sandbox("circle")).expect("session");
+    assert!(fresh.list_employees(None, 10).is_ok());
     host_still_serves();
 }
 

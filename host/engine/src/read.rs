@@ -126,10 +126,10 @@ fn read_pages(
             return Err(ReadError::Stopped);
         }
         progress(read.records);
+        // A token given before is refused by the session (pages in a circle).
         match result.next_page {
-            // A page token that repeats would loop for ever.
-            Some(next) if page.as_deref() != Some(next.as_str()) => page = Some(next),
-            _ => {
+            Some(next) => page = Some(next),
+            None => {
                 read.cursor = result.cursor;
                 return Ok(read);
             }

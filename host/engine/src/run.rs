@@ -180,10 +180,10 @@ pub(crate) fn each_page<T>(
         if !visit(batch) {
             return Ok(());
         }
+        // A token given before is refused by the session (pages in a circle).
         match next_page {
-            // A page token that repeats would loop for ever.
-            Some(token) if page.as_deref() != Some(token.as_str()) => page = Some(token),
-            _ => return Ok(()),
+            Some(token) => page = Some(token),
+            None => return Ok(()),
         }
     }
 }

@@ -37,6 +37,10 @@ pub enum CacheError {
     Io { path: PathBuf, source: std::io::Error },
 }
 
+/// Folder of the cache that notes, per component file loaded by path, the
+/// content hash it had last ([`ArtifactCache::replaced`]).
+const FILES_DIR: &str = "files";
+
 pub struct ArtifactCache {
     dir: PathBuf,
     key: [u8; 32],
@@ -65,6 +69,34 @@ impl ArtifactCache {
 
     pub fn entry_path(&self, content_hash: &str) -> PathBuf {
         self.dir.join(format!("{content_hash}-{}.cwasm", self.engine_tag))
+    }
+
+    /// The component at `file` now has `content_hash`: the entry an earlier
+    /// version of the same file left is removed, so a plugin rebuilt over
+    /// and over — a vendor's edit, build, `plugin test` loop — keeps one
+    /// entry instead of one per build (a Python component's is ~35 MiB).
+    /// Another file with the old content recompiles once; nothing breaks.
+    pub fn replaced(&self, file: &Path, content_hash: &str) {
+        let Ok(absolute) = file.canonicalize() else {
+            return;
+        };
+        let id = blake3::hash(absolute.as_os_str().as_encoded_bytes()).to_hex();
+        let marker = self.dir.join(FILES_DIR).join(&id[..32]);
+        let previous = fs::read_to_string(&marker).ok();
+        match previous.as_deref().map(str::trim) {
+            Some(previous) if previous == content_hash => return,
+            Some(previous) if !previous.is_empty() && previous.chars().all(|c| c.is_ascii_hexdigit()) => {
+                let stale = self.entry_path(previous);
+                if fs::remove_file(&stale).is_ok() {
+                    tracing::debug!(entry = %stale.display(), file = %absolute.display(), "removed the entry of the file's previous build");
+                }
+            }
+            _ => {}
+        }
+        let written = fs::create_dir_all(self.dir.join(FILES_DIR)).and_then(|()| fs::write(&marker, content_hash));
+        if let Err(e) = written {
+            tracing::warn!(marker = %marker.display(), "could not note which build {} is: {e}", absolute.display());
+        }
     }
 
     /// Returns the compiled component for `bytes`, from the cache when a

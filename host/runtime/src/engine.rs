@@ -110,7 +110,11 @@ impl Runtime {
             path: path.to_path_buf(),
             source,
         })?;
-        self.load(&bytes)
+        let plugin = self.load(&bytes)?;
+        if let Some(cache) = &self.cache {
+            cache.replaced(path, plugin.content_hash());
+        }
+        Ok(plugin)
     }
 
     /// The plugin of these bytes: from memory when it is loaded, else

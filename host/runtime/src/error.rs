@@ -56,6 +56,14 @@ pub enum CallError {
         function: &'static str,
         message: String,
     },
+    /// The plugin trapped on an exception it did not catch, summarised
+    /// from what it printed (`exception.rs`).
+    #[error("plugin `{plugin}` {function}: {exception}")]
+    Exception {
+        plugin: String,
+        function: &'static str,
+        exception: String,
+    },
     #[error("plugin `{plugin}` {function}: returned malformed output: {message}")]
     Malformed {
         plugin: String,

@@ -14,6 +14,7 @@ pub mod cache;
 pub mod capability;
 pub mod engine;
 pub mod error;
+pub mod exception;
 mod loaded;
 pub mod manifest;
 pub mod output;

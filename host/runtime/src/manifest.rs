@@ -49,17 +49,20 @@ pub enum ConfigError {
     UndeclaredSecret(String),
 }
 
+/// A plugin name: 1 to 64 of `a-z`, `0-9` and `-`.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
 impl Manifest {
     /// Checks what a plugin's `describe` returned.
     pub fn from_plugin(raw: types::Manifest, exported: PluginKind) -> Result<Self, ManifestError> {
         let field = |field, message: String| ManifestError::Field { field, message };
-        let name_ok = !raw.name.is_empty()
-            && raw.name.len() <= 64
-            && raw
-                .name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !name_ok {
+        if !valid_name(&raw.name) {
             return Err(field("name", format!("`{}` must be 1-64 of a-z, 0-9 and -", raw.name)));
         }
         let version = semver::Version::parse(&raw.version)

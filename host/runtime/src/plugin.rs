@@ -264,6 +264,31 @@ pub struct Session<B> {
     limits: Limits,
     epoch_tick: Duration,
     failed: Option<String>,
+    /// The page tokens each listing of this session has handed out.
+    pages: PageTokens,
+}
+
+/// Page tokens of the listings in progress, per function: a plugin whose
+/// next page is one it gave before pages in a circle, and a read that
+/// ended there would be partial — employees missing from it deactivated,
+/// accounts missing from it created twice — so it is an error instead.
+#[derive(Default)]
+struct PageTokens(std::collections::HashMap<&'static str, std::collections::HashSet<String>>);
+
+impl PageTokens {
+    /// `page` was asked for (none: a new listing starts) and `next` came back.
+    fn check(&mut self, function: &'static str, page: Option<&str>, next: Option<&str>) -> Result<(), String> {
+        let seen = self.0.entry(function).or_default();
+        if page.is_none() {
+            seen.clear();
+        }
+        match next {
+            Some(next) if page == Some(next) || !seen.insert(next.to_string()) => Err(format!(
+                "next page {next:?} was returned before: the plugin pages in a circle (a listing that ended there would be partial)"
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 pub type SourceSession = Session<source::Source>;
@@ -299,6 +324,7 @@ impl<B> Session<B> {
             limits: sandbox.limits.clone(),
             epoch_tick,
             failed: None,
+            pages: PageTokens::default(),
         })
     }
 
@@ -361,6 +387,7 @@ impl<B> Session<B> {
             Ok(value) => {
                 if !output.trim().is_empty() {
                     tracing::debug!(plugin = %self.plugin, function, output = %output.trim_end(), "the plugin printed");
+                    self.store.data_mut().capabilities.log.printed(&output);
                 }
                 Ok(value)
             }
@@ -369,6 +396,20 @@ impl<B> Session<B> {
                 self.failed = Some(error.to_string());
                 Err(error)
             }
+        }
+    }
+
+    /// The page just read, unless its next page is one this listing had.
+    fn paged<P>(
+        &mut self,
+        function: &'static str,
+        page: Option<&str>,
+        read: P,
+        next: impl Fn(&P) -> Option<&str>,
+    ) -> Result<P, CallError> {
+        match self.pages.check(function, page, next(&read)) {
+            Ok(()) => Ok(read),
+            Err(message) => Err(self.malformed(function, message)),
         }
     }
 
@@ -393,17 +434,21 @@ impl SourceSession {
         })
     }
     pub fn list_employees(&mut self, page: Option<&str>, page_size: u32) -> Result<EmployeePage, CallError> {
-        self.call("list-employees", |b, s| {
-            b.hrsync_plugin_source_api().call_list_employees(s, page, page_size)
-        })
-        .map(Convert::convert)
+        let read: EmployeePage = self
+            .call("list-employees", |b, s| {
+                b.hrsync_plugin_source_api().call_list_employees(s, page, page_size)
+            })
+            .map(Convert::convert)?;
+        self.paged("list-employees", page, read, |r| r.next_page.as_deref())
     }
     pub fn changes_since(&mut self, cursor: &str, page: Option<&str>, page_size: u32) -> Result<ChangePage, CallError> {
-        self.call("changes-since", |b, s| {
-            b.hrsync_plugin_source_api()
-                .call_changes_since(s, cursor, page, page_size)
-        })
-        .map(Convert::convert)
+        let read: ChangePage = self
+            .call("changes-since", |b, s| {
+                b.hrsync_plugin_source_api()
+                    .call_changes_since(s, cursor, page, page_size)
+            })
+            .map(Convert::convert)?;
+        self.paged("changes-since", page, read, |r| r.next_page.as_deref())
     }
     pub fn parse_webhook(&mut self, request: WebhookRequest) -> Result<Vec<WebhookEvent>, CallError> {
         let request: types::WebhookRequest = request.convert();
@@ -430,10 +475,12 @@ impl TargetSession {
         })
     }
     pub fn list_accounts(&mut self, page: Option<&str>, page_size: u32) -> Result<AccountPage, CallError> {
-        self.call("list-accounts", |b, s| {
-            b.hrsync_plugin_target_api().call_list_accounts(s, page, page_size)
-        })
-        .map(Convert::convert)
+        let read: AccountPage = self
+            .call("list-accounts", |b, s| {
+                b.hrsync_plugin_target_api().call_list_accounts(s, page, page_size)
+            })
+            .map(Convert::convert)?;
+        self.paged("list-accounts", page, read, |r| r.next_page.as_deref())
     }
     pub fn get_accounts(&mut self, ids: &[String]) -> Result<Vec<Account>, CallError> {
         self.call("get-accounts", |b, s| {
@@ -442,10 +489,12 @@ impl TargetSession {
         .map(Convert::convert)
     }
     pub fn list_teams(&mut self, page: Option<&str>, page_size: u32) -> Result<TeamPage, CallError> {
-        self.call("list-teams", |b, s| {
-            b.hrsync_plugin_target_api().call_list_teams(s, page, page_size)
-        })
-        .map(Convert::convert)
+        let read: TeamPage = self
+            .call("list-teams", |b, s| {
+                b.hrsync_plugin_target_api().call_list_teams(s, page, page_size)
+            })
+            .map(Convert::convert)?;
+        self.paged("list-teams", page, read, |r| r.next_page.as_deref())
     }
     /// One outcome per change, in order; plugin errors have secrets masked.
     pub fn apply_batch(&mut self, changes: Vec<Change>) -> Result<Vec<Result<Applied, PluginError>>, CallError> {
@@ -543,10 +592,20 @@ fn classify(
                 output,
             ),
         },
-        Some(trap) => CallError::Trap {
-            plugin,
-            function,
-            message: with_output(trap.to_string(), output),
+        Some(trap) => match crate::exception::summarize(output) {
+            Some(exception) => {
+                tracing::debug!(plugin = %plugin, function, output = %output.trim_end(), "the plugin printed");
+                CallError::Exception {
+                    plugin,
+                    function,
+                    exception,
+                }
+            }
+            None => CallError::Trap {
+                plugin,
+                function,
+                message: with_output(trap.to_string(), output),
+            },
         },
         None if state.memory_cap_hit() => memory(),
         None => {

@@ -20,6 +20,19 @@ pub struct LogLine {
     pub message: String,
 }
 
+/// `info`, `warn`, ... as a plugin names the level.
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Level::Trace => "trace",
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        })
+    }
+}
+
 /// The last lines a plugin logged in this session.
 #[derive(Debug)]
 pub struct PluginLog {
@@ -52,6 +65,23 @@ impl PluginLog {
     pub fn dropped(&self) -> u64 {
         self.dropped
     }
+    /// What the plugin printed to stdout or stderr during a call that
+    /// succeeded, as a debug line of its log (already masked).
+    pub(crate) fn printed(&mut self, output: &str) {
+        // The end of the output is the newest, and where a failure shows.
+        let output = output.trim_end();
+        let mut start = output.len().saturating_sub(MAX_MESSAGE_BYTES);
+        while !output.is_char_boundary(start) {
+            start += 1;
+        }
+        let ellipsis = if start > 0 { "…" } else { "" };
+        let message = format!("printed: {ellipsis}{}", &output[start..]);
+        self.push(LogLine {
+            level: Level::Debug,
+            message,
+        });
+    }
+
     fn push(&mut self, line: LogLine) {
         if self.lines.len() == MAX_BUFFERED_LINES {
             self.lines.pop_front();

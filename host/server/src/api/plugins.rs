@@ -635,7 +635,7 @@ async fn test_installation(
         log: probe
             .log
             .into_iter()
-            .map(|line| format!("{}: {}", format!("{:?}", line.level).to_lowercase(), line.message))
+            .map(|line| format!("{}: {}", line.level, line.message))
             .collect(),
     }))
 }

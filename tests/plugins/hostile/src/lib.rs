@@ -35,8 +35,15 @@ impl Source for Hostile {
         Ok(())
     }
 
-    fn list_employees(&mut self, _page: Option<String>, _page_size: u32) -> Result<EmployeePage, PluginError> {
+    fn list_employees(&mut self, page: Option<String>, _page_size: u32) -> Result<EmployeePage, PluginError> {
         match self.config.mode.as_str() {
+            // Pages a → b → a → ...: a listing without end.
+            "circle" => Ok(EmployeePage {
+                employees: Vec::new(),
+                rejected: Vec::new(),
+                next_page: Some(if page.as_deref() == Some("a") { "b" } else { "a" }.into()),
+                cursor: None,
+            }),
             "loop" => {
                 let mut n: u64 = 0;
                 loop {
