@@ -3,7 +3,7 @@
 
 use hrsync_model::Decision;
 use hrsync_model::PluginKind;
-use hrsync_runtime::Sandbox;
+use hrsync_runtime::{CallError, Sandbox};
 use hrsync_tests::load;
 use hrsync_tests::synthetic_subject;
 use hrsync_tests::Decide;
@@ -53,19 +53,44 @@ fn python_rule_loads_and_evaluates() {
     let error = plugin.rule(&bad).unwrap().decide(&batch).expect_err("bad prefix");
     assert!(error.to_string().contains("prefix"), "{error}");
 
-    // An exception the plugin does not catch (a config that is a list,
-    // which the host's schema check would refuse, given to the session
-    // directly): its traceback is the evidence, not a bare trap.
+    // A config that is not an object (the host's schema check would refuse
+    // it; given to the session directly) is hrsync-sdk's typed error, not
+    // a crash.
     let odd = Sandbox {
         config: serde_json::json!(["not", "an", "object"]),
         ..Sandbox::default()
     };
     let error = plugin.rule(&odd).unwrap().decide(&batch).expect_err("a list");
-    let message = error.to_string();
     assert!(
-        message.contains("the plugin printed: ") && message.contains("AttributeError") && message.contains("app.py"),
-        "{message}"
+        matches!(error.plugin_error(), Some(hrsync_model::PluginError::InvalidInput(f)) if f.field == "config"),
+        "{error}"
     );
+}
+
+/// A Python plugin without the SDK whose exception escapes: the host reads
+/// the traceback componentize-py printed and names the exception, its
+/// message and the plugin's lines — not "wasm `unreachable` executed".
+#[test]
+fn an_uncaught_python_exception_is_named_with_its_lines() {
+    let plugin = load("python_crash");
+    let mut session = plugin.rule(&Sandbox::default()).expect("session");
+    let mut batch: Vec<_> = (0..2).map(synthetic_subject).collect();
+    batch[1].employee.department = None;
+    let error = session.decide(&batch).expect_err("raises");
+    let CallError::Exception {
+        exception, function, ..
+    } = &error
+    else {
+        panic!("expected the exception, got {error}")
+    };
+    assert_eq!(*function, "evaluate");
+    assert!(
+        exception.starts_with("uncaught KeyError: 'identifier' (app.py line ")
+            && exception.contains(", in team_of; app.py line ")
+            && exception.ends_with(", in evaluate)"),
+        "{error}"
+    );
+    assert!(!error.to_string().contains("unreachable"), "{error}");
 }
 
 /// The JavaScript template (componentize-js) against the same WIT.

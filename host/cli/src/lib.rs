@@ -77,19 +77,29 @@ pub fn tune_allocator() {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1) };
 }
 
-/// A command whose output is piped into `head` ends quietly when the pipe
-/// closes, as other command-line tools do, instead of panicking on the
-/// failed write: Rust ignores SIGPIPE, this restores the default. Not for
-/// `hrsync serve`, which must outlive a client that hangs up.
-fn end_quietly_on_a_closed_pipe() {
-    // SAFETY: sets the disposition of one signal to its default, before
-    // any other thread exists.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+/// A command whose output is piped into `head` ends quietly with exit 0
+/// when the reader goes away, as other command-line tools do, instead of
+/// panicking on the failed write (Rust ignores SIGPIPE) or dying by the
+/// signal (its default). Call it first in `main`, before any other thread
+/// exists and before the arguments are parsed (`--help` writes too);
+/// [`run`] ignores SIGPIPE again for `hrsync serve`, which must outlive a
+/// client that hangs up. Sockets are written with `MSG_NOSIGNAL` by the
+/// standard library, so only a closed stdout or stderr raises it.
+pub fn end_quietly_on_a_closed_pipe() {
+    extern "C" fn nothing_left_to_say(_: libc::c_int) {
+        // SAFETY: `_exit` is async-signal-safe.
+        unsafe { libc::_exit(0) }
+    }
+    // SAFETY: sets the disposition of one signal to a handler that only
+    // calls `_exit`, before any other thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, nothing_left_to_say as *const () as libc::sighandler_t) };
 }
 
 pub fn run(cli: Cli) -> ExitCode {
-    if !cli.serves() {
-        end_quietly_on_a_closed_pipe();
+    if cli.serves() {
+        // SAFETY: restores Rust's default disposition of one signal,
+        // before the server starts any thread.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     }
     let result = match cli.command {
         Command::Plugin(command) => runtime(&cli.cache).and_then(|rt| plugin::run(&rt, command)),

@@ -13,6 +13,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     hrsync::tune_allocator();
+    hrsync::end_quietly_on_a_closed_pipe();
     let cli = hrsync::Cli::parse();
     hrsync::init_tracing(cli.serves());
     hrsync::run(cli)

@@ -110,7 +110,7 @@ fn test_reports_the_typed_error() {
     assert_eq!(output.status.code(), Some(1));
     let text = stdout(&output);
     assert!(
-        text.contains("test-connection: failed") && text.contains("invalid input in `include[0].all[0].field`"),
+        text.contains("evaluate (no employees): failed") && text.contains("invalid input in `include[0].all[0].field`"),
         "{text}"
     );
 }
@@ -586,4 +586,75 @@ fn rules_try_shows_each_rules_decision_for_one_employee() {
             && stderr.contains("did you mean `department`?"),
         "{stderr}"
     );
+}
+
+/// A dry run shows the managers it would link — on a first sync too, where
+/// the accounts do not exist yet — and the real run then links as many.
+#[test]
+fn a_dry_run_counts_the_managers_the_real_run_links() {
+    use hrsync_emulators::personio::{HrEmployee, PersonioEmulator};
+    use hrsync_emulators::scim::ScimEmulator;
+
+    let dir = tempfile::tempdir().unwrap();
+    let hr = PersonioEmulator::start("cli-client", "cli-secret-0f1e2d").unwrap();
+    hr.upsert((1..=6).map(|id| {
+        let mut e = HrEmployee::new(id, &format!("First{id}"), &format!("Last{id}"), "IT");
+        e.email = Some(format!("person{id}@example.com"));
+        // 1 leads 2 and 3, who lead the rest.
+        e.supervisor_id = match id {
+            1 => None,
+            2 | 3 => Some(1),
+            _ => Some(2 + id % 2),
+        };
+        e
+    }));
+    let app = ScimEmulator::start("cli-scim-token-1a2b").unwrap();
+    let plugins = built_plugin("personio").parent().unwrap().display().to_string();
+    let file = dir.path().join("integration.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"name = "managers"
+[source]
+plugin = "{plugins}/personio.wasm"
+allowed_hosts = ["{hr}"]
+[source.config]
+base_url = "{hr}"
+[source.secrets]
+client-id = {{ env = "PERSONIO_CLIENT_ID" }}
+client-secret = {{ env = "PERSONIO_CLIENT_SECRET" }}
+[target]
+plugin = "{plugins}/scim.wasm"
+allowed_hosts = ["{origin}"]
+[target.config]
+base_url = "{scim}"
+[target.secrets]
+token = {{ env = "SCIM_TOKEN" }}
+"#,
+            hr = hr.base_url(),
+            origin = app.base_url().trim_end_matches("/scim/v2"),
+            scim = app.base_url(),
+        ),
+    )
+    .unwrap();
+    let config = file.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let output = sync_env(&mut Command::new(env!("CARGO_BIN_EXE_hrsync")), dir.path())
+            .env("SCIM_TOKEN", "cli-scim-token-1a2b")
+            .args(args)
+            .output()
+            .expect("run hrsync");
+        let text = stdout(&output);
+        assert!(
+            output.status.success(),
+            "{text}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        squash(&text)
+    };
+    let planned = run(&["sync", "--config", config, "--dry-run"]);
+    assert!(planned.contains("managers set 5 cleared 0"), "{planned}");
+    assert!(app.users().is_empty(), "a dry run changes nothing");
+    let applied = run(&["sync", "--config", config]);
+    assert!(applied.contains("managers set 5 cleared 0 (failed 0)"), "{applied}");
 }

@@ -11,6 +11,7 @@ pub mod personio;
 pub mod scim;
 pub mod smtp;
 pub mod synthetic;
+pub mod tiny;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

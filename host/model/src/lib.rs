@@ -10,6 +10,8 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 pub mod clock;
 
 /// Which of the three plugin kinds a component is.
@@ -32,7 +34,8 @@ impl PluginKind {
 }
 
 /// A typed value of a custom attribute.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum AttributeValue {
     Text(String),
     Integer(i64),
@@ -57,13 +60,15 @@ impl AttributeValue {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Attribute {
     pub name: String,
     pub value: AttributeValue,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EmployeeStatus {
     Onboarding,
     Active,
@@ -71,9 +76,17 @@ pub enum EmployeeStatus {
     Inactive,
 }
 
+impl EmployeeStatus {
+    /// The status of an employee a hand-written record leaves it out of.
+    fn active() -> Self {
+        Self::Active
+    }
+}
+
 /// Another employee named by reference (the supervisor), with the fields
 /// rules need for naming ("{supervisor.first-name}s Team").
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PersonRef {
     pub hr_id: String,
     pub email: Option<String>,
@@ -82,13 +95,17 @@ pub struct PersonRef {
 }
 
 /// The canonical employee every source produces.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Employee {
     pub hr_id: String,
     pub email: Option<String>,
+    #[serde(default)]
     pub first_name: String,
+    #[serde(default)]
     pub last_name: String,
     pub preferred_name: Option<String>,
+    #[serde(default = "EmployeeStatus::active")]
     pub status: EmployeeStatus,
     /// e.g. "internal", "external", "full-time"; as the HR system names it.
     pub employment_type: Option<String>,
@@ -106,18 +123,21 @@ pub struct Employee {
     pub language: Option<String>,
     /// Everything else the HR system returned. Never sent to a target
     /// unless a mapping rule puts it on the desired account.
+    #[serde(default)]
     pub custom: Vec<Attribute>,
 }
 
 /// A record the source could not turn into an employee: reported, never
 /// fatal to the run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RejectedRecord {
     pub hr_id: Option<String>,
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EmployeePage {
     pub employees: Vec<Employee>,
     pub rejected: Vec<RejectedRecord>,
@@ -127,7 +147,8 @@ pub struct EmployeePage {
     pub cursor: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ChangePage {
     /// Employees created or changed since the cursor.
     pub employees: Vec<Employee>,
@@ -145,7 +166,8 @@ pub struct WebhookRequest {
     pub body: Vec<u8>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum WebhookEventKind {
     Created,
     Updated,
@@ -153,14 +175,16 @@ pub enum WebhookEventKind {
     Deleted,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WebhookEvent {
     pub hr_id: String,
     pub kind: WebhookEventKind,
 }
 
 /// An account in the target app as it is now.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Account {
     /// The target's own id.
     pub id: String,
@@ -171,19 +195,22 @@ pub struct Account {
     pub last_name: Option<String>,
     pub active: bool,
     /// Every other field the target exposes (title, department, ...).
+    #[serde(default)]
     pub attributes: Vec<Attribute>,
     /// Target id of the manager's account.
     pub manager_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AccountPage {
     pub accounts: Vec<Account>,
     pub next_page: Option<String>,
 }
 
 /// What the rules want an employee's account to look like.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DesiredAccount {
     pub external_id: String,
     pub user_name: String,
@@ -191,10 +218,13 @@ pub struct DesiredAccount {
     pub first_name: String,
     pub last_name: String,
     /// Fields the integration owns: kept in step on every run.
+    #[serde(default)]
     pub attributes: Vec<Attribute>,
     /// Fields set only when the account is created.
+    #[serde(default)]
     pub create_only: Vec<Attribute>,
     /// Team names the employee belongs to.
+    #[serde(default)]
     pub teams: Vec<String>,
     /// HR id of the manager; the engine resolves it to an account.
     pub manager_hr_id: Option<String>,
@@ -218,7 +248,8 @@ impl DesiredAccount {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Team {
     pub id: String,
     pub name: String,
@@ -227,14 +258,16 @@ pub struct Team {
     pub member_ids: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TeamPage {
     pub teams: Vec<Team>,
     pub next_page: Option<String>,
 }
 
 /// A new account, built from the desired account.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AccountDraft {
     pub external_id: String,
     pub user_name: String,
@@ -247,39 +280,45 @@ pub struct AccountDraft {
 }
 
 /// One field of an update: `None` clears the field.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FieldChange {
     pub field: String,
     pub before: Option<AttributeValue>,
     pub after: Option<AttributeValue>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AccountUpdate {
     pub id: String,
     pub changes: Vec<FieldChange>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TeamDraft {
     pub name: String,
     pub external_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TeamRename {
     pub id: String,
     pub before: String,
     pub after: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Membership {
     pub team_id: String,
     pub account_id: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ManagerLink {
     pub account_id: String,
     /// `None` removes the manager.
@@ -287,7 +326,8 @@ pub struct ManagerLink {
 }
 
 /// One write the engine asks a target to make.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Change {
     CreateAccount(AccountDraft),
     UpdateAccount(AccountUpdate),
@@ -301,7 +341,8 @@ pub enum Change {
     LinkManager(ManagerLink),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Applied {
     /// The id of what was created (account or team); none otherwise.
     pub id: Option<String>,
@@ -322,7 +363,8 @@ pub struct Capabilities {
 }
 
 /// What a rule sees: the employee, and what earlier rules want.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Subject {
     pub employee: Employee,
     pub desired: Option<DesiredAccount>,
@@ -339,7 +381,8 @@ impl Subject {
 }
 
 /// A rule's verdict on one subject.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// Out of scope, with the reason.
     Exclude(String),
@@ -349,20 +392,23 @@ pub enum Decision {
     Reject(String),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RetryHint {
     pub message: String,
     pub retry_after_ms: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Conflict {
     pub message: String,
     /// The id of the record that already exists, when the API says.
     pub existing_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct InvalidField {
     pub field: String,
     pub message: String,
@@ -370,7 +416,8 @@ pub struct InvalidField {
 
 /// The error every plugin function can return; the engine decides what
 /// each means for the run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PluginError {
     /// Try again later (timeouts, 5xx).
     Retryable(RetryHint),

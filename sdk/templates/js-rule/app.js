@@ -1,64 +1,58 @@
+// @ts-check
 // An hrsync rule plugin in JavaScript: excludes employees whose employment
 // type is in the configured list (default: "external").
 //
-// Build (from this folder; see sdk/README.md):
+// Build, check and try it (see sdk/README.md; `hrsync plugin new` wrote this
+// folder with the WIT files in wit/ and the SDK in hrsync-sdk/):
 //
-//   npm install @bytecodealliance/componentize-js
-//   npx componentize-js app.js --wit ../../../wit -n rule -d http -d fetch-event -o exclude_types.wasm
+//   jco guest-types wit -n rule -o types
+//   tsc -p jsconfig.json
+//   componentize-js app.js --wit wit -n rule -d http -d fetch-event -o {{name}}.wasm
+//   hrsync plugin test {{name}}.wasm --config installation.toml --employees employees.json
 
-import { getConfig } from 'hrsync:plugin/config@1.2.0';
-import { require as requireField } from 'hrsync:plugin/fields@1.2.0';
-import { log } from 'hrsync:plugin/log@1.2.0';
+import { InvalidInput, Rule, config, exclude, exportRule, keep, log, require } from './hrsync-sdk/index.js';
 
-const SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    excluded_types: { type: 'array', items: { type: 'string' } },
+/** @type {import('./hrsync-sdk/index.js').ConfigSpec} */
+const CONFIG = {
+  excluded_types: {
+    type: 'array',
+    items: { type: 'string' },
+    default: ['external'],
+    description: 'Employment types to leave out, ignoring case',
   },
 };
 
-let excluded = null;
+class ExcludeTypes extends Rule {
+  /** @type {import('./hrsync-sdk/index.js').PluginInfo} */
+  static info = {
+    name: '{{name}}',
+    version: '0.1.0',
+    description: 'Excludes employees by employment type, written in JavaScript',
+    config: CONFIG,
+  };
 
-function settings() {
-  if (excluded === null) {
-    const config = JSON.parse(getConfig());
-    const types = config.excluded_types ?? ['external'];
-    if (!Array.isArray(types) || types.some((t) => typeof t !== 'string')) {
-      // A typed `invalid-input` error naming the field.
-      throw { tag: 'invalid-input', val: { field: 'excluded_types', message: 'must be a list of text' } };
+  constructor() {
+    super();
+    /** @type {unknown[]} */
+    const types = config(CONFIG).excluded_types;
+    if (types.some((t) => typeof t !== 'string')) {
+      throw new InvalidInput('excluded_types', 'must be a list of text');
     }
-    excluded = new Set(types.map((t) => t.toLowerCase()));
+    this.excluded = new Set(types.map((t) => String(t).toLowerCase()));
     // Without employment types this rule would exclude nobody: the host
     // stops a run whose source never returns them.
-    requireField('employment_type', `exclude ${types.join(', ')}`);
+    require('employment_type', `exclude ${types.join(', ')}`);
   }
-  return excluded;
+
+  /** @param {import('./hrsync-sdk/index.js').Subject} subject */
+  evaluateOne(subject) {
+    const type = (subject.employee.employmentType ?? '').toLowerCase();
+    if (this.excluded.has(type)) {
+      log.debug(`${subject.employee.hrId} excluded`);
+      return exclude(`employment type ${subject.employee.employmentType}`);
+    }
+    return keep();
+  }
 }
 
-export const ruleApi = {
-  describe() {
-    return {
-      name: 'js-exclude-types',
-      version: '1.0.0',
-      kind: 'rule',
-      description: 'Excludes employees by employment type, written in JavaScript',
-      configSchema: JSON.stringify(SCHEMA),
-      secrets: [],
-      requestedHosts: [],
-    };
-  },
-
-  evaluate(batch) {
-    const types = settings();
-    const decisions = batch.map(({ employee }) => {
-      const type = (employee.employmentType ?? '').toLowerCase();
-      if (types.has(type)) {
-        return { tag: 'exclude', val: `employment type ${employee.employmentType}` };
-      }
-      return { tag: 'keep' };
-    });
-    log('debug', `evaluated ${batch.length} employees`);
-    return decisions;
-  },
-};
+export const ruleApi = exportRule(ExcludeTypes);

@@ -1,81 +1,51 @@
-"""An hrsync rule plugin in Python: puts each employee in a team named after
-their department ("Abteilung Vertrieb") and leaves out employees without an
-e-mail address.
+"""An hrsync rule plugin in Python: puts each employee in a team named
+after their department ("Abteilung Vertrieb") and leaves out employees
+without an e-mail address.
 
-Build (from this folder; see sdk/README.md):
+Build, check and try it (see sdk/README.md; `hrsync plugin new` wrote this
+folder with the WIT files in wit/):
 
-    componentize-py -d ../../../wit -w rule componentize app -o department_teams.wasm
+    componentize-py -d wit -w rule bindings bindings
+    MYPYPATH=bindings mypy --strict app.py
+    componentize-py -d wit -w rule componentize app -o {{name}}.wasm
+    hrsync plugin test {{name}}.wasm --config installation.toml --employees employees.json
 """
 
-import json
-from typing import List
+from dataclasses import dataclass, field
 
-from componentize_py_types import Err
-from wit_world import exports
-from wit_world.exports.rule_api import Decision, Decision_Exclude, Decision_Keep, Decision_Modify, Subject
-from wit_world.imports import config, fields, log, types
-
-SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "prefix": {"type": "string", "description": "put before the department name"},
-    },
-}
+from hrsync_sdk import PluginInfo, config, debug, require
+from hrsync_sdk.rule import Decision, Rule, Subject, desired, exclude, export, keep, modify
 
 
-def default_account(employee: types.Employee) -> types.DesiredAccount:
-    """The account an employee gets when no earlier rule changed it (see
-    `subject` in wit/worlds.wit)."""
-    return types.DesiredAccount(
-        external_id=employee.hr_id,
-        user_name=employee.email or "",
-        email=employee.email,
-        first_name=employee.first_name,
-        last_name=employee.last_name,
-        attributes=[],
-        create_only=[],
-        teams=[],
-        manager_hr_id=employee.supervisor.hr_id if employee.supervisor else None,
+@dataclass
+class Config:
+    prefix: str = field(default="", metadata={"description": "put before the department name"})
+
+
+class DepartmentTeams(Rule):
+    info = PluginInfo(
+        name="{{name}}",
+        version="0.1.0",
+        description="Team per department, written in Python",
+        config=Config,
     )
 
-
-class RuleApi(exports.RuleApi):
     def __init__(self) -> None:
-        self.prefix = None
+        self.prefix = config(Config).prefix
+        # Teams are named after the department: the host stops a run whose
+        # source never returns one.
+        require("department", f'team "{self.prefix}{{department}}"')
 
-    def describe(self) -> types.Manifest:
-        return types.Manifest(
-            name="python-department-teams",
-            version="1.0.0",
-            kind=types.PluginKind.RULE,
-            description="Team per department, written in Python",
-            config_schema=json.dumps(SCHEMA),
-            secrets=[],
-            requested_hosts=[],
-        )
+    def evaluate_one(self, subject: Subject) -> Decision:
+        employee = subject.employee
+        if not employee.email:
+            return exclude(f"employee {employee.hr_id} has no e-mail address")
+        if not employee.department:
+            return keep()
+        account = desired(subject)
+        account.teams.append(self.prefix + employee.department)
+        debug(f"{employee.hr_id} in team {account.teams[-1]}")
+        return modify(account)
 
-    def evaluate(self, batch: List[Subject]) -> List[Decision]:
-        if self.prefix is None:
-            settings = json.loads(config.get_config())
-            prefix = settings.get("prefix", "")
-            if not isinstance(prefix, str):
-                raise Err(types.PluginError_InvalidInput(types.InvalidField("prefix", "must be text")))
-            self.prefix = prefix
-            # Teams are named after the department: the host stops a run
-            # whose source never returns one.
-            fields.require("department", f"team \"{prefix}{{department}}\"")
-        decisions: List[Decision] = []
-        for subject in batch:
-            employee = subject.employee
-            if not employee.email:
-                decisions.append(Decision_Exclude(f"employee {employee.hr_id} has no e-mail address"))
-                continue
-            if employee.department:
-                desired = subject.desired or default_account(employee)
-                desired.teams.append(self.prefix + employee.department)
-                decisions.append(Decision_Modify(desired))
-            else:
-                decisions.append(Decision_Keep())
-        log.log(log.Level.DEBUG, f"evaluated {len(batch)} employees")
-        return decisions
+
+RuleApi = export(DepartmentTeams)

@@ -1,11 +1,14 @@
-//! `hrsync plugin inspect` and `hrsync plugin test`.
+//! `hrsync plugin inspect`, `hrsync plugin test` (test.rs) and `hrsync
+//! plugin new` (new.rs).
+
+mod new;
+mod test;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use hrsync_engine::installation::InstallationFile;
 use hrsync_runtime::{Plugin, Runtime};
 
 #[derive(Debug, Subcommand)]
@@ -17,14 +20,14 @@ pub enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Instantiate a plugin with an installation file and call describe and
-    /// test-connection.
-    Test {
-        file: PathBuf,
-        /// Installation file (TOML): config, secrets, allowed_hosts, limits.
-        #[arg(long)]
-        config: Option<PathBuf>,
-    },
+    /// Call a plugin as a run would, with an installation file: describe,
+    /// the config check and test-connection, then a source's first page of
+    /// employees (`--all`, `--since`), a target's accounts and teams
+    /// (`--apply`), a rule's decisions (`--employees`).
+    Test(test::TestArgs),
+    /// Write a new plugin from a template into a folder, ready to build:
+    /// `--kind source|target|rule`, `--lang rust|python|js`.
+    New(new::NewArgs),
 }
 
 pub fn run(runtime: &Runtime, command: PluginCommand) -> Result<ExitCode, String> {
@@ -45,67 +48,8 @@ pub fn run(runtime: &Runtime, command: PluginCommand) -> Result<ExitCode, String
             }
             Ok(ExitCode::SUCCESS)
         }
-        PluginCommand::Test { file, config } => {
-            let plugin = runtime
-                .load_file(&file)
-                .map_err(|e| format!("{}: {e}", file.display()))?;
-            let installation = match &config {
-                Some(path) => InstallationFile::load(path).map_err(|e| e.to_string())?,
-                None => InstallationFile::default(),
-            };
-            let sandbox = installation.sandbox().map_err(|e| e.to_string())?;
-            let manifest = plugin.manifest();
-            println!(
-                "describe: ok — {} {} ({} plugin, WIT {})",
-                manifest.name,
-                manifest.version,
-                manifest.kind,
-                plugin.wit_version()
-            );
-            if let Err(errors) = plugin.validate(&sandbox) {
-                println!("config: invalid");
-                for error in errors {
-                    println!("  - {error}");
-                }
-                return Ok(ExitCode::from(2));
-            }
-            println!("config: valid");
-            let probe = plugin.probe(&sandbox);
-            let ledger = probe.http;
-            for line in probe.log {
-                println!("  plugin log [{:?}] {}", line.level, line.message);
-            }
-            if ledger.sent + ledger.denied > 0 {
-                let statuses: Vec<String> = ledger.by_status.iter().map(|(s, n)| format!("{s}×{n}")).collect();
-                println!(
-                    "http: {} sent, {} denied, {} failed; statuses {}",
-                    ledger.sent,
-                    ledger.denied,
-                    ledger.failed,
-                    if statuses.is_empty() {
-                        "-".into()
-                    } else {
-                        statuses.join(" ")
-                    }
-                );
-            }
-            for field in &probe.fields.unreadable {
-                println!("unreadable field: {} — {}", field.field, field.reason);
-            }
-            for field in &probe.fields.required {
-                println!("needs field: {} — {}", field.field, field.reason);
-            }
-            match probe.outcome {
-                Ok(()) => {
-                    println!("test-connection: ok");
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(error) => {
-                    println!("test-connection: failed — {error}");
-                    Ok(ExitCode::FAILURE)
-                }
-            }
-        }
+        PluginCommand::Test(args) => test::run(runtime, args),
+        PluginCommand::New(args) => new::run(args),
     }
 }
 

@@ -1,0 +1,244 @@
+//! `hrsync plugin new NAME --kind source|target|rule --lang rust|python|js`:
+//! writes one of the templates of sdk/templates/ into a new folder, with
+//! the WIT files and what its language needs, ready to build. The
+//! templates are compiled into the binary, so the command works anywhere.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Kind {
+    Source,
+    Target,
+    Rule,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Lang {
+    Rust,
+    Python,
+    Js,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The plugin's name: lowercase letters, digits and `-` (`hibob`,
+    /// `acme-hr`); also the folder's, unless `--dir` says otherwise.
+    name: String,
+    #[arg(long, value_enum)]
+    kind: Kind,
+    #[arg(long, value_enum)]
+    lang: Lang,
+    /// Where to write the plugin [default: ./NAME]; must not exist or be
+    /// empty.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Rust: the hrsync-sdk crate (the `sdk` folder of an hrsync checkout)
+    /// [default: the checkout this binary was built from].
+    #[arg(long)]
+    sdk: Option<PathBuf>,
+}
+
+/// A file of a template: its path in the new folder and its text.
+type File = (&'static str, &'static str);
+
+const WIT: &[File] = &[
+    ("wit/types.wit", include_str!("../../../../wit/types.wit")),
+    ("wit/host.wit", include_str!("../../../../wit/host.wit")),
+    ("wit/worlds.wit", include_str!("../../../../wit/worlds.wit")),
+];
+
+const JS_SDK: &[File] = &[
+    ("hrsync-sdk/index.js", include_str!("../../../../sdk/js/index.js")),
+    ("hrsync-sdk/index.d.ts", include_str!("../../../../sdk/js/index.d.ts")),
+];
+
+/// An integration file per kind that syncs through the new plugin with
+/// `hrsync-lab emulate`'s APIs and hrsync's own plugins.
+fn integration(kind: Kind) -> File {
+    match kind {
+        Kind::Source => (
+            "integration.toml",
+            include_str!("../../../../sdk/templates/integrations/source.toml"),
+        ),
+        Kind::Target => (
+            "integration.toml",
+            include_str!("../../../../sdk/templates/integrations/target.toml"),
+        ),
+        Kind::Rule => (
+            "integration.toml",
+            include_str!("../../../../sdk/templates/integrations/rule.toml"),
+        ),
+    }
+}
+
+macro_rules! template {
+    ($folder:literal, [$($file:literal),* $(,)?]) => {
+        &[$(($file, include_str!(concat!("../../../../sdk/templates/", $folder, "/", $file)))),*]
+    };
+}
+
+fn template(kind: Kind, lang: Lang) -> &'static [File] {
+    match (lang, kind) {
+        (Lang::Python, Kind::Source) => template!("python-source", ["app.py", "installation.toml"]),
+        (Lang::Python, Kind::Target) => template!("python-target", ["app.py", "installation.toml", "changes.json"]),
+        (Lang::Python, Kind::Rule) => template!("python-rule", ["app.py", "installation.toml", "employees.json"]),
+        (Lang::Js, Kind::Source) => template!("js-source", ["app.js", "installation.toml", "jsconfig.json"]),
+        (Lang::Js, Kind::Target) => template!(
+            "js-target",
+            ["app.js", "installation.toml", "jsconfig.json", "changes.json"]
+        ),
+        (Lang::Js, Kind::Rule) => template!(
+            "js-rule",
+            ["app.js", "installation.toml", "jsconfig.json", "employees.json"]
+        ),
+        (Lang::Rust, Kind::Source) => template!("rust-source", ["Cargo.toml", "src/lib.rs", "installation.toml"]),
+        (Lang::Rust, Kind::Target) => template!(
+            "rust-target",
+            ["Cargo.toml", "src/lib.rs", "installation.toml", "changes.json"]
+        ),
+        (Lang::Rust, Kind::Rule) => template!(
+            "rust-rule",
+            ["Cargo.toml", "src/lib.rs", "installation.toml", "employees.json"]
+        ),
+    }
+}
+
+/// The sdk folder of the checkout this binary was built from.
+fn built_from_sdk() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sdk")
+}
+
+pub fn run(args: NewArgs) -> Result<ExitCode, String> {
+    check_name(&args.name)?;
+    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.name));
+    if dir.exists() && std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        return Err(format!(
+            "{} exists and is not empty; choose another name or --dir",
+            dir.display()
+        ));
+    }
+    let crate_name = args.name.replace('-', "_");
+    let sdk = match args.lang {
+        Lang::Rust => {
+            let sdk = args.sdk.clone().unwrap_or_else(built_from_sdk);
+            let manifest = sdk.join("Cargo.toml");
+            if !manifest.is_file() {
+                return Err(format!(
+                    "no hrsync-sdk crate at {}; pass --sdk with the `sdk` folder of an hrsync checkout",
+                    sdk.display()
+                ));
+            }
+            sdk.canonicalize()
+                .map_err(|e| format!("{}: {e}", sdk.display()))?
+                .display()
+                .to_string()
+        }
+        _ => String::new(),
+    };
+    let plugins = built_from_sdk().join("../target/wasm32-wasip2/plugin");
+    let plugins = plugins.canonicalize().unwrap_or(plugins).display().to_string();
+    let mut files: Vec<File> = template(args.kind, args.lang).to_vec();
+    // A rule's integration file carries the config of its installation file.
+    let rule_config = files
+        .iter()
+        .find(|(path, _)| *path == "installation.toml")
+        .and_then(|(_, text)| text.split_once("[config]\n"))
+        .map(|(_, config)| config.trim_end().to_string())
+        .unwrap_or_default();
+    files.push(integration(args.kind));
+    match args.lang {
+        Lang::Python => files.extend_from_slice(WIT),
+        Lang::Js => {
+            files.extend_from_slice(WIT);
+            files.extend_from_slice(JS_SDK);
+        }
+        Lang::Rust => {}
+    }
+    for (path, text) in files {
+        let text = text
+            .replace("{{name}}", &args.name)
+            .replace("{{crate}}", &crate_name)
+            .replace("{{sdk}}", &sdk)
+            .replace("{{plugins}}", &plugins)
+            .replace("{{rule_config}}", &rule_config);
+        let target = dir.join(path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        std::fs::write(&target, text).map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+    }
+    let kind = format!("{:?}", args.kind).to_lowercase();
+    println!("wrote a {kind} plugin in {} to {}", language(args.lang), dir.display());
+    println!(
+        "build, check and try it (also at the top of its {}):",
+        main_file(args.lang)
+    );
+    println!("  cd {}", dir.display());
+    for command in commands(args.lang, &kind, &args.name, &crate_name) {
+        println!("  {command}");
+    }
+    println!("then sync with it through the emulators of `hrsync-lab emulate`: see integration.toml");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn language(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Rust => "Rust",
+        Lang::Python => "Python",
+        Lang::Js => "JavaScript",
+    }
+}
+
+fn main_file(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Rust => "src/lib.rs",
+        Lang::Python => "app.py",
+        Lang::Js => "app.js",
+    }
+}
+
+/// The commands the template's header repeats (sdk/README.md explains
+/// them); `hrsync-lab emulate` serves the APIs the templates talk to.
+fn commands(lang: Lang, kind: &str, name: &str, crate_name: &str) -> Vec<String> {
+    let test = match kind {
+        "source" => format!("TINY_HR_TOKEN=tiny-hr-token hrsync plugin test {name}.wasm --config installation.toml"),
+        "target" => format!(
+            "TINY_APP_KEY=tiny-app-key hrsync plugin test {name}.wasm --config installation.toml --apply changes.json"
+        ),
+        _ => format!("hrsync plugin test {name}.wasm --config installation.toml --employees employees.json"),
+    };
+    match lang {
+        Lang::Python => vec![
+            format!("componentize-py -d wit -w {kind} bindings bindings"),
+            "MYPYPATH=bindings mypy --strict app.py".to_string(),
+            format!("componentize-py -d wit -w {kind} componentize app -o {name}.wasm"),
+            test,
+        ],
+        Lang::Js => vec![
+            format!("jco guest-types wit -n {kind} -o types"),
+            "tsc -p jsconfig.json".to_string(),
+            format!("componentize-js app.js --wit wit -n {kind} -d http -d fetch-event -o {name}.wasm"),
+            test,
+        ],
+        Lang::Rust => vec![
+            "cargo build --release --target wasm32-wasip2".to_string(),
+            format!("cp target/wasm32-wasip2/release/{crate_name}.wasm {name}.wasm"),
+            test,
+        ],
+    }
+}
+
+/// As manifests require (host/runtime/src/manifest.rs), starting with a
+/// letter so it is also a crate and a file name.
+fn check_name(name: &str) -> Result<(), String> {
+    if hrsync_runtime::manifest::valid_name(name) && name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "plugin name {name:?}: use lowercase letters, digits and `-`, starting with a letter (e.g. `acme-hr`)"
+        ))
+    }
+}
