@@ -89,11 +89,15 @@ export const log: {
 };
 export function require(field: string, purpose: string): void;
 export function unreadable(field: string, hint: string): void;
+export function expect(field: string, values: string[], purpose: string): void;
+export function label(field: string, text: string): void;
 export function nowMillis(): number;
 export function timeZone(): string;
 
 export class Response {
   status: number;
+  /** `GET https://...` (without the query), for messages. */
+  request: string;
   headers: [string, string][];
   body: Uint8Array;
   readonly ok: boolean;

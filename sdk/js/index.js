@@ -21,7 +21,13 @@
 import { getConfig, getSecret } from 'hrsync:plugin/config@1.2.0';
 import { log as hostLog } from 'hrsync:plugin/log@1.2.0';
 import { send } from 'hrsync:plugin/http@1.2.0';
-import { require as requireField, unreadable as unreadableField, accepts } from 'hrsync:plugin/fields@1.2.0';
+import {
+  require as requireField,
+  unreadable as unreadableField,
+  expect as expectValues,
+  label as labelField,
+  accepts,
+} from 'hrsync:plugin/fields@1.2.0';
 import { nowMillis as hostNowMillis, timeZone as hostTimeZone } from 'hrsync:plugin/clock@1.2.0';
 
 // ---------------------------------------------------------------- errors
@@ -207,8 +213,25 @@ function checkPage(page, what, listName, checkItem) {
 
 // --------------------------------------------------------------- records
 
+const EMPLOYEE_FIELDS = ['hrId', 'email', 'firstName', 'lastName', 'preferredName', 'status', 'employmentType',
+  'jobTitle', 'department', 'team', 'office', 'supervisor', 'hireDate', 'terminationDate', 'gender', 'language', 'custom'];
+const PERSON_FIELDS = ['hrId', 'email', 'firstName', 'lastName'];
+const ACCOUNT_FIELDS = ['id', 'externalId', 'userName', 'email', 'firstName', 'lastName', 'active', 'attributes', 'managerId'];
+const TEAM_FIELDS = ['id', 'name', 'externalId', 'memberIds'];
+
+/** A field the record does not have would be dropped in silence: it is named instead. */
+function checkFields(fields, known, what) {
+  for (const name of Object.keys(fields ?? {})) {
+    if (!known.includes(name)) {
+      const near = known.find((k) => k.toLowerCase() === name.toLowerCase().replace(/[_-]/g, ''));
+      throw new TypeError(`${what} has no field ${JSON.stringify(name)}${near ? `; did you mean ${JSON.stringify(near)}?` : ` (fields: ${known.join(', ')})`}`);
+    }
+  }
+}
+
 /** An employee with the fields you have; dates are `YYYY-MM-DD`. */
 export function employee(hrId, firstName, lastName, fields = {}) {
+  checkFields(fields, EMPLOYEE_FIELDS, 'an employee');
   const record = {
     hrId: String(hrId),
     firstName,
@@ -223,6 +246,7 @@ export function employee(hrId, firstName, lastName, fields = {}) {
 
 /** Another employee by reference: the supervisor. */
 export function person(hrId, fields = {}) {
+  checkFields(fields, PERSON_FIELDS, 'a person');
   return { hrId: String(hrId), ...fields };
 }
 
@@ -264,10 +288,12 @@ export function mapRecords(records, toEmployee, hrIdOf = (record) => record?.id)
 
 /** An account of the app as it is now; `id` is the app's own. */
 export function account(id, userName, fields = {}) {
+  checkFields(fields, ACCOUNT_FIELDS, 'an account');
   return { id: String(id), userName, active: true, attributes: [], ...fields };
 }
 
 export function team(id, name, fields = {}) {
+  checkFields(fields, TEAM_FIELDS, 'a team');
   return { id: String(id), name, memberIds: [], ...fields };
 }
 
@@ -367,6 +393,20 @@ export function unreadable(field, hint) {
   unreadableField(field, hint);
 }
 
+/**
+ * A rule compares `field` with these values (ignoring case): a value no
+ * employee of a full read has — a typo such as `externl` — is noted in the
+ * run's plan, naming the values the read had.
+ */
+export function expect(field, values, purpose) {
+  expectValues(field, values.map(String), purpose);
+}
+
+/** A source: the custom field `field` (`custom.dynamic_87541`) is labelled `text` in the HR system. */
+export function label(field, text) {
+  labelField(field, text);
+}
+
 /** Milliseconds since the Unix epoch, from the host's clock. */
 export function nowMillis() {
   return Number(hostNowMillis());
@@ -382,10 +422,12 @@ export function timeZone() {
 const DETAIL_CHARS = 500;
 
 export class Response {
-  constructor(status, headers, body) {
+  constructor(status, headers, body, request = '') {
     this.status = status;
     this.headers = headers;
     this.body = body;
+    /** `GET https://...`, for messages. */
+    this.request = request;
   }
   header(name) {
     const wanted = name.toLowerCase();
@@ -403,7 +445,8 @@ export class Response {
     try {
       return JSON.parse(this.text());
     } catch (error) {
-      throw new Fatal(`HTTP ${this.status} response is not JSON (${error.message}): ${this.text().slice(0, 200)}`);
+      const from = this.request ? ` to ${this.request}` : '';
+      throw new Fatal(`the HTTP ${this.status} response${from} is not JSON (${error.message}): ${this.text().slice(0, 200)}`);
     }
   }
   /** `Retry-After` in milliseconds (the seconds form). */
@@ -485,7 +528,8 @@ export class Request {
     } catch (error) {
       throw transportError(error?.payload ?? error);
     }
-    return new Response(response.status, response.headers, response.body);
+    const target = this.url.split('?')[0];
+    return new Response(response.status, response.headers, response.body, `${this.method.toUpperCase()} ${target}`);
   }
 }
 
@@ -582,7 +626,16 @@ export function exportSource(cls) {
   };
   return {
     describe: () => described,
-    testConnection: () => guarded(() => { instance().testConnection(); }),
+    testConnection: () =>
+      guarded(() => {
+        const plugin = instance();
+        // The default reads a page: checked like any other.
+        if (plugin.testConnection === Source.prototype.testConnection) {
+          checked(plugin.listEmployees(undefined, 1), 'listEmployees result');
+        } else {
+          plugin.testConnection();
+        }
+      }),
     listEmployees: (page, pageSize) =>
       guarded(() => checked(instance().listEmployees(page, pageSize), 'listEmployees result')),
     changesSince: (cursor, page, pageSize) =>

@@ -77,8 +77,10 @@ pub fn print_report(run_id: &str, report: &RunReport, took: Duration) {
         "succeeded".to_string()
     };
     let memory = memory_note();
+    // "planned in", not "not applied in": the time is the dry run's.
+    let took_word = if report.dry_run { "; planned in" } else { " in" };
     println!(
-        "run {run_id} ({read}, {} employees) {headline} in {:.2} s{memory}",
+        "run {run_id} ({read}, {} employees) {headline}{took_word} {:.2} s{memory}",
         report.employees_read,
         took.as_secs_f64()
     );

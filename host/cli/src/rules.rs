@@ -90,7 +90,7 @@ fn print_trace(tried: &Tried) {
             Decision::Exclude(reason) => format!("exclude: {reason}"),
             Decision::Reject(reason) => format!("reject (the record is left as is this run): {reason}"),
             Decision::Modify(account) => format!(
-                "keep; teams [{}]; attributes {}",
+                "modify: teams [{}]; attributes {}",
                 account.teams.join(", "),
                 attributes(&account.attributes)
             ),

@@ -543,11 +543,11 @@ fn rules_try_shows_each_rules_decision_for_one_employee() {
     );
     assert!(squash(one).contains("rules[0] (scope-rule) keep"), "{one}");
     assert!(
-        squash(one).contains("rules[1] (attribute-map) keep; teams []; attributes {department=\"IT\"}"),
+        squash(one).contains("rules[1] (attribute-map) modify: teams []; attributes {department=\"IT\"}"),
         "{one}"
     );
     assert!(
-        squash(one).contains("rules[2] (script-rule) keep; teams [Abteilung IT]"),
+        squash(one).contains("rules[2] (script-rule) modify: teams [Abteilung IT]"),
         "{one}"
     );
     assert!(one.contains("log: placing First1"), "{one}");

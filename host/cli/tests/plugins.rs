@@ -150,6 +150,81 @@ fn a_source_shows_its_first_page_every_page_and_json_for_a_rule() {
     );
     assert!(shown.contains("needs field: department"), "{shown}");
 
+    // Employees without the field the rule needs: a run would stop, and so
+    // does the test, saying why.
+    std::fs::write(
+        &employees,
+        r#"[{"hr_id": "1", "first_name": "Ada", "last_name": "L", "email": "ada@example.com"}]"#,
+    )
+    .unwrap();
+    let output = hrsync(
+        &[
+            "plugin",
+            "test",
+            &plugin("team_map"),
+            "--config",
+            rules.to_str().unwrap(),
+            "--employees",
+            employees.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("the rule needs department") && text(&output).contains("none of the 1 employees"),
+        "{}",
+        text(&output)
+    );
+
+    // A value the rule compares with that nobody in the file has is noted,
+    // as a run's plan notes it.
+    let scope = dir.path().join("scope.toml");
+    std::fs::write(
+        &scope,
+        "[[config.exclude]]\nname = \"sales\"\nall = [{ field = \"department\", op = \"in\", value = [\"Vertreib\"] }]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &employees,
+        r#"[{"hr_id": "1", "first_name": "Ada", "last_name": "L", "department": "Vertrieb"}]"#,
+    )
+    .unwrap();
+    let output = hrsync(
+        &[
+            "plugin",
+            "test",
+            &plugin("scope_rule"),
+            "--config",
+            scope.to_str().unwrap(),
+            "--employees",
+            employees.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        text(&output).contains("note: ")
+            && text(&output).contains("department \"vertreib\"")
+            && text(&output).contains("\"Vertrieb\" (1)"),
+        "{}",
+        text(&output)
+    );
+
+    // An empty secret is named, not sent (exit 2, as an invalid config).
+    let output = Command::new(env!("CARGO_BIN_EXE_hrsync"))
+        .args(["plugin", "test", &personio, "--config", &installation])
+        .env("HRSYNC_CACHE_DIR", dir.path().join("cache"))
+        .env("PERSONIO_ID", "")
+        .env("PERSONIO_SECRET", "plugin-test-secret-5e6f")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains("secret `client-id`: environment variable PERSONIO_ID is empty"),
+        "{}",
+        text(&output)
+    );
+
     // A source option given to a rule is refused, naming both.
     let output = hrsync(
         &[
@@ -247,7 +322,7 @@ fn a_target_lists_accounts_and_teams_and_applies_changes_from_a_file() {
     let output = hrsync(&["plugin", "test", &scim, "--config", installation], dir.path());
     let shown = text(&output);
     assert!(output.status.success(), "{shown}");
-    assert!(shown.contains("list-accounts: 1 page, 1 records"), "{shown}");
+    assert!(shown.contains("list-accounts: 1 page, 1 record,"), "{shown}");
     assert!(
         shown.contains("jürgen@example.com") && shown.contains("Jürgen Größ"),
         "{shown}"

@@ -13,7 +13,8 @@
 //!   "total": N}`, a user `{id, external_id, email, first_name, last_name,
 //!   title, active}`; `POST /api/users` (201, 409 when the e-mail is
 //!   taken, 422 naming a bad field), `PATCH /api/users/{id}`; `GET
-//!   /api/teams`, `POST /api/teams` `{name}`, `POST
+//!   /api/teams` (`{"teams": [{id, name, external_id, member_ids}]}`),
+//!   `POST /api/teams` `{name, external_id}`, `POST
 //!   /api/teams/{id}/members` `{user_id}`, `DELETE
 //!   /api/teams/{id}/members/{user_id}`.
 
@@ -21,8 +22,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
@@ -176,7 +178,6 @@ type SharedApp = Arc<Mutex<App>>;
 #[derive(Clone)]
 pub struct TinyApp {
     app: SharedApp,
-    key: Arc<String>,
     addr: SocketAddr,
 }
 
@@ -191,28 +192,20 @@ impl TinyApp {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("api:{key}"))
         );
-        let state = (app.clone(), Arc::new(expected));
         let router = Router::new()
             .route("/api/users", get(list_users).post(create_user))
             .route("/api/users/{id}", patch(update_user))
             .route("/api/teams", get(list_teams).post(create_team))
             .route("/api/teams/{id}/members", post(add_member))
             .route("/api/teams/{id}/members/{user}", delete(remove_member))
-            .with_state(state);
+            .route_layer(middleware::from_fn_with_state(Arc::new(expected), authorized))
+            .with_state(app.clone());
         let addr = serve_on(router, port)?;
-        Ok(Self {
-            app,
-            key: Arc::new(key.to_string()),
-            addr,
-        })
+        Ok(Self { app, addr })
     }
 
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
-    }
-
-    pub fn key(&self) -> &str {
-        &self.key
     }
 
     /// Every user, by id.
@@ -231,7 +224,7 @@ impl TinyApp {
     }
 }
 
-type AppState = State<(SharedApp, Arc<String>)>;
+type AppState = State<SharedApp>;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -241,8 +234,16 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
-fn authorized(headers: &HeaderMap, expected: &str) -> bool {
-    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(expected)
+/// Every route of the tiny app wants basic auth `api:{key}`.
+async fn authorized(State(expected): State<Arc<String>>, request: Request, next: Next) -> Response {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if given != Some(expected.as_str()) {
+        return error(StatusCode::UNAUTHORIZED, "basic auth api:<key> expected");
+    }
+    next.run(request).await
 }
 
 #[derive(Deserialize)]
@@ -251,10 +252,7 @@ struct Window {
     limit: Option<usize>,
 }
 
-async fn list_users(State((app, auth)): AppState, headers: HeaderMap, Query(window): Query<Window>) -> Response {
-    if !authorized(&headers, &auth) {
-        return error(StatusCode::UNAUTHORIZED, "basic auth api:<key> expected");
-    }
+async fn list_users(State(app): AppState, Query(window): Query<Window>) -> Response {
     let app = lock(&app);
     let offset = window.offset.unwrap_or(0);
     let limit = window.limit.unwrap_or(50).clamp(1, 200);
@@ -291,10 +289,7 @@ fn user_fields(body: &Value) -> Result<Map<String, Value>, Response> {
     Ok(object.clone())
 }
 
-async fn create_user(State((app, auth)): AppState, headers: HeaderMap, Json(body): Json<Value>) -> Response {
-    if !authorized(&headers, &auth) {
-        return error(StatusCode::UNAUTHORIZED, "basic auth api:<key> expected");
-    }
+async fn create_user(State(app): AppState, Json(body): Json<Value>) -> Response {
     let mut fields = match user_fields(&body) {
         Ok(fields) => fields,
         Err(response) => return response,
@@ -325,15 +320,7 @@ async fn create_user(State((app, auth)): AppState, headers: HeaderMap, Json(body
     (StatusCode::CREATED, Json(user)).into_response()
 }
 
-async fn update_user(
-    State((app, auth)): AppState,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Json(body): Json<Value>,
-) -> Response {
-    if !authorized(&headers, &auth) {
-        return error(StatusCode::UNAUTHORIZED, "basic auth api:<key> expected");
-    }
+async fn update_user(State(app): AppState, Path(id): Path<String>, Json(body): Json<Value>) -> Response {
     let fields = match user_fields(&body) {
         Ok(fields) => fields,
         Err(response) => return response,
@@ -349,21 +336,19 @@ async fn update_user(
     Json(Value::Object(user.clone())).into_response()
 }
 
-async fn list_teams(State((app, auth)): AppState, headers: HeaderMap) -> Response {
-    if !authorized(&headers, &auth) {
-        return error(StatusCode::UNAUTHORIZED, "basic auth api:<key> expected");
-    }
+async fn list_teams(State(app): AppState) -> Response {
     let app = lock(&app);
     let teams: Vec<&Value> = app.teams.values().collect();
     Json(json!({ "teams": teams })).into_response()
 }
 
-async fn create_team(State((app, auth)): AppState, headers: HeaderMap, Json(body): Json<Value>) -> Response {
-    if !authorized(&headers, &auth) {
-        return error(StatusCode::UNAUTHORIZED, "basic auth api:<key> expected");
-    }
+async fn create_team(State(app): AppState, Json(body): Json<Value>) -> Response {
     let Some(name) = body["name"].as_str().filter(|n| !n.trim().is_empty()) else {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "field `name` is required");
+    };
+    let external_id = match &body["external_id"] {
+        Value::Null | Value::String(_) => body["external_id"].clone(),
+        _ => return error(StatusCode::UNPROCESSABLE_ENTITY, "field `external_id` must be text"),
     };
     let mut app = lock(&app);
     if app.teams.values().any(|t| t["name"] == name) {
@@ -372,20 +357,12 @@ async fn create_team(State((app, auth)): AppState, headers: HeaderMap, Json(body
     app.next_id += 1;
     app.writes += 1;
     let id = format!("t{}", app.next_id);
-    let team = json!({ "id": id, "name": name, "member_ids": [] });
+    let team = json!({ "id": id, "name": name, "external_id": external_id, "member_ids": [] });
     app.teams.insert(id, team.clone());
     (StatusCode::CREATED, Json(team)).into_response()
 }
 
-async fn add_member(
-    State((app, auth)): AppState,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Json(body): Json<Value>,
-) -> Response {
-    if !authorized(&headers, &auth) {
-        return error(StatusCode::UNAUTHORIZED, "basic auth api:<key> expected");
-    }
+async fn add_member(State(app): AppState, Path(id): Path<String>, Json(body): Json<Value>) -> Response {
     let Some(user) = body["user_id"].as_str().map(str::to_string) else {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "field `user_id` is required");
     };
@@ -403,14 +380,7 @@ async fn add_member(
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn remove_member(
-    State((app, auth)): AppState,
-    headers: HeaderMap,
-    Path((id, user)): Path<(String, String)>,
-) -> Response {
-    if !authorized(&headers, &auth) {
-        return error(StatusCode::UNAUTHORIZED, "basic auth api:<key> expected");
-    }
+async fn remove_member(State(app): AppState, Path((id, user)): Path<(String, String)>) -> Response {
     let mut app = lock(&app);
     app.writes += 1;
     let Some(members) = app.teams.get_mut(&id).and_then(|t| t["member_ids"].as_array_mut()) else {

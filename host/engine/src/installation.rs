@@ -79,6 +79,8 @@ pub enum InstallationError {
     Parse { path: PathBuf, message: String },
     #[error("secret `{name}`: environment variable {var} is not set")]
     SecretEnv { name: String, var: String },
+    #[error("secret `{name}`: {source_name} is empty")]
+    SecretEmpty { name: String, source_name: String },
     #[error("secret `{name}`: cannot read {path}: {source}")]
     SecretFile {
         name: String,
@@ -155,6 +157,17 @@ impl InstallationFile {
                     .trim()
                     .to_string(),
             };
+            // An empty secret is a mistake (`TOKEN= hrsync ...`), not a
+            // credential: say so here rather than as the provider's 401.
+            if value.trim().is_empty() {
+                return Err(InstallationError::SecretEmpty {
+                    name: name.clone(),
+                    source_name: match source {
+                        SecretSource::Env(var) => format!("environment variable {var}"),
+                        SecretSource::File(path) => path.display().to_string(),
+                    },
+                });
+            }
             secrets.insert(name.clone(), Secret::new(value));
         }
         let mut http = HttpPolicy {

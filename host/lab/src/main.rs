@@ -34,8 +34,9 @@ enum Command {
     /// Sync a Personio emulator into a SCIM app on loopback, change a few
     /// employees, sync again, and print what happened each time.
     Demo,
-    /// A Personio emulator (with a demo company) and a SCIM app on
-    /// loopback, to try `hrsync serve` against.
+    /// A Personio emulator (with a demo company), a SCIM app, and the tiny
+    /// HR system and tiny app the plugin templates talk to, on loopback —
+    /// to try `hrsync serve`, `hrsync sync` and new plugins against.
     Emulate(emulate::EmulateArgs),
     /// Benchmarks that print their numbers.
     #[command(subcommand)]

@@ -26,10 +26,9 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 from wit_world.imports import clock as _clock
 from wit_world.imports import fields as _fields
-from wit_world.imports import log as _log
 from wit_world.imports import types
 
-from . import http
+from . import http, log
 from .config import config, raw, schema, secret
 from .errors import (
     Conflict,
@@ -180,22 +179,6 @@ def time_zone() -> str:
     return _clock.time_zone()
 
 
-def debug(message: str) -> None:
-    _log.log(_log.Level.DEBUG, message)
-
-
-def info(message: str) -> None:
-    _log.log(_log.Level.INFO, message)
-
-
-def warn(message: str) -> None:
-    _log.log(_log.Level.WARN, message)
-
-
-def error(message: str) -> None:
-    _log.log(_log.Level.ERROR, message)
-
-
 def require(field_name: str, purpose: str) -> None:
     """A rule needs this employee field (`department`, `custom.Cost center`)
     for `purpose`; the host stops a run whose source withholds it."""
@@ -206,6 +189,26 @@ def unreadable(field_name: str, hint: str) -> None:
     """A source: the HR system withheld this field; `hint` says how to
     release it."""
     _fields.unreadable(field_name, hint)
+
+
+def expect(field_name: str, values: List[str], purpose: str) -> None:
+    """A rule compares `field_name` with these values (ignoring case): a
+    value no employee of a full read has — a typo such as `externl` — is
+    noted in the run's plan, naming the values the read had."""
+    _fields.expect(field_name, list(values), purpose)
+
+
+def label(field_name: str, label_text: str) -> None:
+    """A source: the custom field `field_name` (`custom.dynamic_87541`) is
+    labelled `label_text` (`Cost center`) in the HR system; rules may name
+    it either way. Once per field and session."""
+    _fields.label(field_name, label_text)
+
+
+def accepts(attributes: List[str]) -> None:
+    """A target's account attributes (`title`, `cost_center`); the target
+    base class calls it from `accepted_attributes`."""
+    _fields.accepts(list(attributes))
 
 
 __all__ = [
@@ -223,12 +226,12 @@ __all__ = [
     "team",
     "now_millis",
     "time_zone",
-    "debug",
-    "info",
-    "warn",
-    "error",
+    "log",
     "require",
     "unreadable",
+    "expect",
+    "label",
+    "accepts",
     "PluginError",
     "Retryable",
     "RateLimited",

@@ -71,7 +71,10 @@ def schema(cls: Optional[type]) -> Dict[str, Any]:
     properties: Dict[str, Any] = {}
     required: List[str] = []
     for f in dataclasses.fields(cls):
-        prop = _schema_of(hints[f.name])
+        try:
+            prop = _schema_of(hints[f.name])
+        except TypeError as error:
+            raise TypeError(f"config field `{f.name}`: {error}") from None
         description = f.metadata.get("description")
         if description:
             prop["description"] = description
@@ -119,7 +122,11 @@ def _schema_of(hint: Any) -> Dict[str, Any]:
     simple = {str: "string", bool: "boolean", int: "integer", float: "number"}
     if hint in simple:
         return {"type": simple[hint]}
-    return {}
+    if hint is Any:
+        return {}
+    raise TypeError(
+        f"{hint!r} cannot be checked; use str, int, float, bool, Literal[...], List[...], Dict[str, ...] or Optional[...]"
+    )
 
 
 def _checked(name: str, value: Any, hint: Any) -> Any:

@@ -29,10 +29,12 @@ _DETAIL_CHARS = 500
 
 
 class Response:
-    def __init__(self, status: int, headers: List[Tuple[str, str]], body: bytes) -> None:
+    def __init__(self, status: int, headers: List[Tuple[str, str]], body: bytes, request: str = "") -> None:
         self.status = status
         self.headers = headers
         self.body = body
+        # `GET https://...` (without the query), for messages.
+        self.request = request
 
     def header(self, name: str) -> Optional[str]:
         wanted = name.lower()
@@ -54,7 +56,8 @@ class Response:
         try:
             return _json.loads(self.body)
         except ValueError as error:
-            raise Fatal(f"HTTP {self.status} response is not JSON ({error}): {self.text()[:200]}") from None
+            source = f" to {self.request}" if self.request else ""
+            raise Fatal(f"the HTTP {self.status} response{source} is not JSON ({error}): {self.text()[:200]}") from None
 
     def retry_after_ms(self) -> Optional[int]:
         """`Retry-After` in milliseconds (the seconds form)."""
@@ -145,7 +148,8 @@ class Request:
             response = _wit.send(request)
         except Exception as error:  # componentize_py_types.Err(HttpError)
             raise _transport_error(getattr(error, "value", error)) from None
-        return Response(response.status, response.headers, bytes(response.body))
+        request_line = f"{self.method.name} {self.url.split('?')[0]}"
+        return Response(response.status, response.headers, bytes(response.body), request_line)
 
 
 def _transport_error(error: object) -> PluginError:

@@ -7,7 +7,10 @@ from typing import Callable, Generic, Optional, TypeVar
 
 from wit_world.imports import types
 
+import dataclasses
+
 from . import PluginInfo
+from .config import schema
 from .errors import check_list, check_type
 
 P = TypeVar("P")
@@ -36,6 +39,11 @@ def info_of(cls: type, base: type) -> PluginInfo:
     info = getattr(cls, "info", None)
     if not isinstance(info, PluginInfo):
         raise TypeError(f"{cls.__name__}.info must be a PluginInfo(name=..., version=...), not {info!r}")
+    if info.config is not None and not (isinstance(info.config, type) and dataclasses.is_dataclass(info.config)):
+        raise TypeError(f"{cls.__name__}.info: PluginInfo(config=...) must be a @dataclass class, not {info.config!r}")
+    # The schema is built now, so a config field of a type it cannot say
+    # fails the build, naming the field.
+    schema(info.config)
     return info
 
 

@@ -108,7 +108,15 @@ def export(cls: Callable[[], Source]) -> type:
             return info.manifest(types.PluginKind.SOURCE)
 
         def test_connection(self) -> None:
-            guarded(lambda: instance.get().test_connection())
+            def test() -> None:
+                plugin = instance.get()
+                if type(plugin).test_connection is Source.test_connection:
+                    # The default reads a page: checked like any other.
+                    page_checked(plugin.list_employees(None, 1), types.EmployeePage, "list_employees' result")
+                else:
+                    plugin.test_connection()
+
+            guarded(test)
 
         def list_employees(self, page: Optional[str], page_size: int) -> types.EmployeePage:
             result: types.EmployeePage = guarded(

@@ -11,7 +11,7 @@
 //   componentize-js app.js --wit wit -n target -d http -d fetch-event -o {{name}}.wasm
 //   TINY_APP_KEY=tiny-app-key hrsync plugin test {{name}}.wasm --config installation.toml --apply changes.json
 
-import { Target, account, capabilities, config, exportTarget, http, secret, team } from './hrsync-sdk/index.js';
+import { Target, account, capabilities, config, exportTarget, http, secret, team, text } from './hrsync-sdk/index.js';
 
 /** @typedef {import('hrsync:plugin/types@1.2.0').AttributeValue} AttributeValue */
 /** @typedef {import('hrsync:plugin/types@1.2.0').AccountDraft} AccountDraft */
@@ -37,7 +37,7 @@ function toAccount(user) {
     firstName: user.first_name ?? undefined,
     lastName: user.last_name ?? undefined,
     active: user.active !== false,
-    attributes: user.title ? [{ name: 'title', value: { tag: 'text', val: user.title } }] : [],
+    attributes: user.title ? [text('title', user.title)] : [],
   });
 }
 
@@ -76,9 +76,13 @@ class TinyApp extends Target {
     return { accounts: body.users.map(toAccount), nextPage: more ? String(offset + body.users.length) : undefined };
   }
 
+  // The external id is how hrsync knows the teams it made ("hrsync:<name>");
+  // teams without it are taken as made by hand and left alone.
   listTeams() {
     const body = this.call(http.get(`${this.base}/api/teams`)).json();
-    return { teams: body.teams.map((/** @type {any} */ t) => team(t.id, t.name, { memberIds: t.member_ids })), nextPage: undefined };
+    const teams = body.teams.map((/** @type {any} */ t) =>
+      team(t.id, t.name, { externalId: t.external_id ?? undefined, memberIds: t.member_ids }));
+    return { teams, nextPage: undefined };
   }
 
   /** @param {AccountDraft} draft */
@@ -114,7 +118,8 @@ class TinyApp extends Target {
 
   /** @param {TeamDraft} draft */
   createTeam(draft) {
-    return String(this.call(http.post(`${this.base}/api/teams`).json({ name: draft.name })).json().id);
+    const body = { name: draft.name, external_id: draft.externalId };
+    return String(this.call(http.post(`${this.base}/api/teams`).json(body)).json().id);
   }
 
   /** @param {Membership} membership */

@@ -13,7 +13,7 @@ folder with the WIT files in wit/):
 
 from dataclasses import dataclass, field
 
-from hrsync_sdk import PluginInfo, config, debug, require
+from hrsync_sdk import PluginInfo, config, log, require
 from hrsync_sdk.rule import Decision, Rule, Subject, desired, exclude, export, keep, modify
 
 
@@ -44,7 +44,7 @@ class DepartmentTeams(Rule):
             return keep()
         account = desired(subject)
         account.teams.append(self.prefix + employee.department)
-        debug(f"{employee.hr_id} in team {account.teams[-1]}")
+        log.debug(f"{employee.hr_id} in team {account.teams[-1]}")
         return modify(account)
 
 

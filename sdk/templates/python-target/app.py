@@ -14,7 +14,7 @@ folder with the WIT files in wit/):
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from hrsync_sdk import PluginInfo, account, config, http, secret, team, types
+from hrsync_sdk import PluginInfo, account, config, http, secret, team, text, types
 from hrsync_sdk.target import Target, capabilities, export
 
 # Account fields of hrsync and the app's names for them.
@@ -42,7 +42,7 @@ def to_account(user: Dict[str, Any]) -> types.Account:
         first_name=user.get("first_name"),
         last_name=user.get("last_name"),
         active=bool(user.get("active", True)),
-        attributes=[types.Attribute("title", types.AttributeValue_Text(title))] if title else [],
+        attributes=[text("title", title)] if title else [],
     )
 
 
@@ -73,8 +73,11 @@ class TinyApp(Target):
         return types.AccountPage([to_account(u) for u in users], str(offset + len(users)) if more else None)
 
     def list_teams(self, page: Optional[str], page_size: int) -> types.TeamPage:
+        # The external id is how hrsync knows the teams it made ("hrsync:<name>");
+        # teams without it are taken as made by hand and left alone.
         body = self.request(http.get(f"{self.base}/api/teams")).json()
-        return types.TeamPage([team(t["id"], t["name"], member_ids=t["member_ids"]) for t in body["teams"]], None)
+        teams = [team(t["id"], t["name"], external_id=t.get("external_id"), member_ids=t["member_ids"]) for t in body["teams"]]
+        return types.TeamPage(teams, None)
 
     def create_account(self, draft: types.AccountDraft) -> Optional[str]:
         user = {
@@ -102,7 +105,8 @@ class TinyApp(Target):
         return None
 
     def create_team(self, draft: types.TeamDraft) -> Optional[str]:
-        created = self.request(http.post(f"{self.base}/api/teams").json({"name": draft.name})).json()
+        body = {"name": draft.name, "external_id": draft.external_id}
+        created = self.request(http.post(f"{self.base}/api/teams").json(body)).json()
         return str(created["id"])
 
     def add_member(self, membership: types.Membership) -> Optional[str]:

@@ -203,12 +203,16 @@ fn main_file(lang: Lang) -> &'static str {
 /// The commands the template's header repeats (sdk/README.md explains
 /// them); `hrsync-lab emulate` serves the APIs the templates talk to.
 fn commands(lang: Lang, kind: &str, name: &str, crate_name: &str) -> Vec<String> {
+    // This binary, wherever it is: `hrsync` need not be on PATH.
+    let hrsync = std::env::current_exe()
+        .map(|exe| exe.display().to_string())
+        .unwrap_or_else(|_| "hrsync".into());
     let test = match kind {
-        "source" => format!("TINY_HR_TOKEN=tiny-hr-token hrsync plugin test {name}.wasm --config installation.toml"),
+        "source" => format!("TINY_HR_TOKEN=tiny-hr-token {hrsync} plugin test {name}.wasm --config installation.toml"),
         "target" => format!(
-            "TINY_APP_KEY=tiny-app-key hrsync plugin test {name}.wasm --config installation.toml --apply changes.json"
+            "TINY_APP_KEY=tiny-app-key {hrsync} plugin test {name}.wasm --config installation.toml --apply changes.json"
         ),
-        _ => format!("hrsync plugin test {name}.wasm --config installation.toml --employees employees.json"),
+        _ => format!("{hrsync} plugin test {name}.wasm --config installation.toml --employees employees.json"),
     };
     match lang {
         Lang::Python => vec![

@@ -10,6 +10,7 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::json;
 
+use hrsync_engine::fields::{unmatched_values, value_of, FieldPresence};
 use hrsync_engine::installation::InstallationFile;
 use hrsync_model::{
     Account, Applied, Change, Decision, DesiredAccount, Employee, EmployeeStatus, PluginError, PluginKind,
@@ -17,6 +18,7 @@ use hrsync_model::{
 };
 use hrsync_runtime::capability::fields::FieldReports;
 use hrsync_runtime::capability::log::LogLine;
+use hrsync_runtime::plugin::Session;
 use hrsync_runtime::{CallError, HttpLedger, Plugin, Runtime, Sandbox};
 
 #[derive(Debug, Args)]
@@ -74,10 +76,18 @@ pub fn run(runtime: &Runtime, args: TestArgs) -> Result<ExitCode, String> {
         .load_file(&args.file)
         .map_err(|e| format!("{}: {e}", args.file.display()))?;
     let installation = match &args.config {
-        Some(path) => InstallationFile::load(path).map_err(|e| e.to_string())?,
-        None => InstallationFile::default(),
+        Some(path) => InstallationFile::load(path),
+        None => Ok(InstallationFile::default()),
     };
-    let sandbox = installation.sandbox().map_err(|e| e.to_string())?;
+    // A file that cannot be read or a secret that cannot be found is the
+    // same kind of mistake as an invalid config: exit 2, as `hrsync sync`.
+    let sandbox = match installation.and_then(|file| file.sandbox()) {
+        Ok(sandbox) => sandbox,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let out = Out { json: args.json };
     let manifest = plugin.manifest();
     out.line(format!(
@@ -151,6 +161,14 @@ struct Evidence {
 }
 
 impl Evidence {
+    fn of<B>(session: &Session<B>) -> Self {
+        Self {
+            log: session.log_lines(),
+            http: session.http_ledger().clone(),
+            fields: session.field_reports().clone(),
+        }
+    }
+
     fn print(&self, out: &Out) {
         for line in &self.log {
             out.line(format!("  plugin log [{}] {}", line.level, line.message));
@@ -252,6 +270,8 @@ fn source(plugin: &Plugin, sandbox: &Sandbox, args: &TestArgs, out: &Out) -> (Re
         if let Some(cursor) = &cursor {
             out.line(format!("cursor for --since: {cursor}"));
         }
+        // Every record rejected is a mapping that is wrong, not dirty data.
+        let all_rejected = employees.is_empty() && !rejected.is_empty();
         if args.json {
             // A struct, not `json!`: fields stay in their order (hr_id first).
             #[derive(serde::Serialize)]
@@ -275,14 +295,16 @@ fn source(plugin: &Plugin, sandbox: &Sandbox, args: &TestArgs, out: &Out) -> (Re
                 println!("  removed: {id}");
             }
         }
+        if all_rejected {
+            out.line(format!(
+                "{function}: failed — every record read was rejected ({}): the mapping is wrong",
+                rejected.len()
+            ));
+            return Err(Failure::Call);
+        }
         Ok(())
     })();
-    let evidence = Evidence {
-        log: session.log_lines(),
-        http: session.http_ledger().clone(),
-        fields: session.field_reports().clone(),
-    };
-    (outcome, Some(evidence))
+    (outcome, Some(Evidence::of(&session)))
 }
 
 fn target(plugin: &Plugin, sandbox: &Sandbox, args: &TestArgs, out: &Out) -> (Result<(), Failure>, Option<Evidence>) {
@@ -354,12 +376,7 @@ fn target(plugin: &Plugin, sandbox: &Sandbox, args: &TestArgs, out: &Out) -> (Re
             _ => Ok(()),
         }
     })();
-    let evidence = Evidence {
-        log: session.log_lines(),
-        http: session.http_ledger().clone(),
-        fields: session.field_reports().clone(),
-    };
-    (outcome, Some(evidence))
+    (outcome, Some(Evidence::of(&session)))
 }
 
 /// The first page, or every page with `--all`, and a line with counts.
@@ -385,9 +402,10 @@ fn read_pages<T>(
                     None => "last page".to_string(),
                 };
                 out.line(format!(
-                    "{function}: {pages} page{}, {} records, {} ms; {until}",
+                    "{function}: {pages} page{}, {} record{}, {} ms; {until}",
                     if pages == 1 { "" } else { "s" },
                     all.len(),
+                    if all.len() == 1 { "" } else { "s" },
                     started.elapsed().as_millis()
                 ));
                 return Ok(all);
@@ -444,14 +462,42 @@ fn rule(plugin: &Plugin, sandbox: &Sandbox, args: &TestArgs, out: &Out) -> (Resu
                 );
             }
         }
+        let employees: Vec<&Employee> = decided.iter().map(|(subject, _)| &subject.employee).collect();
+        // A run stops when no employee has a field the rule needs; so does
+        // this test, on the file's employees.
+        let reports = session.field_reports();
+        let missing: Vec<String> = reports
+            .required
+            .iter()
+            .filter(|need| !employees.iter().any(|e| value_of(e, &need.field).is_some()))
+            .map(|need| format!("{} ({})", need.field, need.reason))
+            .collect();
+        // Values the rule compares with that no employee of the file has
+        // (a typo such as `Vertreib`), as a run's plan notes them.
+        let mut presence = FieldPresence::default();
+        presence.expect(&reports.expected);
+        employees.iter().for_each(|e| presence.observe(e));
+        let expected = vec![(session.plugin_name().to_string(), reports.expected.clone())];
+        for note in unmatched_values(&expected, &presence) {
+            out.line(format!("note: {note}"));
+        }
+        let rejected = decided.iter().filter(|(_, d)| matches!(d, Decision::Reject(_))).count();
+        if rejected > 0 && rejected == decided.len() {
+            out.line(format!(
+                "evaluate: failed — the rule rejected every employee ({rejected}): it cannot decide for anyone"
+            ));
+            return Err(Failure::Call);
+        }
+        if !missing.is_empty() {
+            out.line(format!(
+                "evaluate: failed — the rule needs {}, which none of the {count} employees of the file has: a run would stop before anything is planned",
+                missing.join(", ")
+            ));
+            return Err(Failure::Call);
+        }
         Ok(())
     })();
-    let evidence = Evidence {
-        log: session.log_lines(),
-        http: session.http_ledger().clone(),
-        fields: session.field_reports().clone(),
-    };
-    (outcome, Some(evidence))
+    (outcome, Some(Evidence::of(&session)))
 }
 
 fn describe_decision(employee: &Employee, decision: &Decision) -> String {
@@ -516,16 +562,8 @@ fn yes(flag: bool) -> &'static str {
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let deserializer = &mut serde_json::Deserializer::from_str(&text);
-    serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let inner = e.inner();
-        format!(
-            "{} is not {what}: at `{}` (line {}, column {}): {inner}",
-            path.display(),
-            e.path(),
-            inner.line(),
-            inner.column()
-        )
-    })
+    serde_path_to_error::deserialize(deserializer)
+        .map_err(|e| format!("{} is not {what}: at `{}`: {}", path.display(), e.path(), e.inner()))
 }
 
 /// A list of employees, or the object `plugin test SOURCE --json` prints.

@@ -52,6 +52,7 @@ struct Teams {
 struct TeamRecord {
     id: String,
     name: String,
+    external_id: Option<String>,
     member_ids: Vec<String>,
 }
 
@@ -160,10 +161,12 @@ impl Target for TinyApp {
             teams: body
                 .teams
                 .into_iter()
+                // The external id is how hrsync knows the teams it made
+                // ("hrsync:<name>"); teams without it are left alone.
                 .map(|t| Team {
                     id: t.id,
                     name: t.name,
-                    external_id: None,
+                    external_id: t.external_id,
                     member_ids: t.member_ids,
                 })
                 .collect(),
@@ -202,7 +205,8 @@ impl Target for TinyApp {
                 Ok(none)
             }
             Change::CreateTeam(draft) => {
-                let created: Created = self.send(http::Request::post(&teams).json(&json!({ "name": draft.name }))?)?.json()?;
+                let body = json!({ "name": draft.name, "external_id": draft.external_id });
+                let created: Created = self.send(http::Request::post(&teams).json(&body)?)?.json()?;
                 Ok(Applied { id: Some(created.id) })
             }
             Change::AddMember(m) => {
