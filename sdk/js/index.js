@@ -776,7 +776,8 @@ const DECISIONS = ['keep', 'exclude', 'modify', 'reject'];
 /**
  * A step of the rule pipeline: `evaluate(batch)` by default calls
  * `evaluateOne(subject)` for each; a subject whose `evaluateOne` throws is
- * rejected with the reason, the others go on.
+ * rejected with the reason, the others go on — except a typed error
+ * (`throw new Fatal(...)`), which fails the batch.
  */
 export class Rule {
   evaluate(batch) {
@@ -788,6 +789,8 @@ export class Rule {
         }
         return decision;
       } catch (error) {
+        // A typed error is the plugin's to give: the whole batch fails.
+        if (error instanceof PluginError) throw error;
         return reject(describeError(error));
       }
     });

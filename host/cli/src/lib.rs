@@ -83,15 +83,37 @@ pub fn tune_allocator() {
 /// signal (its default). Call it first in `main`, before any other thread
 /// exists and before the arguments are parsed (`--help` writes too);
 /// [`run`] ignores SIGPIPE again for `hrsync serve`, which must outlive a
-/// client that hangs up. Sockets are written with `MSG_NOSIGNAL` by the
-/// standard library, so only a closed stdout or stderr raises it.
+/// client that hangs up.
+///
+/// Only a closed stdout or stderr ends the command: a socket whose peer
+/// went away (an HR system resetting a TLS connection mid-sync can raise
+/// SIGPIPE through `writev`) must fail that request as an error, not end
+/// a sync with exit 0 — so the handler looks at fds 1 and 2 and returns
+/// otherwise, and the write fails with EPIPE as it would without it.
 pub fn end_quietly_on_a_closed_pipe() {
     extern "C" fn nothing_left_to_say(_: libc::c_int) {
-        // SAFETY: `_exit` is async-signal-safe.
-        unsafe { libc::_exit(0) }
+        let mut fds = [
+            libc::pollfd {
+                fd: 1,
+                events: libc::POLLOUT,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: 2,
+                events: libc::POLLOUT,
+                revents: 0,
+            },
+        ];
+        // SAFETY: `poll` and `_exit` are async-signal-safe; `fds` lives on
+        // this frame for the call.
+        unsafe {
+            if libc::poll(fds.as_mut_ptr(), 2, 0) > 0 && fds.iter().any(|f| f.revents & libc::POLLERR != 0) {
+                libc::_exit(0);
+            }
+        }
     }
     // SAFETY: sets the disposition of one signal to a handler that only
-    // calls `_exit`, before any other thread exists.
+    // polls and calls `_exit`, before any other thread exists.
     unsafe { libc::signal(libc::SIGPIPE, nothing_left_to_say as *const () as libc::sighandler_t) };
 }
 

@@ -326,14 +326,15 @@ async fn update_user(State(app): AppState, Path(id): Path<String>, Json(body): J
         Err(response) => return response,
     };
     let mut app = lock(&app);
-    app.writes += 1;
     let Some(user) = app.users.get_mut(&id).and_then(Value::as_object_mut) else {
         return error(StatusCode::NOT_FOUND, &format!("no user {id}"));
     };
     for (name, value) in fields {
         user.insert(name, value);
     }
-    Json(Value::Object(user.clone())).into_response()
+    let updated = Value::Object(user.clone());
+    app.writes += 1;
+    Json(updated).into_response()
 }
 
 async fn list_teams(State(app): AppState) -> Response {
@@ -370,22 +371,22 @@ async fn add_member(State(app): AppState, Path(id): Path<String>, Json(body): Js
     if !app.users.contains_key(&user) {
         return error(StatusCode::UNPROCESSABLE_ENTITY, &format!("no user {user}"));
     }
-    app.writes += 1;
     let Some(members) = app.teams.get_mut(&id).and_then(|t| t["member_ids"].as_array_mut()) else {
         return error(StatusCode::NOT_FOUND, &format!("no team {id}"));
     };
     if !members.iter().any(|m| m == &json!(user)) {
         members.push(json!(user));
     }
+    app.writes += 1;
     StatusCode::NO_CONTENT.into_response()
 }
 
 async fn remove_member(State(app): AppState, Path((id, user)): Path<(String, String)>) -> Response {
     let mut app = lock(&app);
-    app.writes += 1;
     let Some(members) = app.teams.get_mut(&id).and_then(|t| t["member_ids"].as_array_mut()) else {
         return error(StatusCode::NOT_FOUND, &format!("no team {id}"));
     };
     members.retain(|m| m != &json!(user));
+    app.writes += 1;
     StatusCode::NO_CONTENT.into_response()
 }

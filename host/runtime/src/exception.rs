@@ -13,12 +13,48 @@
 
 /// Frames named after the exception, innermost first.
 const FRAMES_SHOWN: usize = 3;
+/// What componentize-py's runtime panics with after printing the traceback
+/// of an exception that escaped.
+const PYTHON_RUNTIME_PANIC: &str = "Python function threw an unexpected exception";
+/// The most characters of a summary: it becomes a run's error.
+const SUMMARY_CHARS: usize = 500;
 
-/// The exception in `output`, in one line, if it holds one.
+/// The exception in `output`, in one line, if it holds one: of several
+/// (an exception the SDK caught and printed, then a panic), the last.
 pub fn summarize(output: &str) -> Option<String> {
-    python(output)
-        .or_else(|| javascript(output))
-        .or_else(|| rust_panic(output))
+    let last = [
+        output
+            .rfind("Traceback (most recent call last):")
+            .and_then(|at| Some((at, python(output)?))),
+        output
+            .rfind("(received `")
+            .and_then(|at| Some((at, javascript(output)?))),
+        // componentize-py's own panic after a traceback it printed is the
+        // consequence, not another exception.
+        output
+            .rfind("panicked at ")
+            .and_then(|at| Some((at, rust_panic(output)?)))
+            .filter(|(_, panic)| !panic.contains(PYTHON_RUNTIME_PANIC)),
+    ]
+    .into_iter()
+    .flatten()
+    .max_by_key(|(at, _)| *at)?;
+    Some(one_line(&last.1))
+}
+
+/// Whitespace and control characters as single spaces, cut to
+/// [`SUMMARY_CHARS`]: the plugin wrote the text; the host's message stays
+/// one line.
+fn one_line(text: &str) -> String {
+    let words: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let line = words.join(" ");
+    match line.char_indices().nth(SUMMARY_CHARS) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line,
+    }
 }
 
 /// The last traceback: `Traceback (most recent call last):`, frames as
@@ -86,7 +122,10 @@ struct Frame {
 
 /// `KeyError: 'x' (app.py line 8, in helper; app.py line 14, in evaluate)`:
 /// the innermost frames of the plugin's own code first. Frames of the
-/// Python library and of the SDK are left out unless there are no others.
+/// Python library and of the SDK are left out unless there are no others:
+/// unlike the SDKs' guards (whose own checks raise errors with no frame
+/// worth naming), the host has only the traceback, and a library frame
+/// says more than none.
 fn with_frames(exception: String, frames: Vec<Frame>) -> String {
     let own: Vec<&Frame> = frames.iter().rev().filter(|f| !is_library(&f.file)).collect();
     let shown: Vec<&Frame> = if own.is_empty() {
@@ -166,6 +205,18 @@ mod tests {
             summarize(output).as_deref(),
             Some("panicked: no department (src/lib.rs:12:5)")
         );
+    }
+
+    #[test]
+    fn the_last_exception_wins_and_stays_one_bounded_line() {
+        let output = format!(
+            "Traceback (most recent call last):\n  File \"/0/app.py\", line 3, in f\nKeyError: 'a'\nthread '<unnamed>' panicked at src/lib.rs:9:1:\nbad\x1b[31m\nnews {}\n",
+            "x".repeat(2000)
+        );
+        let summary = summarize(&output).unwrap_or_default();
+        assert!(summary.starts_with("panicked: bad"), "{summary}");
+        assert!(!summary.contains('\n') && !summary.contains('\x1b'), "{summary}");
+        assert!(summary.chars().count() <= SUMMARY_CHARS + 1, "{}", summary.len());
     }
 
     #[test]

@@ -409,7 +409,11 @@ impl<B> Session<B> {
     ) -> Result<P, CallError> {
         match self.pages.check(function, page, next(&read)) {
             Ok(()) => Ok(read),
-            Err(message) => Err(self.malformed(function, message)),
+            // A token may be a provider URL with a key in it.
+            Err(message) => {
+                let message = self.store.data().redactor().redact(&message);
+                Err(self.malformed(function, message))
+            }
         }
     }
 

@@ -110,8 +110,16 @@ def _optional(hint: Any) -> bool:
 def _schema_of(hint: Any) -> Dict[str, Any]:
     origin = get_origin(hint)
     if _optional(hint):
+        # null is a value of an Optional field, as `config()` takes it.
         inner = [a for a in get_args(hint) if a is not type(None)]
-        return _schema_of(inner[0]) if len(inner) == 1 else {}
+        if len(inner) != 1:
+            return {}
+        schema = _schema_of(inner[0])
+        if isinstance(schema.get("type"), str):
+            schema["type"] = [schema["type"], "null"]
+        elif "enum" in schema:
+            schema["enum"] = [*schema["enum"], None]
+        return schema
     if origin is Literal:
         return {"enum": list(get_args(hint))}
     if origin in (list, List):

@@ -20,7 +20,8 @@ naming.
 `evaluate` gets a batch and returns one decision per subject; by default
 it calls `evaluate_one` for each, and a subject whose `evaluate_one`
 raises is rejected with the reason (left as is this run, reported) while
-the others go on.
+the others go on — except a typed error (`raise Fatal(...)`,
+`InvalidInput(...)`), which fails the batch as in the Rust SDK.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ from wit_world.exports.rule_api import (
 from wit_world.imports import types
 
 from . import PluginInfo
-from .errors import check_type, describe_exception, guarded
+from componentize_py_types import Err
+
+from .errors import PluginError, check_type, describe_exception, guarded
 from .plugin import Instance, info_of
 
 _DECISIONS = (Decision_Exclude, Decision_Keep, Decision_Modify, Decision_Reject)
@@ -97,6 +100,9 @@ class Rule:
                 decision = self.evaluate_one(subject)
                 check_type(decision, _DECISIONS, "evaluate_one's result")
                 decisions.append(decision)
+            except (PluginError, Err):
+                # A typed error is the plugin's to give: the whole batch fails.
+                raise
             except Exception as error:  # noqa: BLE001 — this employee alone
                 decisions.append(reject(describe_exception(error)))
         return decisions

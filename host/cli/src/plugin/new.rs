@@ -15,6 +15,17 @@ pub enum Kind {
     Rule,
 }
 
+impl Kind {
+    /// As the WIT worlds are named.
+    fn world(self) -> &'static str {
+        match self {
+            Kind::Source => "source",
+            Kind::Target => "target",
+            Kind::Rule => "rule",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Lang {
     Rust,
@@ -161,8 +172,8 @@ pub fn run(args: NewArgs) -> Result<ExitCode, String> {
         let text = text
             .replace("{{name}}", &args.name)
             .replace("{{crate}}", &crate_name)
-            .replace("{{sdk}}", &sdk)
-            .replace("{{plugins}}", &plugins)
+            .replace("{{sdk}}", &toml_escaped(&sdk))
+            .replace("{{plugins}}", &toml_escaped(&plugins))
             .replace("{{rule_config}}", &rule_config);
         let target = dir.join(path);
         if let Some(parent) = target.parent() {
@@ -170,18 +181,23 @@ pub fn run(args: NewArgs) -> Result<ExitCode, String> {
         }
         std::fs::write(&target, text).map_err(|e| format!("cannot write {}: {e}", target.display()))?;
     }
-    let kind = format!("{:?}", args.kind).to_lowercase();
+    let kind = args.kind.world();
     println!("wrote a {kind} plugin in {} to {}", language(args.lang), dir.display());
     println!(
         "build, check and try it (also at the top of its {}):",
         main_file(args.lang)
     );
     println!("  cd {}", dir.display());
-    for command in commands(args.lang, &kind, &args.name, &crate_name) {
+    for command in commands(args.lang, args.kind, &args.name, &crate_name) {
         println!("  {command}");
     }
     println!("then sync with it through the emulators of `hrsync-lab emulate`: see integration.toml");
     Ok(ExitCode::SUCCESS)
+}
+
+/// A path inside a TOML basic string (the templates quote it).
+fn toml_escaped(path: &str) -> String {
+    path.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 fn language(lang: Lang) -> &'static str {
@@ -202,18 +218,21 @@ fn main_file(lang: Lang) -> &'static str {
 
 /// The commands the template's header repeats (sdk/README.md explains
 /// them); `hrsync-lab emulate` serves the APIs the templates talk to.
-fn commands(lang: Lang, kind: &str, name: &str, crate_name: &str) -> Vec<String> {
+fn commands(lang: Lang, kind: Kind, name: &str, crate_name: &str) -> Vec<String> {
     // This binary, wherever it is: `hrsync` need not be on PATH.
     let hrsync = std::env::current_exe()
         .map(|exe| exe.display().to_string())
         .unwrap_or_else(|_| "hrsync".into());
     let test = match kind {
-        "source" => format!("TINY_HR_TOKEN=tiny-hr-token {hrsync} plugin test {name}.wasm --config installation.toml"),
-        "target" => format!(
+        Kind::Source => {
+            format!("TINY_HR_TOKEN=tiny-hr-token {hrsync} plugin test {name}.wasm --config installation.toml")
+        }
+        Kind::Target => format!(
             "TINY_APP_KEY=tiny-app-key {hrsync} plugin test {name}.wasm --config installation.toml --apply changes.json"
         ),
-        _ => format!("{hrsync} plugin test {name}.wasm --config installation.toml --employees employees.json"),
+        Kind::Rule => format!("{hrsync} plugin test {name}.wasm --config installation.toml --employees employees.json"),
     };
+    let kind = kind.world();
     match lang {
         Lang::Python => vec![
             format!("componentize-py -d wit -w {kind} bindings bindings"),

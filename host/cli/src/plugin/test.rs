@@ -10,7 +10,7 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::json;
 
-use hrsync_engine::fields::{unmatched_values, value_of, FieldPresence};
+use hrsync_engine::fields::{alias_labels, unmatched_values, value_of, FieldPresence};
 use hrsync_engine::installation::InstallationFile;
 use hrsync_model::{
     Account, Applied, Change, Decision, DesiredAccount, Employee, EmployeeStatus, PluginError, PluginKind,
@@ -75,6 +75,10 @@ pub fn run(runtime: &Runtime, args: TestArgs) -> Result<ExitCode, String> {
     let plugin = runtime
         .load_file(&args.file)
         .map_err(|e| format!("{}: {e}", args.file.display()))?;
+    if let Some(misplaced) = misplaced_option(plugin.kind(), &args) {
+        eprintln!("error: {misplaced}");
+        return Ok(ExitCode::from(2));
+    }
     let installation = match &args.config {
         Some(path) => InstallationFile::load(path),
         None => Ok(InstallationFile::default()),
@@ -97,9 +101,6 @@ pub fn run(runtime: &Runtime, args: TestArgs) -> Result<ExitCode, String> {
         manifest.kind,
         plugin.wit_version()
     ));
-    if let Some(misplaced) = misplaced_option(plugin.kind(), &args) {
-        return Err(misplaced);
-    }
     if let Err(errors) = plugin.validate(&sandbox) {
         out.line("config: invalid");
         for error in errors {
@@ -270,6 +271,10 @@ fn source(plugin: &Plugin, sandbox: &Sandbox, args: &TestArgs, out: &Out) -> (Re
         if let Some(cursor) = &cursor {
             out.line(format!("cursor for --since: {cursor}"));
         }
+        // Custom fields by label too, as a run reads them (`custom.Cost
+        // center` for `custom.dynamic_87541`), so the JSON fits a rule's
+        // --employees as the run's employees would.
+        alias_labels(&mut employees, &session.field_reports().labels);
         // Every record rejected is a mapping that is wrong, not dirty data.
         let all_rejected = employees.is_empty() && !rejected.is_empty();
         if args.json {
@@ -344,9 +349,13 @@ fn target(plugin: &Plugin, sandbox: &Sandbox, args: &TestArgs, out: &Out) -> (Re
         } else {
             Vec::new()
         };
+        // In batches of the target's size, as a run sends them.
         let applied = match changes {
             Some(changes) => {
-                let outcomes = step(out, "apply-batch", session.apply_batch(changes.clone()))?;
+                let mut outcomes = Vec::with_capacity(changes.len());
+                for batch in changes.chunks(capabilities.max_batch.max(1) as usize) {
+                    outcomes.extend(step(out, "apply-batch", session.apply_batch(batch.to_vec()))?);
+                }
                 Some((changes, outcomes))
             }
             None => None,
