@@ -238,7 +238,7 @@ fn a_source_shows_its_first_page_every_page_and_json_for_a_rule() {
         ],
         dir.path(),
     );
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     assert!(
         text(&output).contains("--since is for source plugins") && text(&output).contains("is a rule plugin"),
         "{}",
