@@ -69,7 +69,7 @@ class PluginInfo:
             if isinstance(spec, types.SecretSpec):
                 secrets.append(spec)
             elif len(spec) == 3:
-                secrets.append(types.SecretSpec(spec[0], spec[1], spec[2]))  # type: ignore[misc]
+                secrets.append(types.SecretSpec(spec[0], spec[1], spec[2]))
             else:
                 secrets.append(types.SecretSpec(spec[0], spec[1], True))
         return types.Manifest(

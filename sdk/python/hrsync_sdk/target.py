@@ -153,7 +153,7 @@ def export(cls: Callable[[], Target]) -> type:
     """The class componentize-py calls for `target-api`: assign it to
     `TargetApi` in your app module."""
     info = info_of(cls, Target)  # type: ignore[arg-type]
-    caps = getattr(cls, "capabilities")
+    caps: types.Capabilities = getattr(cls, "capabilities")
     check_type(caps, types.Capabilities, f"{getattr(cls, '__name__', cls)}.capabilities")
     accepted = getattr(cls, "accepted_attributes")
     instance: Instance[Target] = Instance(cls)
