@@ -129,18 +129,22 @@ fn a_source_shows_its_first_page_every_page_and_json_for_a_rule() {
 
     let rules = dir.path().join("team.toml");
     std::fs::write(&rules, "[config]\nteams = [{ name = \"Abteilung {department}\" }]\n").unwrap();
-    let output = hrsync(
-        &[
-            "plugin",
-            "test",
-            &plugin("team_map"),
-            "--config",
-            rules.to_str().unwrap(),
-            "--employees",
-            employees.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
+    // `plugin test RULE --config CONFIG --employees employees.json`.
+    let decide = |rule: &str, config: &Path| {
+        hrsync(
+            &[
+                "plugin",
+                "test",
+                &plugin(rule),
+                "--config",
+                config.to_str().unwrap(),
+                "--employees",
+                employees.to_str().unwrap(),
+            ],
+            dir.path(),
+        )
+    };
+    let output = decide("team_map", &rules);
     let shown = text(&output);
     assert!(output.status.success(), "{shown}");
     assert!(shown.contains("evaluate: 7 employees"), "{shown}");
@@ -157,18 +161,7 @@ fn a_source_shows_its_first_page_every_page_and_json_for_a_rule() {
         r#"[{"hr_id": "1", "first_name": "Ada", "last_name": "L", "email": "ada@example.com"}]"#,
     )
     .unwrap();
-    let output = hrsync(
-        &[
-            "plugin",
-            "test",
-            &plugin("team_map"),
-            "--config",
-            rules.to_str().unwrap(),
-            "--employees",
-            employees.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
+    let output = decide("team_map", &rules);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     assert!(
         text(&output).contains("the rule needs department") && text(&output).contains("none of the 1 employees"),
@@ -189,18 +182,7 @@ fn a_source_shows_its_first_page_every_page_and_json_for_a_rule() {
         r#"[{"hr_id": "1", "first_name": "Ada", "last_name": "L", "department": "Vertrieb"}]"#,
     )
     .unwrap();
-    let output = hrsync(
-        &[
-            "plugin",
-            "test",
-            &plugin("scope_rule"),
-            "--config",
-            scope.to_str().unwrap(),
-            "--employees",
-            employees.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
+    let output = decide("scope_rule", &scope);
     assert!(output.status.success(), "{}", text(&output));
     assert!(
         text(&output).contains("note: ")
@@ -247,18 +229,7 @@ fn a_source_shows_its_first_page_every_page_and_json_for_a_rule() {
 
     // An employees file with a typo is named by its place.
     std::fs::write(&employees, r#"[{"hr_id": "1", "first_name": "A", "last_nme": "B"}]"#).unwrap();
-    let output = hrsync(
-        &[
-            "plugin",
-            "test",
-            &plugin("team_map"),
-            "--config",
-            rules.to_str().unwrap(),
-            "--employees",
-            employees.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
+    let output = decide("team_map", &rules);
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     assert!(
         text(&output).contains("employee 0") && text(&output).contains("last_nme"),

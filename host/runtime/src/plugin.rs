@@ -312,6 +312,7 @@ impl<B> Session<B> {
         let bindings = instantiate(&mut store).map_err(|e| {
             let plugin = plugin.to_string();
             let output = store.data().take_output();
+            log_printed(&plugin, "instantiate", &output);
             match classify(e, "instantiate", &plugin, &sandbox.limits, store.data(), &output) {
                 CallError::Malformed { message, .. } => CallError::Instantiate { plugin, message },
                 other => other,
@@ -383,10 +384,10 @@ impl<B> Session<B> {
         let result = f(&self.bindings, &mut self.store);
         hrsync_metrics::plugin_call(&self.plugin, function, started.elapsed().as_secs_f64());
         let output = self.store.data().take_output();
+        let printed = log_printed(&self.plugin, function, &output);
         match result {
             Ok(value) => {
-                if !output.trim().is_empty() {
-                    tracing::debug!(plugin = %self.plugin, function, output = %output.trim_end(), "the plugin printed");
+                if printed {
                     self.store.data_mut().capabilities.log.printed(&output);
                 }
                 Ok(value)
@@ -544,6 +545,16 @@ fn ticks(deadline: Duration, tick: Duration) -> u64 {
     (deadline.as_nanos() / tick.as_nanos().max(1)).max(1) as u64 + 1
 }
 
+/// Logs what a plugin printed in a call at debug level, all that was kept
+/// (errors quote or summarise only its end); whether it printed anything.
+fn log_printed(plugin: &str, function: &str, output: &str) -> bool {
+    let printed = !output.trim().is_empty();
+    if printed {
+        tracing::debug!(plugin, function, output = %output.trim_end(), "the plugin printed");
+    }
+    printed
+}
+
 /// The most of a plugin's output an error quotes (its end); the debug log
 /// of the call has all that was kept.
 const OUTPUT_QUOTED: usize = 2000;
@@ -597,14 +608,11 @@ fn classify(
             ),
         },
         Some(trap) => match crate::exception::summarize(output) {
-            Some(exception) => {
-                tracing::debug!(plugin = %plugin, function, output = %output.trim_end(), "the plugin printed");
-                CallError::Exception {
-                    plugin,
-                    function,
-                    exception,
-                }
-            }
+            Some(exception) => CallError::Exception {
+                plugin,
+                function,
+                exception,
+            },
             None => CallError::Trap {
                 plugin,
                 function,

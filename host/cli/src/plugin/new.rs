@@ -8,6 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
+use hrsync_model::PluginKind;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Kind {
     Source,
@@ -19,10 +21,11 @@ impl Kind {
     /// As the WIT worlds are named.
     fn world(self) -> &'static str {
         match self {
-            Kind::Source => "source",
-            Kind::Target => "target",
-            Kind::Rule => "rule",
+            Kind::Source => PluginKind::Source,
+            Kind::Target => PluginKind::Target,
+            Kind::Rule => PluginKind::Rule,
         }
+        .name()
     }
 }
 
@@ -66,54 +69,54 @@ const JS_SDK: &[File] = &[
     ("hrsync-sdk/index.d.ts", include_str!("../../../../sdk/js/index.d.ts")),
 ];
 
-/// An integration file per kind that syncs through the new plugin with
-/// `hrsync-lab emulate`'s APIs and hrsync's own plugins.
-fn integration(kind: Kind) -> File {
-    match kind {
-        Kind::Source => (
-            "integration.toml",
-            include_str!("../../../../sdk/templates/integrations/source.toml"),
-        ),
-        Kind::Target => (
-            "integration.toml",
-            include_str!("../../../../sdk/templates/integrations/target.toml"),
-        ),
-        Kind::Rule => (
-            "integration.toml",
-            include_str!("../../../../sdk/templates/integrations/rule.toml"),
-        ),
-    }
-}
-
 macro_rules! template {
     ($folder:literal, [$($file:literal),* $(,)?]) => {
         &[$(($file, include_str!(concat!("../../../../sdk/templates/", $folder, "/", $file)))),*]
     };
 }
 
-fn template(kind: Kind, lang: Lang) -> &'static [File] {
+/// A file of sdk/templates/shared/ under the name it gets in the plugin.
+macro_rules! shared {
+    ($file:literal as $name:literal) => {
+        ($name, include_str!(concat!("../../../../sdk/templates/shared/", $file)))
+    };
+}
+
+/// The code of a template: what differs by language (a rule's
+/// installation too: its config is the code's).
+fn code(kind: Kind, lang: Lang) -> &'static [File] {
     match (lang, kind) {
-        (Lang::Python, Kind::Source) => template!("python-source", ["app.py", "installation.toml"]),
-        (Lang::Python, Kind::Target) => template!("python-target", ["app.py", "installation.toml", "changes.json"]),
-        (Lang::Python, Kind::Rule) => template!("python-rule", ["app.py", "installation.toml", "employees.json"]),
-        (Lang::Js, Kind::Source) => template!("js-source", ["app.js", "installation.toml", "jsconfig.json"]),
-        (Lang::Js, Kind::Target) => template!(
-            "js-target",
-            ["app.js", "installation.toml", "jsconfig.json", "changes.json"]
-        ),
-        (Lang::Js, Kind::Rule) => template!(
-            "js-rule",
-            ["app.js", "installation.toml", "jsconfig.json", "employees.json"]
-        ),
-        (Lang::Rust, Kind::Source) => template!("rust-source", ["Cargo.toml", "src/lib.rs", "installation.toml"]),
-        (Lang::Rust, Kind::Target) => template!(
-            "rust-target",
-            ["Cargo.toml", "src/lib.rs", "installation.toml", "changes.json"]
-        ),
-        (Lang::Rust, Kind::Rule) => template!(
-            "rust-rule",
-            ["Cargo.toml", "src/lib.rs", "installation.toml", "employees.json"]
-        ),
+        (Lang::Python, Kind::Source) => template!("python-source", ["app.py"]),
+        (Lang::Python, Kind::Target) => template!("python-target", ["app.py"]),
+        (Lang::Python, Kind::Rule) => template!("python-rule", ["app.py", "installation.toml"]),
+        (Lang::Js, Kind::Source) => template!("js-source", ["app.js"]),
+        (Lang::Js, Kind::Target) => template!("js-target", ["app.js"]),
+        (Lang::Js, Kind::Rule) => template!("js-rule", ["app.js", "installation.toml"]),
+        (Lang::Rust, Kind::Source) => template!("rust-source", ["Cargo.toml", "src/lib.rs"]),
+        (Lang::Rust, Kind::Target) => template!("rust-target", ["Cargo.toml", "src/lib.rs"]),
+        (Lang::Rust, Kind::Rule) => template!("rust-rule", ["Cargo.toml", "src/lib.rs", "installation.toml"]),
+    }
+}
+
+/// What the templates of a kind share whatever the language: the
+/// installation against the tiny emulators, sample input for `plugin
+/// test`, and an integration file that syncs through the new plugin with
+/// `hrsync-lab emulate`'s APIs and hrsync's own plugins.
+fn shared(kind: Kind) -> &'static [File] {
+    match kind {
+        Kind::Source => &[
+            shared!("source-installation.toml" as "installation.toml"),
+            shared!("source-integration.toml" as "integration.toml"),
+        ],
+        Kind::Target => &[
+            shared!("target-installation.toml" as "installation.toml"),
+            shared!("changes.json" as "changes.json"),
+            shared!("target-integration.toml" as "integration.toml"),
+        ],
+        Kind::Rule => &[
+            shared!("employees.json" as "employees.json"),
+            shared!("rule-integration.toml" as "integration.toml"),
+        ],
     }
 }
 
@@ -151,7 +154,7 @@ pub fn run(args: NewArgs) -> Result<ExitCode, String> {
     };
     let plugins = built_from_sdk().join("../target/wasm32-wasip2/plugin");
     let plugins = plugins.canonicalize().unwrap_or(plugins).display().to_string();
-    let mut files: Vec<File> = template(args.kind, args.lang).to_vec();
+    let mut files: Vec<File> = [code(args.kind, args.lang), shared(args.kind)].concat();
     // A rule's integration file carries the config of its installation file.
     let rule_config = files
         .iter()
@@ -159,12 +162,12 @@ pub fn run(args: NewArgs) -> Result<ExitCode, String> {
         .and_then(|(_, text)| text.split_once("[config]\n"))
         .map(|(_, config)| config.trim_end().to_string())
         .unwrap_or_default();
-    files.push(integration(args.kind));
     match args.lang {
         Lang::Python => files.extend_from_slice(WIT),
         Lang::Js => {
             files.extend_from_slice(WIT);
             files.extend_from_slice(JS_SDK);
+            files.push(shared!("jsconfig.json" as "jsconfig.json"));
         }
         Lang::Rust => {}
     }

@@ -13,8 +13,8 @@ use serde_json::json;
 use hrsync_engine::fields::{alias_labels, unmatched_values, value_of, FieldPresence};
 use hrsync_engine::installation::InstallationFile;
 use hrsync_model::{
-    Account, Applied, Change, Decision, DesiredAccount, Employee, EmployeeStatus, PluginError, PluginKind,
-    RejectedRecord, Subject, Team,
+    Account, Applied, Change, ChangePage, Decision, DesiredAccount, Employee, EmployeePage, EmployeeStatus,
+    PluginError, PluginKind, RejectedRecord, Subject, Team,
 };
 use hrsync_runtime::capability::fields::FieldReports;
 use hrsync_runtime::capability::log::LogLine;
@@ -222,51 +222,35 @@ fn source(plugin: &Plugin, sandbox: &Sandbox, args: &TestArgs, out: &Out) -> (Re
         } else {
             "list-employees"
         };
-        let started = Instant::now();
-        let (mut employees, mut rejected, mut removed) = (Vec::new(), Vec::new(), Vec::new());
-        let mut page: Option<String> = None;
-        let mut pages = 0;
-        let (cursor, unread) = loop {
-            pages += 1;
-            let (next, cursor) = match &args.since {
-                Some(since) => {
-                    let read = step(
-                        out,
-                        function,
-                        session.changes_since(since, page.as_deref(), args.page_size),
-                    )?;
-                    employees.extend(read.employees);
-                    rejected.extend(read.rejected);
-                    removed.extend(read.removed);
-                    (read.next_page, read.cursor)
-                }
-                None => {
-                    let read = step(out, function, session.list_employees(page.as_deref(), args.page_size))?;
-                    employees.extend(read.employees);
-                    rejected.extend(read.rejected);
-                    (read.next_page, read.cursor)
-                }
-            };
-            match next {
-                Some(next) if args.all => page = Some(next),
-                next => break (cursor, next),
-            }
-        };
-        out.line(format!(
-            "{function}: {pages} page{}, {} employees, {} rejected{}, {} ms; {}",
-            if pages == 1 { "" } else { "s" },
-            employees.len(),
-            rejected.len(),
-            if args.since.is_some() {
-                format!(", {} removed", removed.len())
-            } else {
-                String::new()
+        let (mut employees, mut rejected, mut removed, mut cursor) = (Vec::new(), Vec::new(), Vec::new(), None);
+        let walked = walk_pages(
+            out,
+            function,
+            args.all,
+            |page| match &args.since {
+                Some(since) => session.changes_since(since, page, args.page_size).map(SourcePage::from),
+                None => session.list_employees(page, args.page_size).map(SourcePage::from),
             },
-            started.elapsed().as_millis(),
-            match unread {
-                Some(next) => format!("next page {next:?} (--all reads every page)"),
-                None => "last page".to_string(),
-            }
+            |read| read.next_page.clone(),
+            |read| {
+                employees.extend(read.employees);
+                rejected.extend(read.rejected);
+                removed.extend(read.removed);
+                cursor = read.cursor;
+            },
+        )?;
+        let removed_count = if args.since.is_some() {
+            format!(", {} removed", removed.len())
+        } else {
+            String::new()
+        };
+        out.line(walked.summary(
+            function,
+            &format!(
+                "{} employees, {} rejected{removed_count}",
+                employees.len(),
+                rejected.len()
+            ),
         ));
         if let Some(cursor) = &cursor {
             out.line(format!("cursor for --since: {cursor}"));
@@ -337,18 +321,28 @@ fn target(plugin: &Plugin, sandbox: &Sandbox, args: &TestArgs, out: &Out) -> (Re
         ));
         step(out, "test-connection", session.test_connection())?;
         out.line("test-connection: ok");
-        let accounts = read_pages(out, "list-accounts", args, |page| {
-            session
-                .list_accounts(page, args.page_size)
-                .map(|p| (p.accounts, p.next_page))
-        })?;
-        let teams = if capabilities.teams {
-            read_pages(out, "list-teams", args, |page| {
-                session.list_teams(page, args.page_size).map(|p| (p.teams, p.next_page))
-            })?
-        } else {
-            Vec::new()
-        };
+        let mut accounts = Vec::new();
+        let walked = walk_pages(
+            out,
+            "list-accounts",
+            args.all,
+            |page| session.list_accounts(page, args.page_size),
+            |read| read.next_page.clone(),
+            |read| accounts.extend(read.accounts),
+        )?;
+        out.line(walked.summary("list-accounts", &records(accounts.len())));
+        let mut teams = Vec::new();
+        if capabilities.teams {
+            let walked = walk_pages(
+                out,
+                "list-teams",
+                args.all,
+                |page| session.list_teams(page, args.page_size),
+                |read| read.next_page.clone(),
+                |read| teams.extend(read.teams),
+            )?;
+            out.line(walked.summary("list-teams", &records(teams.len())));
+        }
         // In batches of the target's size, as a run sends them.
         let applied = match changes {
             Some(changes) => {
@@ -388,39 +382,89 @@ fn target(plugin: &Plugin, sandbox: &Sandbox, args: &TestArgs, out: &Out) -> (Re
     (outcome, Some(Evidence::of(&session)))
 }
 
-/// The first page, or every page with `--all`, and a line with counts.
-fn read_pages<T>(
+/// A source's page, of a full read or of changes.
+struct SourcePage {
+    employees: Vec<Employee>,
+    rejected: Vec<RejectedRecord>,
+    removed: Vec<String>,
+    next_page: Option<String>,
+    cursor: Option<String>,
+}
+
+impl From<EmployeePage> for SourcePage {
+    fn from(read: EmployeePage) -> Self {
+        Self {
+            employees: read.employees,
+            rejected: read.rejected,
+            removed: Vec::new(),
+            next_page: read.next_page,
+            cursor: read.cursor,
+        }
+    }
+}
+
+impl From<ChangePage> for SourcePage {
+    fn from(read: ChangePage) -> Self {
+        Self {
+            employees: read.employees,
+            rejected: read.rejected,
+            removed: read.removed,
+            next_page: read.next_page,
+            cursor: read.cursor,
+        }
+    }
+}
+
+/// How a listing was walked: pages read, the next page left unread, time.
+struct Walked {
+    pages: usize,
+    unread: Option<String>,
+    started: Instant,
+}
+
+impl Walked {
+    /// `list-accounts: 2 pages, 120 records, 35 ms; last page`.
+    fn summary(&self, function: &str, counts: &str) -> String {
+        let until = match &self.unread {
+            Some(next) => format!("next page {next:?} (--all reads every page)"),
+            None => "last page".to_string(),
+        };
+        format!(
+            "{function}: {} page{}, {counts}, {} ms; {until}",
+            self.pages,
+            if self.pages == 1 { "" } else { "s" },
+            self.started.elapsed().as_millis()
+        )
+    }
+}
+
+/// The first page of a listing, or every page with `--all`, each handed
+/// to `take`.
+fn walk_pages<P>(
     out: &Out,
     function: &str,
-    args: &TestArgs,
-    mut read: impl FnMut(Option<&str>) -> Result<(Vec<T>, Option<String>), CallError>,
-) -> Result<Vec<T>, Failure> {
+    all: bool,
+    mut read: impl FnMut(Option<&str>) -> Result<P, CallError>,
+    next_of: impl Fn(&P) -> Option<String>,
+    mut take: impl FnMut(P),
+) -> Result<Walked, Failure> {
     let started = Instant::now();
-    let mut all = Vec::new();
     let mut page: Option<String> = None;
     let mut pages = 0;
     loop {
         pages += 1;
-        let (items, next) = step(out, function, read(page.as_deref()))?;
-        all.extend(items);
+        let read = step(out, function, read(page.as_deref()))?;
+        let next = next_of(&read);
+        take(read);
         match next {
-            Some(next) if args.all => page = Some(next),
-            next => {
-                let until = match next {
-                    Some(next) => format!("next page {next:?} (--all reads every page)"),
-                    None => "last page".to_string(),
-                };
-                out.line(format!(
-                    "{function}: {pages} page{}, {} record{}, {} ms; {until}",
-                    if pages == 1 { "" } else { "s" },
-                    all.len(),
-                    if all.len() == 1 { "" } else { "s" },
-                    started.elapsed().as_millis()
-                ));
-                return Ok(all);
-            }
+            Some(next) if all => page = Some(next),
+            unread => return Ok(Walked { pages, unread, started }),
         }
     }
+}
+
+fn records(count: usize) -> String {
+    format!("{count} record{}", if count == 1 { "" } else { "s" })
 }
 
 fn rule(plugin: &Plugin, sandbox: &Sandbox, args: &TestArgs, out: &Out) -> (Result<(), Failure>, Option<Evidence>) {
