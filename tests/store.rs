@@ -583,3 +583,100 @@ fn config_versions_are_numbered_per_subject_and_skip_no_change() {
         assert!(store.config_version("ten_b", &old, 1).await.unwrap().is_none());
     });
 }
+
+#[test]
+fn console_sessions_end_with_time_sign_out_and_their_key() {
+    use hrsync_store::tenants::{Mode, Role};
+    on_both(|store| async move {
+        let tenant = store.create_tenant("Acme").await.unwrap();
+        let member = store
+            .add_member(&tenant.id, "anna@acme.example", Role::Owner)
+            .await
+            .unwrap()
+            .unwrap();
+        let issued = store
+            .issue_key(&tenant.id, &member.id, Mode::Live, "anna")
+            .await
+            .unwrap();
+        let owner = store.key_owner(&issued.secret).await.unwrap().unwrap();
+
+        let open = store.open_session(&owner, 60_000).await.unwrap();
+        let found = store.session_owner(&open.secret).await.unwrap().unwrap();
+        assert_eq!(
+            (found.member_id.as_str(), found.role),
+            (member.id.as_str(), Role::Owner)
+        );
+        let expired = store.open_session(&owner, -1).await.unwrap();
+        assert!(store.session_owner(&expired.secret).await.unwrap().is_none());
+        store.close_session(&open.secret).await.unwrap();
+        assert!(store.session_owner(&open.secret).await.unwrap().is_none());
+
+        let again = store.open_session(&owner, 60_000).await.unwrap();
+        assert!(store.revoke_key(&tenant.id, &issued.key.id).await.unwrap());
+        assert!(store.session_owner(&again.secret).await.unwrap().is_none());
+    });
+}
+
+#[test]
+fn the_audit_log_filters_by_actor_action_and_time() {
+    use hrsync_engine::storage::AuditEvent;
+    use hrsync_store::AuditFilter;
+    on_both(|store| async move {
+        let tenant = store.create_tenant("Acme").await.unwrap();
+        let event = |actor: &str, action: &str| AuditEvent {
+            tenant: Some(tenant.id.clone()),
+            integration: None,
+            actor: actor.into(),
+            action: action.into(),
+            detail: serde_json::json!({}),
+        };
+        store
+            .append_audit_events([
+                event("Anna@acme.example (live key)", "integration.create"),
+                event("bob_x@acme.example (console, live key)", "key.revoke"),
+                event("bobbx@acme.example (live key)", "integration.update"),
+            ])
+            .await
+            .unwrap();
+        let actions = |filter: AuditFilter| {
+            let store = store.clone();
+            let tenant = tenant.id.clone();
+            async move {
+                let mut found: Vec<String> = store
+                    .tenant_audit(&tenant, &filter, 50)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|e| e.action)
+                    .collect();
+                found.sort();
+                found
+            }
+        };
+        let by_actor = |actor: &str| AuditFilter {
+            actor: Some(actor.into()),
+            ..AuditFilter::default()
+        };
+        assert_eq!(actions(by_actor("ANNA")).await, ["integration.create"]);
+        // `_` and `%` are the actor's own characters, not wildcards.
+        assert_eq!(actions(by_actor("bob_")).await, ["key.revoke"]);
+        assert!(actions(by_actor("%")).await.is_empty());
+        let by_action = AuditFilter {
+            action: Some("integration.".into()),
+            ..AuditFilter::default()
+        };
+        assert_eq!(actions(by_action).await, ["integration.create", "integration.update"]);
+        let now = hrsync_model::clock::now_ms();
+        let later = AuditFilter {
+            from: Some(now + 3_600_000),
+            ..AuditFilter::default()
+        };
+        assert!(actions(later).await.is_empty());
+        let today = AuditFilter {
+            from: Some(now - 3_600_000),
+            until: Some(now + 3_600_000),
+            ..AuditFilter::default()
+        };
+        assert_eq!(actions(today).await.len(), 3);
+    });
+}

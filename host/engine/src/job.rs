@@ -61,6 +61,22 @@ impl PluginSetup {
 }
 
 /// A session of each rule, in order.
+/// Each employee (found or not) through the rules, traced.
+fn trace_each(
+    rules: &mut [RuleSession],
+    employees: impl Iterator<Item = (String, Option<hrsync_model::Employee>)>,
+) -> Result<Vec<Tried>, RunError> {
+    employees
+        .map(|(hr_id, employee)| {
+            let steps = match &employee {
+                Some(employee) => trace(rules, employee.clone()).map_err(RunError::Rules)?,
+                None => Vec::new(),
+            };
+            Ok(Tried { hr_id, employee, steps })
+        })
+        .collect()
+}
+
 fn start_rules(rules: &[PluginSetup], run_id: Option<&str>) -> Result<Vec<RuleSession>, RunError> {
     rules
         .iter()
@@ -323,13 +339,9 @@ impl Job {
     /// rules, every rule's decision traced. Blocking; nothing is written.
     /// Answers how many employees were read, and each one tried.
     pub fn try_rules(&self, hr_ids: &[String]) -> Result<(usize, Vec<Tried>), RunError> {
-        let mut source = self.source.start_source(None)?;
-        let mut rules = start_rules(&self.rules, None)?;
         let mut wanted: std::collections::BTreeMap<&str, Option<hrsync_model::Employee>> =
             hr_ids.iter().map(|id| (id.as_str(), None)).collect();
-        let mut read = 0usize;
-        let mut consume = |page: Vec<hrsync_model::Employee>| {
-            read += page.len();
+        let (read, mut rules) = self.read_for_trial(|page| {
             for employee in page {
                 if let Some(slot) = wanted.get_mut(employee.hr_id.as_str()) {
                     *slot = Some(employee);
@@ -337,6 +349,41 @@ impl Job {
             }
             // Stop reading once everyone asked for is found.
             wanted.values().any(Option::is_none)
+        })?;
+        let wanted = wanted
+            .into_iter()
+            .map(|(hr_id, employee)| (hr_id.to_string(), employee));
+        Ok((read, trace_each(&mut rules, wanted)?))
+    }
+
+    /// The first `count` employees the source returns, each through the
+    /// rules: examples of what the rules make of real employees (the
+    /// console's rule editors). Blocking; nothing is written.
+    pub fn try_first(&self, count: usize) -> Result<Vec<Tried>, RunError> {
+        let mut first = Vec::with_capacity(count);
+        let (_, mut rules) = self.read_for_trial(|page| {
+            let room = count.saturating_sub(first.len());
+            first.extend(page.into_iter().take(room));
+            first.len() < count
+        })?;
+        let first = first
+            .into_iter()
+            .map(|employee| (employee.hr_id.clone(), Some(employee)));
+        trace_each(&mut rules, first)
+    }
+
+    /// Reads the source, page by page into `consume` until it answers
+    /// false, and starts the rules: what trying the rules needs.
+    fn read_for_trial(
+        &self,
+        mut consume: impl FnMut(Vec<hrsync_model::Employee>) -> bool,
+    ) -> Result<(usize, Vec<RuleSession>), RunError> {
+        let mut source = self.source.start_source(None)?;
+        let rules = start_rules(&self.rules, None)?;
+        let mut read = 0usize;
+        let mut counted = |page: Vec<hrsync_model::Employee>| {
+            read += page.len();
+            consume(page)
         };
         let options = &self.settings.options;
         match read_all(
@@ -344,24 +391,12 @@ impl Job {
             options.page_size,
             &self.settings.retry,
             &|_| {},
-            &mut consume,
+            &mut counted,
         ) {
             Ok(_) | Err(ReadError::Stopped) => {}
             Err(ReadError::Source(error)) => return Err(RunError::Read(error)),
         }
-        let mut tried = Vec::with_capacity(wanted.len());
-        for (hr_id, employee) in wanted {
-            let steps = match &employee {
-                Some(employee) => trace(&mut rules, employee.clone()).map_err(RunError::Rules)?,
-                None => Vec::new(),
-            };
-            tried.push(Tried {
-                hr_id: hr_id.to_string(),
-                employee,
-                steps,
-            });
-        }
-        Ok((read, tried))
+        Ok((read, rules))
     }
 
     /// A hash of everything that decides what a run does to whom: each

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use hrsync_model::Change;
 
-use super::record::summary;
+use super::record::{kind, summary};
 use super::run::RunReport;
 
 /// What differs for an employee.
@@ -81,6 +81,25 @@ pub struct WhatIf {
     pub teams_only_draft: Vec<String>,
     /// Every employee treated differently, by HR id.
     pub differences: Vec<Difference>,
+    /// The draft's plan — what a run with it would do now: changes by kind
+    /// (`create-account`, `update-account`, `add-member`, ...) ...
+    pub plan_counts: BTreeMap<String, usize>,
+    /// ... and the first [`PLAN_SHOWN`] changes, an update with each
+    /// field's value before and after.
+    pub plan: Vec<PlannedChange>,
+}
+
+/// How many of the draft's planned changes a preview lists.
+pub const PLAN_SHOWN: usize = 500;
+
+/// A change the draft would make.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct PlannedChange {
+    pub hr_id: Option<String>,
+    /// `create-account`, `update-account`, `add-member`, ...
+    pub kind: String,
+    /// `update 42: title Dev → Lead`.
+    pub summary: String,
 }
 
 /// Where a plan leaves each employee it does not simply sync.
@@ -180,5 +199,19 @@ pub fn compare(current: &RunReport, draft: &RunReport) -> WhatIf {
         teams_only_current: teams_current.difference(&teams_draft).map(|t| t.to_string()).collect(),
         teams_only_draft: teams_draft.difference(&teams_current).map(|t| t.to_string()).collect(),
         differences,
+        plan_counts: draft.planned.iter().fold(BTreeMap::new(), |mut counts, planned| {
+            *counts.entry(kind(&planned.change).to_string()).or_insert(0) += 1;
+            counts
+        }),
+        plan: draft
+            .planned
+            .iter()
+            .take(PLAN_SHOWN)
+            .map(|planned| PlannedChange {
+                hr_id: planned.hr_id.clone(),
+                kind: kind(&planned.change).to_string(),
+                summary: summary(&planned.change),
+            })
+            .collect(),
     }
 }

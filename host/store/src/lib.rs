@@ -72,6 +72,22 @@ pub struct RunRecord {
     pub counts: String,
 }
 
+/// Which audit events to list; each field unset lists all.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub integration: Option<String>,
+    /// Events older than this one (paging).
+    pub before: Option<String>,
+    /// Part of the actor (`anna@example.com`, `schedule`), any case.
+    pub actor: Option<String>,
+    /// Part of the action (`integration.`, `key.revoke`), any case.
+    pub action: Option<String>,
+    /// From this time on (ms since the epoch, included) ...
+    pub from: Option<i64>,
+    /// ... and before this one (excluded).
+    pub until: Option<i64>,
+}
+
 /// A stored audit event.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditRecord {
@@ -938,20 +954,37 @@ impl Store {
     pub async fn tenant_audit(
         &self,
         tenant: &str,
-        integration: Option<&str>,
-        before: Option<&str>,
+        filter: &AuditFilter,
         limit: i64,
     ) -> Result<Vec<AuditRecord>, StoreError> {
+        // `actor` and `action` match as substrings, case-insensitively.
+        let like = |text: &Option<String>| {
+            text.as_deref().map(|t| {
+                format!(
+                    "%{}%",
+                    t.to_lowercase()
+                        .replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_")
+                )
+            })
+        };
         let rows = sqlx::query(
             "SELECT seq, id, integration_id, at, actor, action, detail, hash FROM audit_events \
              WHERE (tenant_id = $1 OR integration_id IN (SELECT id FROM integrations WHERE tenant_id = $1)) \
              AND ($2 IS NULL OR integration_id = $2) AND ($3 IS NULL OR seq < (SELECT seq FROM audit_events WHERE id = $3)) \
+             AND ($5 IS NULL OR LOWER(actor) LIKE $5 ESCAPE '\\') AND ($6 IS NULL OR LOWER(action) LIKE $6 ESCAPE '\\') \
+             AND ($7 IS NULL OR at >= $7) AND ($8 IS NULL OR at < $8) \
              ORDER BY seq DESC LIMIT $4",
         )
         .bind(tenant)
-        .bind(integration)
-        .bind(before)
+        .bind(filter.integration.as_deref())
+        .bind(filter.before.as_deref())
         .bind(limit)
+        .bind(like(&filter.actor))
+        .bind(like(&filter.action))
+        .bind(filter.from)
+        .bind(filter.until)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

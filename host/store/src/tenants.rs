@@ -126,6 +126,18 @@ fn member(row: &AnyRow) -> Result<Member, StoreError> {
     })
 }
 
+fn owner_of_row(row: &AnyRow) -> Result<KeyOwner, StoreError> {
+    let (role, mode): (String, String) = (row.try_get("role")?, row.try_get("mode")?);
+    Ok(KeyOwner {
+        key_id: row.try_get("key_id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        member_id: row.try_get("member_id")?,
+        email: row.try_get("email")?,
+        role: Role::parse(&role).ok_or_else(|| malformed("role", &role))?,
+        mode: Mode::parse(&mode).ok_or_else(|| malformed("mode", &mode))?,
+    })
+}
+
 fn api_key(row: &AnyRow) -> Result<ApiKey, StoreError> {
     let mode: String = row.try_get("mode")?;
     Ok(ApiKey {
@@ -305,16 +317,7 @@ impl Store {
         .bind(key_hash(secret))
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let (role, mode): (String, String) = (row.try_get("role")?, row.try_get("mode")?);
-        Ok(Some(KeyOwner {
-            key_id: row.try_get("key_id")?,
-            tenant_id: row.try_get("tenant_id")?,
-            member_id: row.try_get("member_id")?,
-            email: row.try_get("email")?,
-            role: Role::parse(&role).ok_or_else(|| malformed("role", &role))?,
-            mode: Mode::parse(&mode).ok_or_else(|| malformed("mode", &mode))?,
-        }))
+        row.as_ref().map(owner_of_row).transpose()
     }
 
     /// The e-mail addresses of a tenant's owners, for notifications.
@@ -324,5 +327,64 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(|r| Ok(r.try_get("email")?)).collect()
+    }
+}
+
+/// A console session's secret: the cookie's value, shown to the browser
+/// only; the database keeps its hash.
+pub struct OpenedSession {
+    pub secret: String,
+    pub expires_at: i64,
+}
+
+impl Store {
+    /// Opens a console session for the holder of a key, for `ttl_ms`; the
+    /// expired sessions of every tenant are dropped on the way.
+    pub async fn open_session(&self, owner: &KeyOwner, ttl_ms: i64) -> Result<OpenedSession, StoreError> {
+        let mut random = [0u8; 32];
+        getrandom::fill(&mut random).map_err(|e| StoreError::Malformed(format!("no randomness: {e}")))?;
+        let secret: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let now = now_ms();
+        sqlx::query("DELETE FROM console_sessions WHERE expires_at < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        let expires_at = now + ttl_ms;
+        sqlx::query(
+            "INSERT INTO console_sessions (hash, tenant_id, key_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(key_hash(&secret))
+        .bind(owner.tenant_id.as_str())
+        .bind(owner.key_id.as_str())
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(OpenedSession { secret, expires_at })
+    }
+
+    /// The member behind a console session that has not expired, whose key
+    /// is not revoked and who is still a member, with their current role.
+    pub async fn session_owner(&self, secret: &str) -> Result<Option<KeyOwner>, StoreError> {
+        let row = sqlx::query(
+            "SELECT k.id AS key_id, k.tenant_id, k.member_id, k.mode, m.email, m.role FROM console_sessions s \
+             JOIN api_keys k ON k.id = s.key_id AND k.tenant_id = s.tenant_id AND k.revoked_at IS NULL \
+             JOIN members m ON m.id = k.member_id AND m.tenant_id = k.tenant_id \
+             WHERE s.hash = $1 AND s.expires_at > $2",
+        )
+        .bind(key_hash(secret))
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(owner_of_row).transpose()
+    }
+
+    /// Ends a console session (signing out).
+    pub async fn close_session(&self, secret: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM console_sessions WHERE hash = $1")
+            .bind(key_hash(secret))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

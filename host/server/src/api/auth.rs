@@ -34,9 +34,30 @@ pub struct Principal {
     pub email: String,
     pub role: Role,
     pub mode: Mode,
+    pub via: Via,
+}
+
+/// How the caller came: with the key on each request, or signed in to the
+/// console with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Key,
+    Console,
 }
 
 impl Principal {
+    /// The member behind a key or a console session.
+    pub fn of(owner: hrsync_store::tenants::KeyOwner, via: Via) -> Self {
+        Principal {
+            tenant: owner.tenant_id,
+            member: owner.member_id,
+            email: owner.email,
+            role: owner.role,
+            mode: owner.mode,
+            via,
+        }
+    }
+
     /// Refuses unless the member's role is at least `role`.
     pub fn require(&self, role: Role) -> Result<(), ApiError> {
         if self.role >= role {
@@ -69,7 +90,10 @@ impl Principal {
 
     /// Who the audit log names.
     pub fn actor(&self) -> String {
-        format!("{} ({} key)", self.email, self.mode.as_str())
+        match self.via {
+            Via::Key => format!("{} ({} key)", self.email, self.mode.as_str()),
+            Via::Console => format!("{} (console, {} key)", self.email, self.mode.as_str()),
+        }
     }
 }
 
@@ -116,7 +140,7 @@ impl AuthGuard {
     /// Seconds until `bucket` may try again, if it is locked out: it failed
     /// too often itself, or it failed at all while all addresses together
     /// failed beyond the total budget.
-    pub(super) fn locked_out(&self, bucket: &Bucket) -> Option<u64> {
+    pub(crate) fn locked_out(&self, bucket: &Bucket) -> Option<u64> {
         let mut failures = self.failures.lock().ok()?;
         let now = Instant::now();
         let Failures { by_bucket, total } = &mut *failures;
@@ -140,7 +164,7 @@ impl AuthGuard {
         )
     }
 
-    pub(super) fn failed(&self, bucket: Bucket) {
+    pub(crate) fn failed(&self, bucket: Bucket) {
         if let Ok(mut failures) = self.failures.lock() {
             let now = Instant::now();
             if failures.by_bucket.len() > 100_000 {
@@ -158,7 +182,7 @@ impl AuthGuard {
 /// Where a request's failures count: its tenant, for a request this
 /// server's own plugins made (its `x-hrsync-tenant` tag checks out), its
 /// client address otherwise.
-pub(super) fn bucket(parts: &Parts, state: &AppState) -> Bucket {
+pub(crate) fn bucket(parts: &Parts, state: &AppState) -> Bucket {
     parts
         .headers
         .get(hrsync_runtime::capability::http::PLUGIN_TAG_HEADER)
@@ -201,13 +225,7 @@ impl FromRequestParts<AppState> for Principal {
             state.guard.failed(bucket);
             return Err(ApiError::BadKey);
         };
-        Ok(Principal {
-            tenant: owner.tenant_id,
-            member: owner.member_id,
-            email: owner.email,
-            role: owner.role,
-            mode: owner.mode,
-        })
+        Ok(Principal::of(owner, Via::Key))
     }
 }
 

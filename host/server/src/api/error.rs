@@ -78,6 +78,11 @@ impl ApiError {
         }
     }
 
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        self.status_and_code().0
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::MissingKey | ApiError::BadKey | ApiError::BadSignature(_) => {

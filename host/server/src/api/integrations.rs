@@ -100,7 +100,7 @@ pub struct SyncRequest {
     pub full: bool,
 }
 
-pub(super) async fn visible(state: &AppState, who: &Principal, id: &str) -> Result<Integration, ApiError> {
+pub(crate) async fn visible(state: &AppState, who: &Principal, id: &str) -> Result<Integration, ApiError> {
     state
         .control
         .store
@@ -112,7 +112,7 @@ pub(super) async fn visible(state: &AppState, who: &Principal, id: &str) -> Resu
 
 /// Everything an integration refers to exists, is visible, is of its mode
 /// and fits together; the options, schedule and notify settings are valid.
-async fn check(state: &AppState, who: &Principal, integration: &Integration) -> Result<(), ApiError> {
+pub(crate) async fn check(state: &AppState, who: &Principal, integration: &Integration) -> Result<(), ApiError> {
     check_name("name", &integration.name)?;
     let fields = std::iter::once(("source".to_string(), &integration.source))
         .chain(
@@ -221,7 +221,10 @@ fn next_run(integration: &Integration) -> Option<i64> {
 
 #[utoipa::path(get, path = "/integrations", tag = "integrations", security(("api_key" = [])),
     responses((status = 200, body = Vec<Integration>), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn list_integrations(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<Integration>>, ApiError> {
+pub(crate) async fn list_integrations(
+    State(state): State<AppState>,
+    who: Principal,
+) -> Result<Json<Vec<Integration>>, ApiError> {
     let all = state.control.store.integrations(&who.tenant).await?;
     Ok(Json(all.into_iter().filter(|i| who.sees(i.mode)).collect()))
 }
@@ -231,7 +234,7 @@ async fn list_integrations(State(state): State<AppState>, who: Principal) -> Res
 #[utoipa::path(post, path = "/integrations", tag = "integrations", request_body = IntegrationConfig, security(("api_key" = [])),
     responses((status = 201, body = CreatedIntegration), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn create_integration(
+pub(crate) async fn create_integration(
     State(state): State<AppState>,
     who: Principal,
     Json(new): Json<IntegrationConfig>,
@@ -305,7 +308,7 @@ async fn create_integration(
 #[utoipa::path(get, path = "/integrations/{id}", tag = "integrations", security(("api_key" = [])), params(("id" = String, Path)),
     responses((status = 200, body = Integration), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 429, body = ErrorBody)))]
-async fn get_integration(
+pub(crate) async fn get_integration(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
@@ -339,7 +342,7 @@ pub struct IntegrationChange {
     responses((status = 200, body = Integration), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
               (status = 429, body = ErrorBody)))]
-async fn change_integration(
+pub(crate) async fn change_integration(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
@@ -381,7 +384,7 @@ async fn change_integration(
     responses((status = 200, body = Integration), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
               (status = 429, body = ErrorBody)))]
-async fn restore_integration(
+pub(crate) async fn restore_integration(
     State(state): State<AppState>,
     who: Principal,
     Path((id, version)): Path<(String, i64)>,
@@ -397,7 +400,7 @@ async fn restore_integration(
 
 /// Checks a changed integration, stores it, audits the change and records
 /// it as a version.
-async fn save(
+pub(crate) async fn save(
     state: &AppState,
     who: &Principal,
     before: &Integration,
@@ -440,7 +443,7 @@ async fn save(
     responses((status = 200, body = RunDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
               (status = 503, body = ErrorBody)))]
-async fn test_integration(
+pub(crate) async fn test_integration(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
@@ -466,6 +469,11 @@ pub struct Draft {
     pub rules: Option<Vec<String>>,
     /// Options (the integration's own when left out).
     pub options: Option<Options>,
+    /// Draft configs of rule installations, by installation id: the draft
+    /// uses them in place of the stored ones (each checked against its
+    /// plugin's schema). Nothing is saved.
+    #[schema(value_type = Object)]
+    pub configs: BTreeMap<String, serde_json::Value>,
 }
 
 /// What-if: the integration as it is and with a draft of its rules and
@@ -477,7 +485,7 @@ pub struct Draft {
     security(("api_key" = [])), params(("id" = String, Path)),
     responses((status = 200, body = WhatIf), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
-async fn preview(
+pub(crate) async fn preview(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
@@ -488,13 +496,22 @@ async fn preview(
     drafted.rules = draft.rules.unwrap_or(drafted.rules);
     drafted.options = draft.options.unwrap_or(drafted.options);
     check(&state, &who, &drafted).await?;
+    if let Some(stray) = draft.configs.keys().find(|id| !drafted.rules.contains(id)) {
+        return Err(ApiError::invalid(
+            format!("configs.{stray}"),
+            format!("`{stray}` is not one of the draft's rules"),
+        ));
+    }
     super::quota::run(&state, &who.tenant).await?;
     let current = state.control.prepare(&who.tenant, &integration).await?;
     // The draft shares the integration's source and target: only its
     // rules and options are set up.
     let (settings, full_reads) = drafted.options.settings().map_err(SetupError::from)?;
     let planned = Job {
-        rules: state.control.rules(&who.tenant, &drafted).await?,
+        rules: state
+            .control
+            .drafted_rules(&who.tenant, &drafted, &draft.configs)
+            .await?,
         settings,
         full_reads,
         ..current.clone()
@@ -632,7 +649,7 @@ impl From<Tried> for TriedEmployee {
     security(("api_key" = [])), params(("id" = String, Path)),
     responses((status = 200, body = Vec<TriedEmployee>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
-async fn try_rules(
+pub(crate) async fn try_rules(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
@@ -654,7 +671,7 @@ async fn try_rules(
     Ok(Json(tried.1.into_iter().map(TriedEmployee::from).collect()))
 }
 
-async fn start_manual(
+pub(crate) async fn start_manual(
     state: &AppState,
     who: &Principal,
     integration: &Integration,
@@ -679,7 +696,7 @@ async fn start_manual(
     responses((status = 202, body = RunStarted), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
               (status = 503, body = ErrorBody)))]
-async fn activate(
+pub(crate) async fn activate(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
@@ -712,7 +729,7 @@ async fn activate(
     params(("id" = String, Path)),
     responses((status = 200, body = Integration), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn deactivate(
+pub(crate) async fn deactivate(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
@@ -739,7 +756,7 @@ async fn deactivate(
     params(("id" = String, Path)),
     responses((status = 200, body = Integration), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn resume(
+pub(crate) async fn resume(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
@@ -778,7 +795,7 @@ async fn resume(
     responses((status = 202, body = RunStarted), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
               (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
-async fn sync_now(
+pub(crate) async fn sync_now(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
@@ -826,7 +843,7 @@ pub struct ProvisionRequest {
     responses((status = 200, body = RunDetail), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
               (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
-async fn provision(
+pub(crate) async fn provision(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,

@@ -95,7 +95,7 @@ fn check_hr_id(hr_id: &str) -> Result<&str, ApiError> {
     params(("id" = String, Path), ("hr_id" = String, Path, description = "The employee's id in the HR system")),
     responses((status = 200, body = LinkView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn get_link(
+pub(crate) async fn get_link(
     State(state): State<AppState>,
     who: Principal,
     Path((id, hr_id)): Path<(String, String)>,
@@ -121,7 +121,7 @@ async fn get_link(
     responses((status = 200, body = LinkChanged), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
               (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
-async fn put_link(
+pub(crate) async fn put_link(
     State(state): State<AppState>,
     who: Principal,
     Path((id, hr_id)): Path<(String, String)>,
@@ -162,7 +162,7 @@ async fn put_link(
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
               (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
-async fn delete_link(
+pub(crate) async fn delete_link(
     State(state): State<AppState>,
     who: Principal,
     Path((id, hr_id)): Path<(String, String)>,

@@ -16,7 +16,7 @@ use super::tenants::check_name;
 use super::versions;
 use super::{AppState, Json, Path};
 use hrsync_model::clock::now_ms;
-use hrsync_runtime::Grant;
+use hrsync_runtime::{ConfigError, Grant};
 use hrsync_store::catalog::{Installation, NewPlugin, PluginVersion};
 use hrsync_store::new_id;
 use hrsync_store::tenants::Role;
@@ -34,7 +34,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[utoipa::path(get, path = "/plugins", tag = "plugins", security(("api_key" = [])),
     responses((status = 200, body = Vec<PluginVersion>), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn list_plugins(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<PluginVersion>>, ApiError> {
+pub(crate) async fn list_plugins(
+    State(state): State<AppState>,
+    who: Principal,
+) -> Result<Json<Vec<PluginVersion>>, ApiError> {
     Ok(Json(state.control.store.plugins(&who.tenant, None).await?))
 }
 
@@ -42,7 +45,7 @@ async fn list_plugins(State(state): State<AppState>, who: Principal) -> Result<J
 #[utoipa::path(get, path = "/plugins/{name}", tag = "plugins", security(("api_key" = [])), params(("name" = String, Path)),
     responses((status = 200, body = Vec<PluginVersion>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 429, body = ErrorBody)))]
-async fn plugin_versions(
+pub(crate) async fn plugin_versions(
     State(state): State<AppState>,
     who: Principal,
     Path(name): Path<String>,
@@ -63,7 +66,7 @@ async fn plugin_versions(
     responses((status = 201, body = PluginVersion), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
               (status = 429, body = ErrorBody)))]
-async fn upload_plugin(
+pub(crate) async fn upload_plugin(
     State(state): State<AppState>,
     who: Result<Principal, ApiError>,
     body: Body,
@@ -134,7 +137,7 @@ async fn upload_plugin(
 /// The body, up to `limit` bytes. A larger one is read to its end (up to
 /// a bound) before the 413, so that the client, still sending, sees the
 /// answer rather than a closed connection.
-async fn read_limited(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
+pub(crate) async fn read_limited(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
     use futures_util::StreamExt;
     let mut stream = body.into_data_stream();
     let (mut bytes, mut seen) = (Vec::new(), 0usize);
@@ -155,7 +158,7 @@ async fn read_limited(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
 
 #[utoipa::path(get, path = "/installations", tag = "installations", security(("api_key" = [])),
     responses((status = 200, body = Vec<Installation>), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn list_installations(
+pub(crate) async fn list_installations(
     State(state): State<AppState>,
     who: Principal,
 ) -> Result<Json<Vec<Installation>>, ApiError> {
@@ -199,7 +202,7 @@ fn empty_object() -> serde_json::Value {
 }
 
 /// The newest uploaded version of a plugin.
-async fn newest_version(state: &AppState, tenant: &str, plugin: &str) -> Result<String, ApiError> {
+pub(crate) async fn newest_version(state: &AppState, tenant: &str, plugin: &str) -> Result<String, ApiError> {
     let versions = state.control.store.plugins(tenant, Some(plugin)).await?;
     versions
         .iter()
@@ -212,7 +215,7 @@ async fn newest_version(state: &AppState, tenant: &str, plugin: &str) -> Result<
 /// Checks an installation against its plugin: the version is uploaded, the
 /// config matches the schema, the secrets are the declared ones, the hosts
 /// parse.
-async fn check(state: &AppState, tenant: &str, installation: &Installation) -> Result<(), ApiError> {
+pub(crate) async fn check(state: &AppState, tenant: &str, installation: &Installation) -> Result<(), ApiError> {
     check_hosts(state, &installation.allowed_hosts)?;
     let bytes = state
         .control
@@ -237,9 +240,17 @@ async fn check(state: &AppState, tenant: &str, installation: &Installation) -> R
         ));
     }
     let sandbox = state.control.sandbox(tenant, installation)?;
-    plugin.validate(&sandbox).map_err(|errors| ApiError::Invalid {
-        field: Some("config".into()),
-        message: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+    plugin.validate(&sandbox).map_err(|errors| {
+        // The first error names the field: `config.base_url`, `secrets.client-id`.
+        let field = match errors.first() {
+            Some(ConfigError::Field { field, .. }) if !field.starts_with('(') => format!("config.{field}"),
+            Some(ConfigError::MissingSecret(name) | ConfigError::UndeclaredSecret(name)) => format!("secrets.{name}"),
+            _ => "config".to_string(),
+        };
+        ApiError::Invalid {
+            field: Some(field),
+            message: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+        }
     })
 }
 
@@ -292,7 +303,7 @@ fn seal_into(
 #[utoipa::path(post, path = "/installations", tag = "installations", request_body = NewInstallation, security(("api_key" = [])),
     responses((status = 201, body = Installation), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn install(
+pub(crate) async fn install(
     State(state): State<AppState>,
     who: Principal,
     Json(new): Json<NewInstallation>,
@@ -363,7 +374,7 @@ async fn install(
 #[utoipa::path(get, path = "/installations/{id}", tag = "installations", security(("api_key" = [])), params(("id" = String, Path)),
     responses((status = 200, body = Installation), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 429, body = ErrorBody)))]
-async fn get_installation(
+pub(crate) async fn get_installation(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
@@ -396,7 +407,7 @@ pub struct InstallationChange {
     security(("api_key" = [])), params(("id" = String, Path)),
     responses((status = 200, body = Installation), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn change_installation(
+pub(crate) async fn change_installation(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
@@ -434,7 +445,7 @@ async fn change_installation(
     responses((status = 200, body = Installation), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
               (status = 429, body = ErrorBody)))]
-async fn roll_back(
+pub(crate) async fn roll_back(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
@@ -517,7 +528,7 @@ fn versioned(installation: &Installation) -> serde_json::Value {
     security(("api_key" = [])), params(("id" = String, Path), ("version" = i64, Path)),
     responses((status = 200, body = Installation), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn restore_installation(
+pub(crate) async fn restore_installation(
     State(state): State<AppState>,
     who: Principal,
     Path((id, version)): Path<(String, i64)>,
@@ -536,7 +547,7 @@ async fn restore_installation(
     save(&state, &who, &before, after, Vec::new(), "installation.restore").await
 }
 
-async fn save(
+pub(crate) async fn save(
     state: &AppState,
     who: &Principal,
     before: &Installation,
@@ -602,7 +613,7 @@ pub struct InstallationTest {
     params(("id" = String, Path)),
     responses((status = 200, body = InstallationTest), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn test_installation(
+pub(crate) async fn test_installation(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,

@@ -11,7 +11,7 @@ use super::error::{ApiError, ErrorBody};
 use super::{AppState, Json, Path, Query};
 use hrsync_engine::storage::ItemRecord;
 use hrsync_store::tenants::Mode;
-use hrsync_store::{AuditCheck, AuditRecord, ItemFilter, RunRecord};
+use hrsync_store::{AuditCheck, AuditFilter, AuditRecord, ItemFilter, RunRecord};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -95,7 +95,7 @@ pub async fn run_detail(state: &AppState, who: &Principal, id: &str) -> Result<R
 }
 
 /// [`run_detail`] with only the items that pass `filter`.
-async fn run_detail_where(
+pub(crate) async fn run_detail_where(
     state: &AppState,
     who: &Principal,
     id: &str,
@@ -123,9 +123,9 @@ async fn run_detail_where(
 #[serde(deny_unknown_fields)]
 pub struct RunsQuery {
     /// Only this integration's runs.
-    integration: Option<String>,
+    pub integration: Option<String>,
     /// At most this many, newest first (1 to 500, default 50).
-    limit: Option<i64>,
+    pub limit: Option<i64>,
 }
 
 fn limit(value: Option<i64>) -> Result<i64, ApiError> {
@@ -139,7 +139,7 @@ fn limit(value: Option<i64>) -> Result<i64, ApiError> {
 #[utoipa::path(get, path = "/runs", tag = "runs", security(("api_key" = [])), params(RunsQuery),
     responses((status = 200, body = Vec<RunView>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody),
               (status = 429, body = ErrorBody)))]
-async fn list_runs(
+pub(crate) async fn list_runs(
     State(state): State<AppState>,
     who: Principal,
     Query(query): Query<RunsQuery>,
@@ -168,11 +168,11 @@ async fn list_runs(
 #[serde(deny_unknown_fields)]
 pub struct ItemsQuery {
     /// Only items with this outcome: `done`, `failed`, `planned`, `skipped`, `rejected`, `held`, `kept`, `noted`, ...
-    outcome: Option<String>,
+    pub outcome: Option<String>,
     /// Only items of this kind: `create-account`, `update-account`, `add-member`, `link-manager`, `skipped`, `conflict`, ...
-    kind: Option<String>,
+    pub kind: Option<String>,
     /// Only this employee's items (HR id).
-    employee: Option<String>,
+    pub employee: Option<String>,
 }
 
 /// A run with its items: every change with its outcome, and every skipped,
@@ -181,7 +181,7 @@ pub struct ItemsQuery {
     params(("id" = String, Path), ItemsQuery),
     responses((status = 200, body = RunDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn get_run(
+pub(crate) async fn get_run(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
@@ -199,12 +199,20 @@ async fn get_run(
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Only this integration's events.
-    integration: Option<String>,
+    pub integration: Option<String>,
     /// Events older than this one (the id of the last event of the page
     /// before, for the next page).
-    before: Option<String>,
+    pub before: Option<String>,
+    /// Only events whose actor contains this (any case): `anna@example.com`, `schedule`.
+    pub actor: Option<String>,
+    /// Only events whose action contains this (any case): `integration.`, `key.revoke`.
+    pub action: Option<String>,
+    /// Only events at or after this time (ms since the epoch) ...
+    pub from: Option<i64>,
+    /// ... and before this one.
+    pub until: Option<i64>,
     /// At most this many, newest first (1 to 500, default 50).
-    limit: Option<i64>,
+    pub limit: Option<i64>,
 }
 
 /// The tenant's audit log: admin actions and applied changes, newest first.
@@ -213,7 +221,7 @@ pub struct AuditQuery {
 #[utoipa::path(get, path = "/audit", tag = "audit", security(("api_key" = [])), params(AuditQuery),
     responses((status = 200, body = Vec<AuditRecord>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn list_audit(
+pub(crate) async fn list_audit(
     State(state): State<AppState>,
     who: Principal,
     Query(query): Query<AuditQuery>,
@@ -232,8 +240,14 @@ async fn list_audit(
         .store
         .tenant_audit(
             &who.tenant,
-            query.integration.as_deref(),
-            query.before.as_deref(),
+            &AuditFilter {
+                integration: query.integration,
+                before: query.before,
+                actor: query.actor.filter(|t| !t.is_empty()),
+                action: query.action.filter(|t| !t.is_empty()),
+                from: query.from,
+                until: query.until,
+            },
             limit,
         )
         .await?;
@@ -246,7 +260,7 @@ async fn list_audit(
 #[utoipa::path(get, path = "/audit/verify", tag = "audit", security(("api_key" = [])),
     responses((status = 200, body = AuditCheck), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 429, body = ErrorBody)))]
-async fn verify_audit(State(state): State<AppState>, who: Principal) -> Result<Json<AuditCheck>, ApiError> {
+pub(crate) async fn verify_audit(State(state): State<AppState>, who: Principal) -> Result<Json<AuditCheck>, ApiError> {
     who.require_live("the audit log")?;
     Ok(Json(state.control.store.verify_audit_for(&who.tenant).await?))
 }

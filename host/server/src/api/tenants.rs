@@ -103,7 +103,7 @@ fn is_hidden(c: char) -> bool {
     security(("operator_token" = [])),
     responses((status = 201, body = CreatedTenant), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn create_tenant(
+pub(crate) async fn create_tenant(
     State(state): State<AppState>,
     _operator: Operator,
     Json(new): Json<NewTenant>,
@@ -139,7 +139,7 @@ async fn create_tenant(
 /// The tenant, member and mode of the calling key.
 #[utoipa::path(get, path = "/tenant", tag = "tenants", security(("api_key" = [])),
     responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn current_tenant(State(state): State<AppState>, who: Principal) -> Result<Json<WhoAmI>, ApiError> {
+pub(crate) async fn current_tenant(State(state): State<AppState>, who: Principal) -> Result<Json<WhoAmI>, ApiError> {
     let store = &state.control.store;
     let tenant = store
         .tenant(&who.tenant)
@@ -160,7 +160,7 @@ async fn current_tenant(State(state): State<AppState>, who: Principal) -> Result
 #[utoipa::path(get, path = "/members", tag = "members", security(("api_key" = [])),
     responses((status = 200, body = Vec<Member>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 429, body = ErrorBody)))]
-async fn list_members(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<Member>>, ApiError> {
+pub(crate) async fn list_members(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<Member>>, ApiError> {
     who.require_live("the members")?;
     Ok(Json(state.control.store.members(&who.tenant).await?))
 }
@@ -176,7 +176,7 @@ pub struct NewMember {
 #[utoipa::path(post, path = "/members", tag = "members", request_body = NewMember, security(("api_key" = [])),
     responses((status = 201, body = Member), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn add_member(
+pub(crate) async fn add_member(
     State(state): State<AppState>,
     who: Principal,
     Json(new): Json<NewMember>,
@@ -210,7 +210,7 @@ pub struct MemberChange {
     pub role: Role,
 }
 
-async fn member_or_404(state: &AppState, who: &Principal, id: &str) -> Result<Member, ApiError> {
+pub(crate) async fn member_or_404(state: &AppState, who: &Principal, id: &str) -> Result<Member, ApiError> {
     state
         .control
         .store
@@ -220,7 +220,7 @@ async fn member_or_404(state: &AppState, who: &Principal, id: &str) -> Result<Me
 }
 
 /// A tenant keeps at least one owner.
-async fn keeps_an_owner(state: &AppState, who: &Principal, member: &Member) -> Result<(), ApiError> {
+pub(crate) async fn keeps_an_owner(state: &AppState, who: &Principal, member: &Member) -> Result<(), ApiError> {
     let owners = state
         .control
         .store
@@ -244,7 +244,7 @@ async fn keeps_an_owner(state: &AppState, who: &Principal, member: &Member) -> R
     responses((status = 200, body = Member), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
               (status = 429, body = ErrorBody)))]
-async fn change_member(
+pub(crate) async fn change_member(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
@@ -279,7 +279,7 @@ async fn change_member(
 #[utoipa::path(delete, path = "/members/{id}", tag = "members", security(("api_key" = [])), params(("id" = String, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn remove_member(
+pub(crate) async fn remove_member(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
@@ -304,7 +304,7 @@ async fn remove_member(
 #[utoipa::path(get, path = "/keys", tag = "keys", security(("api_key" = [])),
     responses((status = 200, body = Vec<ApiKey>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 429, body = ErrorBody)))]
-async fn list_keys(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<ApiKey>>, ApiError> {
+pub(crate) async fn list_keys(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<ApiKey>>, ApiError> {
     who.require(Role::Owner)?;
     let keys = state.control.store.keys(&who.tenant).await?;
     Ok(Json(keys.into_iter().filter(|key| who.sees(key.mode)).collect()))
@@ -325,7 +325,7 @@ pub struct NewKey {
 #[utoipa::path(post, path = "/keys", tag = "keys", request_body = NewKey, security(("api_key" = [])),
     responses((status = 201, body = NewKeyResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn create_key(
+pub(crate) async fn create_key(
     State(state): State<AppState>,
     who: Principal,
     Json(new): Json<NewKey>,
@@ -356,7 +356,7 @@ async fn create_key(
 #[utoipa::path(delete, path = "/keys/{id}", tag = "keys", security(("api_key" = [])), params(("id" = String, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn revoke_key(
+pub(crate) async fn revoke_key(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,

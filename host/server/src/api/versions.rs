@@ -127,7 +127,7 @@ pub async fn stored(state: &AppState, who: &Principal, subject: &str, version: i
         .ok_or_else(|| ApiError::not_found("version", &version.to_string()))
 }
 
-async fn compare(
+pub(crate) async fn compare(
     state: &AppState,
     who: &Principal,
     subject: &str,
@@ -153,7 +153,7 @@ async fn compare(
     params(("id" = String, Path)),
     responses((status = 200, body = Vec<ConfigVersion>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 429, body = ErrorBody)))]
-async fn installation_versions(
+pub(crate) async fn installation_versions(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
@@ -172,7 +172,7 @@ async fn installation_versions(
     params(("id" = String, Path), ("version" = i64, Path)),
     responses((status = 200, body = ConfigVersion), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn installation_version(
+pub(crate) async fn installation_version(
     State(state): State<AppState>,
     who: Principal,
     Path((id, version)): Path<(String, i64)>,
@@ -186,7 +186,7 @@ async fn installation_version(
     security(("api_key" = [])), params(("id" = String, Path), ("version" = i64, Path), DiffQuery),
     responses((status = 200, body = VersionDiff), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn installation_diff(
+pub(crate) async fn installation_diff(
     State(state): State<AppState>,
     who: Principal,
     Path((id, version)): Path<(String, i64)>,
@@ -203,7 +203,7 @@ async fn installation_diff(
     params(("id" = String, Path)),
     responses((status = 200, body = Vec<ConfigVersion>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 429, body = ErrorBody)))]
-async fn integration_versions(
+pub(crate) async fn integration_versions(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
@@ -222,7 +222,7 @@ async fn integration_versions(
     params(("id" = String, Path), ("version" = i64, Path)),
     responses((status = 200, body = ConfigVersion), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn integration_version(
+pub(crate) async fn integration_version(
     State(state): State<AppState>,
     who: Principal,
     Path((id, version)): Path<(String, i64)>,
@@ -236,7 +236,7 @@ async fn integration_version(
     security(("api_key" = [])), params(("id" = String, Path), ("version" = i64, Path), DiffQuery),
     responses((status = 200, body = VersionDiff), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn integration_diff(
+pub(crate) async fn integration_diff(
     State(state): State<AppState>,
     who: Principal,
     Path((id, version)): Path<(String, i64)>,

@@ -9,7 +9,7 @@ pub mod schedule;
 pub mod scheduler;
 pub mod signature;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,7 +19,8 @@ use tokio::sync::Semaphore;
 
 use crate::vault::{Vault, VaultError};
 use hrsync_engine::integration::IntegrationError;
-use hrsync_engine::job::{unobserved, Finished, Job, JobError, PluginSetup, RunRequest};
+use hrsync_engine::job::{Finished, Job, JobError, PluginSetup, RunRequest, SharedObserver};
+use hrsync_engine::run::Progress;
 use hrsync_engine::run::StopSignal;
 use hrsync_engine::trigger::Trigger;
 use hrsync_model::clock::now_ms;
@@ -119,6 +120,9 @@ pub struct Control {
     stopping: AtomicBool,
     /// The stop signals of the runs going on in this process, by run id.
     stops: Mutex<HashMap<String, StopSignal>>,
+    /// How far each run going on in this process is, by run id (the
+    /// console shows it live).
+    progress: Arc<Mutex<HashMap<String, Progress>>>,
     /// Integrations with a run waiting for the one going on to end.
     waiting: Mutex<std::collections::HashSet<String>>,
     /// Runs going on at once in this process (`--max-concurrent-runs`);
@@ -144,6 +148,7 @@ impl Control {
             node: new_id("node"),
             stopping: AtomicBool::new(false),
             stops: Mutex::new(HashMap::new()),
+            progress: Arc::default(),
             waiting: Mutex::new(std::collections::HashSet::new()),
             slots: Arc::new(Semaphore::new(default_max_concurrent_runs())),
         }
@@ -265,7 +270,18 @@ impl Control {
     /// One installation as a plugin and its sandbox: secrets opened, hosts
     /// granted, config checked against the plugin's schema.
     async fn setup(&self, tenant: &str, field: &str, id: &str, kind: PluginKind) -> Result<PluginSetup, SetupError> {
-        let setup = self.installation_setup(tenant, field, id).await?;
+        self.setup_drafted(tenant, field, id, kind, None).await
+    }
+
+    async fn setup_drafted(
+        &self,
+        tenant: &str,
+        field: &str,
+        id: &str,
+        kind: PluginKind,
+        draft: Option<&serde_json::Value>,
+    ) -> Result<PluginSetup, SetupError> {
+        let setup = self.drafted_setup(tenant, field, id, draft).await?;
         if setup.plugin.kind() != kind {
             return Err(SetupError::Kind {
                 field: field.to_string(),
@@ -280,7 +296,19 @@ impl Control {
     /// An installation of any kind, ready to start sessions ([`Self::setup`]
     /// without the kind check).
     pub async fn installation_setup(&self, tenant: &str, field: &str, id: &str) -> Result<PluginSetup, SetupError> {
-        let installation =
+        self.drafted_setup(tenant, field, id, None).await
+    }
+
+    /// [`Self::installation_setup`] with a draft config in place of the
+    /// stored one (checked the same way), for previews.
+    pub async fn drafted_setup(
+        &self,
+        tenant: &str,
+        field: &str,
+        id: &str,
+        draft: Option<&serde_json::Value>,
+    ) -> Result<PluginSetup, SetupError> {
+        let mut installation =
             self.store
                 .installation(tenant, id)
                 .await?
@@ -288,6 +316,9 @@ impl Control {
                     field: field.to_string(),
                     id: id.to_string(),
                 })?;
+        if let Some(config) = draft {
+            installation.config = config.clone();
+        }
         let bytes = self
             .store
             .plugin_component(tenant, &installation.plugin, &installation.version)
@@ -347,10 +378,22 @@ impl Control {
 
     /// The integration's rules alone, checked, in order.
     pub async fn rules(&self, tenant: &str, integration: &Integration) -> Result<Vec<PluginSetup>, SetupError> {
+        self.drafted_rules(tenant, integration, &BTreeMap::new()).await
+    }
+
+    /// The integration's rules, each with its draft config from `drafts`
+    /// (by installation id) when it has one.
+    pub async fn drafted_rules(
+        &self,
+        tenant: &str,
+        integration: &Integration,
+        drafts: &BTreeMap<String, serde_json::Value>,
+    ) -> Result<Vec<PluginSetup>, SetupError> {
         let mut rules = Vec::with_capacity(integration.rules.len());
         for (i, rule) in integration.rules.iter().enumerate() {
+            let field = format!("rules[{i}]");
             rules.push(
-                self.setup(tenant, &format!("rules[{i}]"), rule, PluginKind::Rule)
+                self.setup_drafted(tenant, &field, rule, PluginKind::Rule, drafts.get(rule))
                     .await?,
             );
         }
@@ -438,9 +481,17 @@ impl Control {
             };
             let dry_run = order.dry_run;
             let trigger = order.trigger;
-            let result = job
-                .run_started(&control.store, started.clone(), order, unobserved())
-                .await;
+            let progress = Arc::clone(&control.progress);
+            let run = started.clone();
+            let observer: SharedObserver = Arc::new(move |step| {
+                if let Ok(mut progress) = progress.lock() {
+                    progress.insert(run.clone(), step);
+                }
+            });
+            let result = job.run_started(&control.store, started.clone(), order, observer).await;
+            if let Ok(mut progress) = control.progress.lock() {
+                progress.remove(&started);
+            }
             renewal.abort();
             let _ = control.store.release_lease(&integration.id, &holder).await;
             if !dry_run {
@@ -452,6 +503,12 @@ impl Control {
             result
         });
         Ok(Started { run_id, done })
+    }
+
+    /// How far a run going on in this process is; none for a run that is
+    /// queued, over, or going on in another process.
+    pub fn progress(&self, run_id: &str) -> Option<Progress> {
+        self.progress.lock().ok()?.get(run_id).copied()
     }
 
     /// Does `work` while holding the integration's lease, so that no run
