@@ -6,9 +6,12 @@
 //!   engine's jobs.
 //! - [`api`]: the admin HTTP API under `/api/v1` (axum, one router per
 //!   resource, OpenAPI generated from the handlers), HR webhooks, metrics.
+//! - [`console`]: the admin console at `/`, server-rendered pages for the
+//!   members of a tenant that call the API's handlers.
 //! - [`vault`]: secrets sealed at rest, and the keys derived from the
 //!   server's secret key.
 
 pub mod api;
+pub mod console;
 pub mod control;
 pub mod vault;

@@ -214,31 +214,32 @@ async fn log_request(request: axum::extract::Request, next: axum::middleware::Ne
 pub fn app(state: AppState) -> Router {
     let (api, openapi) = api();
     let openapi = Arc::new(openapi);
-    api.route(
-        "/api/v1/openapi.json",
-        get(move || {
-            let openapi = Arc::clone(&openapi);
-            async move { axum::Json(openapi.as_ref().clone()) }
-        }),
-    )
-    .route("/healthz", get(|| async { (StatusCode::OK, "ok") }))
-    .route(
-        "/metrics",
-        // The operator's: metrics name every tenant's plugins and counts.
-        get(
-            |axum::extract::State(state): axum::extract::State<AppState>, _operator: auth::Operator| async move {
-                (
-                    [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                    hrsync_metrics::global().render(state.settings.metrics_plugin_names),
-                )
-            },
-        ),
-    )
-    .fallback(not_found)
-    .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-    .layer(axum::middleware::from_fn(log_request))
-    .layer(axum::extract::DefaultBodyLimit::max(JSON_LIMIT))
-    .with_state(state)
+    api.merge(crate::console::router(state.clone()))
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let openapi = Arc::clone(&openapi);
+                async move { axum::Json(openapi.as_ref().clone()) }
+            }),
+        )
+        .route("/healthz", get(|| async { (StatusCode::OK, "ok") }))
+        .route(
+            "/metrics",
+            // The operator's: metrics name every tenant's plugins and counts.
+            get(
+                |axum::extract::State(state): axum::extract::State<AppState>, _operator: auth::Operator| async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                        hrsync_metrics::global().render(state.settings.metrics_plugin_names),
+                    )
+                },
+            ),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn(log_request))
+        .layer(axum::extract::DefaultBodyLimit::max(JSON_LIMIT))
+        .with_state(state)
 }
 
 /// The application and the scheduler on 127.0.0.1 (a free port), on a
