@@ -219,27 +219,42 @@ impl Store {
         Ok(integrations)
     }
 
-    /// The newest run of each of a tenant's integrations (or of one), in
-    /// one query.
+    /// The newest run of each of a tenant's integrations (or of one): the
+    /// ids through the index on (integration_id, started_at), one lookup per
+    /// integration, then those runs by id. (In one join PostgreSQL hashes
+    /// every run of the table instead.)
     async fn last_runs(
         &self,
         tenant: &str,
         integration: Option<&str>,
     ) -> Result<BTreeMap<String, LastRun>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT r.integration_id, r.id, r.run_trigger, r.status, r.started_at, r.finished_at, r.error \
-             FROM runs r JOIN integrations i ON i.id = r.integration_id \
-             WHERE i.tenant_id = $1 AND ($2 IS NULL OR i.id = $2) \
-             AND r.id = (SELECT r2.id FROM runs r2 WHERE r2.integration_id = r.integration_id \
-                         ORDER BY r2.started_at DESC, r2.id DESC LIMIT 1)",
+        let newest = sqlx::query(
+            "SELECT (SELECT r.id FROM runs r WHERE r.integration_id = i.id \
+                     ORDER BY r.started_at DESC, r.id DESC LIMIT 1) AS last_id \
+             FROM integrations i WHERE i.tenant_id = $1 AND ($2 IS NULL OR i.id = $2)",
         )
         .bind(tenant)
         .bind(integration)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok((
+        let ids = newest
+            .iter()
+            .map(|row| row.try_get::<Option<String>, _>("last_id"))
+            .filter_map(Result::transpose)
+            .collect::<Result<Vec<String>, _>>()?;
+        let mut last = BTreeMap::new();
+        for chunk in ids.chunks(super::CHUNK) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT integration_id, id, run_trigger, status, started_at, finished_at, error FROM runs WHERE id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id.as_str());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                last.insert(
                     row.try_get("integration_id")?,
                     LastRun {
                         id: row.try_get("id")?,
@@ -249,9 +264,10 @@ impl Store {
                         finished_at: row.try_get("finished_at")?,
                         error: row.try_get("error")?,
                     },
-                ))
-            })
-            .collect()
+                );
+            }
+        }
+        Ok(last)
     }
 
     pub async fn integration(&self, tenant: &str, id: &str) -> Result<Option<Integration>, StoreError> {

@@ -1,7 +1,9 @@
 //! Benchmarks: separate from the tests, they print their numbers.
 
+mod console;
 mod previews;
 mod runtime;
+mod served;
 mod sync;
 mod webhooks;
 
@@ -42,6 +44,20 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5000)]
         employees: usize,
     },
+    /// The admin console with a tenant's history in the store: each page
+    /// asked for in turn, p50/p99/max per page.
+    Console {
+        #[arg(long, default_value_t = 1000)]
+        integrations: usize,
+        #[arg(long, default_value_t = 100_000)]
+        runs: usize,
+        /// Answers timed per page.
+        #[arg(long, default_value_t = 50)]
+        samples: usize,
+        /// PostgreSQL (`postgres://...`) instead of a SQLite file.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// HR webhooks: terminations in the BambooHR emulator, one after
     /// another, each timed until the account is inactive in the SCIM app
     /// (through `hrsync serve`'s application); prints p50 and p99.
@@ -62,6 +78,12 @@ pub fn run(command: BenchCommand) -> Result<ExitCode, String> {
         } => runtime::run(plugin, iterations, rule_only),
         BenchCommand::Sync { employees } => sync::run(employees),
         BenchCommand::Previews { employees } => previews::run(employees),
+        BenchCommand::Console {
+            integrations,
+            runs,
+            samples,
+            database_url,
+        } => console::run(integrations, runs, samples, database_url),
         BenchCommand::Webhooks {
             employees,
             terminations,

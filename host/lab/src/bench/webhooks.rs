@@ -6,61 +6,16 @@
 //! is inactive in the app.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
+use hrsync_server::api::ApiSettings;
+
+use super::served::{call, post, serve, OPERATOR};
 use super::{built_plugin, Distribution};
 use hrsync_emulators::bamboohr::{BambooEmployee, BambooHrEmulator};
 use hrsync_emulators::scim::ScimEmulator;
-use hrsync_runtime::{Runtime, RuntimeOptions};
-use hrsync_server::api::{serve_in_background, ApiSettings, AppState};
-use hrsync_server::control::notify::Notifier;
-use hrsync_server::control::Control;
-use hrsync_server::vault::{random_bytes, to_hex, Vault};
-use hrsync_store::Store;
-
-const OPERATOR: &str = "bench-operator";
-
-fn call(base: &str, key: &str, path: &str, body: Option<&[u8]>, content_type: &str) -> Result<Value, String> {
-    let request = ureq::post(&format!("{base}{path}")).set("authorization", &format!("Bearer {key}"));
-    let response = match body {
-        Some(body) => request.set("content-type", content_type).send_bytes(body),
-        None => request.call(),
-    }
-    .map_err(|e| format!("POST {path}: {e}"))?;
-    let text = response.into_string().map_err(|e| format!("POST {path}: {e}"))?;
-    serde_json::from_str(&text).map_err(|e| format!("POST {path}: {e}"))
-}
-
-fn post(base: &str, key: &str, path: &str, body: Value) -> Result<Value, String> {
-    call(base, key, path, Some(body.to_string().as_bytes()), "application/json")
-}
-
-/// The admin API on loopback, in this process; it stops when the returned
-/// sender is dropped.
-fn serve(cache: &std::path::Path, database: &str) -> Result<(String, tokio::sync::watch::Sender<bool>), String> {
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let runtime = Runtime::new(RuntimeOptions {
-        cache_dir: Some(cache.to_path_buf()),
-        ..RuntimeOptions::default()
-    })
-    .map_err(|e| e.to_string())?;
-    let store = tokio.block_on(Store::connect(database)).map_err(|e| e.to_string())?;
-    let key = to_hex(&random_bytes::<32>().map_err(|e| e.to_string())?);
-    let vault = Vault::from_hex_key(&key).map_err(|e| e.to_string())?;
-    // The emulators listen on loopback, which tenants reach only when the
-    // operator allows it.
-    let loopback = hrsync_runtime::EgressAllowance::parse(&["127.0.0.1"])?;
-    let control = Arc::new(Control::new(store, Arc::new(runtime), vault, Notifier::default()).with_egress(loopback));
-    let state = AppState::new(control, Some(OPERATOR), ApiSettings::default());
-    let (addr, stop) = serve_in_background(tokio, state, Duration::from_secs(1)).map_err(|e| e.to_string())?;
-    Ok((format!("http://{addr}"), stop))
-}
 
 pub fn run(employees: u64, terminations: u64) -> Result<ExitCode, String> {
     if terminations == 0 || terminations > employees {
@@ -72,6 +27,7 @@ pub fn run(employees: u64, terminations: u64) -> Result<ExitCode, String> {
     let (base, _server) = serve(
         &dir.join("cache"),
         &format!("sqlite://{}", dir.join("hrsync.db").display()),
+        ApiSettings::default(),
     )?;
     let hr = BambooHrEmulator::start("bench-api-key").map_err(|e| e.to_string())?;
     let scim = ScimEmulator::start("bench-token").map_err(|e| e.to_string())?;

@@ -146,9 +146,13 @@ pub(crate) async fn list_runs(
 ) -> Result<Json<Vec<RunView>>, ApiError> {
     let limit = limit(query.limit)?;
     let store = &state.control.store;
-    let visible: Vec<String> = store
-        .integrations(&who.tenant)
-        .await?
+    // The integrations whose runs the key may see: the one asked for, or
+    // all of the tenant's.
+    let candidates = match &query.integration {
+        Some(id) => store.integration(&who.tenant, id).await?.into_iter().collect(),
+        None => store.integrations(&who.tenant).await?,
+    };
+    let visible: std::collections::HashSet<String> = candidates
         .into_iter()
         .filter(|i| who.sees(i.mode))
         .map(|i| i.id)
