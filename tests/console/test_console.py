@@ -111,6 +111,15 @@ def test_the_wizard_from_personio_to_a_scim_app(stack: Stack, page: Page) -> Non
     page.get_by_label("base_url").fill(stack.personio)
     page.get_by_label("client-id").fill(PERSONIO_ID)
     page.get_by_label("client-secret").fill("wrong-secret")
+    # A grant with a path: the server's error next to the hosts field.
+    page.get_by_label("More origins").fill(stack.personio + "/v1")
+    page.get_by_role("button", name="Test").click()
+    expect(page.locator("#hosts-error")).to_contain_text("a grant is an origin")
+    expect(page.get_by_label("More origins")).to_have_attribute("aria-invalid", "true")
+    # Secrets are never sent back to the browser: entered again.
+    expect(page.get_by_label("client-id")).to_have_value("")
+    page.get_by_label("client-id").fill(PERSONIO_ID)
+    page.get_by_label("client-secret").fill("wrong-secret")
     page.get_by_label("More origins").fill(stack.personio)
     expect(page.get_by_text("May connect to https://api.personio.de")).to_be_visible()
     page.get_by_role("button", name="Test").click()
@@ -240,6 +249,27 @@ def test_a_rule_change_previewed_against_the_current_rules(stack: Stack, page: P
     expect(page.locator(".notice")).to_contain_text("Saved")
     stored = stack.a.call("GET", f"/api/v1/installations/{stack.a.ids['Nightly teams']}")
     assert stored["config"] == {"teams": [{"name": "Team {department}"}]}
+
+
+def test_a_script_that_does_not_compile_is_named_by_line_and_column(stack: Stack, page: Page) -> None:
+    integration = stack.a.ids.get("Nightly") or integration_via_api(stack, stack.a, "Nightly")
+    script = stack.a.call("POST", "/api/v1/installations", {
+        "name": "Script", "plugin": "script-rule", "config": {"script": "fn teams(e) { [\"All\"] }"}})
+    rules = stack.a.call("GET", f"/api/v1/integrations/{integration}")["rules"]
+    stack.a.call("PATCH", f"/api/v1/integrations/{integration}", {"rules": rules + [script["id"]]})
+    try:
+        sign_in(page, stack.base, stack.a.key)
+        page.goto(f"{stack.base}/integrations/{integration}/rules")
+        editor = page.get_by_label("Script", exact=True)
+        expect(editor).to_have_value('fn teams(e) { ["All"] }')
+        editor.fill('fn teams(e) {\n  [e.department +]\n}')
+        page.get_by_role("button", name="Preview").click()
+        expect(page.locator("#preview")).to_contain_text(re.compile(r"line 2, column \d+"), timeout=SLOW)
+        accessible(page)
+        shot(page, "rules-script-error")
+        assert stack.a.call("GET", f"/api/v1/installations/{script['id']}")["config"]["script"] == 'fn teams(e) { ["All"] }'
+    finally:
+        stack.a.call("PATCH", f"/api/v1/integrations/{integration}", {"rules": rules})
 
 
 def test_the_runs_side_panel(stack: Stack, page: Page) -> None:
