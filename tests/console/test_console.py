@@ -158,7 +158,7 @@ def test_the_wizard_from_personio_to_a_scim_app(stack: Stack, page: Page) -> Non
     shot(page, "wizard-4-options")
     page.get_by_role("button", name="Preview").click()
     preview = page.get_by_role("region", name="Preview of the first sync")
-    expect(preview).to_contain_text("create-account", timeout=SLOW)
+    expect(preview).to_contain_text("11 create account", timeout=SLOW)
     expect(preview).to_contain_text("create account")
     expect(preview).to_contain_text("Abteilung")
     accessible(page)

@@ -563,7 +563,11 @@ pub async fn run_panel(
             p { (badge(&run.status)) " " (run.trigger) @if let Some(by) = &run.started_by { " by " (by) }
                 @if let Some(end) = run.finished_at { " · " (duration(end - run.started_at)) } }
             @if let Some(error) = &run.error { (page::error_note(error)) }
-            table.compact { tbody { tr { (counts_cells(&run.counts)) } } }
+            table.compact {
+                caption.visually-hidden { "What the run changed" }
+                thead { tr { th scope="col" { "Users" } th scope="col" { "Teams" } th scope="col" { "Failed" } th scope="col" { "Conflicts" } } }
+                tbody { tr { (counts_cells(&run.counts)) } }
+            }
             form.filter method="get" action=(format!("/runs/{}", run.id)) hx-get=(format!("/runs/{}", run.id)) hx-target="#panel" hx-trigger="change" {
                 label for="outcome" { "Show" }
                 select #outcome name="outcome" {

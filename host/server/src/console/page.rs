@@ -210,6 +210,12 @@ pub fn duration(ms: i64) -> String {
     }
 }
 
+/// A count's key in words: `create-account` → `create account`,
+/// `employees_read` → `employees read`.
+pub fn words(key: &str) -> String {
+    key.replace(['-', '_'], " ")
+}
+
 /// A run's or integration's status as a coloured badge.
 pub fn badge(status: &str) -> Markup {
     let tone = match status {

@@ -616,7 +616,7 @@ fn render_what_if(compared: &WhatIf, examples: Option<Vec<crate::api::integratio
             @if compared.plan_counts.is_empty() {
                 p { "No changes: the app is in step." }
             } @else {
-                ul.counts { @for (kind, n) in &compared.plan_counts { li { strong { (n) } " " (kind) } } }
+                ul.counts { @for (kind, n) in &compared.plan_counts { li { strong { (n) } " " (page::words(kind)) } } }
             }
             @if let Some(examples) = &examples {
                 h3 { "Examples from your employees" }

@@ -493,7 +493,7 @@ async fn preview_step(state: &AppState, signed: &Signed, form: &Form) -> Result<
                     p { (badge(&detail.run.status)) @if let Some(e) = &detail.run.error { " " (e) } }
                     ul.counts {
                         @for (kind, n) in detail.run.counts.as_object().into_iter().flatten().filter(|(_, n)| n.as_u64().unwrap_or(0) > 0) {
-                            li { strong { (n) } " " (kind) }
+                            li { strong { (n) } " " (page::words(kind)) }
                         }
                     }
                     table {
