@@ -14,6 +14,11 @@ use serde_json::{json, Value};
 /// `secrets.client-id`, `allowed_hosts[0]`.
 pub type FieldErrors = BTreeMap<String, String>;
 
+/// The first value of field `name` in a submitted form.
+pub fn value<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
 /// The kind of input a property gets.
 enum Input {
     Text,
@@ -123,7 +128,7 @@ pub fn config_fields(schema: &Value, config: &Value, errors: &FieldErrors) -> Ma
 /// not parse is kept as text, for the server's check to name; JSON that
 /// does not parse is an error for its field.
 pub fn config_from_form(schema: &Value, form: &[(String, String)]) -> Result<Value, FieldErrors> {
-    let get = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim());
+    let get = |name: &str| value(form, name).map(str::trim);
     let mut config = serde_json::Map::new();
     let mut errors = FieldErrors::new();
     let properties = schema["properties"].as_object().cloned().unwrap_or_default();
@@ -244,7 +249,7 @@ pub fn hosts_from_form(form: &[(String, String)]) -> Vec<String> {
         .filter(|(k, _)| k == "host")
         .map(|(_, v)| v.clone())
         .collect();
-    if let Some((_, more)) = form.iter().find(|(k, _)| k == "more_hosts") {
+    if let Some(more) = value(form, "more_hosts") {
         hosts.extend(
             more.lines()
                 .map(str::trim)

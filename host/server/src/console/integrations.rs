@@ -242,7 +242,7 @@ pub fn options_fields(
 
 /// The options of a submitted form, over `base`: unchecked boxes are off.
 pub fn options_from_form(base: &hrsync_engine::plan::Options, form: &[(String, String)]) -> serde_json::Value {
-    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let field = |name: &str| super::form::value(form, name);
     let mut options = serde_json::to_value(base).unwrap_or_default();
     for name in ["create", "deactivate", "reactivate", "invite"] {
         options[name] = serde_json::json!(field(name) == Some("on"));
@@ -356,57 +356,26 @@ async fn act(
     }
 }
 
-pub async fn sync_now(
+/// Sync Now, Resume, Activate or Deactivate: the API's action of that
+/// name on the integration.
+pub async fn action(
     State(state): State<AppState>,
     signed: Signed,
     Query(back): Query<Back>,
-    Path(id): Path<String>,
+    Path((id, action)): Path<(String, String)>,
 ) -> Result<Response> {
-    let result = api::sync_now(
-        State(state.clone()),
-        signed.who.clone(),
-        crate::api::Path(id.clone()),
-        axum::body::Bytes::new(),
-    )
-    .await
-    .map(|_| ());
-    act(&state, &signed, &id, &back, "synced", result).await
-}
-
-pub async fn resume(
-    State(state): State<AppState>,
-    signed: Signed,
-    Query(back): Query<Back>,
-    Path(id): Path<String>,
-) -> Result<Response> {
-    let result = api::resume(State(state.clone()), signed.who.clone(), crate::api::Path(id.clone()))
-        .await
-        .map(|_| ());
-    act(&state, &signed, &id, &back, "resumed", result).await
-}
-
-pub async fn activate(
-    State(state): State<AppState>,
-    signed: Signed,
-    Query(back): Query<Back>,
-    Path(id): Path<String>,
-) -> Result<Response> {
-    let result = api::activate(State(state.clone()), signed.who.clone(), crate::api::Path(id.clone()))
-        .await
-        .map(|_| ());
-    act(&state, &signed, &id, &back, "activated", result).await
-}
-
-pub async fn deactivate(
-    State(state): State<AppState>,
-    signed: Signed,
-    Query(back): Query<Back>,
-    Path(id): Path<String>,
-) -> Result<Response> {
-    let result = api::deactivate(State(state.clone()), signed.who.clone(), crate::api::Path(id.clone()))
-        .await
-        .map(|_| ());
-    act(&state, &signed, &id, &back, "deactivated", result).await
+    let (st, who, path) = (State(state.clone()), signed.who.clone(), crate::api::Path(id.clone()));
+    let (result, done) = match action.as_str() {
+        "sync" => (
+            api::sync_now(st, who, path, axum::body::Bytes::new()).await.map(|_| ()),
+            "synced",
+        ),
+        "resume" => (api::resume(st, who, path).await.map(|_| ()), "resumed"),
+        "activate" => (api::activate(st, who, path).await.map(|_| ()), "activated"),
+        "deactivate" => (api::deactivate(st, who, path).await.map(|_| ()), "deactivated"),
+        _ => return Err(crate::api::error::ApiError::NoRoute.into()),
+    };
+    act(&state, &signed, &id, &back, done, result).await
 }
 
 /// Saves the options and schedule (`do=save`), or previews them against
@@ -419,7 +388,7 @@ pub async fn save_options(
 ) -> Result<Response> {
     let integration = visible(&state, &signed, &id).await?;
     let options = options_from_form(&integration.options, &form);
-    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let field = |name: &str| super::form::value(&form, name).map(str::to_string);
     if field("do").as_deref() == Some("preview") {
         let draft = serde_json::json!({ "options": options });
         return super::rules::preview_response(&state, &signed, &integration, draft).await;

@@ -112,6 +112,19 @@ async fn refused(state: &AppState, signed: &Signed, status: StatusCode, message:
     Ok((status, page).into_response())
 }
 
+/// The bytes of the form's `component` field.
+async fn component_of(
+    multipart: &mut axum::extract::Multipart,
+) -> std::result::Result<Option<axum::body::Bytes>, axum::extract::multipart::MultipartError> {
+    let mut component = None;
+    while let Some(field) = multipart.next_field().await? {
+        if field.name() == Some("component") {
+            component = Some(field.bytes().await?);
+        }
+    }
+    Ok(component)
+}
+
 /// Takes the component out of the multipart form and hands its bytes to
 /// the API's upload.
 pub async fn upload(
@@ -119,34 +132,13 @@ pub async fn upload(
     signed: Signed,
     mut multipart: axum::extract::Multipart,
 ) -> Result<Response> {
-    let mut component = None;
-    loop {
-        match multipart.next_field().await {
-            Ok(Some(field)) if field.name() == Some("component") => match field.bytes().await {
-                Ok(bytes) => component = Some(bytes),
-                Err(error) => {
-                    return refused(
-                        &state,
-                        &signed,
-                        error.status(),
-                        format!("the upload did not arrive whole: {}", error.body_text()),
-                    )
-                    .await
-                }
-            },
-            Ok(Some(_)) => {}
-            Ok(None) => break,
-            Err(error) => {
-                return refused(
-                    &state,
-                    &signed,
-                    error.status(),
-                    format!("the upload did not arrive whole: {}", error.body_text()),
-                )
-                .await
-            }
+    let component = match component_of(&mut multipart).await {
+        Ok(component) => component,
+        Err(error) => {
+            let message = format!("the upload did not arrive whole: {}", error.body_text());
+            return refused(&state, &signed, error.status(), message).await;
         }
-    }
+    };
     let Some(component) = component.filter(|c| !c.is_empty()) else {
         return refused(
             &state,
@@ -272,7 +264,7 @@ pub async fn change(
     Path(id): Path<String>,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response> {
-    let get = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let get = |name: &str| form::value(&form, name);
     let who = signed.who.clone();
     let before = crate::api::plugins::visible_installation(&state, &who, &id).await?;
     let path = || crate::api::Path(id.clone());

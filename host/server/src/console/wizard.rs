@@ -53,7 +53,7 @@ const QUICK_RULES: &[(&str, &str, &str, &str)] = &[
 type Form = Vec<(String, String)>;
 
 fn get<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
-    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    form::value(form, name)
 }
 
 /// The newest version of each plugin of `kind` in the catalog.
