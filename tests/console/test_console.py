@@ -399,6 +399,10 @@ def test_a_post_without_the_csrf_token_is_refused(stack: Stack, page: Page) -> N
     response = page.request.post(f"{stack.base}/integrations/{integration}/sync", form={"csrf": "0" * 64})
     assert response.status == 403
     assert len(stack.a.call("GET", f"/api/v1/runs?integration={integration}")) == before
+    # Nor an upload without the token as its first field.
+    response = page.request.post(f"{stack.base}/plugins/upload", multipart={
+        "component": {"name": "x.wasm", "mimeType": "application/wasm", "buffer": (PLUGINS / "scim.wasm").read_bytes()}})
+    assert response.status == 403
     # Another site's form cannot sign a member in either.
     response = page.request.post(f"{stack.base}/sign-in", form={"key": stack.a.key, "token": "forged"})
     assert response.status == 403

@@ -57,6 +57,28 @@ fn shown(value: &Value) -> String {
     }
 }
 
+/// A property's name as a piece of an HTML id (no spaces, which would
+/// split `aria-describedby`).
+fn html_id(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// Whether a boolean property is on: set so, or by default.
+fn is_on(property: &Value, value: &Value) -> bool {
+    match value {
+        Value::Bool(on) => *on,
+        _ => property["default"] == json!(true),
+    }
+}
+
 fn error_for<'a>(errors: &'a FieldErrors, field: &str) -> Option<&'a String> {
     errors.get(field)
 }
@@ -73,7 +95,7 @@ pub fn config_fields(schema: &Value, config: &Value, errors: &FieldErrors) -> Ma
             p.hint { "This plugin has no settings." }
         }
         @for (name, property) in &properties {
-            @let id = format!("config-{name}");
+            @let id = format!("config-{}", html_id(name));
             @let field = format!("config.{name}");
             @let value = &config[name.as_str()];
             @let error = error_for(errors, &field);
@@ -84,7 +106,7 @@ pub fn config_fields(schema: &Value, config: &Value, errors: &FieldErrors) -> Ma
                 @match input_of(property) {
                     Input::Boolean => {
                         div.check {
-                            input type="checkbox" id=(id) name=(field) value="true" checked[value == &json!(true)] aria-describedby=(described);
+                            input type="checkbox" id=(id) name=(field) value="true" checked[is_on(property, value)] aria-describedby=(described);
                             label for=(id) { (name) }
                         }
                     }
@@ -135,7 +157,9 @@ pub fn config_from_form(schema: &Value, form: &[(String, String)]) -> Result<Val
     for (name, property) in &properties {
         let field = format!("config.{name}");
         let value = match input_of(property) {
-            Input::Boolean => get(&field).map(|_| json!(true)),
+            // An unticked box is an explicit false (a default of true
+            // could not be turned off otherwise).
+            Input::Boolean => Some(json!(get(&field).is_some())),
             Input::Number => get(&field).filter(|t| !t.is_empty()).map(|text| {
                 text.parse::<i64>()
                     .map(|n| json!(n))
@@ -187,7 +211,7 @@ pub fn secret_fields(manifest: &Value, set: &[String], errors: &FieldErrors) -> 
         }
         @for secret in &secrets {
             @let name = secret["name"].as_str().unwrap_or("");
-            @let id = format!("secret-{name}");
+            @let id = format!("secret-{}", html_id(name));
             @let field = format!("secrets.{name}");
             @let is_set = set.iter().any(|s| s == name);
             @let error = error_for(errors, &field);
@@ -210,9 +234,10 @@ pub fn secrets_from_form(form: &[(String, String)]) -> BTreeMap<String, String> 
         .collect()
 }
 
-/// The hosts a plugin asks for, as grants in words the admin ticks, and
+/// The hosts a plugin asks for, as grants in words the admin ticks (all of
+/// them at first for a new installation; afterwards those granted), and
 /// any more origins (the plugin's own base URL pointed elsewhere).
-pub fn host_fields(manifest: &Value, granted: &[String], errors: &FieldErrors) -> Markup {
+pub fn host_fields(manifest: &Value, granted: &[String], fresh: bool, errors: &FieldErrors) -> Markup {
     let requested: Vec<String> = manifest["requested_hosts"]
         .as_array()
         .map(|h| h.iter().filter_map(Value::as_str).map(str::to_string).collect())
@@ -228,7 +253,7 @@ pub fn host_fields(manifest: &Value, granted: &[String], errors: &FieldErrors) -
             p.hint { "The plugin reaches nothing but the origins you grant here." }
             @for (n, host) in requested.iter().enumerate() {
                 div.check {
-                    input type="checkbox" id=(format!("host-{n}")) name="host" value=(host) checked[granted.is_empty() || granted.contains(host)];
+                    input type="checkbox" id=(format!("host-{n}")) name="host" value=(host) checked[(fresh && granted.is_empty()) || granted.contains(host)];
                     label for=(format!("host-{n}")) { "May connect to " strong { (host) } }
                 }
             }
@@ -307,7 +332,7 @@ mod tests {
     #[test]
     fn empty_fields_are_left_out_and_bad_numbers_kept_for_the_check() {
         let config = config_from_form(&schema(), &form(&[("config.base_url", ""), ("config.page", "ten")])).unwrap();
-        assert_eq!(config, json!({ "page": "ten" }));
+        assert_eq!(config, json!({ "page": "ten", "strict": false }));
     }
 
     #[test]

@@ -101,7 +101,10 @@ fn list_row(
             td { @match integration.next_run_at { Some(at) => (time(at)), None => span.muted { "—" } } }
             td {
                 @if can_write(signed) {
-                    (button_form(signed, &format!("/integrations/{}/sync?back=list", integration.id), "Sync Now", "small"))
+                    form.inline method="post" action=(format!("/integrations/{}/sync?back=list", integration.id)) {
+                        (csrf_field(signed))
+                        button.small type="submit" { "Sync Now" span.visually-hidden { " " (integration.name) } }
+                    }
                 }
             }
         }
@@ -207,9 +210,9 @@ pub fn options_fields(
     let check = |name: &str, label: &str, on: bool, hint: &str| {
         html! {
             div.check {
-                input type="checkbox" id=(format!("opt-{name}")) name=(name) value="on" checked[on] disabled[disabled];
+                input type="checkbox" id=(format!("opt-{name}")) name=(name) value="on" checked[on] disabled[disabled] aria-describedby=(format!("opt-{name}-hint"));
                 label for=(format!("opt-{name}")) { (label) }
-                span.hint { (hint) }
+                span.hint id=(format!("opt-{name}-hint")) { (hint) }
             }
         }
     };
@@ -478,7 +481,9 @@ pub async fn runs(State(state): State<AppState>, signed: Signed, Path(id): Path<
         @if list.is_empty() {
             p.empty { "No runs yet." }
         } @else {
-            div hx-get=[refresh.then(|| format!("/integrations/{id}/runs"))] hx-trigger=[refresh.then_some("every 3s")] hx-select="#runs" hx-target="#runs" hx-swap="outerHTML" {}
+            // While a run goes on the table asks for itself again; the copy
+            // it gets once the run is over asks no more.
+            div #runs-live hx-disinherit="*" hx-get=[refresh.then(|| format!("/integrations/{id}/runs"))] hx-trigger=[refresh.then_some("every 3s")] hx-select="#runs-live" hx-swap="outerHTML" {
             table #runs {
                 caption.visually-hidden { "Runs, newest first" }
                 thead { tr {
@@ -486,6 +491,7 @@ pub async fn runs(State(state): State<AppState>, signed: Signed, Path(id): Path<
                     th scope="col" { "Users" } th scope="col" { "Teams" } th scope="col" { "Failed" } th scope="col" { "Conflicts" }
                 } }
                 tbody { @for run in &list { (run_row(run)) } }
+            }
             }
         }
     };
@@ -511,7 +517,8 @@ pub async fn run_panel(
     Path(id): Path<String>,
     Query(query): Query<PanelQuery>,
 ) -> Result<Markup> {
-    let outcome = query.outcome.filter(|o| !o.is_empty());
+    // Only a known outcome is used (and shown back).
+    let outcome = query.outcome.filter(|o| OUTCOMES.contains(&o.as_str()));
     let crate::api::Json(RunDetail { run, items }) = runs_api::get_run(
         State(state.clone()),
         signed.who.clone(),

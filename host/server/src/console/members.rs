@@ -9,6 +9,7 @@ use maud::{html, Markup};
 use super::page::{self, csrf_field, layout, time, Section};
 use super::session::Signed;
 use super::{see_other, Result};
+use crate::api::error::ApiError;
 use crate::api::tenants::{self as api, MemberChange, NewKey, NewKeyResponse, NewMember};
 use crate::api::{AppState, Json, Path};
 use hrsync_store::tenants::{Mode, Role};
@@ -66,7 +67,7 @@ async fn members_page(
                                     (csrf_field(signed))
                                     input type="hidden" name="member" value=(m.id);
                                     (role_select("role", &format!("role-{}", m.id), &format!("role of {}", m.email), m.role))
-                                    button.small type="submit" name="do" value="role" { "Change role" }
+                                    button.small type="submit" name="do" value="role" { "Change role" span.visually-hidden { " of " (m.email) } }
                                 }
                             } @else { (m.role.as_str()) }
                         }
@@ -76,7 +77,7 @@ async fn members_page(
                                 form.inline method="post" action="/members" {
                                     (csrf_field(signed))
                                     input type="hidden" name="member" value=(m.id);
-                                    button.small.danger type="submit" name="do" value="remove" { "Remove" }
+                                    button.small.danger type="submit" name="do" value="remove" { "Remove" span.visually-hidden { " " (m.email) } }
                                 }
                             }
                         }
@@ -107,7 +108,7 @@ async fn members_page(
                                     form.inline method="post" action="/members" {
                                         (csrf_field(signed))
                                         input type="hidden" name="key" value=(k.id);
-                                        button.small.danger type="submit" name="do" value="revoke" { "Revoke" }
+                                        button.small.danger type="submit" name="do" value="revoke" { "Revoke" span.visually-hidden { " " (k.name) } }
                                     }
                                 }
                             }
@@ -147,35 +148,40 @@ pub async fn act(
     signed: Signed,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response> {
-    let get = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let role = || Role::parse(&get("role")).unwrap_or(Role::Viewer);
+    let get = |name: &str| super::form::value(&form, name).unwrap_or_default().to_string();
+    let role = Role::parse(&get("role"));
+    let mode = Mode::parse(&get("mode"));
     let (st, who) = (State(state.clone()), signed.who.clone());
-    let result: std::result::Result<Option<NewKeyResponse>, crate::api::error::ApiError> = match get("do").as_str() {
+    let result: std::result::Result<Option<NewKeyResponse>, ApiError> = match get("do").as_str() {
+        // An unknown role or mode is refused, never read as the least one.
+        "invite" | "role" if role.is_none() => Err(ApiError::invalid("role", "choose a role: viewer, admin or owner")),
+        "key" if mode.is_none() => Err(ApiError::invalid("mode", "choose a mode: live or test")),
         "invite" => api::add_member(
             st,
             who,
             Json(NewMember {
                 email: get("email").trim().to_string(),
-                role: role(),
+                role: role.unwrap_or(Role::Viewer),
             }),
         )
         .await
         .map(|_| None),
-        "role" => api::change_member(st, who, Path(get("member")), Json(MemberChange { role: role() }))
-            .await
-            .map(|_| None),
+        "role" => api::change_member(
+            st,
+            who,
+            Path(get("member")),
+            Json(MemberChange {
+                role: role.unwrap_or(Role::Viewer),
+            }),
+        )
+        .await
+        .map(|_| None),
         "remove" => api::remove_member(st, who, Path(get("member"))).await.map(|_| None),
         "revoke" => api::revoke_key(st, who, Path(get("key"))).await.map(|_| None),
         "key" => {
-            let mode = Mode::parse(&get("mode")).unwrap_or(Mode::Test);
             let new = NewKey {
                 name: get("name").trim().to_string(),
-                mode,
+                mode: mode.unwrap_or(Mode::Test),
                 member_id: Some(get("member")).filter(|m| !m.is_empty()),
             };
             api::create_key(st, who, Json(new))

@@ -69,6 +69,8 @@ pub fn router(state: AppState) -> Router<AppState> {
 pub enum ConsoleError {
     /// No session, or one that ended: back to the sign-in page.
     SignIn,
+    /// The same, for a request of htmx (`HX-Redirect`).
+    SignInFromHtmx,
     /// The API refused or failed; shown as a page with its words.
     Api(ApiError),
 }
@@ -89,6 +91,7 @@ impl IntoResponse for ConsoleError {
     fn into_response(self) -> Response {
         match self {
             ConsoleError::SignIn => Redirect::to("/sign-in").into_response(),
+            ConsoleError::SignInFromHtmx => (StatusCode::OK, [("hx-redirect", "/sign-in")]).into_response(),
             ConsoleError::Api(error) => {
                 // The API's status and words; internal errors keep their
                 // details in the server log (the API's response has the id).

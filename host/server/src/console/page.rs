@@ -141,7 +141,7 @@ pub fn layout(signed: &Signed, section: Section, title: &str, content: Markup) -
                     h1 { (title) }
                     (content)
                 }
-                aside #panel aria-live="polite" {}
+                aside #panel {}
             }
         }
     }

@@ -12,7 +12,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::form::{self, FieldErrors};
-use super::page::{self, button_form, csrf_field, layout, time, Section};
+use super::page::{self, csrf_field, layout, time, Section};
 use super::session::Signed;
 use super::wizard::test_result;
 use super::{see_other, Result};
@@ -52,7 +52,9 @@ async fn catalog_page(
         @if let Some(notice) = notice { p.notice role="status" { (notice) } }
         @if let Some(error) = &error { (page::error_note(error)) }
         @if write {
-            form.card.inline-form method="post" action=(format!("/plugins/upload?csrf={}", signed.csrf)) enctype="multipart/form-data" {
+            form.card.inline-form method="post" action="/plugins/upload" enctype="multipart/form-data" {
+                // First in the body: the upload checks it before it reads the file.
+                (csrf_field(signed))
                 label for="component" { "Upload a plugin (a .wasm component)" }
                 input #component type="file" name="component" accept=".wasm,application/wasm" required;
                 button.primary type="submit" { "Upload" }
@@ -113,16 +115,31 @@ async fn refused(state: &AppState, signed: &Signed, status: StatusCode, message:
 }
 
 /// The bytes of the form's `component` field.
+/// What the upload form sent, in order: its CSRF token (which must come
+/// first: nothing more is read without it), then the component.
+enum Upload {
+    Forged,
+    Component(Option<axum::body::Bytes>),
+}
+
 async fn component_of(
     multipart: &mut axum::extract::Multipart,
-) -> std::result::Result<Option<axum::body::Bytes>, axum::extract::multipart::MultipartError> {
+    csrf: &str,
+) -> std::result::Result<Upload, axum::extract::multipart::MultipartError> {
+    let token = match multipart.next_field().await? {
+        Some(field) if field.name() == Some("csrf") => field.text().await?,
+        _ => return Ok(Upload::Forged),
+    };
+    if !super::session::same(&token, csrf) {
+        return Ok(Upload::Forged);
+    }
     let mut component = None;
     while let Some(field) = multipart.next_field().await? {
         if field.name() == Some("component") {
             component = Some(field.bytes().await?);
         }
     }
-    Ok(component)
+    Ok(Upload::Component(component))
 }
 
 /// Takes the component out of the multipart form and hands its bytes to
@@ -132,8 +149,11 @@ pub async fn upload(
     signed: Signed,
     mut multipart: axum::extract::Multipart,
 ) -> Result<Response> {
-    let component = match component_of(&mut multipart).await {
-        Ok(component) => component,
+    // Only admins upload: refused before the body is read.
+    signed.who.require(Role::Admin)?;
+    let component = match component_of(&mut multipart, &signed.csrf).await {
+        Ok(Upload::Component(component)) => component,
+        Ok(Upload::Forged) => return Ok(super::session::forged()),
         Err(error) => {
             let message = format!("the upload did not arrive whole: {}", error.body_text());
             return refused(&state, &signed, error.status(), message).await;
@@ -228,7 +248,7 @@ async fn installation_page(
             }
             @if write {
                 fieldset { legend { "Secrets" } (form::secret_fields(&manifest, &installation.secrets, errors)) }
-                (form::host_fields(&manifest, &installation.allowed_hosts, errors))
+                (form::host_fields(&manifest, &installation.allowed_hosts, false, errors))
                 @if let Some(tested) = tested { (test_result(tested)) }
                 div.actions {
                     button type="submit" name="do" value="test" { "Test" }
@@ -236,7 +256,7 @@ async fn installation_page(
                 }
             }
         }
-        @if write { div.actions { (button_form(signed, "/plugins", "Back to the plugins", "link")) } }
+        p { a href="/plugins" { "Back to the plugins" } }
     };
     Ok(layout(signed, Section::Plugins, &installation.name, content))
 }

@@ -58,7 +58,7 @@ fn text(value: &Value) -> String {
     }
 }
 
-fn scope_editor(rule: &RuleDraft, disabled: bool) -> Markup {
+fn scope_editor(rule: &RuleDraft) -> Markup {
     let i = rule.index;
     let list = |which: &str| -> Markup {
         let filters = rule.config[which].as_array().cloned().unwrap_or_default();
@@ -73,7 +73,7 @@ fn scope_editor(rule: &RuleDraft, disabled: bool) -> Markup {
                     @let clauses = filter["all"].as_array().cloned().unwrap_or_default();
                     @let prefix = format!("r{i}.{which}.{f}");
                     div.filter {
-                        label { "Filter name " input type="text" name=(format!("{prefix}.name")) value=(text(&filter["name"])) disabled[disabled]; }
+                        label { "Filter name " input type="text" name=(format!("{prefix}.name")) value=(text(&filter["name"])); }
                         table.rows {
                             thead { tr { th scope="col" { "Field" } th scope="col" { "Operator" } th scope="col" { "Value" } } }
                             tbody {
@@ -81,11 +81,11 @@ fn scope_editor(rule: &RuleDraft, disabled: bool) -> Markup {
                                     @let clause = clauses.get(c).cloned().unwrap_or(Value::Null);
                                     @let row = format!("{prefix}.all.{c}");
                                     tr {
-                                        td { input type="text" name=(format!("{row}.field")) value=(text(&clause["field"])) aria-label=(format!("{which} filter {} row {} field", f + 1, c + 1)) placeholder="employment_type" disabled[disabled]; }
-                                        td { select name=(format!("{row}.op")) aria-label=(format!("{which} filter {} row {} operator", f + 1, c + 1)) disabled[disabled] {
+                                        td { input type="text" name=(format!("{row}.field")) value=(text(&clause["field"])) aria-label=(format!("{which} filter {} row {} field", f + 1, c + 1)) placeholder="employment_type"; }
+                                        td { select name=(format!("{row}.op")) aria-label=(format!("{which} filter {} row {} operator", f + 1, c + 1)) {
                                             @for (op, label) in OPERATORS { option value=(op) selected[clause["op"] == *op] { (label) } }
                                         } }
-                                        td { input type="text" name=(format!("{row}.value")) value=(text(&clause["value"])) aria-label=(format!("{which} filter {} row {} value", f + 1, c + 1)) disabled[disabled]; }
+                                        td { input type="text" name=(format!("{row}.value")) value=(text(&clause["value"])) aria-label=(format!("{which} filter {} row {} value", f + 1, c + 1)); }
                                     }
                                 }
                             }
@@ -99,12 +99,12 @@ fn scope_editor(rule: &RuleDraft, disabled: bool) -> Markup {
         (list("exclude")) (list("include"))
         div.field {
             label for=(format!("r{i}-tz")) { "Time zone of date tests" }
-            input id=(format!("r{i}-tz")) type="text" name=(format!("r{i}.time_zone")) value=(text(&rule.config["time_zone"])) placeholder="the integration's" disabled[disabled];
+            input id=(format!("r{i}-tz")) type="text" name=(format!("r{i}.time_zone")) value=(text(&rule.config["time_zone"])) placeholder="the integration's";
         }
     }
 }
 
-fn team_editor(rule: &RuleDraft, disabled: bool) -> Markup {
+fn team_editor(rule: &RuleDraft) -> Markup {
     let i = rule.index;
     let teams = rule.config["teams"].as_array().cloned().unwrap_or_default();
     html! {
@@ -116,15 +116,15 @@ fn team_editor(rule: &RuleDraft, disabled: bool) -> Markup {
                     @let team = teams.get(t).cloned().unwrap_or(Value::Null);
                     @let only = team["only"].as_object().and_then(|o| o.iter().next()).map(|(k, v)| (k.clone(), text(v)));
                     tr {
-                        td { input type="text" name=(format!("r{i}.teams.{t}.name")) value=(text(&team["name"])) aria-label=(format!("team template {}", t + 1)) disabled[disabled]; }
-                        td { input type="text" name=(format!("r{i}.teams.{t}.only_field")) value=(only.as_ref().map(|o| o.0.as_str()).unwrap_or("")) aria-label=(format!("team template {} field", t + 1)) disabled[disabled]; }
-                        td { input type="text" name=(format!("r{i}.teams.{t}.only_values")) value=(only.as_ref().map(|o| o.1.as_str()).unwrap_or("")) aria-label=(format!("team template {} values", t + 1)) disabled[disabled]; }
+                        td { input type="text" name=(format!("r{i}.teams.{t}.name")) value=(text(&team["name"])) aria-label=(format!("team template {}", t + 1)); }
+                        td { input type="text" name=(format!("r{i}.teams.{t}.only_field")) value=(only.as_ref().map(|o| o.0.as_str()).unwrap_or("")) aria-label=(format!("team template {} field", t + 1)); }
+                        td { input type="text" name=(format!("r{i}.teams.{t}.only_values")) value=(only.as_ref().map(|o| o.1.as_str()).unwrap_or("")) aria-label=(format!("team template {} values", t + 1)); }
                     }
                 }
             }
         }
         div.check {
-            input type="checkbox" id=(format!("r{i}-replace")) name=(format!("r{i}.replace")) value="on" checked[rule.config["replace"] == true] disabled[disabled];
+            input type="checkbox" id=(format!("r{i}-replace")) name=(format!("r{i}.replace")) value="on" checked[rule.config["replace"] == true];
             label for=(format!("r{i}-replace")) { "Replace the teams of earlier rules (otherwise add to them)" }
         }
     }
@@ -138,7 +138,7 @@ const MAPPING_COLUMNS: &[(&str, &str)] = &[
     ("default", "Default when empty"),
 ];
 
-fn mapping_editor(rule: &RuleDraft, disabled: bool) -> Markup {
+fn mapping_editor(rule: &RuleDraft) -> Markup {
     let i = rule.index;
     let rows = rule.config["attributes"].as_array().cloned().unwrap_or_default();
     html! {
@@ -150,9 +150,9 @@ fn mapping_editor(rule: &RuleDraft, disabled: bool) -> Markup {
                     @let row = rows.get(r).cloned().unwrap_or(Value::Null);
                     tr {
                         @for (key, label) in MAPPING_COLUMNS {
-                            td { input type="text" name=(format!("r{i}.attributes.{r}.{key}")) value=(text(&row[*key])) aria-label=(format!("mapping {} {}", r + 1, label)) disabled[disabled]; }
+                            td { input type="text" name=(format!("r{i}.attributes.{r}.{key}")) value=(text(&row[*key])) aria-label=(format!("mapping {} {}", r + 1, label)); }
                         }
-                        td { input type="checkbox" name=(format!("r{i}.attributes.{r}.only_on_create")) value="on" checked[row["only_on_create"] == true] aria-label=(format!("mapping {} only on create", r + 1)) disabled[disabled]; }
+                        td { input type="checkbox" name=(format!("r{i}.attributes.{r}.only_on_create")) value="on" checked[row["only_on_create"] == true] aria-label=(format!("mapping {} only on create", r + 1)); }
                     }
                 }
             }
@@ -160,35 +160,108 @@ fn mapping_editor(rule: &RuleDraft, disabled: bool) -> Markup {
     }
 }
 
-fn script_editor(rule: &RuleDraft, disabled: bool) -> Markup {
+fn script_editor(rule: &RuleDraft) -> Markup {
     let i = rule.index;
     html! {
         p.hint { "A Rhai script with " code { "exclude(employee)" } ", " code { "teams(employee)" } " and " code { "attributes(employee)" } " as it needs them; Preview checks it first and names the line and column of an error." }
         label for=(format!("r{i}-script")) { "Script" }
-        textarea.code id=(format!("r{i}-script")) name=(format!("r{i}.script")) rows="14" spellcheck="false" disabled[disabled] { (text(&rule.config["script"])) }
+        textarea.code id=(format!("r{i}-script")) name=(format!("r{i}.script")) rows="14" spellcheck="false" { (text(&rule.config["script"])) }
         div.field {
             label for=(format!("r{i}-tz")) { "Time zone of today()" }
-            input id=(format!("r{i}-tz")) type="text" name=(format!("r{i}.time_zone")) value=(text(&rule.config["time_zone"])) placeholder="the integration's" disabled[disabled];
+            input id=(format!("r{i}-tz")) type="text" name=(format!("r{i}.time_zone")) value=(text(&rule.config["time_zone"])) placeholder="the integration's";
         }
     }
 }
 
-fn json_editor(rule: &RuleDraft, disabled: bool) -> Markup {
+fn json_editor(rule: &RuleDraft) -> Markup {
     let i = rule.index;
     let pretty = serde_json::to_string_pretty(&rule.config).unwrap_or_default();
     html! {
         label for=(format!("r{i}-json")) { "Config (JSON)" }
-        textarea.code id=(format!("r{i}-json")) name=(format!("r{i}.json")) rows="10" spellcheck="false" disabled[disabled] { (pretty) }
+        textarea.code id=(format!("r{i}-json")) name=(format!("r{i}.json")) rows="10" spellcheck="false" { (pretty) }
     }
 }
 
-fn editor(rule: &RuleDraft, disabled: bool) -> Markup {
-    let body = match rule.installation.plugin.as_str() {
-        "scope-rule" => scope_editor(rule, disabled),
-        "team-map" => team_editor(rule, disabled),
-        "attribute-map" => mapping_editor(rule, disabled),
-        "script-rule" => script_editor(rule, disabled),
-        _ => json_editor(rule, disabled),
+/// Whether the editor of the rule's plugin can show all of `config`:
+/// otherwise Apply would drop what it cannot show, so the JSON editor
+/// shows it instead.
+fn fits_form(plugin: &str, config: &Value) -> bool {
+    let keys_in = |value: &Value, allowed: &[&str]| {
+        value
+            .as_object()
+            .is_some_and(|o| o.keys().all(|k| allowed.contains(&k.as_str())))
+    };
+    let list = |value: &Value| value.is_null() || value.is_array();
+    let items = |value: &Value| value.as_array().cloned().unwrap_or_default();
+    let texts = |value: &Value| value.is_null() || value.is_string();
+    match plugin {
+        "scope-rule" => {
+            keys_in(config, &["time_zone", "include", "exclude"])
+                && ["include", "exclude"].iter().all(|which| {
+                    list(&config[*which])
+                        && items(&config[*which]).iter().all(|filter| {
+                            keys_in(filter, &["name", "all"])
+                                && texts(&filter["name"])
+                                && items(&filter["all"]).iter().all(|clause| {
+                                    keys_in(clause, &["field", "op", "value"])
+                                        && match &clause["value"] {
+                                            Value::Array(values) => {
+                                                values
+                                                    .iter()
+                                                    .all(|v| v.is_string() && !v.as_str().unwrap_or("").contains(','))
+                                                    && matches!(clause["op"].as_str(), Some("in" | "not_in"))
+                                            }
+                                            other => texts(other),
+                                        }
+                                })
+                        })
+                })
+        }
+        "team-map" => {
+            keys_in(config, &["teams", "replace"])
+                && list(&config["teams"])
+                && items(&config["teams"]).iter().all(|team| {
+                    keys_in(team, &["name", "only"])
+                        && (team["only"].is_null()
+                            || team["only"].as_object().is_some_and(|only| {
+                                only.len() <= 1
+                                    && only.values().all(|v| {
+                                        v.as_array().is_some_and(|a| {
+                                            a.iter()
+                                                .all(|x| x.is_string() && !x.as_str().unwrap_or("").contains(','))
+                                        })
+                                    })
+                            }))
+                })
+        }
+        "attribute-map" => {
+            keys_in(config, &["attributes"])
+                && list(&config["attributes"])
+                && items(&config["attributes"]).iter().all(|row| {
+                    keys_in(
+                        row,
+                        &["target", "from", "value", "template", "default", "only_on_create"],
+                    ) && ["target", "from", "value", "template", "default"]
+                        .iter()
+                        .all(|k| texts(&row[*k]))
+                })
+        }
+        "script-rule" => keys_in(config, &["script", "time_zone", "max_operations", "time_limit_ms"]),
+        _ => false,
+    }
+}
+
+fn editor(rule: &RuleDraft) -> Markup {
+    let body = if fits_form(&rule.installation.plugin, &rule.config) {
+        match rule.installation.plugin.as_str() {
+            "scope-rule" => scope_editor(rule),
+            "team-map" => team_editor(rule),
+            "attribute-map" => mapping_editor(rule),
+            "script-rule" => script_editor(rule),
+            _ => json_editor(rule),
+        }
+    } else {
+        json_editor(rule)
     };
     html! {
         section.card.rule id=(format!("rule-{}", rule.index)) {
@@ -203,7 +276,13 @@ fn editor(rule: &RuleDraft, disabled: bool) -> Markup {
 /// row 0 of filter 1 of rule 0's `exclude`; numbers are list positions.
 fn tree(form: &[(String, String)]) -> BTreeMap<usize, Value> {
     let mut rules: BTreeMap<usize, Value> = BTreeMap::new();
-    for (key, value) in form {
+    // The editors nest at most five levels (`exclude.1.all.0.field`); a
+    // deeper key is not theirs, and unbounded depth would be a stack to
+    // overflow.
+    for (key, value) in form.iter().take(MAX_FIELDS) {
+        if key.split('.').count() > MAX_DEPTH {
+            continue;
+        }
         let Some(rest) = key.strip_prefix('r') else { continue };
         let Some((index, path)) = rest.split_once('.') else {
             continue;
@@ -222,6 +301,9 @@ fn tree(form: &[(String, String)]) -> BTreeMap<usize, Value> {
     }
     rules
 }
+
+const MAX_DEPTH: usize = 8;
+const MAX_FIELDS: usize = 5_000;
 
 /// The entries of a `{"0": .., "1": ..}` object, in position order.
 fn positions(value: &Value) -> Vec<&Value> {
@@ -260,6 +342,10 @@ fn config_of(installation: &Installation, form: &Value) -> std::result::Result<V
             config.insert(key.to_string(), json!(text));
         }
     };
+    if let Some(text) = form["json"].as_str() {
+        return serde_json::from_str(text)
+            .map_err(|e| format!("the config is not JSON: {e} (line {}, column {})", e.line(), e.column()));
+    }
     match installation.plugin.as_str() {
         "scope-rule" => {
             for which in ["include", "exclude"] {
@@ -348,17 +434,7 @@ fn config_of(installation: &Installation, form: &Value) -> std::result::Result<V
                 }
             }
         }
-        _ => {
-            let text = form["json"].as_str().unwrap_or("{}");
-            return serde_json::from_str(text).map_err(|e| {
-                format!(
-                    "the config is not JSON: {} (line {}, column {})",
-                    e,
-                    e.line(),
-                    e.column()
-                )
-            });
-        }
+        _ => return Ok(installation.config.clone()),
     }
     Ok(Value::Object(config))
 }
@@ -440,11 +516,15 @@ fn rules_page(
         } @else {
             form method="post" action=(action) {
                 (csrf_field(signed))
-                @for rule in drafts { (editor(rule, !write)) }
+                @for rule in drafts { (editor(rule)) }
                 div.actions.sticky {
                     button type="submit" name="do" value="preview" hx-post=(action) hx-target="#preview" hx-select="#preview" hx-swap="outerHTML" { "Preview" }
                     @if write { button.primary type="submit" name="do" value="apply" { "Apply" } }
-                    span.hint { "Preview runs the draft against the HR system and the app without writing anything. Apply saves it." }
+                    span.hint {
+                        "Preview runs the draft against the HR system and the app without writing anything."
+                        @if write { " Apply saves it; a rule installation used by other integrations changes for them too." }
+                        @else { " Viewers may preview drafts; saving them takes an admin." }
+                    }
                 }
             }
         }
@@ -483,6 +563,9 @@ pub async fn act(
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response> {
     let integration = visible(&state, &signed, &id).await?;
+    // Checking the drafts starts every rule, and examples read HR: a run's
+    // worth of work, counted like one.
+    crate::api::quota::run(&state, &signed.who.tenant).await?;
     let installations = rule_installations(&state, &signed, &integration).await?;
     let tree = tree(&form);
     let empty = json!({});
@@ -520,6 +603,7 @@ pub async fn act(
             .into_response());
     }
     if apply {
+        let mut saved: Vec<String> = Vec::new();
         for rule in drafts.iter_mut() {
             let patch = merge_patch(&rule.installation.config, &rule.config);
             if patch.as_object().is_some_and(serde_json::Map::is_empty) {
@@ -540,13 +624,22 @@ pub async fn act(
             .await
             {
                 rule.error = Some(page::explain(error).1);
-                let note = html! { div #preview { (page::error_note("Not saved: see the message at the rule.")) } };
+                let message = if saved.is_empty() {
+                    "Nothing was saved: see the message at the rule.".to_string()
+                } else {
+                    format!(
+                        "Saved: {}. Not saved from here on: see the message at the rule.",
+                        saved.join(", ")
+                    )
+                };
+                let note = html! { div #preview { (page::error_note(&message)) } };
                 return Ok((
                     StatusCode::UNPROCESSABLE_ENTITY,
                     rules_page(&signed, &integration, &drafts, None, Some(note)),
                 )
                     .into_response());
             }
+            saved.push(rule.installation.name.clone());
         }
         return Ok(see_other(&format!("/integrations/{id}/rules?done=saved")));
     }
@@ -767,6 +860,39 @@ mod tests {
         let tree = tree(&form(&[("r0.json", "{\n  \"a\": 1,\n  oops\n}")]));
         let error = config_of(&installation("python-rule"), &tree[&0]).unwrap_err();
         assert!(error.contains("line 3, column 3"), "{error}");
+    }
+
+    #[test]
+    fn a_key_deeper_than_any_editor_is_ignored() {
+        let deep = format!("r0{}", ".a".repeat(100_000));
+        let tree = tree(&form(&[(deep.as_str(), "x"), ("r0.script", "fn teams(e) { [] }")]));
+        assert_eq!(tree[&0], json!({ "script": "fn teams(e) { [] }" }));
+    }
+
+    #[test]
+    fn a_config_the_form_cannot_show_is_edited_as_json() {
+        let two_conditions =
+            json!({ "teams": [{ "name": "T", "only": { "department": ["IT"], "office": ["Berlin"] } }] });
+        assert!(!fits_form("team-map", &two_conditions));
+        assert!(fits_form(
+            "team-map",
+            &json!({ "teams": [{ "name": "T", "only": { "department": ["IT", "HR"] } }] })
+        ));
+        assert!(!fits_form(
+            "scope-rule",
+            &json!({ "exclude": [{ "all": [{ "field": "level", "op": "equals", "value": 3 }] }] })
+        ));
+        assert!(fits_form(
+            "scope-rule",
+            &json!({ "exclude": [{ "name": "x", "all": [{ "field": "t", "op": "in", "value": ["a", "b"] }] }] })
+        ));
+        let rule = RuleDraft {
+            index: 0,
+            installation: &installation("team-map"),
+            config: two_conditions,
+            error: None,
+        };
+        assert!(editor(&rule).into_string().contains("r0.json"));
     }
 
     #[test]

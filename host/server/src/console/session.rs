@@ -57,7 +57,7 @@ fn csrf_of(session: &str) -> String {
 }
 
 /// Equal without telling by timing where they differ.
-fn same(a: &str, b: &str) -> bool {
+pub fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -76,9 +76,18 @@ impl FromRequestParts<AppState> for Signed {
     type Rejection = ConsoleError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ConsoleError> {
-        let secret = cookie(&parts.headers, SESSION_COOKIE).ok_or(ConsoleError::SignIn)?;
+        // htmx asks for a fragment: it is told to load the sign-in page
+        // instead of putting it where the fragment goes.
+        let signed_out = if super::page::is_htmx(&parts.headers) {
+            ConsoleError::SignInFromHtmx
+        } else {
+            ConsoleError::SignIn
+        };
+        let Some(secret) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(signed_out);
+        };
         let store = &state.control.store;
-        let owner = store.session_owner(secret).await?.ok_or(ConsoleError::SignIn)?;
+        let owner = store.session_owner(secret).await?.ok_or(signed_out)?;
         let tenant_name = store
             .tenant(&owner.tenant_id)
             .await?
@@ -93,11 +102,17 @@ impl FromRequestParts<AppState> for Signed {
 }
 
 /// Refuses a POST whose CSRF token is not the session's: from the
-/// `x-csrf-token` header (htmx), the `csrf` query parameter (uploads) or
-/// the `csrf` field of a form. Without a session the handler decides (it
-/// sends the browser to sign in).
+/// `x-csrf-token` header (htmx) or the `csrf` field of a form. The upload
+/// (multipart) checks its first field itself, before it reads the file;
+/// signing in has its own check. Without a session the handler decides
+/// (it sends the browser to sign in).
 pub async fn csrf_guard(State(_state): State<AppState>, request: Request, next: Next) -> Response {
-    if request.method() == Method::GET || request.method() == Method::HEAD || request.uri().path() == "/sign-in" {
+    let path = request.uri().path();
+    if request.method() == Method::GET
+        || request.method() == Method::HEAD
+        || path == "/sign-in"
+        || path == "/plugins/upload"
+    {
         return next.run(request).await;
     }
     let Some(secret) = cookie(request.headers(), SESSION_COOKIE).map(str::to_string) else {
@@ -109,15 +124,7 @@ pub async fn csrf_guard(State(_state): State<AppState>, request: Request, next: 
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let from_query = request.uri().query().and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "csrf")
-            .map(|(_, v)| v.into_owned())
-    });
-    let (request, from_form) = match (
-        from_header.is_some() || from_query.is_some(),
-        is_form(request.headers()),
-    ) {
+    let (request, from_form) = match (from_header.is_some(), is_form(request.headers())) {
         (false, true) => {
             let (parts, body) = request.into_parts();
             let Ok(bytes) = axum::body::to_bytes(body, crate::api::JSON_LIMIT).await else {
@@ -130,10 +137,14 @@ pub async fn csrf_guard(State(_state): State<AppState>, request: Request, next: 
         }
         _ => (request, None),
     };
-    let given = from_header.or(from_query).or(from_form);
-    if given.is_some_and(|token| same(&token, &expected)) {
-        return next.run(request).await;
+    match from_header.or(from_form) {
+        Some(token) if same(&token, &expected) => next.run(request).await,
+        _ => forged(),
     }
+}
+
+/// The answer to a form without the session's CSRF token.
+pub fn forged() -> Response {
     (
         StatusCode::FORBIDDEN,
         bare(

@@ -133,7 +133,7 @@ async fn choose_plugin(
                             input type="radio" id=(format!("plugin-{n}")) name="plugin" value=(plugin.name) required checked[n == 0];
                             label for=(format!("plugin-{n}")) {
                                 strong { (plugin.name) } " " span.muted { (plugin.version) }
-                                div.hint { (plugin.manifest["description"].as_str().unwrap_or("")) }
+                                span.hint.block { (plugin.manifest["description"].as_str().unwrap_or("")) }
                             }
                         }
                     }
@@ -181,7 +181,7 @@ fn installation_form(
                 }
                 fieldset { legend { "Settings" } (form::config_fields(&plugin.manifest["config_schema"], values, errors)) }
                 fieldset { legend { "Secrets" } (form::secret_fields(&plugin.manifest, &set, errors)) }
-                (form::host_fields(&plugin.manifest, &granted, errors))
+                (form::host_fields(&plugin.manifest, &granted, installation.is_none(), errors))
                 @if let Some(tested) = tested {
                     (test_result(tested))
                 }
