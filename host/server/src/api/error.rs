@@ -78,6 +78,27 @@ impl ApiError {
         }
     }
 
+    /// What a caller is told: the error's words, or for an internal error
+    /// only an id, its details logged under that id.
+    pub fn public_message(&self) -> String {
+        match self {
+            ApiError::Internal(detail) => {
+                let id = hrsync_store::new_id("err");
+                tracing::error!(error_id = %id, "{detail}");
+                format!("internal error {id}; the server log has the details")
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// The request field an invalid or conflicting request names.
+    pub fn field(&self) -> Option<String> {
+        match self {
+            ApiError::Invalid { field, .. } | ApiError::Conflict { field, .. } => field.clone(),
+            _ => None,
+        }
+    }
+
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         self.status_and_code().0
@@ -105,18 +126,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        let message = match &self {
-            ApiError::Internal(detail) => {
-                let id = hrsync_store::new_id("err");
-                tracing::error!(error_id = %id, "{detail}");
-                format!("internal error {id}; the server log has the details")
-            }
-            other => other.to_string(),
-        };
-        let field = match &self {
-            ApiError::Invalid { field, .. } | ApiError::Conflict { field, .. } => field.clone(),
-            _ => None,
-        };
+        let (message, field) = (self.public_message(), self.field());
         let mut response = (
             status,
             axum::Json(ErrorBody {

@@ -94,10 +94,8 @@ impl IntoResponse for ConsoleError {
             ConsoleError::SignInFromHtmx => (StatusCode::OK, [("hx-redirect", "/sign-in")]).into_response(),
             ConsoleError::Api(error) => {
                 // The API's status and words; internal errors keep their
-                // details in the server log (the API's response has the id).
-                let response = error.into_response();
-                let status = response.status();
-                let message = page::api_message(response);
+                // details in the server log.
+                let (status, message) = (error.status(), error.public_message());
                 (status, page::bare("hrsync — error", &message)).into_response()
             }
         }

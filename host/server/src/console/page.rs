@@ -58,7 +58,7 @@ pub async fn asset(Path(file): Path<String>) -> Response {
         .into_response()
 }
 
-fn head(title: &str) -> Markup {
+pub(super) fn head(title: &str) -> Markup {
     html! {
         head {
             meta charset="utf-8";
@@ -167,27 +167,9 @@ pub fn error_note(message: &str) -> Markup {
     html! { p.error role="alert" { (message) } }
 }
 
-/// The message of an API error response (its JSON body's `error.message`).
-pub fn api_message(response: Response) -> String {
-    // The body of an error is small and already in memory.
-    let body = response.into_body();
-    let bytes = futures_util::FutureExt::now_or_never(axum::body::to_bytes(body, 1 << 16))
-        .and_then(Result::ok)
-        .unwrap_or_default();
-    serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
-        .unwrap_or_else(|| "the request failed".to_string())
-}
-
 /// The words of an API error and the field it names, for a form.
 pub fn explain(error: crate::api::error::ApiError) -> (Option<String>, String) {
-    use crate::api::error::ApiError;
-    let field = match &error {
-        ApiError::Invalid { field, .. } | ApiError::Conflict { field, .. } => field.clone(),
-        _ => None,
-    };
-    (field, api_message(error.into_response()))
+    (error.field(), error.public_message())
 }
 
 /// A time (ms since the epoch) in UTC, to the minute.

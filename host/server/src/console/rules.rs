@@ -690,10 +690,9 @@ async fn examples(
     integration: &Integration,
     configs: &BTreeMap<String, Value>,
 ) -> Option<Vec<crate::api::integrations::TriedEmployee>> {
-    let mut job = state.control.prepare(&signed.who.tenant, integration).await.ok()?;
-    job.rules = state
+    let job = state
         .control
-        .drafted_rules(&signed.who.tenant, integration, configs)
+        .prepare_drafted(&signed.who.tenant, integration, configs)
         .await
         .ok()?;
     let tried = tokio::task::spawn_blocking(move || job.try_first(5)).await.ok()?.ok()?;

@@ -166,13 +166,7 @@ fn sign_in_form(token: &str, error: Option<&str>) -> maud::Markup {
     html! {
         (maud::DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Sign in — hrsync" }
-                link rel="icon" href="data:,";
-                link rel="stylesheet" href="/assets/console.css";
-            }
+            (super::page::head("Sign in — hrsync"))
             body.bare {
                 main {
                     h1 { "hrsync" }

@@ -376,11 +376,6 @@ impl Control {
             .await
     }
 
-    /// The integration's rules alone, checked, in order.
-    pub async fn rules(&self, tenant: &str, integration: &Integration) -> Result<Vec<PluginSetup>, SetupError> {
-        self.drafted_rules(tenant, integration, &BTreeMap::new()).await
-    }
-
     /// The integration's rules, each with its draft config from `drafts`
     /// (by installation id) when it has one.
     pub async fn drafted_rules(
@@ -402,9 +397,20 @@ impl Control {
 
     /// The job a stored integration describes, checked.
     pub async fn prepare(&self, tenant: &str, integration: &Integration) -> Result<Job, SetupError> {
+        self.prepare_drafted(tenant, integration, &BTreeMap::new()).await
+    }
+
+    /// [`Self::prepare`] with draft configs of rules (by installation id),
+    /// for previews.
+    pub async fn prepare_drafted(
+        &self,
+        tenant: &str,
+        integration: &Integration,
+        drafts: &BTreeMap<String, serde_json::Value>,
+    ) -> Result<Job, SetupError> {
         let (settings, full_reads) = integration.options.settings()?;
         let source = self.source(tenant, integration).await?;
-        let rules = self.rules(tenant, integration).await?;
+        let rules = self.drafted_rules(tenant, integration, drafts).await?;
         let target = self
             .setup(tenant, "target", &integration.target, PluginKind::Target)
             .await?;
