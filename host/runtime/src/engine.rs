@@ -154,6 +154,7 @@ impl Runtime {
             None => wasmtime::component::Component::new(&self.engine, bytes).map(|c| (c, CacheOutcome::Disabled)),
         }
         .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        prepare_memory_images(&component)?;
         let code = component.image_range();
         let code_bytes = (code.end as usize).saturating_sub(code.start as usize) as u64;
         let pre = linker
@@ -162,6 +163,33 @@ impl Runtime {
         let plugin = Plugin::new(self.engine.clone(), pre, info, hash, cache, self.epoch_tick)?;
         Ok((plugin, code_bytes))
     }
+}
+
+/// Builds the component's copy-on-write memory images once, at load, so
+/// instantiations only map them. On Linux each image is a sealed memfd, and
+/// the kernel now and then refuses the seal for a moment (EBUSY while it
+/// still holds references to the pages just written; seen in CI as "cannot
+/// add seals to the memfd" on a plugin that had loaded a second earlier):
+/// a few attempts apart get past it, and a build that fails is not kept.
+fn prepare_memory_images(component: &wasmtime::component::Component) -> Result<(), LoadError> {
+    const ATTEMPTS: u32 = 5;
+    let mut pause = Duration::from_millis(20);
+    for attempt in 1..=ATTEMPTS {
+        match component.initialize_copy_on_write_image() {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < ATTEMPTS => {
+                tracing::debug!(attempt, "could not build the memory image yet ({e:#}); trying again");
+                thread::sleep(pause);
+                pause *= 2;
+            }
+            Err(e) => {
+                return Err(LoadError::Compile(format!(
+                    "could not build its memory image after {ATTEMPTS} attempts: {e:#}"
+                )))
+            }
+        }
+    }
+    Ok(())
 }
 
 fn build_engine(try_pooling: bool) -> Result<(Engine, bool), RuntimeError> {
