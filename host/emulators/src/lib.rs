@@ -5,6 +5,7 @@
 
 pub mod bamboohr;
 pub mod dirty;
+pub mod entra;
 pub mod inbox;
 pub mod perks;
 pub mod personio;
