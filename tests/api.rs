@@ -474,6 +474,8 @@ fn bad_input_gets_a_json_error_naming_the_field() {
         ("bad schedule", owner.post("/api/v1/integrations", json!({ "name": "i", "source": installed.source, "target": installed.target, "schedule": "every day" })), 422, Some("schedule"), "every day"),
         ("bad time zone", owner.post("/api/v1/integrations", json!({ "name": "i", "source": installed.source, "target": installed.target, "timezone": "Mars/Olympus" })), 422, Some("timezone"), "Mars/Olympus"),
         ("bad option", owner.post("/api/v1/integrations", json!({ "name": "i", "source": installed.source, "target": installed.target, "options": { "page_size": 0 } })), 422, Some("options.page_size"), "page_size"),
+        ("inactive in create_for", owner.post("/api/v1/integrations", json!({ "name": "i", "source": installed.source, "target": installed.target, "options": { "create_for": ["active", "inactive"] } })), 422, Some("options.create_for"), "inactive"),
+        ("unknown status in create_for", owner.post("/api/v1/integrations", json!({ "name": "i", "source": installed.source, "target": installed.target, "options": { "create_for": ["actve"] } })), 422, None, "actve"),
         ("wrong kind", owner.post("/api/v1/integrations", json!({ "name": "i", "source": installed.target, "target": installed.target })), 422, Some("source"), "expected a source"),
         ("rule in target", owner.post("/api/v1/integrations", json!({ "name": "i", "source": installed.source, "target": installed.rule })), 422, Some("target"), "expected a target"),
         ("garbage component", owner.upload(b"definitely not wasm"), 422, Some("body"), "WebAssembly"),

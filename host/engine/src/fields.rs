@@ -13,7 +13,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use hrsync_model::{Attribute, Employee, EmployeeStatus};
+use hrsync_model::{Attribute, Employee};
 use hrsync_runtime::capability::fields::{normalize_field, FieldStatement, ValueExpectation};
 
 /// Employee fields as rules name them, besides `custom.<name>`.
@@ -58,12 +58,7 @@ pub fn value_of<'a>(employee: &'a Employee, field: &str) -> Option<Cow<'a, str>>
         "first_name" => Some(&employee.first_name),
         "last_name" => Some(&employee.last_name),
         "preferred_name" => employee.preferred_name.as_deref(),
-        "status" => Some(match employee.status {
-            EmployeeStatus::Onboarding => "onboarding",
-            EmployeeStatus::Active => "active",
-            EmployeeStatus::Leave => "leave",
-            EmployeeStatus::Inactive => "inactive",
-        }),
+        "status" => Some(employee.status.as_str()),
         "employment_type" => employee.employment_type.as_deref(),
         "job_title" => employee.job_title.as_deref(),
         "department" => employee.department.as_deref(),

@@ -69,6 +69,18 @@ impl Options {
                 format!("{} is not between 1 and 1000", o.page_size),
             ));
         }
+        if o.create_for.is_empty() {
+            return Err(invalid(
+                "create_for",
+                "name at least one status, e.g. [\"active\"] (to create no accounts, set create = false)".into(),
+            ));
+        }
+        if o.create_for.contains(&hrsync_model::EmployeeStatus::Inactive) {
+            return Err(invalid(
+                "create_for",
+                "`inactive` employees never get a new account; name onboarding, active or leave".into(),
+            ));
+        }
         if o.match_by.is_empty() {
             return Err(invalid("match", "name at least one attribute, e.g. [\"email\"]".into()));
         }

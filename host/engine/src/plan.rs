@@ -25,6 +25,12 @@ pub const MANAGED_TEAM_PREFIX: &str = "hrsync:";
 pub struct Options {
     /// Create accounts for new employees in scope.
     pub create: bool,
+    /// The HR statuses whose employees get a new account: `["active"]`
+    /// keeps a benefits wallet closed until the first day, while a
+    /// learning app may prepare it during `onboarding`. Accounts that
+    /// exist are kept up to date whatever the status.
+    #[schema(value_type = Vec<String>, example = json!(["active"]))]
+    pub create_for: Vec<EmployeeStatus>,
     /// Deactivate accounts of leavers.
     pub deactivate: bool,
     /// Reactivate accounts of returning employees (off by default).
@@ -57,6 +63,11 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             create: true,
+            create_for: vec![
+                EmployeeStatus::Onboarding,
+                EmployeeStatus::Active,
+                EmployeeStatus::Leave,
+            ],
             deactivate: true,
             reactivate: false,
             invite: false,
@@ -309,7 +320,18 @@ pub fn plan_accounts(input: AccountInputs<'_>) -> Result<AccountPlan, PlanError>
             Pairing::Missing => None,
         };
         let Some(id) = account_id else {
-            if options.create {
+            if !options.create_for.contains(&status) {
+                let wanted: Vec<&str> = options.create_for.iter().map(|s| s.as_str()).collect();
+                skip(
+                    &mut plan,
+                    hr_id,
+                    format!(
+                        "status {}: accounts are created for {} (create_for)",
+                        status.as_str(),
+                        wanted.join(", ")
+                    ),
+                );
+            } else if options.create {
                 creates.push(Planned {
                     hr_id: hr,
                     change: Change::CreateAccount(draft(desired, options.invite)),
@@ -800,6 +822,69 @@ mod tests {
             plan.skipped.is_empty(),
             "an inactive employee without an account needs nothing"
         );
+    }
+
+    #[test]
+    fn create_for_decides_which_statuses_get_a_new_account_and_existing_ones_stay_managed() {
+        let mut world = World::new();
+        world.options.create_for = vec![EmployeeStatus::Active];
+        world.employee("1", EmployeeStatus::Active);
+        world.employee("2", EmployeeStatus::Onboarding);
+        world.employee("3", EmployeeStatus::Leave);
+        // Onboarding, but the account exists already (made by hand, say).
+        let mut d4 = world.employee("4", EmployeeStatus::Onboarding);
+        let account = account_for("a4", &d4, true);
+        d4.last_name = "Renamed".into();
+        world.verdicts.insert(
+            "4".into(),
+            Verdict::InScope {
+                status: EmployeeStatus::Onboarding,
+                desired: d4,
+            },
+        );
+        world.accounts = vec![account];
+        world.links = vec![link("4", "a4")];
+        let plan = world.plan().unwrap();
+        let created: Vec<_> = plan
+            .changes
+            .iter()
+            .filter(|p| matches!(p.change, Change::CreateAccount(_)))
+            .map(|p| p.hr_id.clone().unwrap())
+            .collect();
+        assert_eq!(created, ["1"]);
+        assert!(
+            plan.changes
+                .iter()
+                .any(|p| p.hr_id.as_deref() == Some("4") && matches!(p.change, Change::UpdateAccount(_))),
+            "an existing account is kept up to date: {:?}",
+            plan.changes
+        );
+        let reasons: Vec<(&str, &str)> = plan
+            .skipped
+            .iter()
+            .map(|s| (s.hr_id.as_str(), s.reason.as_str()))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                ("2", "status onboarding: accounts are created for active (create_for)"),
+                ("3", "status leave: accounts are created for active (create_for)"),
+            ]
+        );
+
+        // Once active, the account is created.
+        world.accounts.clear();
+        world.links.clear();
+        world.verdicts.clear();
+        world.employee("2", EmployeeStatus::Active);
+        let plan = world.plan().unwrap();
+        assert!(matches!(
+            plan.changes[..],
+            [Planned {
+                change: Change::CreateAccount(_),
+                ..
+            }]
+        ));
     }
 
     #[test]

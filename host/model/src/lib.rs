@@ -77,6 +77,16 @@ pub enum EmployeeStatus {
 }
 
 impl EmployeeStatus {
+    /// As files, rules and the API write it: `onboarding`, `active`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Onboarding => "onboarding",
+            Self::Active => "active",
+            Self::Leave => "leave",
+            Self::Inactive => "inactive",
+        }
+    }
+
     /// The status of an employee a hand-written record leaves it out of.
     fn active() -> Self {
         Self::Active
