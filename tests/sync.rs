@@ -346,3 +346,89 @@ fn a_create_that_meets_an_existing_user_links_it() {
         .any(|l| l.hr_id == "6" && l.account_id == manual && l.origin == LinkOrigin::Adopted));
     assert_eq!(s.app.users().len(), 8, "no duplicate");
 }
+
+/// The SCIM target's `leapsome` preset (Leapsome's enterprise attributes)
+/// and a configured path of an app's own schema: an attribute mapping
+/// sends hire and exit dates, office, gender and level, and the next run
+/// reads them back from the same paths and writes nothing.
+#[test]
+fn hire_and_exit_dates_office_and_gender_reach_leapsome_paths_then_nothing_is_written() {
+    let s = setup();
+    s.hr.update(2, |e| {
+        e.office = Some("Köln".into());
+        e.gender = Some("female".into());
+        e.hire_date = Some("2019-10-01".into());
+        e.termination_date = Some("2027-03-31".into());
+    });
+    let map = load("attribute_map");
+    let map_box = Sandbox {
+        config: serde_json::json!({ "attributes": [
+            { "target": "hire_date", "from": "hire_date" },
+            { "target": "termination_date", "from": "termination_date" },
+            { "target": "office", "from": "office" },
+            { "target": "gender", "from": "gender" },
+            { "target": "title", "from": "job_title" },
+            { "target": "employment", "from": "employment_type" },
+        ] }),
+        ..Sandbox::default()
+    };
+    let custom = "urn:example:params:scim:schemas:extension:acme:2.0:User";
+    let target_box = Sandbox {
+        config: serde_json::json!({
+            "base_url": s.app.base_url(),
+            "preset": "leapsome",
+            "attributes": { "employment": format!("{custom}:employmentType") },
+        }),
+        secrets: secrets(&[("token", "token-scim")]),
+        http: HttpPolicy::with_grants(&[s.app.origin()]).unwrap(),
+        ..Sandbox::default()
+    };
+    let source_box = Sandbox {
+        config: serde_json::json!({ "base_url": s.hr.base_url() }),
+        secrets: secrets(&[("client-id", "id"), ("client-secret", "secret-personio")]),
+        http: HttpPolicy::with_grants(&[s.hr.base_url()]).unwrap(),
+        ..Sandbox::default()
+    };
+    let mut settings = settings();
+    settings.options.full_read_every_hours = 0.0;
+    let once = |links: &[Link]| {
+        let mut source = s.personio.source(&source_box).unwrap();
+        let mut rules = vec![map.rule(&map_box).unwrap()];
+        let mut target = s.scim.target(&target_box).unwrap();
+        run(
+            Sessions {
+                source: &mut source,
+                rules: &mut rules,
+                target: &mut target,
+            },
+            links,
+            &settings,
+            &RunScope::default(),
+        )
+        .expect("run")
+    };
+    let first = once(&[]);
+    assert_eq!(first.failed(), 0, "{:?}", first.outcomes);
+    assert_eq!(creates(&first), 9, "everyone but the leaver");
+    let user = s.app.user_by_name("first2.last2@example.com").expect("user 2");
+    let enterprise = &user[ENTERPRISE];
+    assert_eq!(enterprise["startDate"], "2019-10-01", "{user}");
+    assert_eq!(enterprise["endDate"], "2027-03-31", "{user}");
+    assert_eq!(enterprise["location"], "Köln", "{user}");
+    assert_eq!(enterprise["gender"], "female", "{user}");
+    assert_eq!(user[custom]["employmentType"], "internal", "{user}");
+    assert!(
+        user["schemas"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|u| u == custom)),
+        "the app's schema is named: {user}"
+    );
+
+    let second = once(&first.links);
+    assert_eq!(
+        second.writes(),
+        0,
+        "read back from the same paths: {:?}",
+        second.outcomes
+    );
+}

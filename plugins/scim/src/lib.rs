@@ -10,9 +10,21 @@
 //! - Updates, (re)activation, manager links, renames and memberships:
 //!   `PATCH` with `Operations`.
 //!
-//! Presets: `generic` (any SCIM 2.0 app) and `leapsome` (Leapsome's SCIM
-//! API: the same protocol; the base URL is the one Leapsome shows in its
-//! SCIM settings, under `https://*.leapsome.com`).
+//! Account attributes go to SCIM paths: the built-in ones (`title`,
+//! `department`, ... in [`ATTRIBUTES`]), and those the config's
+//! `attributes` names — core (`name.middleName`), the enterprise extension
+//! or an extension schema of the app (`urn:…:User:hireDate`, named in
+//! `schemas` on create). They are read back from the same paths, so an
+//! unchanged value is not written again.
+//!
+//! Presets: `generic` (any SCIM 2.0 app) and `leapsome`, which adds
+//! Leapsome's enterprise attributes (`hire_date` → `startDate`,
+//! `termination_date` → `endDate`, `gender`, `office` → `location`,
+//! `level`; from Leapsome's SCIM OpenAPI document 1.1.3). The preset does
+//! not change the protocol: Leapsome documents PATCH as a partial user
+//! object rather than RFC 7644 `Operations`, and a create without manager
+//! or `active` — an app that refuses `Operations` needs that dialect,
+//! which this plugin does not speak yet.
 
 use hrsync_sdk::http::{get_each, percent_encode, status_error, Request, Response};
 use hrsync_sdk::{
@@ -36,6 +48,12 @@ struct Config {
     base_url: String,
     #[serde(default)]
     preset: Preset,
+    /// Account attribute → SCIM path, beside (or instead of) the built-in
+    /// ones: a core attribute (`title`, `name.middleName`), one of the
+    /// enterprise extension (`urn:…:enterprise:2.0:User:costCenter`) or of
+    /// any extension schema the app defines (`urn:…:User:hireDate`).
+    #[serde(default)]
+    attributes: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
@@ -77,37 +95,155 @@ const ATTRIBUTES: &[(&str, &str)] = &[
     ),
 ];
 
-fn scim_path(field: &str) -> Result<&'static str, PluginError> {
-    let core = match field {
-        "first_name" => Some("name.givenName"),
-        "last_name" => Some("name.familyName"),
-        "user_name" => Some("userName"),
-        "external_id" => Some("externalId"),
-        "email" => Some("emails"),
-        _ => None,
-    };
-    core.or_else(|| {
-        ATTRIBUTES
+/// The SCIM path of each account attribute this target can set: the
+/// configured ones first, then the preset's, then the built-in ones.
+#[derive(Debug, Clone)]
+struct Paths(Vec<(String, String)>);
+
+impl Default for Paths {
+    fn default() -> Self {
+        Self(ATTRIBUTES.iter().map(|(n, p)| (n.to_string(), p.to_string())).collect())
+    }
+}
+
+/// Leapsome's attributes beyond SCIM's own, all in the enterprise extension
+/// of its SCIM API (its OpenAPI document, version 1.1.3: `startDate`,
+/// `endDate`, `gender`, `location`, `level`, dates as `YYYY-MM-DD`).
+const LEAPSOME_ATTRIBUTES: &[(&str, &str)] = &[
+    ("hire_date", "startDate"),
+    ("termination_date", "endDate"),
+    ("gender", "gender"),
+    ("office", "location"),
+    ("level", "level"),
+];
+
+impl Paths {
+    /// The table for a config; a name or path that cannot be one is refused
+    /// naming `attributes.<name>`.
+    fn new(preset: Preset, configured: &std::collections::BTreeMap<String, String>) -> Result<Self, PluginError> {
+        let mut paths = Vec::new();
+        for (name, path) in configured {
+            let field = format!("attributes.{name}");
+            let good_name = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !good_name {
+                return Err(PluginError::invalid(
+                    field,
+                    "an account attribute name is lower case letters, digits and `_` (as rules set it)",
+                ));
+            }
+            if matches!(
+                name.as_str(),
+                "first_name" | "last_name" | "user_name" | "external_id" | "email"
+            ) {
+                return Err(PluginError::invalid(
+                    field,
+                    format!("`{name}` is a core field of every account; its SCIM path is fixed"),
+                ));
+            }
+            check_path(path).map_err(|message| PluginError::invalid(field, message))?;
+            paths.push((name.clone(), path.clone()));
+        }
+        if preset == Preset::Leapsome {
+            for (name, attribute) in LEAPSOME_ATTRIBUTES {
+                paths.push((name.to_string(), format!("{ENTERPRISE}:{attribute}")));
+            }
+        }
+        paths.extend(Self::default().0);
+        Ok(Self(paths))
+    }
+
+    /// The SCIM path of an account field or attribute.
+    fn of(&self, field: &str) -> Result<String, PluginError> {
+        let core = match field {
+            "first_name" => Some("name.givenName"),
+            "last_name" => Some("name.familyName"),
+            "user_name" => Some("userName"),
+            "external_id" => Some("externalId"),
+            "email" => Some("emails"),
+            _ => None,
+        };
+        if let Some(core) = core {
+            return Ok(core.to_string());
+        }
+        self.0
             .iter()
-            .find(|(name, _)| *name == field)
-            .map(|(_, path)| *path)
-    })
-    .ok_or_else(|| {
-        let known: Vec<&str> = ATTRIBUTES.iter().map(|(n, _)| *n).collect();
-        PluginError::invalid(
-            field,
-            format!(
-                "this SCIM target has no attribute `{field}`; known: {}",
-                known.join(", ")
-            ),
-        )
-    })
+            .find(|(name, _)| name == field)
+            .map(|(_, path)| path.clone())
+            .ok_or_else(|| {
+                PluginError::invalid(
+                    field,
+                    format!(
+                        "this SCIM target has no attribute `{field}`; known: {} (more with the config's `attributes`)",
+                        self.names().join(", ")
+                    ),
+                )
+            })
+    }
+
+    /// Every attribute name, each once, in order.
+    fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for (name, _) in &self.0 {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        names
+    }
+
+    /// Each attribute with the path it is read from (the first one given).
+    fn each(&self) -> impl Iterator<Item = (&str, &str)> {
+        let mut seen = std::collections::HashSet::new();
+        self.0
+            .iter()
+            .filter(move |(name, _)| seen.insert(name.as_str()))
+            .map(|(name, path)| (name.as_str(), path.as_str()))
+    }
+}
+
+/// A path of RFC 7644 §3.10 without filters: `attr`, `attr.sub`, or a
+/// schema URN followed by `:attr` or `:attr.sub`.
+fn check_path(path: &str) -> Result<(), String> {
+    let (_, attribute) = split_path(path);
+    let name_ok = |part: &str| {
+        part.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$')
+    };
+    let parts: Vec<&str> = attribute.split('.').collect();
+    let ok = (1..=2).contains(&parts.len()) && parts.iter().all(|p| name_ok(p));
+    let urn_ok = match split_path(path).0 {
+        Some(urn) => urn.starts_with("urn:") && !urn.contains(char::is_whitespace),
+        None => !path.starts_with("urn:"),
+    };
+    if ok && urn_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{path}` is not a SCIM attribute path: write `title`, `name.middleName` or \
+             `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter`"
+        ))
+    }
+}
+
+/// A path's schema URN (for extension attributes) and its attribute
+/// (`attr` or `attr.sub`).
+fn split_path(path: &str) -> (Option<&str>, &str) {
+    match path.strip_prefix("urn:").and_then(|_| path.rsplit_once(':')) {
+        Some((urn, attribute)) => (Some(urn), attribute),
+        None => (None, path),
+    }
 }
 
 struct Scim {
     base_url: String,
     token: String,
-    _preset: Preset,
+    paths: Paths,
     /// What `/ServiceProviderConfig` says about `/Bulk`, once asked.
     bulk: Option<Option<BulkLimits>>,
 }
@@ -123,15 +259,37 @@ fn text(value: &AttributeValue) -> Value {
     Value::String(value.to_text())
 }
 
-/// Sets `path` (`a.b` or `urn:...:User:attr`) inside a JSON object.
+/// Sets `path` (`a.b`, `urn:...:User:attr` or `urn:...:User:attr.sub`)
+/// inside a JSON object; an extension's schema joins `schemas`.
 fn put(object: &mut Value, path: &str, value: Value) {
-    if let Some(attr) = path.strip_prefix(ENTERPRISE).and_then(|p| p.strip_prefix(':')) {
-        object[ENTERPRISE][attr] = value;
-        return;
+    let (urn, attribute) = split_path(path);
+    let target = match urn {
+        Some(urn) => {
+            if let Some(schemas) = object.get_mut("schemas").and_then(Value::as_array_mut) {
+                if !schemas.iter().any(|s| s == urn) {
+                    schemas.push(json!(urn));
+                }
+            }
+            &mut object[urn]
+        }
+        None => object,
+    };
+    match attribute.split_once('.') {
+        Some((parent, child)) => target[parent][child] = value,
+        None => target[attribute] = value,
     }
-    match path.split_once('.') {
-        Some((parent, child)) => object[parent][child] = value,
-        None => object[path] = value,
+}
+
+/// The value at `path` inside a JSON object, as `put` places it.
+fn get<'a>(object: &'a Value, path: &str) -> Option<&'a Value> {
+    let (urn, attribute) = split_path(path);
+    let base = match urn {
+        Some(urn) => object.get(urn)?,
+        None => object,
+    };
+    match attribute.split_once('.') {
+        Some((parent, child)) => base.get(parent)?.get(child),
+        None => base.get(attribute),
     }
 }
 
@@ -169,7 +327,7 @@ enum Step {
     Done(Result<Applied, PluginError>),
 }
 
-fn user_resource(draft: &AccountDraft) -> Result<Value, PluginError> {
+fn user_resource(paths: &Paths, draft: &AccountDraft) -> Result<Value, PluginError> {
     let mut user = json!({
         "schemas": [USER, ENTERPRISE],
         "userName": draft.user_name,
@@ -181,15 +339,15 @@ fn user_resource(draft: &AccountDraft) -> Result<Value, PluginError> {
         user["emails"] = emails(email);
     }
     for Attribute { name, value } in &draft.attributes {
-        put(&mut user, scim_path(name)?, text(value));
+        put(&mut user, &paths.of(name)?, text(value));
     }
     Ok(user)
 }
 
 /// The step for one change.
-fn step(change: Change) -> Step {
+fn step(paths: &Paths, change: Change) -> Step {
     let operation = match change {
-        Change::CreateAccount(draft) => match user_resource(&draft) {
+        Change::CreateAccount(draft) => match user_resource(paths, &draft) {
             Ok(user) => Operation {
                 method: "POST",
                 path: "/Users".into(),
@@ -202,11 +360,11 @@ fn step(change: Change) -> Step {
         Change::UpdateAccount(update) => {
             let mut operations = Vec::new();
             for change in update.changes {
-                let path = match scim_path(&change.field) {
+                let path = match paths.of(&change.field) {
                     Ok(path) => path,
                     Err(error) => return Step::Done(Err(error)),
                 };
-                operations.push(match (&change.after, path) {
+                operations.push(match (&change.after, path.as_str()) {
                     (None, path) => json!({ "op": "remove", "path": path }),
                     (Some(value), "emails") => {
                         json!({ "op": "replace", "path": "emails", "value": emails(text(value).as_str().unwrap_or_default()) })
@@ -276,7 +434,7 @@ fn step(change: Change) -> Step {
 
 /// The steps for a batch: consecutive membership changes of one team
 /// become one PATCH.
-fn steps(changes: Vec<Change>) -> Vec<Step> {
+fn steps(paths: &Paths, changes: Vec<Change>) -> Vec<Step> {
     let mut steps = Vec::with_capacity(changes.len());
     let mut changes = changes.into_iter().peekable();
     while let Some(change) = changes.next() {
@@ -284,7 +442,7 @@ fn steps(changes: Vec<Change>) -> Vec<Step> {
             Change::AddMember(m) => (true, m),
             Change::RemoveMember(m) => (false, m),
             other => {
-                steps.push(step(other));
+                steps.push(step(paths, other));
                 continue;
             }
         };
@@ -562,17 +720,11 @@ struct ScimManager {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct EnterpriseUser {
-    department: Text,
-    #[serde(rename = "employeeNumber")]
-    employee_number: Text,
-    #[serde(rename = "costCenter")]
-    cost_center: Text,
-    organization: Text,
-    division: Text,
     manager: Option<ScimManager>,
 }
 
-/// The parts of a SCIM User this target reads.
+/// The core parts of a SCIM User this target reads; attributes are read
+/// by their paths ([`Paths`]).
 #[derive(Deserialize)]
 struct ScimUser {
     id: Option<String>,
@@ -586,55 +738,38 @@ struct ScimUser {
     name: Option<ScimName>,
     #[serde(default)]
     active: Option<bool>,
-    #[serde(default)]
-    title: Text,
-    #[serde(rename = "displayName", default)]
-    display_name: Text,
-    #[serde(rename = "nickName", default)]
-    nick_name: Text,
-    #[serde(rename = "preferredLanguage", default)]
-    preferred_language: Text,
-    #[serde(default)]
-    locale: Text,
-    #[serde(default)]
-    timezone: Text,
-    #[serde(rename = "userType", default)]
-    user_type: Text,
     #[serde(rename = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", default)]
     enterprise: Option<EnterpriseUser>,
 }
 
-fn account(user: ScimUser) -> Option<Account> {
+/// An attribute's value as text: strings as they are, numbers and booleans
+/// written out; anything else (objects, lists) is not an attribute value.
+fn attribute_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) if !text.is_empty() => Some(text.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn account(paths: &Paths, resource: Value) -> Option<Account> {
+    let attributes = paths
+        .each()
+        .filter_map(|(name, path)| {
+            Some(Attribute {
+                name: name.to_string(),
+                value: AttributeValue::Text(attribute_text(get(&resource, path)?)?),
+            })
+        })
+        .collect();
+    let user: ScimUser = serde_json::from_value(resource).ok()?;
     let email = user.emails.and_then(|list| {
         let primary = list.iter().position(|e| e.primary == Some(true)).unwrap_or(0);
         list.into_iter().nth(primary).and_then(|e| e.value.0)
     });
     let enterprise = user.enterprise.unwrap_or_default();
     let name = user.name.unwrap_or_default();
-    // In the order of ATTRIBUTES.
-    let values = [
-        ("title", user.title),
-        ("display_name", user.display_name),
-        ("nick_name", user.nick_name),
-        ("preferred_language", user.preferred_language),
-        ("locale", user.locale),
-        ("timezone", user.timezone),
-        ("user_type", user.user_type),
-        ("department", enterprise.department),
-        ("employee_number", enterprise.employee_number),
-        ("cost_center", enterprise.cost_center),
-        ("organization", enterprise.organization),
-        ("division", enterprise.division),
-    ];
-    let attributes = values
-        .into_iter()
-        .filter_map(|(name, text)| {
-            Some(Attribute {
-                name: name.to_string(),
-                value: AttributeValue::Text(text.0.filter(|t| !t.is_empty())?),
-            })
-        })
-        .collect();
     Some(Account {
         id: user.id?,
         external_id: user.external_id.0,
@@ -688,15 +823,25 @@ impl Target for Scim {
                 "additionalProperties": false,
                 "properties": {
                     "base_url": { "type": "string", "description": "the SCIM base URL, e.g. https://app.example.com/scim/v2" },
-                    "preset": { "enum": ["generic", "leapsome"] }
+                    "preset": { "enum": ["generic", "leapsome"], "description": "leapsome adds hire_date, termination_date, gender, office and level (Leapsome's enterprise attributes)" },
+                    "attributes": {
+                        "type": "object",
+                        "description": "account attribute → SCIM path: title, name.middleName, or urn:…:User:attr for the enterprise extension or any extension schema of the app",
+                        "additionalProperties": { "type": "string" }
+                    }
                 }
             }))
             .secret("token", "SCIM bearer token", true)
             .host("https://*.leapsome.com")
     }
 
+    /// The built-in attributes, the preset's and the configured ones.
     fn accepted_attributes() -> Option<Vec<String>> {
-        Some(ATTRIBUTES.iter().map(|(name, _)| name.to_string()).collect())
+        let paths = config::<Config>()
+            .ok()
+            .and_then(|c| Paths::new(c.preset, &c.attributes).ok())
+            .unwrap_or_default();
+        Some(paths.names())
     }
 
     fn capabilities() -> Capabilities {
@@ -717,15 +862,18 @@ impl Target for Scim {
         Ok(Self {
             base_url: config.base_url,
             token: secret("token")?,
-            _preset: config.preset,
+            paths: Paths::new(config.preset, &config.attributes)?,
             bulk: None,
         })
     }
 
     fn list_accounts(&mut self, page: Option<String>, page_size: u32) -> Result<AccountPage, PluginError> {
-        let (users, next_page) = self.list("Users", page, page_size)?;
+        let (users, next_page) = self.list::<Value>("Users", page, page_size)?;
         Ok(AccountPage {
-            accounts: users.into_iter().filter_map(account).collect(),
+            accounts: users
+                .into_iter()
+                .filter_map(|user| account(&self.paths, user))
+                .collect(),
             next_page,
         })
     }
@@ -733,10 +881,13 @@ impl Target for Scim {
     /// One `GET /Users/{id}` each: incremental runs fetch only the
     /// accounts of the employees that changed.
     fn get_accounts(&mut self, ids: Vec<String>) -> Result<Vec<Account>, PluginError> {
-        let users: Vec<ScimUser> = get_each(&ids, |id| {
+        let users: Vec<Value> = get_each(&ids, |id| {
             self.send(Request::get(&self.url(&format!("/Users/{}", percent_encode(id)))))
         })?;
-        Ok(users.into_iter().filter_map(account).collect())
+        Ok(users
+            .into_iter()
+            .filter_map(|user| account(&self.paths, user))
+            .collect())
     }
 
     fn list_teams(&mut self, page: Option<String>, page_size: u32) -> Result<TeamPage, PluginError> {
@@ -751,7 +902,7 @@ impl Target for Scim {
     /// it (RFC 7644 §3.7); otherwise one request per change. Either way a
     /// team's consecutive membership changes are one PATCH.
     fn apply_batch(&mut self, changes: Vec<Change>) -> Vec<Result<Applied, PluginError>> {
-        let steps = steps(changes);
+        let steps = steps(&self.paths, changes);
         let to_send: Vec<&Operation> = steps
             .iter()
             .filter_map(|step| match step {
@@ -781,7 +932,7 @@ impl Target for Scim {
     }
 
     fn apply(&mut self, change: Change) -> Result<Applied, PluginError> {
-        match step(change) {
+        match step(&self.paths, change) {
             Step::Done(outcome) => outcome,
             Step::Send(operation) => self.send_one(&operation),
         }
@@ -794,6 +945,23 @@ export_target!(Scim);
 mod tests {
     use super::*;
     use hrsync_sdk::{AccountUpdate, FieldChange};
+
+    // The built-in attribute table, as a config without `attributes` has.
+    fn step(change: Change) -> Step {
+        super::step(&Paths::default(), change)
+    }
+
+    fn steps(changes: Vec<Change>) -> Vec<Step> {
+        super::steps(&Paths::default(), changes)
+    }
+
+    fn user_resource(draft: &AccountDraft) -> Result<Value, PluginError> {
+        super::user_resource(&Paths::default(), draft)
+    }
+
+    fn scim_path(field: &str) -> Result<String, PluginError> {
+        Paths::default().of(field)
+    }
 
     fn draft(attributes: Vec<(&str, &str)>) -> AccountDraft {
         AccountDraft {
@@ -856,7 +1024,7 @@ mod tests {
     }
 
     fn user(value: Value) -> Option<Account> {
-        account(serde_json::from_value(value).expect("a SCIM user"))
+        account(&Paths::default(), value)
     }
 
     fn attribute<'a>(account: &'a Account, name: &str) -> Option<&'a str> {
@@ -912,7 +1080,7 @@ mod tests {
                 "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter",
             ),
         ] {
-            assert_eq!(scim_path(field).ok(), Some(path), "field {field}");
+            assert_eq!(scim_path(field).ok().as_deref(), Some(path), "field {field}");
         }
     }
 
@@ -921,7 +1089,10 @@ mod tests {
         let (field, message) = invalid(scim_path("Department").expect_err("unknown"));
         assert_eq!(field, "Department");
         assert!(message.starts_with("this SCIM target has no attribute `Department`; known: title, display_name"));
-        assert!(message.ends_with("organization, division"), "{message}");
+        assert!(
+            message.ends_with("organization, division (more with the config's `attributes`)"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -1253,7 +1424,7 @@ mod tests {
     }
 
     #[test]
-    fn odd_attribute_values_of_a_scim_user_read_as_empty() {
+    fn odd_values_of_a_scim_user_read_as_empty_and_numbers_as_text() {
         let account = user(json!({
             "id": "u-3",
             "userName": 42,
@@ -1269,8 +1440,110 @@ mod tests {
         assert_eq!(account.email, None);
         assert_eq!(account.first_name, None);
         assert_eq!(account.last_name.as_deref(), Some("Lee"));
-        assert!(account.attributes.is_empty());
+        // Sent as the text "12", read back as a number: the same value, so
+        // the next run does not write it again.
+        assert_eq!(attribute(&account, "department"), Some("12"));
+        assert_eq!(attribute(&account, "title"), None, "an object is no attribute value");
+        assert_eq!(account.attributes.len(), 1);
         assert_eq!(account.manager_id, None);
+    }
+
+    fn configured(preset: Preset, attributes: &[(&str, &str)]) -> Result<Paths, PluginError> {
+        let map = attributes.iter().map(|(n, p)| (n.to_string(), p.to_string())).collect();
+        Paths::new(preset, &map)
+    }
+
+    const HIRE: &str = "urn:example:params:scim:schemas:extension:acme:2.0:User:hireDate";
+
+    #[test]
+    fn configured_paths_reach_core_enterprise_and_custom_schema_attributes_both_ways() {
+        let paths = configured(
+            Preset::Generic,
+            &[
+                ("hire_date", HIRE),
+                ("middle_name", "name.middleName"),
+                ("title", &format!("{ENTERPRISE}:level")),
+            ],
+        )
+        .expect("paths");
+        let draft = draft(vec![
+            ("hire_date", "2021-04-01"),
+            ("middle_name", "Maria"),
+            ("title", "Senior"),
+        ]);
+        let mut user = super::user_resource(&paths, &draft).expect("a user");
+        let schema = "urn:example:params:scim:schemas:extension:acme:2.0:User";
+        assert_eq!(
+            user["schemas"],
+            json!([USER, ENTERPRISE, schema]),
+            "the custom schema is named"
+        );
+        assert_eq!(user[schema]["hireDate"], json!("2021-04-01"));
+        assert_eq!(user["name"]["middleName"], json!("Maria"));
+        assert_eq!(
+            user[ENTERPRISE]["level"],
+            json!("Senior"),
+            "a configured path overrides the built-in"
+        );
+        assert!(user.get("title").is_none());
+
+        let update = sent(super::step(
+            &paths,
+            update(
+                "u-1",
+                vec![("hire_date", Some(AttributeValue::Text("2022-01-01".into())))],
+            ),
+        ));
+        assert_eq!(
+            update.data.expect("a body")["Operations"],
+            json!([{ "op": "replace", "path": HIRE, "value": "2022-01-01" }])
+        );
+
+        // Read back from the same paths: the next run compares like with like.
+        user["id"] = json!("u-1");
+        let account = account(&paths, user).expect("an account");
+        assert_eq!(attribute(&account, "hire_date"), Some("2021-04-01"));
+        assert_eq!(attribute(&account, "middle_name"), Some("Maria"));
+        assert_eq!(attribute(&account, "title"), Some("Senior"));
+        assert!(paths.names().contains(&"hire_date".to_string()));
+        assert!(paths.names().contains(&"department".to_string()), "built-ins stay");
+    }
+
+    #[test]
+    fn the_leapsome_preset_adds_leapsomes_enterprise_attributes() {
+        let paths = configured(Preset::Leapsome, &[]).expect("paths");
+        for (name, attribute) in [
+            ("hire_date", "startDate"),
+            ("termination_date", "endDate"),
+            ("gender", "gender"),
+            ("office", "location"),
+            ("level", "level"),
+        ] {
+            assert_eq!(paths.of(name).ok(), Some(format!("{ENTERPRISE}:{attribute}")), "{name}");
+        }
+        let generic = configured(Preset::Generic, &[]).expect("paths");
+        assert!(generic.of("hire_date").is_err(), "only the preset knows them");
+    }
+
+    #[test]
+    fn a_configured_attribute_with_a_bad_name_or_path_is_refused_naming_it() {
+        for (name, path, mentions) in [
+            ("hire_date", "urn:x:User:", "not a SCIM attribute path"),
+            ("hire_date", "a.b.c", "not a SCIM attribute path"),
+            (
+                "hire_date",
+                "emails[type eq \"work\"].value",
+                "not a SCIM attribute path",
+            ),
+            ("hire_date", "", "not a SCIM attribute path"),
+            ("Hire Date", "title", "lower case"),
+            ("email", "emails", "core field"),
+        ] {
+            let error = configured(Preset::Generic, &[(name, path)]).expect_err("refused");
+            let (field, message) = invalid(error);
+            assert_eq!(field, format!("attributes.{name}"));
+            assert!(message.contains(mentions), "{path}: {message}");
+        }
     }
 
     #[test]
@@ -1318,7 +1591,12 @@ mod tests {
             serde_json::from_value(json!({ "base_url": "https://www.leapsome.com/scim/v2", "preset": "leapsome" }))
                 .expect("config");
         assert!(leapsome.preset == Preset::Leapsome);
+        let mapped: Config =
+            serde_json::from_value(json!({ "base_url": "https://x", "attributes": { "hire_date": HIRE } }))
+                .expect("config");
+        assert_eq!(mapped.attributes.get("hire_date").map(String::as_str), Some(HIRE));
         for bad in [
+            json!({ "base_url": "https://x", "attributes": { "hire_date": 1 } }),
             json!({ "base_url": "https://x", "preset": "Leapsome" }),
             json!({ "base_url": "https://x", "preset": "okta" }),
             json!({ "base_url": "https://x", "token": "secret" }),
