@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use hrsync_emulators::entra::{user_id, EntraEmulator, EntraUser};
 use hrsync_emulators::Fault;
-use hrsync_model::{Employee, EmployeeStatus, PluginError};
+use hrsync_model::{Employee, EmployeeStatus, PluginError, RejectedRecord};
 use hrsync_runtime::{CallError, HttpPolicy, Sandbox, Secret, Secrets, SourceSession};
 use hrsync_tests::load;
 
@@ -63,6 +63,7 @@ fn session(emulator: &EntraEmulator) -> SourceSession {
     session_with(emulator, serde_json::json!({}))
 }
 
+#[derive(Default)]
 struct Read {
     employees: Vec<Employee>,
     rejected: Vec<(Option<String>, String)>,
@@ -71,55 +72,48 @@ struct Read {
     cursor: Option<String>,
 }
 
-fn read_all(session: &mut SourceSession) -> Read {
-    let mut read = Read {
-        employees: Vec::new(),
-        rejected: Vec::new(),
-        removed: Vec::new(),
-        pages: 0,
-        cursor: None,
-    };
-    let mut page = None;
+/// One page as both kinds of read give it.
+type Page = (
+    Vec<Employee>,
+    Vec<RejectedRecord>,
+    Vec<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// Every page of a read, from the first to the one with the cursor.
+fn read_pages(mut fetch: impl FnMut(Option<&str>) -> Result<Page, CallError>) -> Result<Read, CallError> {
+    let mut read = Read::default();
+    let mut page: Option<String> = None;
     loop {
-        let result = session.list_employees(page.as_deref(), 50).expect("page");
+        let (employees, rejected, removed, next, cursor) = fetch(page.as_deref())?;
         read.pages += 1;
-        read.employees.extend(result.employees);
-        read.rejected
-            .extend(result.rejected.into_iter().map(|r| (r.hr_id, r.reason)));
-        match result.next_page {
+        read.employees.extend(employees);
+        read.removed.extend(removed);
+        read.rejected.extend(rejected.into_iter().map(|r| (r.hr_id, r.reason)));
+        match next {
             Some(next) => page = Some(next),
             None => {
-                read.cursor = result.cursor;
-                return read;
+                read.cursor = cursor;
+                return Ok(read);
             }
         }
     }
 }
 
+fn read_all(session: &mut SourceSession) -> Read {
+    read_pages(|page| {
+        let p = session.list_employees(page, 50)?;
+        Ok((p.employees, p.rejected, Vec::new(), p.next_page, p.cursor))
+    })
+    .expect("a full read")
+}
+
 fn read_changes(session: &mut SourceSession, cursor: &str) -> Result<Read, CallError> {
-    let mut read = Read {
-        employees: Vec::new(),
-        rejected: Vec::new(),
-        removed: Vec::new(),
-        pages: 0,
-        cursor: None,
-    };
-    let mut page = None;
-    loop {
-        let result = session.changes_since(cursor, page.as_deref(), 50)?;
-        read.pages += 1;
-        read.employees.extend(result.employees);
-        read.removed.extend(result.removed);
-        read.rejected
-            .extend(result.rejected.into_iter().map(|r| (r.hr_id, r.reason)));
-        match result.next_page {
-            Some(next) => page = Some(next),
-            None => {
-                read.cursor = result.cursor;
-                return Ok(read);
-            }
-        }
-    }
+    read_pages(|page| {
+        let p = session.changes_since(cursor, page, 50)?;
+        Ok((p.employees, p.rejected, p.removed, p.next_page, p.cursor))
+    })
 }
 
 fn ids(employees: &[Employee]) -> BTreeSet<String> {

@@ -69,6 +69,14 @@ impl Recipe {
         self.tokio.block_on(self.job.run(&self.store, request, unobserved()))
     }
 
+    /// The console's "Test": everything planned, nothing written.
+    fn dry_run(&self) -> Result<Finished, JobError> {
+        self.run(RunRequest {
+            dry_run: true,
+            ..RunRequest::default()
+        })
+    }
+
     fn sync(&self) -> Finished {
         self.run(RunRequest::default()).expect("run")
     }
@@ -180,12 +188,7 @@ fn seed_003_personio_to_a_learning_app() {
 
     // "Use the Test button to make sure the settings are right before you
     // activate": a dry run plans everything and writes nothing.
-    let test = recipe
-        .run(RunRequest {
-            dry_run: true,
-            ..RunRequest::default()
-        })
-        .expect("dry run");
+    let test = recipe.dry_run().expect("dry run");
     assert_eq!(
         test.report
             .planned
@@ -270,12 +273,7 @@ fn seed_003_a_required_attribute_personio_withholds_is_named_before_anything_is_
     hr.withhold(&["employment_type"]);
     let app = ScimEmulator::start(SCIM_TOKEN).expect("app");
     let recipe = learning_app(&hr, &app);
-    let error = recipe
-        .run(RunRequest {
-            dry_run: true,
-            ..RunRequest::default()
-        })
-        .expect_err("the test fails");
+    let error = recipe.dry_run().expect_err("the test fails");
     let message = error.to_string();
     assert!(message.contains("employment_type"), "{message}");
     assert!(app.users().is_empty() && app.groups().is_empty(), "nothing written");

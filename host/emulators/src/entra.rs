@@ -399,6 +399,17 @@ impl Inner {
         alive
     }
 
+    /// A Graph request's turn: a queued fault, or 401 without a live token.
+    fn admit(&mut self, headers: &HeaderMap) -> Result<(), Box<Response>> {
+        if let Some(fault) = self.fault() {
+            return Err(Box::new(fault));
+        }
+        if !self.authorized(headers) {
+            return Err(Box::new(unauthorized()));
+        }
+        Ok(())
+    }
+
     fn fault(&mut self) -> Option<Response> {
         self.faults.next(|status| {
             let code = if status == StatusCode::TOO_MANY_REQUESTS {
@@ -526,11 +537,8 @@ async fn users_delta(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let mut inner = lock(&inner);
-    if let Some(fault) = inner.fault() {
-        return fault;
-    }
-    if !inner.authorized(&headers) {
-        return unauthorized();
+    if let Err(refused) = inner.admit(&headers) {
+        return *refused;
     }
     let restart = |inner: &Inner| {
         let mut response = graph_error(
@@ -673,11 +681,8 @@ async fn manager(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let mut inner = lock(&inner);
-    if let Some(fault) = inner.fault() {
-        return fault;
-    }
-    if !inner.authorized(&headers) {
-        return unauthorized();
+    if let Err(refused) = inner.admit(&headers) {
+        return *refused;
     }
     inner.counts.manager_lookups += 1;
     let manager = inner
@@ -706,11 +711,8 @@ async fn transitive_members(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let mut inner = lock(&inner);
-    if let Some(fault) = inner.fault() {
-        return fault;
-    }
-    if !inner.authorized(&headers) {
-        return unauthorized();
+    if let Err(refused) = inner.admit(&headers) {
+        return *refused;
     }
     inner.counts.member_pages += 1;
     let Some(members) = inner.groups.get(&id) else {

@@ -611,6 +611,35 @@ impl Entra {
         }
     }
 
+    /// One answered page of a delta round: its entries sorted, the next
+    /// page, and on the round's last page the cursor.
+    fn delta_page(
+        &mut self,
+        what: &str,
+        response: Response,
+        full: bool,
+    ) -> Result<(Sorted, Option<String>, Option<String>), PluginError> {
+        if !response.is_success() {
+            return Err(graph_failure(what, &response));
+        }
+        let delta: DeltaPage = response.json()?;
+        let (next_page, delta_link) = (delta.next_link.clone(), delta.delta_link.clone());
+        let sorted = self.read_page(delta, full)?;
+        let cursor = match (&next_page, delta_link) {
+            (Some(_), _) => None,
+            (None, Some(link)) => Some(self.cursor(link)),
+            (None, None) => {
+                return Err(PluginError::fatal(
+                    "a delta page had neither a nextLink nor a deltaLink",
+                ))
+            }
+        };
+        if cursor.is_some() {
+            self.end_round();
+        }
+        Ok((sorted, next_page, cursor))
+    }
+
     fn cursor(&self, delta_link: String) -> String {
         let cursor = Cursor {
             delta: delta_link,
@@ -698,24 +727,7 @@ impl Source for Entra {
             }
             Some(next) => self.get(next)?,
         };
-        if !response.is_success() {
-            return Err(graph_failure("reading users", &response));
-        }
-        let delta: DeltaPage = response.json()?;
-        let (next_page, delta_link) = (delta.next_link.clone(), delta.delta_link.clone());
-        let sorted = self.read_page(delta, true)?;
-        let cursor = match (&next_page, delta_link) {
-            (Some(_), _) => None,
-            (None, Some(link)) => Some(self.cursor(link)),
-            (None, None) => {
-                return Err(PluginError::fatal(
-                    "a delta page had neither a nextLink nor a deltaLink",
-                ))
-            }
-        };
-        if cursor.is_some() {
-            self.end_round();
-        }
+        let (sorted, next_page, cursor) = self.delta_page("reading users", response, true)?;
         Ok(EmployeePage {
             employees: sorted.employees,
             rejected: sorted.rejected,
@@ -761,24 +773,7 @@ impl Source for Entra {
                 error_detail(&response)
             )));
         }
-        if !response.is_success() {
-            return Err(graph_failure("reading changed users", &response));
-        }
-        let delta: DeltaPage = response.json()?;
-        let (next_page, delta_link) = (delta.next_link.clone(), delta.delta_link.clone());
-        let sorted = self.read_page(delta, false)?;
-        let cursor = match (&next_page, delta_link) {
-            (Some(_), _) => None,
-            (None, Some(link)) => Some(self.cursor(link)),
-            (None, None) => {
-                return Err(PluginError::fatal(
-                    "a delta page had neither a nextLink nor a deltaLink",
-                ))
-            }
-        };
-        if cursor.is_some() {
-            self.end_round();
-        }
+        let (sorted, next_page, cursor) = self.delta_page("reading changed users", response, false)?;
         Ok(ChangePage {
             employees: sorted.employees,
             rejected: sorted.rejected,
