@@ -432,3 +432,29 @@ fn hire_and_exit_dates_office_and_gender_reach_leapsome_paths_then_nothing_is_wr
         second.outcomes
     );
 }
+
+/// `invite` asked of a target without invitations (SCIM) is not silently
+/// dropped: the run says so, once, and creates the accounts.
+#[test]
+fn invitations_asked_of_a_target_without_them_are_named_in_a_note() {
+    let s = setup();
+    let mut settings = settings();
+    settings.options.invite = true;
+    let report = sync(&s, &[], &settings).expect("run");
+    assert!(creates(&report) > 0);
+    let notes: Vec<&str> = report
+        .notes
+        .iter()
+        .filter(|n| n.message.contains("sends no invitations"))
+        .map(|n| n.message.as_str())
+        .collect();
+    assert_eq!(notes.len(), 1, "{:?}", report.notes);
+    assert!(
+        notes[0].contains(&format!("{} new account(s)", creates(&report))),
+        "{}",
+        notes[0]
+    );
+    settings.options.invite = false;
+    let again = sync(&s, &report.links, &settings).expect("run");
+    assert!(!again.notes.iter().any(|n| n.message.contains("invitations")));
+}

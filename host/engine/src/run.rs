@@ -858,6 +858,20 @@ fn plan_run(
         (plan, reporting)
     });
     let plan = plan?;
+    let creates = plan
+        .changes
+        .iter()
+        .filter(|p| matches!(p.change, Change::CreateAccount(_)))
+        .count();
+    if settings.options.invite && !capabilities.invites && creates > 0 {
+        notes.push(Note {
+            hr_id: None,
+            message: format!(
+                "invite is on, but the target sends no invitations: {creates} new account(s) get none from hrsync \
+                 (the app may e-mail new users itself); turn invite off to silence this"
+            ),
+        });
+    }
     let managers = match reporting {
         Some((managers, manager_notes)) => {
             notes.extend(manager_notes);
