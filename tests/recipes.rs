@@ -139,11 +139,16 @@ fn personio() -> PersonioEmulator {
     hr
 }
 
+/// The recipe's Personio source pointed at the emulator, with its secrets.
+fn point_personio(file: &mut IntegrationFile, dir: &Path, hr: &PersonioEmulator) {
+    point(&mut file.source, "base_url", &hr.base_url());
+    secret(&mut file.source, dir, "client-id", PERSONIO_ID);
+    secret(&mut file.source, dir, "client-secret", PERSONIO_SECRET);
+}
+
 fn learning_app(hr: &PersonioEmulator, app: &ScimEmulator) -> Recipe {
     Recipe::load("personio-to-learning-app", |file, dir| {
-        point(&mut file.source, "base_url", &hr.base_url());
-        secret(&mut file.source, dir, "client-id", PERSONIO_ID);
-        secret(&mut file.source, dir, "client-secret", PERSONIO_SECRET);
+        point_personio(file, dir, hr);
         point(&mut file.target, "base_url", &app.base_url());
         file.target.allowed_hosts = vec![app.origin()];
         secret(&mut file.target, dir, "token", SCIM_TOKEN);
@@ -295,6 +300,15 @@ fn point_perks(file: &mut IntegrationFile, dir: &Path, perks: &PerksEmulator, ke
     file.options.deletion_threshold_percent = 50;
 }
 
+/// The e-mails of every sandbox wallet.
+fn wallet_emails(perks: &PerksEmulator) -> BTreeSet<String> {
+    perks
+        .users(Mode::Sandbox)
+        .iter()
+        .filter_map(|u| u["email"].as_str().map(str::to_string))
+        .collect()
+}
+
 fn wallet(perks: &PerksEmulator, email: &str) -> Option<Value> {
     perks.user_by_email(Mode::Sandbox, email)
 }
@@ -304,19 +318,13 @@ fn seeds_000_to_002_personio_to_perks_auto_create_and_auto_archive() {
     let hr = personio();
     let perks = perks();
     let recipe = Recipe::load("personio-to-perks", |file, dir| {
-        point(&mut file.source, "base_url", &hr.base_url());
-        secret(&mut file.source, dir, "client-id", PERSONIO_ID);
-        secret(&mut file.source, dir, "client-secret", PERSONIO_SECRET);
+        point_personio(file, dir, &hr);
         point_perks(file, dir, &perks, PERKS_TEST_KEY);
     });
     let first = recipe.sync();
     // Auto-Create: a wallet for active employees — on leave included, not
     // the onboarding Jonas yet (create_for = active), not the external.
-    let wallets: BTreeSet<String> = perks
-        .users(Mode::Sandbox)
-        .iter()
-        .filter_map(|u| u["email"].as_str().map(str::to_string))
-        .collect();
+    let wallets = wallet_emails(&perks);
     assert_eq!(
         wallets,
         names(&[
@@ -360,9 +368,7 @@ fn seeds_000_to_002_a_live_key_in_the_sandbox_recipe_is_refused_naming_both() {
     let hr = personio();
     let perks = perks();
     let recipe = Recipe::load("personio-to-perks", |file, dir| {
-        point(&mut file.source, "base_url", &hr.base_url());
-        secret(&mut file.source, dir, "client-id", PERSONIO_ID);
-        secret(&mut file.source, dir, "client-secret", PERSONIO_SECRET);
+        point_personio(file, dir, &hr);
         point_perks(file, dir, &perks, PERKS_LIVE_KEY);
     });
     let message = recipe.run(RunRequest::default()).expect_err("refused").to_string();
@@ -395,11 +401,7 @@ fn seeds_000_to_002_entra_id_to_perks_by_group() {
     let email = |n: u64| format!("first{n}.last{n}@contoso.example");
 
     recipe.sync();
-    let wallets: BTreeSet<String> = perks
-        .users(Mode::Sandbox)
-        .iter()
-        .filter_map(|u| u["email"].as_str().map(str::to_string))
-        .collect();
+    let wallets = wallet_emails(&perks);
     // 2 starts later, 3 is a guest, 6 is outside the group.
     assert_eq!(wallets, [1, 4, 5].into_iter().map(email).collect());
     let first = wallet(&perks, &email(1)).expect("wallet");

@@ -13,7 +13,7 @@ use hrsync_engine::plan::Options;
 use hrsync_engine::retry::RetryPolicy;
 use hrsync_engine::run::{run, RunError, RunReport, RunScope, Sessions, Settings};
 use hrsync_model::Change;
-use hrsync_runtime::{HttpPolicy, Plugin, Sandbox, Secret, Secrets};
+use hrsync_runtime::{HttpPolicy, Plugin, RuleSession, Sandbox, Secret, Secrets};
 use hrsync_tests::load;
 
 struct Setup {
@@ -80,12 +80,6 @@ fn sync(s: &Setup, links: &[Link], settings: &Settings) -> Result<RunReport, Run
 }
 
 fn sync_scoped(s: &Setup, links: &[Link], settings: &Settings, scope: &RunScope) -> Result<RunReport, RunError> {
-    let source_box = Sandbox {
-        config: serde_json::json!({ "base_url": s.hr.base_url() }),
-        secrets: secrets(&[("client-id", "id"), ("client-secret", "secret-personio")]),
-        http: HttpPolicy::with_grants(&[s.hr.base_url()]).unwrap(),
-        ..Sandbox::default()
-    };
     let scope_box = Sandbox {
         config: serde_json::json!({ "exclude": [{ "name": "externals", "all": [{ "field": "employment_type", "op": "equals", "value": "external" }] }] }),
         ..Sandbox::default()
@@ -94,19 +88,43 @@ fn sync_scoped(s: &Setup, links: &[Link], settings: &Settings, scope: &RunScope)
         config: serde_json::json!({ "prefix": "Abteilung " }),
         ..Sandbox::default()
     };
-    let target_box = Sandbox {
-        config: serde_json::json!({ "base_url": s.app.base_url() }),
+    let mut rules = vec![s.scope.rule(&scope_box).unwrap(), s.teams.rule(&teams_box).unwrap()];
+    let target = target_box(s, serde_json::json!({ "base_url": s.app.base_url() }));
+    run_with(s, &mut rules, &target, links, settings, scope)
+}
+
+/// The SCIM target's installation with this config.
+fn target_box(s: &Setup, config: serde_json::Value) -> Sandbox {
+    Sandbox {
+        config,
         secrets: secrets(&[("token", "token-scim")]),
         http: HttpPolicy::with_grants(&[s.app.origin()]).unwrap(),
         ..Sandbox::default()
+    }
+}
+
+/// One run from the Personio emulator through `rules` into the SCIM
+/// target installed as `target_box`.
+fn run_with(
+    s: &Setup,
+    rules: &mut [RuleSession],
+    target_box: &Sandbox,
+    links: &[Link],
+    settings: &Settings,
+    scope: &RunScope,
+) -> Result<RunReport, RunError> {
+    let source_box = Sandbox {
+        config: serde_json::json!({ "base_url": s.hr.base_url() }),
+        secrets: secrets(&[("client-id", "id"), ("client-secret", "secret-personio")]),
+        http: HttpPolicy::with_grants(&[s.hr.base_url()]).unwrap(),
+        ..Sandbox::default()
     };
     let mut source = s.personio.source(&source_box).unwrap();
-    let mut rules = vec![s.scope.rule(&scope_box).unwrap(), s.teams.rule(&teams_box).unwrap()];
-    let mut target = s.scim.target(&target_box).unwrap();
+    let mut target = s.scim.target(target_box).unwrap();
     run(
         Sessions {
             source: &mut source,
-            rules: &mut rules,
+            rules,
             target: &mut target,
         },
         links,
@@ -373,39 +391,19 @@ fn hire_and_exit_dates_office_and_gender_reach_leapsome_paths_then_nothing_is_wr
         ..Sandbox::default()
     };
     let custom = "urn:example:params:scim:schemas:extension:acme:2.0:User";
-    let target_box = Sandbox {
-        config: serde_json::json!({
+    let target = target_box(
+        &s,
+        serde_json::json!({
             "base_url": s.app.base_url(),
             "preset": "leapsome",
             "attributes": { "employment": format!("{custom}:employmentType") },
         }),
-        secrets: secrets(&[("token", "token-scim")]),
-        http: HttpPolicy::with_grants(&[s.app.origin()]).unwrap(),
-        ..Sandbox::default()
-    };
-    let source_box = Sandbox {
-        config: serde_json::json!({ "base_url": s.hr.base_url() }),
-        secrets: secrets(&[("client-id", "id"), ("client-secret", "secret-personio")]),
-        http: HttpPolicy::with_grants(&[s.hr.base_url()]).unwrap(),
-        ..Sandbox::default()
-    };
+    );
     let mut settings = settings();
     settings.options.full_read_every_hours = 0.0;
     let once = |links: &[Link]| {
-        let mut source = s.personio.source(&source_box).unwrap();
         let mut rules = vec![map.rule(&map_box).unwrap()];
-        let mut target = s.scim.target(&target_box).unwrap();
-        run(
-            Sessions {
-                source: &mut source,
-                rules: &mut rules,
-                target: &mut target,
-            },
-            links,
-            &settings,
-            &RunScope::default(),
-        )
-        .expect("run")
+        run_with(&s, &mut rules, &target, links, &settings, &RunScope::default()).expect("run")
     };
     let first = once(&[]);
     assert_eq!(first.failed(), 0, "{:?}", first.outcomes);

@@ -492,37 +492,40 @@ async fn token(
             &format!("Tenant '{tenant}' not found."),
         );
     }
-    if form.grant_type.as_deref() != Some("client_credentials") {
-        return identity_error(
+    // The identity platform's answer to each way the request can be wrong,
+    // checked in this order.
+    let refusals = [
+        (
+            form.grant_type.as_deref() != Some("client_credentials"),
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             70003,
             "The app requested an unsupported grant type.",
-        );
-    }
-    if form.scope.as_deref() != Some("https://graph.microsoft.com/.default") {
-        return identity_error(
+        ),
+        (
+            form.scope.as_deref() != Some("https://graph.microsoft.com/.default"),
             StatusCode::BAD_REQUEST,
             "invalid_scope",
             1002012,
             "The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.",
-        );
-    }
-    if form.client_id.as_deref() != Some(inner.client_id.as_str()) {
-        return identity_error(
+        ),
+        (
+            form.client_id.as_deref() != Some(inner.client_id.as_str()),
             StatusCode::BAD_REQUEST,
             "unauthorized_client",
             700016,
             "Application was not found in the directory.",
-        );
-    }
-    if form.client_secret.as_deref() != Some(inner.client_secret.as_str()) {
-        return identity_error(
+        ),
+        (
+            form.client_secret.as_deref() != Some(inner.client_secret.as_str()),
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             7000215,
             "Invalid client secret provided.",
-        );
+        ),
+    ];
+    if let Some((_, status, error, code, description)) = refusals.into_iter().find(|(refused, ..)| *refused) {
+        return identity_error(status, error, code, description);
     }
     let access_token = format!("eyJ0eXAi.{:016x}.{:08x}", fastrand::u64(..), inner.tokens.len());
     let lifetime = inner.token_lifetime_secs;

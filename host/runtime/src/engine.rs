@@ -174,22 +174,21 @@ impl Runtime {
 fn prepare_memory_images(component: &wasmtime::component::Component) -> Result<(), LoadError> {
     const ATTEMPTS: u32 = 5;
     let mut pause = Duration::from_millis(20);
-    for attempt in 1..=ATTEMPTS {
+    let mut attempt = 1;
+    loop {
         match component.initialize_copy_on_write_image() {
             Ok(()) => return Ok(()),
-            Err(e) if attempt < ATTEMPTS => {
-                tracing::debug!(attempt, "could not build the memory image yet ({e:#}); trying again");
-                thread::sleep(pause);
-                pause *= 2;
-            }
-            Err(e) => {
+            Err(e) if attempt == ATTEMPTS => {
                 return Err(LoadError::Compile(format!(
                     "could not build its memory image after {ATTEMPTS} attempts: {e:#}"
                 )))
             }
+            Err(e) => tracing::debug!(attempt, "could not build the memory image yet ({e:#}); trying again"),
         }
+        thread::sleep(pause);
+        pause *= 2;
+        attempt += 1;
     }
-    Ok(())
 }
 
 fn build_engine(try_pooling: bool) -> Result<(Engine, bool), RuntimeError> {

@@ -95,8 +95,9 @@ const ATTRIBUTES: &[(&str, &str)] = &[
     ),
 ];
 
-/// The SCIM path of each account attribute this target can set: the
-/// configured ones first, then the preset's, then the built-in ones.
+/// The SCIM path of each account attribute this target can set, each name
+/// once: a configured path wins over the preset's, which wins over the
+/// built-in one.
 #[derive(Debug, Clone)]
 struct Paths(Vec<(String, String)>);
 
@@ -149,15 +150,21 @@ impl Paths {
         }
         if preset == Preset::Leapsome {
             for (name, attribute) in LEAPSOME_ATTRIBUTES {
-                paths.push((name.to_string(), format!("{ENTERPRISE}:{attribute}")));
+                if !configured.contains_key(*name) {
+                    paths.push((name.to_string(), format!("{ENTERPRISE}:{attribute}")));
+                }
             }
         }
-        paths.extend(Self::default().0);
+        for (name, path) in Self::default().0 {
+            if !paths.iter().any(|(known, _)| *known == name) {
+                paths.push((name, path));
+            }
+        }
         Ok(Self(paths))
     }
 
     /// The SCIM path of an account field or attribute.
-    fn of(&self, field: &str) -> Result<String, PluginError> {
+    fn of(&self, field: &str) -> Result<&str, PluginError> {
         let core = match field {
             "first_name" => Some("name.givenName"),
             "last_name" => Some("name.familyName"),
@@ -167,12 +174,12 @@ impl Paths {
             _ => None,
         };
         if let Some(core) = core {
-            return Ok(core.to_string());
+            return Ok(core);
         }
         self.0
             .iter()
             .find(|(name, _)| name == field)
-            .map(|(_, path)| path.clone())
+            .map(|(_, path)| path.as_str())
             .ok_or_else(|| {
                 PluginError::invalid(
                     field,
@@ -184,31 +191,16 @@ impl Paths {
             })
     }
 
-    /// Every attribute name, each once, in order.
+    /// Every attribute name, in order.
     fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = Vec::new();
-        for (name, _) in &self.0 {
-            if !names.contains(name) {
-                names.push(name.clone());
-            }
-        }
-        names
-    }
-
-    /// Each attribute with the path it is read from (the first one given).
-    fn each(&self) -> impl Iterator<Item = (&str, &str)> {
-        let mut seen = std::collections::HashSet::new();
-        self.0
-            .iter()
-            .filter(move |(name, _)| seen.insert(name.as_str()))
-            .map(|(name, path)| (name.as_str(), path.as_str()))
+        self.0.iter().map(|(name, _)| name.clone()).collect()
     }
 }
 
 /// A path of RFC 7644 §3.10 without filters: `attr`, `attr.sub`, or a
 /// schema URN followed by `:attr` or `:attr.sub`.
 fn check_path(path: &str) -> Result<(), String> {
-    let (_, attribute) = split_path(path);
+    let (urn, attribute) = split_path(path);
     let name_ok = |part: &str| {
         part.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
             && part
@@ -217,7 +209,7 @@ fn check_path(path: &str) -> Result<(), String> {
     };
     let parts: Vec<&str> = attribute.split('.').collect();
     let ok = (1..=2).contains(&parts.len()) && parts.iter().all(|p| name_ok(p));
-    let urn_ok = match split_path(path).0 {
+    let urn_ok = match urn {
         Some(urn) => urn.starts_with("urn:") && !urn.contains(char::is_whitespace),
         None => !path.starts_with("urn:"),
     };
@@ -339,7 +331,7 @@ fn user_resource(paths: &Paths, draft: &AccountDraft) -> Result<Value, PluginErr
         user["emails"] = emails(email);
     }
     for Attribute { name, value } in &draft.attributes {
-        put(&mut user, &paths.of(name)?, text(value));
+        put(&mut user, paths.of(name)?, text(value));
     }
     Ok(user)
 }
@@ -364,7 +356,7 @@ fn step(paths: &Paths, change: Change) -> Step {
                     Ok(path) => path,
                     Err(error) => return Step::Done(Err(error)),
                 };
-                operations.push(match (&change.after, path.as_str()) {
+                operations.push(match (&change.after, path) {
                     (None, path) => json!({ "op": "remove", "path": path }),
                     (Some(value), "emails") => {
                         json!({ "op": "replace", "path": "emails", "value": emails(text(value).as_str().unwrap_or_default()) })
@@ -755,10 +747,11 @@ fn attribute_text(value: &Value) -> Option<String> {
 
 fn account(paths: &Paths, resource: Value) -> Option<Account> {
     let attributes = paths
-        .each()
+        .0
+        .iter()
         .filter_map(|(name, path)| {
             Some(Attribute {
-                name: name.to_string(),
+                name: name.clone(),
                 value: AttributeValue::Text(attribute_text(get(&resource, path)?)?),
             })
         })
@@ -960,7 +953,7 @@ mod tests {
     }
 
     fn scim_path(field: &str) -> Result<String, PluginError> {
-        Paths::default().of(field)
+        Paths::default().of(field).map(str::to_string)
     }
 
     fn draft(attributes: Vec<(&str, &str)>) -> AccountDraft {
@@ -1519,7 +1512,11 @@ mod tests {
             ("office", "location"),
             ("level", "level"),
         ] {
-            assert_eq!(paths.of(name).ok(), Some(format!("{ENTERPRISE}:{attribute}")), "{name}");
+            assert_eq!(
+                paths.of(name).ok().map(str::to_string),
+                Some(format!("{ENTERPRISE}:{attribute}")),
+                "{name}"
+            );
         }
         let generic = configured(Preset::Generic, &[]).expect("paths");
         assert!(generic.of("hire_date").is_err(), "only the preset knows them");
