@@ -78,7 +78,8 @@ impl World {
                     http: HttpPolicy::with_grants(&[self.hr.base_url()]).unwrap(),
                     ..Sandbox::default()
                 },
-            },
+            }
+            .into(),
             rules: vec![
                 setup(
                     "scope_rule",

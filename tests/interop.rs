@@ -151,7 +151,8 @@ fn whole_jobs_from_personio_into_scim2_server() {
                 http: HttpPolicy::with_grants(&[hr.base_url()]).unwrap(),
                 ..Sandbox::default()
             },
-        },
+        }
+        .into(),
         rules: vec![PluginSetup {
             plugin: load("team_map"),
             sandbox: Sandbox {

@@ -125,7 +125,8 @@ impl World {
                     http: HttpPolicy::with_grants(&[self.hr.base_url()]).unwrap(),
                     ..Sandbox::default()
                 },
-            },
+            }
+            .into(),
             rules: rules
                 .into_iter()
                 .map(|(plugin, config)| rule(plugin, config))

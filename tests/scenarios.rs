@@ -138,7 +138,7 @@ fn externals_excluded() -> PluginSetup {
 fn perks_job(world: &World, perks: &PerksEmulator, options: Options) -> Job {
     Job {
         integration: "personio-to-perks".into(),
-        source: world.source(),
+        source: world.source().into(),
         rules: vec![
             externals_excluded(),
             setup(
@@ -548,7 +548,7 @@ fn hr_faults_midway_and_an_expired_token() {
 fn scim_job(world: &World, app: &ScimEmulator, script: &str) -> Job {
     Job {
         integration: "personio-to-scim".into(),
-        source: world.source(),
+        source: world.source().into(),
         rules: vec![
             externals_excluded(),
             setup("script_rule", json!({ "script": script })),

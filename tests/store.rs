@@ -680,3 +680,86 @@ fn the_audit_log_filters_by_actor_action_and_time() {
         assert_eq!(actions(today).await.len(), 3);
     });
 }
+
+#[test]
+fn pushed_resources_keep_names_unique_and_refuse_a_write_on_a_stale_version() {
+    use hrsync_store::pushed::{Keys, PushedKey, Written};
+    use serde_json::json;
+    on_both(|store| async move {
+        // The PostgreSQL database outlives the test: ids of its own.
+        let integration = new_id("int");
+        let keys = |name: &str, external: &str| Keys {
+            name: Some(name.to_lowercase()),
+            external_id: Some(external.into()),
+        };
+        let body = json!({"userName": "Jörg@X"});
+        let created = store
+            .push_create(&integration, "User", "u1", &keys("Jörg@X", "e1"), &body)
+            .await
+            .unwrap();
+        let Written::Done(first) = created else {
+            panic!("{created:?}")
+        };
+        assert_eq!((first.version, first.body.clone()), (1, body.clone()));
+        let twice = store
+            .push_create(&integration, "User", "u2", &keys("JÖRG@x", "e2"), &body)
+            .await
+            .unwrap();
+        assert_eq!(twice, Written::NameTaken, "userName is unique whatever its case");
+        // Another integration has names of its own.
+        let elsewhere = store
+            .push_create(&new_id("int"), "User", "u1", &keys("Jörg@X", "e1"), &body)
+            .await
+            .unwrap();
+        assert!(matches!(elsewhere, Written::Done(_)));
+        // Groups have no unique name.
+        for id in ["g1", "g2"] {
+            let group = store
+                .push_create(
+                    &integration,
+                    "Group",
+                    id,
+                    &Keys::default(),
+                    &json!({"displayName": "IT"}),
+                )
+                .await
+                .unwrap();
+            assert!(matches!(group, Written::Done(_)), "{group:?}");
+        }
+
+        let changed = json!({"userName": "Jörg@X", "title": "Lead"});
+        let replaced = store
+            .push_replace(&integration, "User", "u1", 1, &keys("Jörg@X", "e1"), &changed)
+            .await
+            .unwrap();
+        let Written::Done(second) = replaced else {
+            panic!("{replaced:?}")
+        };
+        assert_eq!((second.version, second.body), (2, changed.clone()));
+        let stale = store
+            .push_replace(&integration, "User", "u1", 1, &keys("Jörg@X", "e1"), &body)
+            .await
+            .unwrap();
+        assert_eq!(stale, Written::Stale);
+        let missing = store
+            .push_replace(&integration, "User", "nope", 1, &Keys::default(), &body)
+            .await
+            .unwrap();
+        assert_eq!(missing, Written::Missing);
+
+        let by_name = store
+            .pushed_by_key(&integration, "User", PushedKey::Name, "jörg@x")
+            .await
+            .unwrap();
+        assert_eq!(by_name.len(), 1);
+        let by_external = store
+            .pushed_by_key(&integration, "User", PushedKey::ExternalId, "e1")
+            .await
+            .unwrap();
+        assert_eq!(by_external[0].id, "u1");
+        assert_eq!(store.pushed_all(&integration, "Group").await.unwrap().len(), 2);
+        assert!(store.push_delete(&integration, "User", "u1").await.unwrap());
+        assert!(!store.push_delete(&integration, "User", "u1").await.unwrap());
+        assert!(store.pushed(&integration, "User", "u1").await.unwrap().is_none());
+    });
+}

@@ -241,7 +241,7 @@ impl IntegrationFile {
         }
         let job = Job {
             integration: self.name.clone(),
-            source: setup("source".into(), &self.source, PluginKind::Source)?,
+            source: setup("source".into(), &self.source, PluginKind::Source)?.into(),
             rules: self
                 .rules
                 .iter()

@@ -16,10 +16,11 @@ use super::rules::{trace, Tried};
 use super::run::{
     run_observed, what_if, Observer, Progress, RunError, RunReport, RunScope, Sessions, Settings, StopSignal, Variant,
 };
+use super::source::SourceSetup;
 use super::storage::RunStore;
 use super::trigger::{read_since, FullReads, ReadAsked, Trigger};
 use super::whatif::{compare, WhatIf};
-use hrsync_runtime::{Plugin, RuleSession, Sandbox, SourceSession, TargetSession};
+use hrsync_runtime::{Plugin, RuleSession, Sandbox, TargetSession};
 
 /// A component and what its installation gives it.
 #[derive(Clone)]
@@ -39,7 +40,7 @@ impl PluginSetup {
 
     /// The installation's sandbox, its logs and HTTP calls attributed to
     /// the run when there is one.
-    fn sandbox(&self, run_id: Option<&str>) -> std::borrow::Cow<'_, Sandbox> {
+    pub(crate) fn sandbox(&self, run_id: Option<&str>) -> std::borrow::Cow<'_, Sandbox> {
         match run_id {
             Some(run_id) => std::borrow::Cow::Owned(Sandbox {
                 run_id: Some(run_id.to_string()),
@@ -47,11 +48,6 @@ impl PluginSetup {
             }),
             None => std::borrow::Cow::Borrowed(&self.sandbox),
         }
-    }
-
-    fn start_source(&self, run_id: Option<&str>) -> Result<SourceSession, RunError> {
-        let sandbox = self.sandbox(run_id);
-        (self.plugin.source(&sandbox)).map_err(|error| RunError::Start { role: "source", error })
     }
 
     fn start_target(&self, run_id: Option<&str>) -> Result<TargetSession, RunError> {
@@ -92,7 +88,7 @@ fn start_rules(rules: &[PluginSetup], run_id: Option<&str>) -> Result<Vec<RuleSe
 #[derive(Clone)]
 pub struct Job {
     pub integration: String,
-    pub source: PluginSetup,
+    pub source: SourceSetup,
     pub rules: Vec<PluginSetup>,
     pub target: PluginSetup,
     pub settings: Settings,
@@ -194,7 +190,7 @@ impl Job {
     /// Every plugin of the job reads `zone` as the integration's time zone
     /// (`clock.time-zone`: the day a rule's "today" is); UTC when `None`.
     pub fn in_time_zone(mut self, zone: Option<&str>) -> Self {
-        for setup in std::iter::once(&mut self.source)
+        for setup in (self.source.plugin_mut().into_iter())
             .chain(self.rules.iter_mut())
             .chain(std::iter::once(&mut self.target))
         {
@@ -299,7 +295,7 @@ impl Job {
         let same = |a: &PluginSetup, b: &PluginSetup| {
             a.plugin.content_hash() == b.plugin.content_hash() && a.sandbox.config == b.sandbox.config
         };
-        if !same(&self.source, &draft.source) {
+        if self.source.identity() != draft.source.identity() {
             return Err(JobError::OtherEnds("source"));
         }
         if !same(&self.target, &draft.target) {
@@ -314,11 +310,11 @@ impl Job {
     }
 
     fn what_if_steps(&self, draft: &Job, links: &[super::correlate::Link]) -> Result<WhatIf, RunError> {
-        let mut source = self.source.start_source(None)?;
+        let mut source = self.start_source(None)?;
         let mut target = self.target.start_target(None)?;
         let (mut current_rules, mut draft_rules) = (start_rules(&self.rules, None)?, start_rules(&draft.rules, None)?);
         let (current, planned) = what_if(
-            &mut source,
+            &mut *source,
             &mut target,
             Variant {
                 rules: &mut current_rules,
@@ -378,7 +374,7 @@ impl Job {
         &self,
         mut consume: impl FnMut(Vec<hrsync_model::Employee>) -> bool,
     ) -> Result<(usize, Vec<RuleSession>), RunError> {
-        let mut source = self.source.start_source(None)?;
+        let mut source = self.start_source(None)?;
         let rules = start_rules(&self.rules, None)?;
         let mut read = 0usize;
         let mut counted = |page: Vec<hrsync_model::Employee>| {
@@ -387,7 +383,7 @@ impl Job {
         };
         let options = &self.settings.options;
         match read_all(
-            &mut source,
+            &mut *source,
             options.page_size,
             &self.settings.retry,
             &|_| {},
@@ -399,15 +395,20 @@ impl Job {
         Ok((read, rules))
     }
 
+    fn start_source(&self, run_id: Option<&str>) -> Result<Box<dyn super::source::Source>, RunError> {
+        (self.source.start(run_id)).map_err(|error| RunError::Start { role: "source", error })
+    }
+
     /// A hash of everything that decides what a run does to whom: each
     /// plugin's code and config (not its secrets), in order, and the
     /// options. A run after it changed reads everyone (see `read_since`).
     pub fn config_hash(&self) -> String {
         let mut hasher = blake3::Hasher::new();
-        let plugins = std::iter::once(&self.source)
-            .chain(&self.rules)
-            .chain(std::iter::once(&self.target));
-        for setup in plugins {
+        let (source_code, source_config) = self.source.identity();
+        hasher.update(source_code.as_bytes());
+        hasher.update(source_config.as_bytes());
+        hasher.update(b"\0");
+        for setup in self.rules.iter().chain(std::iter::once(&self.target)) {
             hasher.update(setup.plugin.content_hash().as_bytes());
             hasher.update(setup.sandbox.config.to_string().as_bytes());
             hasher.update(b"\0");
@@ -425,11 +426,11 @@ impl Job {
         observe: Observer<'_>,
     ) -> Result<RunReport, RunError> {
         let run_id = Some(run_id);
-        let mut source = self.source.start_source(run_id)?;
+        let mut source = self.start_source(run_id)?;
         let mut rules = start_rules(&self.rules, run_id)?;
         let mut target = self.target.start_target(run_id)?;
         let sessions = Sessions {
-            source: &mut source,
+            source: &mut *source,
             rules: &mut rules,
             target: &mut target,
         };

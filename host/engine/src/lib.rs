@@ -2,7 +2,8 @@
 //!
 //! 1. [`trigger`] — what started the run; a full or an incremental read
 //! 2. claim — one active run per integration (with the scheduler)
-//! 3. [`read`] — page through the source
+//! 3. [`read`] — page through the [`source`]: a plugin, or a directory
+//!    pushed to hrsync (inbound SCIM)
 //! 4. [`rules`] — exclusion, mapping, team naming, scripts; [`fields`]
 //!    stops a run whose rules need a field the source did not deliver
 //! 5. [`correlate`] — links first, then matching attributes, adopt switch;
@@ -35,6 +36,7 @@ pub mod record;
 pub mod retry;
 pub mod rules;
 pub mod run;
+pub mod source;
 pub mod storage;
 pub mod trigger;
 pub mod whatif;

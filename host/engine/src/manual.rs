@@ -94,7 +94,7 @@ impl Job {
     /// until it is found (the whole source when it is not).
     fn employee_exists(&self, hr_id: &str) -> Result<bool, ManualLinkError> {
         let plugin = |error| ManualLinkError::Plugin { role: "source", error };
-        let mut source = self.source.plugin.source(&self.source.sandbox).map_err(plugin)?;
+        let mut source = self.source.start(None).map_err(plugin)?;
         let mut found = false;
         let page_size = self.settings.options.page_size;
         each_page(

@@ -8,8 +8,9 @@ use std::collections::HashSet;
 
 use super::plan::ReadKind;
 use super::retry::RetryPolicy;
+use super::source::Source;
 use hrsync_model::{Employee, PluginError, RejectedRecord};
-use hrsync_runtime::{CallError, SourceSession};
+use hrsync_runtime::CallError;
 
 #[derive(Debug, Clone)]
 pub struct SourceRead {
@@ -48,7 +49,7 @@ pub type Consumer<'a> = &'a mut dyn FnMut(Vec<Employee>) -> bool;
 /// retryable reason. `progress` hears the number of employees read after
 /// each page.
 pub fn read_all(
-    source: &mut SourceSession,
+    source: &mut dyn Source,
     page_size: u32,
     retry: &RetryPolicy,
     progress: &dyn Fn(usize),
@@ -68,7 +69,7 @@ pub fn read_all(
 
 /// The page's employees with the custom fields the source labelled also
 /// under their labels (`fields.rs`).
-fn labelled(source: &SourceSession, mut employees: Vec<Employee>) -> Vec<Employee> {
+fn labelled(source: &dyn Source, mut employees: Vec<Employee>) -> Vec<Employee> {
     super::fields::alias_labels(&mut employees, &source.field_reports().labels);
     employees
 }
@@ -77,7 +78,7 @@ fn labelled(source: &SourceSession, mut employees: Vec<Employee>) -> Vec<Employe
 /// cannot read changes (it says so on the first page, before anything was
 /// handed on): the caller reads everything instead.
 pub fn read_changes(
-    source: &mut SourceSession,
+    source: &mut dyn Source,
     cursor: &str,
     page_size: u32,
     retry: &RetryPolicy,

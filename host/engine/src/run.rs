@@ -16,14 +16,15 @@ use super::plan::{
 use super::read::{read_all, read_changes, ReadError, SourceRead};
 use super::retry::RetryPolicy;
 use super::rules::{rule_name, Decided, Pipeline, RuleFailed};
+use super::source::Source;
 use hrsync_model::{
     self, Account, Capabilities, Change, DesiredAccount, Employee, EmployeeStatus, PluginError, RejectedRecord, Team,
 };
 use hrsync_runtime::capability::fields::{FieldStatement, ValueExpectation};
-use hrsync_runtime::{CallError, RuleSession, SourceSession, TargetSession};
+use hrsync_runtime::{CallError, RuleSession, TargetSession};
 
 pub struct Sessions<'a> {
-    pub source: &'a mut SourceSession,
+    pub source: &'a mut dyn Source,
     pub rules: &'a mut [RuleSession],
     pub target: &'a mut TargetSession,
 }
@@ -206,7 +207,7 @@ fn all_pages<T>(
 /// source fetches the next. Several sets of rules may decide over the same
 /// read (a what-if compares two): one [`Decided`] per set, in order.
 fn read_and_decide(
-    source: &mut SourceSession,
+    source: &mut dyn Source,
     rule_sets: &mut [&mut [RuleSession]],
     settings: &Settings,
     since: Option<&str>,
@@ -351,7 +352,7 @@ struct Needs {
     accepted: Option<Vec<String>>,
 }
 
-fn needs(source: &SourceSession, rules: &[RuleSession], target: &TargetSession) -> Needs {
+fn needs(source: &dyn Source, rules: &[RuleSession], target: &TargetSession) -> Needs {
     Needs {
         unreadable: source.field_reports().unreadable.clone(),
         fields: rules
@@ -453,7 +454,7 @@ type ReadStep = (SourceRead, Decided, TargetRead);
 
 #[allow(clippy::too_many_arguments)]
 fn read_step(
-    source: &mut SourceSession,
+    source: &mut dyn Source,
     rules: &mut [RuleSession],
     target: &mut TargetSession,
     settings: &Settings,
@@ -470,7 +471,7 @@ fn read_step(
 /// [`read_step`] through several sets of rules, one [`Decided`] each.
 #[allow(clippy::too_many_arguments)]
 fn read_step_by(
-    source: &mut SourceSession,
+    source: &mut dyn Source,
     rule_sets: &mut [&mut [RuleSession]],
     target: &mut TargetSession,
     settings: &Settings,
@@ -677,7 +678,7 @@ struct Decisions {
 /// changed; stops when a rule needs a field nobody has; keeps only the
 /// employees asked for; settles identities.
 fn read_source(
-    source: &mut SourceSession,
+    source: &mut dyn Source,
     rules: &mut [RuleSession],
     target: &mut TargetSession,
     settings: &Settings,
@@ -1275,7 +1276,7 @@ pub struct Variant<'a> {
 /// integration's rules and options, the target read once, and each planned
 /// as its dry run would plan it. Nothing is written.
 pub fn what_if(
-    source: &mut SourceSession,
+    source: &mut dyn Source,
     target: &mut TargetSession,
     current: Variant<'_>,
     draft: Variant<'_>,

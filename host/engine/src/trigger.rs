@@ -21,6 +21,8 @@ pub enum Trigger {
     Schedule,
     /// An HR webhook.
     Webhook,
+    /// An identity provider's push to the inbound SCIM endpoint.
+    Push,
 }
 
 impl Trigger {
@@ -30,6 +32,7 @@ impl Trigger {
             Trigger::Manual => "manual",
             Trigger::Schedule => "schedule",
             Trigger::Webhook => "webhook",
+            Trigger::Push => "push",
         }
     }
 }

@@ -61,7 +61,8 @@ pub fn run_demo(runtime: &Runtime) -> Result<ExitCode, String> {
         source: PluginSetup {
             plugin: personio,
             sandbox: sandboxes.source,
-        },
+        }
+        .into(),
         rules: vec![
             PluginSetup {
                 plugin: scope,

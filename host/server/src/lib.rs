@@ -6,6 +6,8 @@
 //!   engine's jobs.
 //! - [`api`]: the admin HTTP API under `/api/v1` (axum, one router per
 //!   resource, OpenAPI generated from the handlers), HR webhooks, metrics.
+//! - [`scim`]: the inbound SCIM 2.0 endpoint identity providers push
+//!   users and groups to, the source of integrations fed that way.
 //! - [`console`]: the admin console at `/`, server-rendered pages for the
 //!   members of a tenant that call the API's handlers.
 //! - [`vault`]: secrets sealed at rest, and the keys derived from the
@@ -14,4 +16,5 @@
 pub mod api;
 pub mod console;
 pub mod control;
+pub mod scim;
 pub mod vault;

@@ -15,6 +15,7 @@ use hrsync_engine::storage::{AuditEvent, FullRead, ItemRecord, RunStore};
 
 pub mod catalog;
 pub mod integrations;
+pub mod pushed;
 pub mod tenants;
 pub mod versions;
 

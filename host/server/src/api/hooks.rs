@@ -84,7 +84,12 @@ async fn receive(
     let Some((tenant, integration)) = state.control.store.integration_anywhere(&id).await? else {
         return Err(ApiError::not_found("integration", &id));
     };
-    let source = state.control.source(&tenant, &integration).await?;
+    let Some(source) = state.control.source(&tenant, &integration).await?.plugin().cloned() else {
+        return Err(ApiError::invalid(
+            "source",
+            "this integration's source is its inbound SCIM endpoint (/scim/v2/{integration}); it takes no webhooks",
+        ));
+    };
     let digest = receipt_digest(&headers, &body);
     let request = WebhookRequest {
         headers: headers

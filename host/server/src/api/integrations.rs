@@ -60,7 +60,8 @@ fn default_timezone() -> String {
 #[serde(deny_unknown_fields)]
 pub struct IntegrationConfig {
     pub name: String,
-    /// Installation ids.
+    /// Installation ids; `source` may instead be `inbound-scim`: what an
+    /// identity provider pushes to the integration's SCIM endpoint.
     pub source: String,
     #[serde(default)]
     pub rules: Vec<String>,
@@ -84,6 +85,11 @@ pub struct CreatedIntegration {
     pub integration: Integration,
     /// Signs the notifications hrsync POSTs to `notify.webhook_url`.
     pub signing_secret: String,
+    /// With `source: "inbound-scim"`: the bearer token of the integration's
+    /// SCIM endpoint (`/scim/v2/{id}`), shown this once; only its hash is
+    /// kept (a new one: `POST /integrations/{id}/scim-token`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scim_token: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -124,6 +130,9 @@ pub(crate) async fn check(state: &AppState, who: &Principal, integration: &Integ
         )
         .chain(std::iter::once(("target".to_string(), &integration.target)));
     for (field, id) in fields {
+        if field == "source" && id == crate::scim::INBOUND_SOURCE {
+            continue;
+        }
         let installation = visible_installation(state, who, id)
             .await
             .map_err(|_| ApiError::invalid(&field, format!("installation `{id}` not found")))?;
@@ -270,6 +279,15 @@ pub(crate) async fn create_integration(
         .seal(&format!("{}/signing", integration.id), &signing_secret)
         .map_err(internal)?;
     integration.sealed_secrets.insert("signing".to_string(), sealed);
+    let scim_token = if integration.source == crate::scim::INBOUND_SOURCE {
+        let (token, hash) = crate::scim::new_token().map_err(|e| ApiError::Internal(e.to_string()))?;
+        integration
+            .sealed_secrets
+            .insert(crate::scim::TOKEN_SECRET.to_string(), hash);
+        Some(token)
+    } else {
+        None
+    };
     state
         .control
         .store
@@ -301,6 +319,7 @@ pub(crate) async fn create_integration(
         Json(CreatedIntegration {
             integration,
             signing_secret,
+            scim_token,
         }),
     ))
 }

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod error;
 pub mod hooks;
+pub mod inbound;
 pub mod integrations;
 pub mod links;
 pub mod plugins;
@@ -178,6 +179,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(tenants::router())
                 .merge(plugins::router())
                 .merge(integrations::router())
+                .merge(inbound::router())
                 .merge(links::router())
                 .merge(runs::router())
                 .merge(versions::router()),
@@ -215,6 +217,7 @@ pub fn app(state: AppState) -> Router {
     let (api, openapi) = api();
     let openapi = Arc::new(openapi);
     api.merge(crate::console::router(state.clone()))
+        .merge(crate::scim::routes())
         .route(
             "/api/v1/openapi.json",
             get(move || {

@@ -22,6 +22,7 @@ use hrsync_engine::integration::IntegrationError;
 use hrsync_engine::job::{Finished, Job, JobError, PluginSetup, RunRequest, SharedObserver};
 use hrsync_engine::run::Progress;
 use hrsync_engine::run::StopSignal;
+use hrsync_engine::source::SourceSetup;
 use hrsync_engine::trigger::Trigger;
 use hrsync_model::clock::now_ms;
 use hrsync_model::PluginKind;
@@ -125,6 +126,9 @@ pub struct Control {
     progress: Arc<Mutex<HashMap<String, Progress>>>,
     /// Integrations with a run waiting for the one going on to end.
     waiting: Mutex<std::collections::HashSet<String>>,
+    /// Integrations pushed to over inbound SCIM whose run is about to
+    /// start (`scim/mod.rs`: a cycle of pushes makes one run).
+    pub(crate) pending_pushes: Mutex<std::collections::HashSet<String>>,
     /// Runs going on at once in this process (`--max-concurrent-runs`);
     /// the rest are `queued`, in the order they started (the semaphore is
     /// fair).
@@ -150,6 +154,7 @@ impl Control {
             stops: Mutex::new(HashMap::new()),
             progress: Arc::default(),
             waiting: Mutex::new(std::collections::HashSet::new()),
+            pending_pushes: Mutex::new(std::collections::HashSet::new()),
             slots: Arc::new(Semaphore::new(default_max_concurrent_runs())),
         }
     }
@@ -370,10 +375,17 @@ impl Control {
         })
     }
 
-    /// The integration's source alone, checked: what an HR webhook needs.
-    pub async fn source(&self, tenant: &str, integration: &Integration) -> Result<PluginSetup, SetupError> {
-        self.setup(tenant, "source", &integration.source, PluginKind::Source)
-            .await
+    /// The integration's source alone, checked: a source installation, or
+    /// what was pushed to its inbound SCIM endpoint.
+    pub async fn source(&self, tenant: &str, integration: &Integration) -> Result<SourceSetup, SetupError> {
+        if integration.source == crate::scim::INBOUND_SOURCE {
+            let directory = crate::scim::held_directory(&self.store, &integration.id).await?;
+            return Ok(SourceSetup::Held(Arc::new(directory)));
+        }
+        Ok(self
+            .setup(tenant, "source", &integration.source, PluginKind::Source)
+            .await?
+            .into())
     }
 
     /// The integration's rules, each with its draft config from `drafts`
