@@ -287,6 +287,16 @@ fn an_entra_style_push_reaches_the_app_within_seconds_and_a_leaver_is_deactivate
             "{write} in a run without changes: {again}"
         );
     }
+
+    // A user the identity provider deletes is deactivated like an employee
+    // gone from an HR system.
+    let (status, _, _) = idp.call("DELETE", &format!("/Users/{boss}"), None, &[]);
+    assert_eq!(status, 204);
+    assert!(
+        eventually(Duration::from_secs(15), || accounted("ada@acme.example")
+            .is_some_and(|a| a["active"] == false)),
+        "a deleted user's account is still active"
+    );
 }
 
 #[test]

@@ -29,6 +29,9 @@ pub async fn installations(state: &AppState, signed: &Signed) -> Result<HashMap<
 }
 
 fn name_of<'a>(installations: &'a HashMap<String, Installation>, id: &'a str) -> &'a str {
+    if id == crate::scim::INBOUND_SOURCE {
+        return "Inbound SCIM";
+    }
     installations.get(id).map_or(id, |i| i.name.as_str())
 }
 
@@ -284,7 +287,13 @@ async fn overview_page(
                 dt { "Status" } dd { (status_cell(integration)) }
                 dt { "Last Sync" } dd { (last_sync(state, integration)) }
                 dt { "Next run" } dd { @match integration.next_run_at { Some(at) => (time(at)), None => "—" } }
-                dt { "Source" } dd { (link(&integration.source)) }
+                dt { "Source" } dd {
+                    @if integration.source == crate::scim::INBOUND_SOURCE {
+                        "Inbound SCIM at " code { (format!("/scim/v2/{id}")) }
+                        " — what your identity provider pushes (a new token: "
+                        code { (format!("POST /api/v1/integrations/{id}/scim-token")) } ")"
+                    } @else { (link(&integration.source)) }
+                }
                 dt { "Rules" } dd {
                     @if integration.rules.is_empty() { "none" }
                     @for (i, rule) in integration.rules.iter().enumerate() { @if i > 0 { " → " } (link(rule)) }
