@@ -496,3 +496,28 @@ fn filters_sorting_pages_patch_bulk_and_etags_answer_as_rfc_7644_says() {
         "{groups}"
     );
 }
+
+#[test]
+fn one_tenants_wrong_token_locks_out_neither_another_tenants_pushes_nor_the_admin_api() {
+    let server = Server::with(hrsync_tests::api::ServerOptions {
+        max_auth_failures: 3,
+        ..Default::default()
+    });
+    let app = ScimEmulator::start(APP_TOKEN).unwrap();
+    let (_, acme) = server.tenant("Acme", "owner@acme.example");
+    let (_, globex) = server.tenant("Globex", "owner@globex.example");
+    let (acme_id, acme_token) = inbound_integration(&acme, &app, "Acme IdP");
+    let (globex_id, globex_token) = inbound_integration(&globex, &app, "Globex IdP");
+    // Acme's identity provider keeps an old token: from the one address
+    // both identity providers share, Acme's endpoint locks.
+    let stale = Idp::new(&server, &acme_id, "scim_revoked");
+    let statuses: Vec<u16> = (0..5).map(|_| stale.call("GET", "/Users", None, &[]).0).collect();
+    assert_eq!(statuses, [401, 401, 401, 429, 429]);
+    let (status, _) = Idp::new(&server, &acme_id, &acme_token).get("/Users");
+    assert_eq!(status, 429, "Acme's endpoint is locked for the address");
+    // Globex's pushes and the admin API go on.
+    let globex_idp = Idp::new(&server, &globex_id, &globex_token);
+    globex_idp.provision("it@globex.example", "Grace", "Hopper", json!({}));
+    let (status, _) = globex.get("/api/v1/integrations");
+    assert_eq!(status, 200);
+}

@@ -204,6 +204,25 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Writes an integration's secrets alone (a new SCIM token), so that a
+    /// change of its configuration or state made meanwhile stays.
+    pub async fn set_integration_secrets(
+        &self,
+        tenant: &str,
+        id: &str,
+        secrets: &BTreeMap<String, String>,
+    ) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE integrations SET secrets = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
+                .bind(to_json(secrets)?)
+                .bind(now_ms())
+                .bind(tenant)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn integrations(&self, tenant: &str) -> Result<Vec<Integration>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM integrations WHERE tenant_id = $1 ORDER BY created_at"

@@ -106,6 +106,11 @@ pub enum Bucket {
     Address(IpAddr),
     /// Requests of this server's own plugins, by tenant.
     Plugins(String),
+    /// Requests to one integration's inbound SCIM endpoint from one
+    /// address: identity providers push from addresses all their
+    /// customers share, so one tenant's wrong token must not lock out
+    /// another's pushes.
+    Endpoint(IpAddr, String),
 }
 
 pub struct AuthGuard {
@@ -191,7 +196,7 @@ pub(crate) fn bucket(parts: &Parts, state: &AppState) -> Bucket {
         .map_or_else(|| Bucket::Address(client_ip(parts)), Bucket::Plugins)
 }
 
-pub(super) fn client_ip(parts: &Parts) -> IpAddr {
+pub(crate) fn client_ip(parts: &Parts) -> IpAddr {
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()

@@ -55,10 +55,10 @@ pub(crate) async fn new_scim_token(
     integration
         .sealed_secrets
         .insert(crate::scim::TOKEN_SECRET.to_string(), hash);
-    state
-        .control
-        .store
-        .update_integration(&who.tenant, &integration)
+    // The secrets alone: a change of state or configuration made
+    // meanwhile stays.
+    (state.control.store)
+        .set_integration_secrets(&who.tenant, &id, &integration.sealed_secrets)
         .await?;
     state
         .audit(&who, Some(&id), "integration.scim_token", serde_json::json!({}))

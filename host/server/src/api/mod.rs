@@ -72,6 +72,9 @@ impl Default for ApiSettings {
 pub struct AppState {
     pub control: Arc<Control>,
     pub guard: Arc<AuthGuard>,
+    /// Failed authentications at inbound SCIM endpoints, counted apart
+    /// from the admin API's (`scim/mod.rs`).
+    pub endpoint_guard: Arc<AuthGuard>,
     pub settings: Arc<ApiSettings>,
 }
 
@@ -81,6 +84,11 @@ impl AppState {
             control,
             guard: Arc::new(AuthGuard::new(
                 operator_token,
+                settings.max_auth_failures,
+                settings.max_total_auth_failures,
+            )),
+            endpoint_guard: Arc::new(AuthGuard::new(
+                None,
                 settings.max_auth_failures,
                 settings.max_total_auth_failures,
             )),

@@ -127,8 +127,9 @@ pub struct Control {
     /// Integrations with a run waiting for the one going on to end.
     waiting: Mutex<std::collections::HashSet<String>>,
     /// Integrations pushed to over inbound SCIM whose run is about to
-    /// start (`scim/mod.rs`: a cycle of pushes makes one run).
-    pub(crate) pending_pushes: Mutex<std::collections::HashSet<String>>,
+    /// start, with the time of their first and last push since the last
+    /// run started (`scim/mod.rs`).
+    pub(crate) pending_pushes: Mutex<HashMap<String, (std::time::Instant, std::time::Instant)>>,
     /// Runs going on at once in this process (`--max-concurrent-runs`);
     /// the rest are `queued`, in the order they started (the semaphore is
     /// fair).
@@ -154,7 +155,7 @@ impl Control {
             stops: Mutex::new(HashMap::new()),
             progress: Arc::default(),
             waiting: Mutex::new(std::collections::HashSet::new()),
-            pending_pushes: Mutex::new(std::collections::HashSet::new()),
+            pending_pushes: Mutex::new(HashMap::new()),
             slots: Arc::new(Semaphore::new(default_max_concurrent_runs())),
         }
     }

@@ -25,7 +25,10 @@ pub async fn bulk(endpoint: Endpoint, body: Bytes) -> Result<Answer, ScimError> 
     }
     let request = json_body(&body)?;
     let schemas = request.get("schemas").and_then(Value::as_array);
-    if !schemas.is_some_and(|s| s.iter().any(|s| s.as_str() == Some(BULK_REQUEST))) {
+    if !schemas.is_some_and(|s| {
+        s.iter()
+            .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(BULK_REQUEST)))
+    }) {
         return Err(ScimError::bad(
             "invalidSyntax",
             format!("`schemas` must list {BULK_REQUEST}"),

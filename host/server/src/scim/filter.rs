@@ -31,7 +31,7 @@ impl AttrPath {
             // A schema by itself: the extension's whole object.
             let core = urn != ENTERPRISE_USER;
             (if core { None } else { Some(urn.to_string()) }, "")
-        } else if text.len() > 4 && text[..4].eq_ignore_ascii_case("urn:") {
+        } else if starts_with_ci(text, "urn:") {
             // The URN has dots of its own (`2.0`): the attribute follows the
             // last colon.
             let split = text
@@ -105,6 +105,13 @@ impl AttrPath {
     }
 }
 
+/// Whether `text` starts with `prefix` in any case (never splitting a
+/// character).
+pub fn starts_with_ci(text: &str, prefix: &str) -> bool {
+    text.get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+}
+
 /// A key of a JSON object, looked up without regard to case.
 pub fn get_ci<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
     let object = value.as_object()?;
@@ -146,7 +153,13 @@ pub enum Filter {
 
 impl Filter {
     pub fn parse(text: &str) -> Result<Self, String> {
-        let mut parser = Parser { text, at: 0 };
+        if text.len() > MAX_FILTER_BYTES {
+            return Err(format!(
+                "a filter has at most {MAX_FILTER_BYTES} bytes; this one {}",
+                text.len()
+            ));
+        }
+        let mut parser = Parser { text, at: 0, depth: 0 };
         let filter = parser.or()?;
         parser.skip_space();
         if parser.at < text.len() {
@@ -257,7 +270,16 @@ fn compare(found: &Value, op: Op, wanted: &Value, exact: bool) -> bool {
 struct Parser<'t> {
     text: &'t str,
     at: usize,
+    /// Parentheses and brackets open: bounded, so that a filter of
+    /// thousands of `(` is refused, not a stack overflow.
+    depth: usize,
 }
+
+/// The deepest nesting of parentheses and brackets a filter may have.
+const MAX_DEPTH: usize = 32;
+/// The longest filter: its terms make a tree as deep as there are terms,
+/// walked recursively.
+const MAX_FILTER_BYTES: usize = 4096;
 
 impl Parser<'_> {
     fn rest(&self) -> &str {
@@ -276,7 +298,7 @@ impl Parser<'_> {
         let ends = rest
             .get(word.len()..)
             .is_some_and(|after| after.is_empty() || after.starts_with([' ', '(', ')', '[', ']', '"']));
-        if rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word) && ends {
+        if starts_with_ci(rest, word) && ends {
             self.at += word.len();
             true
         } else {
@@ -310,16 +332,26 @@ impl Parser<'_> {
         Ok(left)
     }
 
+    fn nested<T>(&mut self, parse: impl FnOnce(&mut Self) -> Result<T, String>) -> Result<T, String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!("more than {MAX_DEPTH} parentheses or brackets deep"));
+        }
+        let parsed = parse(self);
+        self.depth -= 1;
+        parsed
+    }
+
     fn unary(&mut self) -> Result<Filter, String> {
         if self.keyword("not") {
             if !self.symbol('(') {
                 return Err(format!("`not` must be followed by `(` at character {}", self.at + 1));
             }
-            let inner = self.or()?;
+            let inner = self.nested(Self::or)?;
             return self.close(')').map(|_| Filter::Not(Box::new(inner)));
         }
         if self.symbol('(') {
-            let inner = self.or()?;
+            let inner = self.nested(Self::or)?;
             return self.close(')').map(|_| inner);
         }
         self.attribute_expression()
@@ -346,7 +378,7 @@ impl Parser<'_> {
         self.at += length;
         let path = AttrPath::parse(&self.text[start..self.at])?;
         if self.symbol('[') {
-            let inner = self.or()?;
+            let inner = self.nested(Self::or)?;
             self.close(']')?;
             return Ok(Filter::Within {
                 attribute: path,
@@ -476,6 +508,13 @@ mod tests {
             (r#"emails[type eq "work""#, "`]` expected"),
             (r#"userName eq "a" junk"#, "unexpected"),
             (r#"1abc eq "a""#, "no attribute path"),
+            (r#"xä eq "a""#, "no attribute path"),
+            (r#"äöü"#, "no attribute path"),
+            (
+                format!("{}userName pr{}", "(".repeat(1_000), ")".repeat(1_000)).as_str(),
+                "32 parentheses",
+            ),
+            ("userName pr or ".repeat(1_000).as_str(), "at most 4096 bytes"),
         ] {
             let error = Filter::parse(filter).err().unwrap_or_else(|| panic!("{filter} parsed"));
             assert!(error.contains(says), "{filter}: {error}");

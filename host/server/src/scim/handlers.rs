@@ -101,15 +101,19 @@ impl ListQuery {
     }
 }
 
+/// Whether a list of entity tags (`If-Match`, `If-None-Match`) names
+/// `current`, weak or strong alike.
+fn tags_match(tags: &str, current: &str) -> bool {
+    let strip = |tag: &str| tag.trim().trim_start_matches("W/").to_string();
+    tags.split(',')
+        .any(|tag| tag.trim() == "*" || strip(tag) == strip(current))
+}
+
 /// Whether `If-Match` lets a write of a resource at `version` go ahead.
 fn precondition(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
     let Some(wanted) = if_match else { return Ok(()) };
     let current = etag(version);
-    let strip = |tag: &str| tag.trim().trim_start_matches("W/").to_string();
-    let holds = wanted
-        .split(',')
-        .any(|tag| tag.trim() == "*" || strip(tag) == strip(&current));
-    if holds {
+    if tags_match(wanted, &current) {
         Ok(())
     } else {
         Err(ScimError::status(
@@ -215,7 +219,7 @@ impl Endpoint {
     ) -> Result<Answer, ScimError> {
         let pushed = self.read(kind, id).await?;
         let tag = etag(pushed.version);
-        if if_none_match.is_some_and(|tags| tags.split(',').any(|t| t.trim() == tag || t.trim() == "*")) {
+        if if_none_match.is_some_and(|tags| tags_match(tags, &tag)) {
             return Ok(Answer {
                 status: StatusCode::NOT_MODIFIED,
                 body: None,

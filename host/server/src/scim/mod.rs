@@ -15,7 +15,7 @@ mod patch;
 mod resource;
 pub mod schema;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -25,6 +25,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
 
+use crate::api::auth::Bucket;
 use crate::api::AppState;
 use hrsync_engine::job::RunRequest;
 use hrsync_engine::trigger::Trigger;
@@ -38,9 +39,12 @@ pub const INBOUND_SOURCE: &str = "inbound-scim";
 /// The name of the integration secret that holds the SCIM token's hash.
 pub const TOKEN_SECRET: &str = "scim_token";
 
-/// How long after a push its run starts: an identity provider's cycle
-/// sends many requests in a row, and they make one run.
-const PUSH_SETTLE: Duration = Duration::from_secs(1);
+/// A push's run starts once the endpoint has been quiet this long: an
+/// identity provider's cycle sends many requests in a row, and they make
+/// one run ...
+const PUSH_QUIET: Duration = Duration::from_secs(1);
+/// ... or this long after the first push, in a long cycle.
+const PUSH_MAX_DELAY: Duration = Duration::from_secs(10);
 
 pub const CONTENT_TYPE: &str = "application/scim+json";
 
@@ -171,23 +175,47 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// Starts a run of the integration a moment after its first push in a
-    /// while, so one cycle of the identity provider makes one run. Only
-    /// active integrations run; the others keep what was pushed for their
-    /// next run.
+    /// Starts a run of the integration once its pushes pause for
+    /// [`PUSH_QUIET`] (at the latest [`PUSH_MAX_DELAY`] after the first),
+    /// so one cycle of the identity provider makes one run. Only active
+    /// integrations run; the others keep what was pushed for their next
+    /// run.
     fn pushed(&self) {
         if self.integration.state != RunState::Active {
             return;
         }
-        let first = (self.state.control.pending_pushes.lock())
-            .map(|mut pending| pending.insert(self.integration.id.clone()))
-            .unwrap_or(false);
+        let now = Instant::now();
+        let first = match self.state.control.pending_pushes.lock() {
+            Ok(mut pending) => match pending.get_mut(&self.integration.id) {
+                Some((_, last)) => {
+                    *last = now;
+                    false
+                }
+                None => {
+                    pending.insert(self.integration.id.clone(), (now, now));
+                    true
+                }
+            },
+            Err(_) => false,
+        };
         if !first {
             return;
         }
         let (state, tenant, id) = (self.state.clone(), self.tenant.clone(), self.integration.id.clone());
         tokio::spawn(async move {
-            tokio::time::sleep(PUSH_SETTLE).await;
+            loop {
+                let due = match state.control.pending_pushes.lock() {
+                    Ok(pending) => match pending.get(&id) {
+                        Some(&(first, last)) => (last + PUSH_QUIET).min(first + PUSH_MAX_DELAY),
+                        None => return,
+                    },
+                    Err(_) => return,
+                };
+                if Instant::now() >= due {
+                    break;
+                }
+                tokio::time::sleep_until(due.into()).await;
+            }
             if let Ok(mut pending) = state.control.pending_pushes.lock() {
                 pending.remove(&id);
             }
@@ -232,13 +260,6 @@ impl FromRequestParts<AppState> for Endpoint {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ScimError> {
         let unauthorized = || ScimError::status(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
-        let bucket = crate::api::auth::bucket(parts, state);
-        if let Some(seconds) = state.guard.locked_out(&bucket) {
-            return Err(ScimError::status(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("too many failed authentications; try again in {seconds} s"),
-            ));
-        }
         let params = axum::extract::RawPathParams::from_request_parts(parts, state).await;
         let id = params
             .ok()
@@ -248,8 +269,16 @@ impl FromRequestParts<AppState> for Endpoint {
                     .map(|(_, value)| value.to_string())
             })
             .unwrap_or_default();
+        let bucket = Bucket::Endpoint(crate::api::auth::client_ip(parts), id.clone());
+        let guard = &state.endpoint_guard;
+        if let Some(seconds) = guard.locked_out(&bucket) {
+            return Err(ScimError::status(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("too many failed authentications; try again in {seconds} s"),
+            ));
+        }
         let Some(token) = bearer(parts).map(str::to_string) else {
-            state.guard.failed(bucket);
+            guard.failed(bucket);
             return Err(unauthorized());
         };
         // An unknown integration and a wrong token answer alike: the
@@ -263,7 +292,7 @@ impl FromRequestParts<AppState> for Endpoint {
             _ => false,
         };
         let Some((tenant, integration)) = found.filter(|_| held) else {
-            state.guard.failed(bucket);
+            guard.failed(bucket);
             return Err(unauthorized());
         };
         Ok(Endpoint {

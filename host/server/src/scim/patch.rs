@@ -38,7 +38,9 @@ fn parse_target(text: &str) -> Result<Target, ScimError> {
             sub: None,
         }),
         Some(open) => {
-            let close = text.rfind(']').ok_or_else(|| invalid("`]` expected".into()))?;
+            let close = (text.rfind(']'))
+                .filter(|&close| close > open)
+                .ok_or_else(|| invalid("`]` expected after `[`".into()))?;
             let path = AttrPath::parse(&text[..open]).map_err(invalid)?;
             if path.names.len() != 1 {
                 return Err(invalid("a filter follows an attribute, not a sub-attribute".into()));
@@ -193,6 +195,10 @@ fn key_for(kind: Kind, map: &Map<String, Value>, path: &AttrPath, name: &str) ->
 fn set(kind: Kind, resource: &mut Value, verb: Verb, target: &Target, value: Value) -> Result<(), ScimError> {
     refuse_read_only(kind, target)?;
     let path = &target.path;
+    if path.extension.is_none() && path.names.first().is_some_and(|n| n.eq_ignore_ascii_case("password")) {
+        // Never kept (`resource::accept`).
+        return Ok(());
+    }
     if let (None, Some(urn)) = (path.names.first(), &path.extension) {
         // The extension's whole object: added to, or replaced.
         let Value::Object(values) = value else {
@@ -446,7 +452,8 @@ mod tests {
                 {"op": "Add", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "+49 1"},
                 {"op": "Replace", "value": {"name.givenName": "Jörg", "title": "Lead",
                     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": "IT"}},
-                {"op": "Add", "path": "NAME.familyName", "value": "Müller"}
+                {"op": "Add", "path": "NAME.familyName", "value": "Müller"},
+                {"op": "replace", "path": "password", "value": "hunter2"}
             ]),
         )
         .expect("applied");
@@ -458,6 +465,7 @@ mod tests {
         assert_eq!(after["phoneNumbers"], json!([{"type": "mobile", "value": "+49 1"}]));
         assert_eq!(after["name"], json!({"givenName": "Jörg", "familyName": "Müller"}));
         assert_eq!(after["title"], json!("Lead"));
+        assert!(after.get("password").is_none(), "a password is never kept");
     }
 
     #[test]
@@ -525,6 +533,16 @@ mod tests {
                 json!([{"op": "add", "path": "title"}]),
                 "invalidValue",
                 "`value` is missing",
+            ),
+            (
+                json!([{"op": "replace", "path": "a]b[c", "value": "x"}]),
+                "invalidPath",
+                "`]` expected after `[`",
+            ),
+            (
+                json!([{"op": "replace", "path": "xä.ü", "value": "x"}]),
+                "invalidPath",
+                "no attribute path",
             ),
         ] {
             let error = patched(user.clone(), operations.clone()).expect_err("refused");

@@ -65,10 +65,14 @@ pub fn accept(kind: Kind, body: Value) -> Result<Value, ScimError> {
     }
     let mut stored = Map::new();
     for (key, value) in object {
-        if key.eq_ignore_ascii_case("schemas") || kind.read_only().iter().any(|r| r.eq_ignore_ascii_case(&key)) {
+        // A password (Okta may send one) is neither kept nor needed.
+        if key.eq_ignore_ascii_case("schemas")
+            || key.eq_ignore_ascii_case("password")
+            || kind.read_only().iter().any(|r| r.eq_ignore_ascii_case(&key))
+        {
             continue;
         }
-        if key.len() > 4 && key[..4].eq_ignore_ascii_case("urn:") {
+        if super::filter::starts_with_ci(&key, "urn:") {
             if is_core(&key) {
                 // `"urn:…:core:2.0:User": {…}`: core attributes, written long.
                 if let Value::Object(inner) = value {
@@ -342,7 +346,7 @@ mod tests {
             json!({
                 "schemas": [CORE_USER, ENTERPRISE_USER],
                 "id": "chosen-by-client", "meta": {"version": "x"}, "groups": [{"value": "g"}],
-                "USERNAME": "Anna@X", "Active": "True",
+                "USERNAME": "Anna@X", "Active": "True", "password": "hunter2",
                 "Name": {"GivenName": "Anna"},
                 "emails": [{"Value": "anna@x", "TYPE": "work"}],
                 "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user": {"Manager": "u-1", "DEPARTMENT": "IT"}
