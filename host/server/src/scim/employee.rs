@@ -17,15 +17,11 @@ pub fn directory(users: &[Pushed], groups: &[Pushed]) -> HeldDirectory {
     let mut member_of: HashMap<&str, Vec<String>> = HashMap::new();
     for group in groups {
         let name = text(&group.body, "displayName").unwrap_or_default();
-        for member in group
-            .body
-            .get("members")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(id) = member.get("value").and_then(Value::as_str) {
-                member_of.entry(id).or_default().push(name.clone());
+        for id in super::resource::member_ids(&group.body) {
+            // A member listed twice counts once.
+            let groups = member_of.entry(id).or_default();
+            if !groups.contains(&name) {
+                groups.push(name.clone());
             }
         }
     }

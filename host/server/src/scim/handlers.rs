@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use serde_json::{json, Value};
 
 use super::filter::{AttrPath, Filter};
-use super::resource::{accept, check, etag, keys, show, Projection};
+use super::resource::{accept, check, etag, keys, member_ids, show, Projection};
 use super::schema::{self, Kind, LIST_RESPONSE, MAX_RESULTS};
 use super::{json_body, Answer, Endpoint, ScimError};
 use crate::api::Path;
@@ -139,20 +139,12 @@ impl Endpoint {
         let mut by_member: HashMap<String, Vec<Value>> = HashMap::new();
         for group in &groups {
             let display = group.body.get("displayName").cloned().unwrap_or(Value::Null);
-            for member in group
-                .body
-                .get("members")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(id) = member.get("value").and_then(Value::as_str) {
-                    by_member.entry(id.to_string()).or_default().push(json!({
-                        "value": group.id,
-                        "$ref": format!("{}/Groups/{}", self.base, group.id),
-                        "display": display,
-                    }));
-                }
+            for id in member_ids(&group.body) {
+                by_member.entry(id.to_string()).or_default().push(json!({
+                    "value": group.id,
+                    "$ref": format!("{}/Groups/{}", self.base, group.id),
+                    "display": display,
+                }));
             }
         }
         Ok(by_member)
@@ -320,10 +312,7 @@ impl Endpoint {
     async fn forget_member(&self, user: &str) -> Result<(), ScimError> {
         let store = &self.state.control.store;
         for group in store.pushed_all(self.id(), Kind::Group.name()).await? {
-            let lists = |g: &Pushed| {
-                (g.body.get("members").and_then(Value::as_array))
-                    .is_some_and(|m| m.iter().any(|m| m.get("value").and_then(Value::as_str) == Some(user)))
-            };
+            let lists = |g: &Pushed| member_ids(&g.body).any(|id| id == user);
             if !lists(&group) {
                 continue;
             }

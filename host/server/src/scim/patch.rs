@@ -105,32 +105,8 @@ fn apply_one(kind: Kind, resource: &mut Value, operation: &Value) -> Result<(), 
         (None, Verb::Remove, _) => Err(ScimError::bad("noTarget", "`remove` needs a `path`")),
         (None, _, Some(Value::Object(values))) => {
             for (key, value) in values {
-                let target = parse_target(&key)?;
-                if target.path.names.is_empty() {
-                    // `"urn:…:enterprise:2.0:User": {…}`: each of its attributes.
-                    let Value::Object(inner) = value else {
-                        return Err(ScimError::bad("invalidValue", format!("`{key}` must be an object")));
-                    };
-                    for (name, value) in inner {
-                        let path = AttrPath {
-                            extension: target.path.extension.clone(),
-                            names: vec![name],
-                        };
-                        set(
-                            kind,
-                            resource,
-                            verb,
-                            &Target {
-                                path,
-                                filter: None,
-                                sub: None,
-                            },
-                            value,
-                        )?;
-                    }
-                } else {
-                    set(kind, resource, verb, &target, value)?;
-                }
+                // A bare extension URN names its whole object (`set`).
+                set(kind, resource, verb, &parse_target(&key)?, value)?;
             }
             Ok(())
         }

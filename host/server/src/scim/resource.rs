@@ -170,6 +170,12 @@ pub fn check(kind: Kind, stored: &Value) -> Result<(), ScimError> {
     Ok(())
 }
 
+/// The ids a stored group lists as members.
+pub fn member_ids(group: &Value) -> impl Iterator<Item = &str> {
+    (group.get("members").and_then(Value::as_array).into_iter().flatten())
+        .filter_map(|member| member.get("value").and_then(Value::as_str))
+}
+
 /// The columns kept for uniqueness and indexed filters.
 pub fn keys(kind: Kind, stored: &Value) -> Keys {
     Keys {
