@@ -5,12 +5,11 @@
 //! a downstream SCIM app through a run; tokens per integration, hashed and
 //! rotatable; two tenants that see nothing of each other.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use hrsync_emulators::scim::ScimEmulator;
 use hrsync_tests::api::{eventually, Client, Server};
-use hrsync_tests::plugin_bytes;
+use hrsync_tests::{plugin_bytes, venv_tool};
 use serde_json::{json, Value};
 
 const APP_TOKEN: &str = "downstream-app-token-77";
@@ -146,25 +145,13 @@ fn urlencode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-fn venv(binary: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../.venv/bin")
-        .join(binary);
-    assert!(
-        path.exists(),
-        "{} is missing: scripts/setup installs scim2-cli and scim2-tester from PyPI into .venv",
-        path.display()
-    );
-    path
-}
-
 #[test]
 fn scim2_tester_finds_no_failure() {
     let server = Server::start();
     let app = ScimEmulator::start(APP_TOKEN).unwrap();
     let (_, owner) = server.tenant("Acme", "owner@acme.example");
     let (id, token) = inbound_integration(&owner, &app, "Entra ID to app");
-    let output = std::process::Command::new(venv("scim2"))
+    let output = std::process::Command::new(venv_tool("scim2", "scim2-cli and scim2-tester"))
         .args(["--url", &format!("{}/scim/v2/{id}", server.base), "test"])
         // The checker's way of taking a secret header (not argv).
         .env("SCIM_CLI_HEADERS", format!("Authorization: Bearer {token}"))

@@ -23,6 +23,20 @@ pub fn plugin_path(name: &str) -> PathBuf {
     path
 }
 
+/// A command `scripts/setup` installs from PyPI into `.venv` (`what` says
+/// which package brings it).
+pub fn venv_tool(command: &str, what: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../.venv/bin")
+        .join(command);
+    assert!(
+        path.exists(),
+        "{} is missing: scripts/setup installs {what} from PyPI into .venv",
+        path.display()
+    );
+    path
+}
+
 pub fn plugin_bytes(name: &str) -> Vec<u8> {
     std::fs::read(plugin_path(name)).expect("read plugin")
 }

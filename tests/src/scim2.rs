@@ -2,7 +2,6 @@
 //! 2.0 server we did not write, run on loopback for interop tests.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,12 +18,7 @@ pub struct Scim2Server {
 
 impl Scim2Server {
     pub fn start() -> Self {
-        let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/scim2-server");
-        assert!(
-            binary.exists(),
-            "{} is missing: scripts/setup installs scim2-server from PyPI into .venv",
-            binary.display()
-        );
+        let binary = crate::venv_tool("scim2-server", "scim2-server");
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")

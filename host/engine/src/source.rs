@@ -116,14 +116,6 @@ impl From<PluginSetup> for SourceSetup {
 }
 
 impl SourceSetup {
-    /// The plugin, when the source is one.
-    pub fn plugin(&self) -> Option<&PluginSetup> {
-        match self {
-            Self::Plugin(setup) => Some(setup),
-            Self::Held(_) => None,
-        }
-    }
-
     pub(crate) fn plugin_mut(&mut self) -> Option<&mut PluginSetup> {
         match self {
             Self::Plugin(setup) => Some(setup),

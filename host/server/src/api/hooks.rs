@@ -84,7 +84,7 @@ async fn receive(
     let Some((tenant, integration)) = state.control.store.integration_anywhere(&id).await? else {
         return Err(ApiError::not_found("integration", &id));
     };
-    let Some(source) = state.control.source(&tenant, &integration).await?.plugin().cloned() else {
+    let Some(source) = state.control.source_plugin(&tenant, &integration).await? else {
         return Err(ApiError::invalid(
             "source",
             "this integration's source is its inbound SCIM endpoint (/scim/v2/{integration}); it takes no webhooks",

@@ -186,7 +186,7 @@ pub(crate) async fn check(state: &AppState, who: &Principal, integration: &Integ
             }
         }
     }
-    state.control.prepare(&who.tenant, integration).await?;
+    state.control.check(&who.tenant, integration).await?;
     Ok(())
 }
 
@@ -722,7 +722,7 @@ pub(crate) async fn activate(
 ) -> Result<(StatusCode, Json<RunStarted>), ApiError> {
     who.require(Role::Admin)?;
     let mut integration = visible(&state, &who, &id).await?;
-    state.control.prepare(&who.tenant, &integration).await?;
+    state.control.check(&who.tenant, &integration).await?;
     integration.state = RunState::Active;
     integration.paused_reason = None;
     integration.next_run_at = next_run(&integration);

@@ -376,17 +376,32 @@ impl Control {
         })
     }
 
-    /// The integration's source alone, checked: a source installation, or
-    /// what was pushed to its inbound SCIM endpoint.
-    pub async fn source(&self, tenant: &str, integration: &Integration) -> Result<SourceSetup, SetupError> {
+    /// The integration's source plugin, checked; `None` when its source is
+    /// its inbound SCIM endpoint (`scim/`), which has no plugin.
+    pub async fn source_plugin(
+        &self,
+        tenant: &str,
+        integration: &Integration,
+    ) -> Result<Option<PluginSetup>, SetupError> {
         if integration.source == crate::scim::INBOUND_SOURCE {
-            let directory = crate::scim::held_directory(&self.store, &integration.id).await?;
-            return Ok(SourceSetup::Held(Arc::new(directory)));
+            return Ok(None);
         }
-        Ok(self
+        let setup = self
             .setup(tenant, "source", &integration.source, PluginKind::Source)
-            .await?
-            .into())
+            .await?;
+        Ok(Some(setup))
+    }
+
+    /// The integration's source as a run reads it: its plugin, or what was
+    /// pushed to its inbound SCIM endpoint.
+    pub async fn source(&self, tenant: &str, integration: &Integration) -> Result<SourceSetup, SetupError> {
+        match self.source_plugin(tenant, integration).await? {
+            Some(setup) => Ok(setup.into()),
+            None => {
+                let directory = crate::scim::held_directory(&self.store, &integration.id).await?;
+                Ok(SourceSetup::Held(Arc::new(directory)))
+            }
+        }
     }
 
     /// The integration's rules, each with its draft config from `drafts`
@@ -421,8 +436,34 @@ impl Control {
         integration: &Integration,
         drafts: &BTreeMap<String, serde_json::Value>,
     ) -> Result<Job, SetupError> {
+        self.assemble(tenant, integration, drafts, self.source(tenant, integration))
+            .await
+    }
+
+    /// Checks everything [`Self::prepare`] checks without reading what
+    /// was pushed to an inbound SCIM source: a configuration's check has no
+    /// use for the directory.
+    pub async fn check(&self, tenant: &str, integration: &Integration) -> Result<(), SetupError> {
+        let source = async {
+            let plugin = self.source_plugin(tenant, integration).await?;
+            Ok(plugin.map_or_else(|| SourceSetup::Held(Arc::default()), SourceSetup::from))
+        };
+        self.assemble(tenant, integration, &BTreeMap::new(), source)
+            .await
+            .map(drop)
+    }
+
+    /// The job of `integration` with `source`, its options, rules (with
+    /// draft configs) and target checked in that order.
+    async fn assemble(
+        &self,
+        tenant: &str,
+        integration: &Integration,
+        drafts: &BTreeMap<String, serde_json::Value>,
+        source: impl Future<Output = Result<SourceSetup, SetupError>>,
+    ) -> Result<Job, SetupError> {
         let (settings, full_reads) = integration.options.settings()?;
-        let source = self.source(tenant, integration).await?;
+        let source = source.await?;
         let rules = self.drafted_rules(tenant, integration, drafts).await?;
         let target = self
             .setup(tenant, "target", &integration.target, PluginKind::Target)

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::filter::{get_ci, AttrPath};
+use super::filter::AttrPath;
 use super::schema::{canonical_name, canonical_sub_name, Kind, CORE_GROUP, CORE_USER, ENTERPRISE_USER};
 use super::ScimError;
 use hrsync_store::pushed::{Keys, Pushed};
@@ -53,11 +53,13 @@ pub fn accept(kind: Kind, body: Value) -> Result<Value, ScimError> {
     let Value::Object(object) = body else {
         return Err(ScimError::bad("invalidSyntax", "the body must be a JSON object"));
     };
-    let schemas: Vec<String> = match get_ci(&Value::Object(object.clone()), "schemas") {
-        Some(Value::Array(schemas)) => schemas.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-        _ => Vec::new(),
-    };
-    if !schemas.iter().any(|s| s.eq_ignore_ascii_case(kind.schema())) {
+    let lists_schema = (object.iter())
+        .find(|(key, _)| key.eq_ignore_ascii_case("schemas"))
+        .and_then(|(_, schemas)| schemas.as_array())
+        .is_some_and(|schemas| {
+            (schemas.iter().filter_map(Value::as_str)).any(|s| s.eq_ignore_ascii_case(kind.schema()))
+        });
+    if !lists_schema {
         return Err(ScimError::bad(
             "invalidSyntax",
             format!("`schemas` must list {}", kind.schema()),

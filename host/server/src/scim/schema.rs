@@ -4,6 +4,8 @@
 //! The schemas list what hrsync reads into employees; other attributes an
 //! identity provider sends are kept and returned, but not described.
 
+use std::sync::LazyLock;
+
 use serde_json::{json, Value};
 
 pub const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -14,7 +16,6 @@ pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 pub const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 pub const BULK_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
-pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 
 /// Largest number of operations in one `/Bulk` request, and its largest
 /// body.
@@ -260,7 +261,7 @@ fn group_attributes() -> Vec<Attr> {
     ]
 }
 
-fn schema(id: &str, name: &str, description: &str, attributes: Vec<Attr>, location: &str) -> Value {
+fn schema(id: &str, name: &str, description: &str, attributes: &[Attr], location: &str) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
         "id": id,
@@ -274,15 +275,9 @@ fn schema(id: &str, name: &str, description: &str, attributes: Vec<Attr>, locati
 /// The schemas, for `/Schemas`; `base` is the endpoint's URL.
 pub fn schemas(base: &str) -> Vec<Value> {
     vec![
-        schema(CORE_USER, "User", "User Account", user_attributes(), base),
-        schema(
-            ENTERPRISE_USER,
-            "EnterpriseUser",
-            "Enterprise User",
-            enterprise_attributes(),
-            base,
-        ),
-        schema(CORE_GROUP, "Group", "Group", group_attributes(), base),
+        schema(CORE_USER, "User", "User Account", &USER, base),
+        schema(ENTERPRISE_USER, "EnterpriseUser", "Enterprise User", &ENTERPRISE, base),
+        schema(CORE_GROUP, "Group", "Group", &GROUP, base),
     ]
 }
 
@@ -325,13 +320,24 @@ pub fn service_provider_config(base: &str) -> Value {
     })
 }
 
+/// The attribute tables, built once.
+static USER: LazyLock<Vec<Attr>> = LazyLock::new(user_attributes);
+static ENTERPRISE: LazyLock<Vec<Attr>> = LazyLock::new(enterprise_attributes);
+static GROUP: LazyLock<Vec<Attr>> = LazyLock::new(group_attributes);
+
+fn core(kind: Kind) -> &'static [Attr] {
+    match kind {
+        Kind::User => &USER,
+        Kind::Group => &GROUP,
+    }
+}
+
 /// The canonical spelling of a known attribute (`USERNAME` → `userName`),
 /// so that stored resources use one; unknown names are kept as sent.
 pub fn canonical_name(kind: Kind, extension: Option<&str>, name: &str) -> Option<&'static str> {
-    let attributes = match (kind, extension) {
-        (Kind::User, None) => user_attributes(),
-        (Kind::User, Some(urn)) if urn.eq_ignore_ascii_case(ENTERPRISE_USER) => enterprise_attributes(),
-        (Kind::Group, None) => group_attributes(),
+    let attributes: &[Attr] = match (kind, extension) {
+        (_, None) => core(kind),
+        (Kind::User, Some(urn)) if urn.eq_ignore_ascii_case(ENTERPRISE_USER) => &ENTERPRISE,
         _ => return None,
     };
     let common = ["id", "externalId", "meta", "schemas"];
@@ -342,21 +348,16 @@ pub fn canonical_name(kind: Kind, extension: Option<&str>, name: &str) -> Option
 
 /// Whether a core attribute is multi-valued.
 pub fn is_multi_valued(kind: Kind, name: &str) -> bool {
-    let attributes = match kind {
-        Kind::User => user_attributes(),
-        Kind::Group => group_attributes(),
-    };
-    attributes.iter().any(|a| a.multi && a.name.eq_ignore_ascii_case(name))
+    core(kind).iter().any(|a| a.multi && a.name.eq_ignore_ascii_case(name))
 }
 
 /// The sub-attributes' canonical names of a core or enterprise attribute.
 pub fn canonical_sub_name(kind: Kind, extension: Option<&str>, parent: &str, name: &str) -> Option<&'static str> {
-    let attributes = match (kind, extension) {
-        (Kind::User, None) => user_attributes(),
-        (Kind::User, Some(_)) => enterprise_attributes(),
-        (Kind::Group, _) => group_attributes(),
+    let attributes: &[Attr] = match (kind, extension) {
+        (Kind::User, Some(_)) => &ENTERPRISE,
+        _ => core(kind),
     };
-    let parent = attributes.into_iter().find(|a| a.name.eq_ignore_ascii_case(parent))?;
+    let parent = attributes.iter().find(|a| a.name.eq_ignore_ascii_case(parent))?;
     parent
         .sub
         .iter()
