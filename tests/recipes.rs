@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use hrsync_emulators::bamboohr::{BambooEmployee, BambooHrEmulator};
 use hrsync_emulators::entra::{user_id, EntraEmulator, EntraUser};
+use hrsync_emulators::leapsome::{LeapsomeEmulator, ENTERPRISE};
 use hrsync_emulators::perks::{Mode, PerksEmulator};
 use hrsync_emulators::personio::{HrEmployee, PersonioEmulator};
 use hrsync_emulators::scim::ScimEmulator;
@@ -41,10 +42,23 @@ fn point(installation: &mut InstallationFile, key: &str, url: &str) {
 
 impl Recipe {
     fn load(name: &str, adapt: impl FnOnce(&mut IntegrationFile, &Path)) -> Self {
-        let path = examples().join(format!("{name}.toml"));
+        Self::load_edited(name, &[], adapt)
+    }
+
+    /// The recipe with some of its lines changed as an admin would change
+    /// them — (line as shipped, line as edited); each must be in the file.
+    fn load_edited(name: &str, edits: &[(&str, &str)], adapt: impl FnOnce(&mut IntegrationFile, &Path)) -> Self {
+        let shipped = examples().join(format!("{name}.toml"));
+        let mut text = std::fs::read_to_string(&shipped).unwrap_or_else(|e| panic!("{}: {e}", shipped.display()));
+        for (from, to) in edits {
+            assert!(text.contains(from), "{name} has no line `{from}`");
+            text = text.replacen(from, to, 1);
+        }
+        let hrsync_tests::TempStore { tokio, store, dir } = hrsync_tests::temp_store();
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, text).expect("the recipe, edited");
         let mut file = IntegrationFile::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(file.name, name, "the recipe is named as its file");
-        let hrsync_tests::TempStore { tokio, store, dir } = hrsync_tests::temp_store();
         let installations = std::iter::once(&mut file.source)
             .chain(file.rules.iter_mut())
             .chain(std::iter::once(&mut file.target));
@@ -282,6 +296,278 @@ fn seed_003_a_required_attribute_personio_withholds_is_named_before_anything_is_
     let message = error.to_string();
     assert!(message.contains("employment_type"), "{message}");
     assert!(app.users().is_empty() && app.groups().is_empty(), "nothing written");
+}
+
+// ---------------------------------------------------------------------
+// Seed 004: Personio → Leapsome (Leapsome's SCIM API).
+
+const LEAPSOME_TOKEN: &str = "recipes-leapsome-token";
+
+/// The seed-003 people, with the attributes of Leapsome's default mapping:
+/// gender, hire and termination dates, office, a Level custom attribute,
+/// and birth dates that must never leave hrsync.
+fn personio_for_leapsome() -> PersonioEmulator {
+    let hr = personio();
+    for id in 1..=6 {
+        hr.update(id, |e| {
+            e.gender = Some(if id % 2 == 0 { "female" } else { "male" }.into());
+            e.hire_date = Some(format!("2020-0{id}-15"));
+            e.office = Some(if id < 4 { "München" } else { "Köln" }.into());
+            e.birthday = Some(format!("1984-02-{:02}", 20 + id));
+            e.dynamic = vec![(
+                "dynamic_1001".into(),
+                "Level".into(),
+                "standard".into(),
+                Value::String(format!("L{id}")),
+            )];
+        });
+    }
+    hr
+}
+
+fn leapsome(hr: &PersonioEmulator, app: &LeapsomeEmulator, edits: &[(&str, &str)]) -> Recipe {
+    Recipe::load_edited("personio-to-leapsome", edits, |file, dir| {
+        point_personio(file, dir, hr);
+        point(&mut file.target, "base_url", &app.base_url());
+        file.target.allowed_hosts = vec![app.base_url().trim_end_matches("/scim/v1").to_string()];
+        secret(&mut file.target, dir, "token", LEAPSOME_TOKEN);
+        file.options.deletion_threshold_percent = 50;
+    })
+}
+
+/// The user names of a Leapsome team's members.
+fn leapsome_members(app: &LeapsomeEmulator, team: &str) -> BTreeSet<String> {
+    let users = app.users();
+    let user_name = |id: &str| {
+        users
+            .iter()
+            .find(|u| u["id"] == id)
+            .and_then(|u| u["userName"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (_, _, _, members) = app
+        .groups()
+        .into_iter()
+        .find(|(_, name, _, _)| name == team)
+        .unwrap_or_else(|| panic!("no team {team}: {:?}", app.groups()));
+    members.iter().map(|id| user_name(id)).collect()
+}
+
+fn leapsome_user(app: &LeapsomeEmulator, email: &str) -> Value {
+    app.user_by_name(email)
+        .unwrap_or_else(|| panic!("no Leapsome user {email}"))
+}
+
+#[test]
+fn seed_004_personio_to_leapsome() {
+    let hr = personio_for_leapsome();
+    let app = LeapsomeEmulator::start(LEAPSOME_TOKEN).expect("leapsome");
+    // An account made by hand before the integration: linked, not doubled
+    // (Leapsome answers its create with 201 and `{}`).
+    let by_hand = app.add_user("luca.rossi@example.com", "Luca", "Rossi");
+    app.answer_existing_with_empty_object();
+    let recipe = leapsome(&hr, &app, &[]);
+
+    let first = recipe.sync();
+    assert_eq!(first.report.failed(), 0, "{:?}", first.report.outcomes);
+    // "It creates a Leapsome account for every new employee listed as
+    // 'active' in Personio": not the onboarding Jonas; the external Tim and
+    // Sofia on leave neither (create_for = active, nothing excluded).
+    let users: BTreeSet<String> = app
+        .users()
+        .iter()
+        .filter_map(|u| u["userName"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        users,
+        names(&[
+            "anna.schmidt@example.com",
+            "luca.rossi@example.com",
+            "peter.wright@example.com",
+            "tim.vogel@example.com",
+        ]),
+        "{:?}",
+        first.report.skipped
+    );
+    assert!(first
+        .report
+        .skipped
+        .iter()
+        .any(|s| s.hr_id == "6" && s.reason.contains("status onboarding")));
+    assert_eq!(
+        leapsome_user(&app, "luca.rossi@example.com")["id"],
+        by_hand.as_str(),
+        "linked"
+    );
+    // The default mapping, line by line: ID → External ID, first name, last
+    // name, e-mail, position → job title, supervisor → manager, hire date,
+    // office → location, gender.
+    let anna = leapsome_user(&app, "anna.schmidt@example.com");
+    let peter = leapsome_user(&app, "peter.wright@example.com");
+    assert_eq!(anna["externalId"], "2");
+    assert_eq!(anna["name"]["givenName"], "Anna");
+    assert_eq!(anna["name"]["familyName"], "Schmidt");
+    assert_eq!(anna["emails"][0]["value"], "anna.schmidt@example.com");
+    assert_eq!(anna["active"], true);
+    assert_eq!(anna["title"], "Sales Specialist");
+    assert_eq!(anna[ENTERPRISE]["manager"]["managerId"], peter["id"]);
+    assert_eq!(anna[ENTERPRISE]["startDate"], "2020-02-15");
+    assert_eq!(anna[ENTERPRISE]["location"], "München");
+    assert_eq!(anna[ENTERPRISE]["gender"], "female");
+    assert_eq!(anna[ENTERPRISE].get("level"), None, "level is an optional mapping");
+    // "A team for every department; its employees are assigned to it."
+    assert_eq!(
+        leapsome_members(&app, "Sales"),
+        names(&["anna.schmidt@example.com", "peter.wright@example.com"])
+    );
+    assert_eq!(
+        leapsome_members(&app, "IT"),
+        names(&["luca.rossi@example.com", "tim.vogel@example.com"])
+    );
+    // "The birth date is not synchronised": in no request Leapsome got.
+    let received = format!("{:?}", app.received());
+    for id in 1..=6 {
+        assert!(
+            !received.contains(&format!("1984-02-{:02}", 20 + id)),
+            "a birth date was sent"
+        );
+    }
+
+    // Nothing changed in Personio: nothing written.
+    let writes = app.writes();
+    let quiet = recipe.full_sync();
+    assert_eq!(quiet.report.writes(), 0, "{:?}", quiet.report.outcomes);
+    assert_eq!(app.writes(), writes);
+
+    // "Changes made by hand in Leapsome are overwritten, except teams":
+    // a title edited by hand is put back; a team made by hand, and a
+    // colleague put into a synced team by hand, stay.
+    let luca = leapsome_user(&app, "luca.rossi@example.com")["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    app.set_title(&luca, "Chief Everything");
+    let guest = app.add_user("guest.trainer@example.com", "Guest", "Trainer");
+    let mentors = app.add_group("Mentors", &[&luca]);
+    let it = app.groups().into_iter().find(|(_, n, _, _)| n == "IT").expect("IT").0;
+    app.add_member(&it, &guest);
+    // "If you change a team in Personio, the old team is overwritten":
+    // Tim moves to Sales, and Anna's position changes.
+    hr.update(4, |e| e.department = Some("Sales".into()));
+    hr.update(2, |e| e.position = Some("Head of Sales".into()));
+    let changed = recipe.full_sync();
+    assert_eq!(changed.report.failed(), 0, "{:?}", changed.report.outcomes);
+    assert_eq!(leapsome_user(&app, "luca.rossi@example.com")["title"], "IT Specialist");
+    assert_eq!(
+        leapsome_user(&app, "anna.schmidt@example.com")["title"],
+        "Head of Sales"
+    );
+    assert_eq!(
+        leapsome_members(&app, "IT"),
+        names(&["guest.trainer@example.com", "luca.rossi@example.com"]),
+        "Tim left IT; the member added by hand stayed"
+    );
+    assert!(leapsome_members(&app, "Sales").contains("tim.vogel@example.com"));
+    assert!(app
+        .groups()
+        .iter()
+        .any(|(id, _, _, members)| *id == mentors && members == &[luca.clone()]));
+
+    // Termination date → end date, set in Personio ahead of the last day;
+    // on the day the status becomes inactive and the account is
+    // deactivated.
+    hr.update(2, |e| e.termination_date = Some("2026-11-30".into()));
+    recipe.full_sync();
+    assert_eq!(
+        leapsome_user(&app, "anna.schmidt@example.com")[ENTERPRISE]["endDate"],
+        "2026-11-30"
+    );
+    hr.update(2, |e| e.status = "inactive".into());
+    let left = recipe.full_sync();
+    assert_eq!(count(&left, |c| matches!(c, Change::DeactivateAccount(_))), 1);
+    assert_eq!(leapsome_user(&app, "anna.schmidt@example.com")["active"], false);
+
+    // Reactivation is the seed's option, off in the recipe: back from
+    // parental leave, Anna stays deactivated until it is turned on.
+    hr.update(2, |e| e.status = "active".into());
+    let returned = recipe.full_sync();
+    assert!(returned
+        .report
+        .skipped
+        .iter()
+        .any(|s| s.reason.contains("reactivation is off")));
+    assert_eq!(leapsome_user(&app, "anna.schmidt@example.com")["active"], false);
+}
+
+#[test]
+fn seed_004_reactivation_exclusion_and_the_optional_mappings_as_the_recipe_comments_them() {
+    let hr = personio_for_leapsome();
+    let app = LeapsomeEmulator::start(LEAPSOME_TOKEN).expect("leapsome");
+    let custom = format!("{ENTERPRISE}:6140868326541a4da586db0c");
+    let edits = [
+        ("reactivate = false", "reactivate = true"),
+        ("  # { target = \"level\", from", "  { target = \"level\", from"),
+        ("  # { target = \"employment_type\"", "  { target = \"employment_type\""),
+        ("# [target.config.attributes]", "[target.config.attributes]"),
+        ("# employment_type = \"urn", "employment_type = \"urn"),
+    ];
+    // Made by hand before: Leapsome answers its create with 409; linked.
+    let by_hand = app.add_user("peter.wright@example.com", "Peter", "Wright");
+    let recipe = leapsome(&hr, &app, &edits);
+    let first = recipe.sync();
+    assert_eq!(first.report.failed(), 0, "{:?}", first.report.outcomes);
+    assert_eq!(leapsome_user(&app, "peter.wright@example.com")["id"], by_hand.as_str());
+    assert_eq!(app.users().len(), 4);
+    // Level and a custom attribute of Leapsome, once their lines are in.
+    let luca = leapsome_user(&app, "luca.rossi@example.com");
+    assert_eq!(luca[ENTERPRISE]["level"], "L3");
+    assert_eq!(luca[ENTERPRISE]["6140868326541a4da586db0c"], "internal", "{custom}");
+    // "Automatically reactivate users who were deactivated": on.
+    // Incremental runs: only Luca is read, the teams' members from the users.
+    hr.update(3, |e| e.status = "inactive".into());
+    let left = recipe.sync();
+    assert_eq!(left.report.read_kind, hrsync_engine::plan::ReadKind::Incremental);
+    assert_eq!(leapsome_user(&app, "luca.rossi@example.com")["active"], false);
+    hr.update(3, |e| e.status = "active".into());
+    let back = recipe.sync();
+    assert_eq!(count(&back, |c| matches!(c, Change::ReactivateAccount(_))), 1);
+    assert!(
+        leapsome_members(&app, "IT").contains("luca.rossi@example.com"),
+        "back in his team"
+    );
+    assert_eq!(
+        leapsome_user(&app, "luca.rossi@example.com")["active"],
+        true,
+        "back from sabbatical"
+    );
+
+    // "Exclude users by an attribute's value": the commented rule, in.
+    let excluding = leapsome(
+        &hr,
+        &app,
+        &[
+            ("reactivate = false", "reactivate = true"),
+            ("# [[rules]]\n# plugin", "[[rules]]\nplugin"),
+            ("# [rules.config]\n# exclude", "[rules.config]\nexclude"),
+        ],
+    );
+    let excluded = excluding.full_sync();
+    assert_eq!(excluded.report.failed(), 0, "{:?}", excluded.report.outcomes);
+    // "This only disconnects the excluded users; it does not deactivate
+    // them" — Tim is external.
+    assert_eq!(leapsome_user(&app, "tim.vogel@example.com")["active"], true);
+    assert_eq!(count(&excluded, |c| matches!(c, Change::DeactivateAccount(_))), 0);
+    // "Deactivate them by hand once; the integration will not reactivate
+    // them" — even with reactivation on.
+    let tim = leapsome_user(&app, "tim.vogel@example.com")["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    app.deactivate(&tim);
+    let after = excluding.full_sync();
+    assert_eq!(count(&after, |c| matches!(c, Change::ReactivateAccount(_))), 0);
+    assert_eq!(leapsome_user(&app, "tim.vogel@example.com")["active"], false);
 }
 
 // ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ pub mod bamboohr;
 pub mod dirty;
 pub mod entra;
 pub mod inbox;
+pub mod leapsome;
 pub mod perks;
 pub mod personio;
 pub mod scim;

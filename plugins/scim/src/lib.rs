@@ -20,11 +20,9 @@
 //! Presets: `generic` (any SCIM 2.0 app) and `leapsome`, which adds
 //! Leapsome's enterprise attributes (`hire_date` → `startDate`,
 //! `termination_date` → `endDate`, `gender`, `office` → `location`,
-//! `level`; from Leapsome's SCIM OpenAPI document 1.1.3). The preset does
-//! not change the protocol: Leapsome documents PATCH as a partial user
-//! object rather than RFC 7644 `Operations`, and a create without manager
-//! or `active` — an app that refuses `Operations` needs that dialect,
-//! which this plugin does not speak yet.
+//! `level`; from Leapsome's SCIM OpenAPI document 1.1.3) and speaks its
+//! dialect of the protocol: partial-object PATCHes, memberships read from
+//! users, no `/Bulk` (leapsome.rs).
 
 use hrsync_sdk::http::{get_each, percent_encode, status_error, Request, Response};
 use hrsync_sdk::{
@@ -34,6 +32,8 @@ use hrsync_sdk::{
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
+
+mod leapsome;
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -201,8 +201,11 @@ impl Paths {
 /// schema URN followed by `:attr` or `:attr.sub`.
 fn check_path(path: &str) -> Result<(), String> {
     let (urn, attribute) = split_path(path);
+    // RFC 7643 names start with a letter; Leapsome's custom attributes in
+    // its extension are ids like `6140868326541a4da586db0b`.
+    let first_ok = |c: char| c.is_ascii_alphabetic() || (urn.is_some() && c.is_ascii_digit());
     let name_ok = |part: &str| {
-        part.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        part.chars().next().is_some_and(first_ok)
             && part
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$')
@@ -238,6 +241,8 @@ struct Scim {
     paths: Paths,
     /// What `/ServiceProviderConfig` says about `/Bulk`, once asked.
     bulk: Option<Option<BulkLimits>>,
+    /// Set when the app speaks Leapsome's dialect (the `leapsome` preset).
+    leapsome: Option<leapsome::Session>,
 }
 
 #[derive(Clone, Copy)]
@@ -424,21 +429,40 @@ fn step(paths: &Paths, change: Change) -> Step {
     Step::Send(operation)
 }
 
-/// The steps for a batch: consecutive membership changes of one team
-/// become one PATCH.
-fn steps(paths: &Paths, changes: Vec<Change>) -> Vec<Step> {
-    let mut steps = Vec::with_capacity(changes.len());
+/// A batch as the requests see it: consecutive membership changes of one
+/// team are one unit (one PATCH), every other change is its own.
+enum Unit {
+    One(Change),
+    Members {
+        adding: bool,
+        team_id: String,
+        account_ids: Vec<String>,
+    },
+}
+
+impl Unit {
+    /// How many planned changes it covers.
+    fn covers(&self) -> usize {
+        match self {
+            Unit::One(_) => 1,
+            Unit::Members { account_ids, .. } => account_ids.len(),
+        }
+    }
+}
+
+fn units(changes: Vec<Change>) -> Vec<Unit> {
+    let mut units = Vec::with_capacity(changes.len());
     let mut changes = changes.into_iter().peekable();
     while let Some(change) = changes.next() {
         let (adding, Membership { team_id, account_id }) = match change {
             Change::AddMember(m) => (true, m),
             Change::RemoveMember(m) => (false, m),
             other => {
-                steps.push(step(paths, other));
+                units.push(Unit::One(other));
                 continue;
             }
         };
-        let mut members = vec![account_id];
+        let mut account_ids = vec![account_id];
         while let Some(next) = changes.peek() {
             let same = match next {
                 Change::AddMember(m) => adding && m.team_id == team_id,
@@ -449,17 +473,36 @@ fn steps(paths: &Paths, changes: Vec<Change>) -> Vec<Step> {
                 break;
             }
             if let Some(Change::AddMember(m) | Change::RemoveMember(m)) = changes.next() {
-                members.push(m.account_id);
+                account_ids.push(m.account_id);
             }
         }
-        let covers = members.len();
-        steps.push(Step::Send(Operation::patch(
-            format!("/Groups/{team_id}"),
-            membership_operations(adding, &members),
-            covers,
-        )));
+        units.push(Unit::Members {
+            adding,
+            team_id,
+            account_ids,
+        });
     }
-    steps
+    units
+}
+
+/// The steps for a batch: consecutive membership changes of one team
+/// become one PATCH.
+fn steps(paths: &Paths, changes: Vec<Change>) -> Vec<Step> {
+    units(changes)
+        .into_iter()
+        .map(|unit| match unit {
+            Unit::One(change) => step(paths, change),
+            Unit::Members {
+                adding,
+                team_id,
+                account_ids,
+            } => Step::Send(Operation::patch(
+                format!("/Groups/{team_id}"),
+                membership_operations(adding, &account_ids),
+                account_ids.len(),
+            )),
+        })
+        .collect()
 }
 
 /// The SCIM filter that finds a user by `userName`: the name is a string in
@@ -706,6 +749,8 @@ struct ScimEmail {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct ScimManager {
+    /// Leapsome reads it back as `managerId`.
+    #[serde(alias = "managerId")]
     value: Text,
 }
 
@@ -732,6 +777,9 @@ struct ScimUser {
     active: Option<bool>,
     #[serde(rename = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", default)]
     enterprise: Option<EnterpriseUser>,
+    /// Leapsome also shows the manager outside the extension.
+    #[serde(default)]
+    manager: Option<ScimManager>,
 }
 
 /// An attribute's value as text: strings as they are, numbers and booleans
@@ -772,7 +820,10 @@ fn account(paths: &Paths, resource: Value) -> Option<Account> {
         last_name: name.family_name.0,
         active: user.active.unwrap_or(true),
         attributes,
-        manager_id: enterprise.manager.and_then(|m| m.value.0),
+        manager_id: enterprise
+            .manager
+            .and_then(|m| m.value.0)
+            .or_else(|| user.manager.and_then(|m| m.value.0)),
     })
 }
 
@@ -830,11 +881,10 @@ impl Target for Scim {
 
     /// The built-in attributes, the preset's and the configured ones.
     fn accepted_attributes() -> Option<Vec<String>> {
-        let paths = config::<Config>()
-            .ok()
-            .and_then(|c| Paths::new(c.preset, &c.attributes).ok())
-            .unwrap_or_default();
-        Some(paths.names())
+        // A config in error names no attributes here: opening the target
+        // reports what is wrong with it.
+        let config = config::<Config>().ok()?;
+        Some(Paths::new(config.preset, &config.attributes).ok()?.names())
     }
 
     fn capabilities() -> Capabilities {
@@ -857,11 +907,16 @@ impl Target for Scim {
             token: secret("token")?,
             paths: Paths::new(config.preset, &config.attributes)?,
             bulk: None,
+            leapsome: (config.preset == Preset::Leapsome).then(leapsome::Session::default),
         })
     }
 
     fn list_accounts(&mut self, page: Option<String>, page_size: u32) -> Result<AccountPage, PluginError> {
+        let first = page.is_none();
         let (users, next_page) = self.list::<Value>("Users", page, page_size)?;
+        if let Some(session) = self.leapsome.as_mut() {
+            session.saw_users(&users, first, next_page.is_none());
+        }
         Ok(AccountPage {
             accounts: users
                 .into_iter()
@@ -877,24 +932,38 @@ impl Target for Scim {
         let users: Vec<Value> = get_each(&ids, |id| {
             self.send(Request::get(&self.url(&format!("/Users/{}", percent_encode(id)))))
         })?;
+        if let Some(session) = self.leapsome.as_mut() {
+            session.saw_users(&users, false, false);
+        }
         Ok(users
             .into_iter()
             .filter_map(|user| account(&self.paths, user))
             .collect())
     }
 
+    /// Leapsome's groups come without members: they are taken from the
+    /// users' `groups`.
     fn list_teams(&mut self, page: Option<String>, page_size: u32) -> Result<TeamPage, PluginError> {
+        if self.leapsome.is_some() {
+            self.know_members()?;
+        }
         let (groups, next_page) = self.list::<Value>("Groups", page, page_size)?;
-        Ok(TeamPage {
-            teams: groups.iter().filter_map(team).collect(),
-            next_page,
-        })
+        let mut teams: Vec<Team> = groups.iter().filter_map(team).collect();
+        if let Some(session) = &self.leapsome {
+            for team in &mut teams {
+                team.member_ids = session.members_of(&team.id);
+            }
+        }
+        Ok(TeamPage { teams, next_page })
     }
 
     /// One `/Bulk` request for the whole batch when the service offers
     /// it (RFC 7644 §3.7); otherwise one request per change. Either way a
     /// team's consecutive membership changes are one PATCH.
     fn apply_batch(&mut self, changes: Vec<Change>) -> Vec<Result<Applied, PluginError>> {
+        if self.leapsome.is_some() {
+            return self.leapsome_apply_batch(changes);
+        }
         let steps = steps(&self.paths, changes);
         let to_send: Vec<&Operation> = steps
             .iter()
@@ -925,6 +994,9 @@ impl Target for Scim {
     }
 
     fn apply(&mut self, change: Change) -> Result<Applied, PluginError> {
+        if self.leapsome.is_some() {
+            return self.leapsome_apply(Unit::One(change));
+        }
         match step(&self.paths, change) {
             Step::Done(outcome) => outcome,
             Step::Send(operation) => self.send_one(&operation),
