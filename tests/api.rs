@@ -1631,3 +1631,57 @@ fn config_changes_are_versions_that_can_be_compared_and_restored() {
     let (status, body) = other.post(&format!("{integration}/versions/1/restore"), json!({}));
     assert_eq!(status, 404, "{body}");
 }
+
+/// `POST /integrations/{id}/invitations`: whom is checked by field, a
+/// target without invitations is named, other tenants see nothing, and
+/// employees without an account are named (the sending itself:
+/// host/cli/tests/cli.rs, `invite_sends_later_…`, same engine code).
+#[test]
+fn invitations_later_through_the_api_name_what_is_wrong() {
+    let acme = Acme::start(ServerOptions::default());
+    let (server, owner) = (&acme.server, &acme.owner);
+    let path = format!("/api/v1/integrations/{}/invitations", acme.integration_id());
+    let (_, run) = owner.post(
+        &format!("/api/v1/integrations/{}/sync", acme.integration_id()),
+        json!({}),
+    );
+    owner.wait_for_run(run["run_id"].as_str().unwrap());
+
+    for (body, field) in [
+        (json!({}), "all"),
+        (json!({ "all": true, "employees": ["1"] }), "all"),
+        (json!({ "employees": [""] }), "employees"),
+        (json!({ "employees": ["x".repeat(201)] }), "employees"),
+    ] {
+        let (status, error) = owner.post(&path, body.clone());
+        assert_eq!(
+            (status, error["error"]["field"].as_str()),
+            (422, Some(field)),
+            "{body}: {error}"
+        );
+    }
+    let (status, error) = owner.post(&path, json!({ "employees": ["no-such-hr-id"] }));
+    assert_eq!(status, 422, "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no-such-hr-id"),
+        "{error}"
+    );
+    // The SCIM target sends no invitations: said before anything is sent.
+    let (status, error) = owner.post(&path, json!({ "all": true }));
+    assert_eq!(
+        (status, error["error"]["field"].as_str()),
+        (409, Some("target")),
+        "{error}"
+    );
+    assert!(error["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("sends no invitations"));
+
+    let (_, rival) = server.tenant("Rival", "owner@rival.example");
+    let (status, _) = rival.post(&path, json!({ "all": true }));
+    assert_eq!(status, 404, "another tenant's integration is not there");
+}

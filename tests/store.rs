@@ -763,3 +763,19 @@ fn pushed_resources_keep_names_unique_and_refuse_a_write_on_a_stale_version() {
         assert!(store.pushed(&integration, "User", "u1").await.unwrap().is_none());
     });
 }
+
+#[test]
+fn invitations_are_noted_per_integration_and_again_without_a_duplicate() {
+    on_both(|store| async move {
+        let (integration, other) = (new_id("int"), new_id("int"));
+        assert!(store.invited_accounts(&integration).await.unwrap().is_empty());
+        store.record_invitations(&integration, &["a1", "a2"]).await.unwrap();
+        store.record_invitations(&integration, &["a2", "a3"]).await.unwrap();
+        store.record_invitations(&other, &["b1"]).await.unwrap();
+        let mut invited = store.invited_accounts(&integration).await.unwrap();
+        invited.sort();
+        assert_eq!(invited, ["a1", "a2", "a3"]);
+        assert_eq!(store.invited_accounts(&other).await.unwrap(), ["b1"]);
+        store.record_invitations(&integration, &[]).await.unwrap();
+    });
+}

@@ -365,12 +365,13 @@ fn a_create_that_meets_an_existing_user_links_it() {
     assert_eq!(s.app.users().len(), 8, "no duplicate");
 }
 
-/// The SCIM target's `leapsome` preset (Leapsome's enterprise attributes)
-/// and a configured path of an app's own schema: an attribute mapping
-/// sends hire and exit dates, office, gender and level, and the next run
-/// reads them back from the same paths and writes nothing.
+/// Configured paths of the enterprise extension and of an app's own
+/// schema: an attribute mapping sends hire and exit dates, office and
+/// gender, and the next run reads them back from the same paths and writes
+/// nothing. (The `leapsome` preset, which also speaks Leapsome's dialect:
+/// tests/recipes.rs, seed 004.)
 #[test]
-fn hire_and_exit_dates_office_and_gender_reach_leapsome_paths_then_nothing_is_written() {
+fn hire_and_exit_dates_office_and_gender_reach_configured_paths_then_nothing_is_written() {
     let s = setup();
     s.hr.update(2, |e| {
         e.office = Some("Köln".into());
@@ -395,8 +396,13 @@ fn hire_and_exit_dates_office_and_gender_reach_leapsome_paths_then_nothing_is_wr
         &s,
         serde_json::json!({
             "base_url": s.app.base_url(),
-            "preset": "leapsome",
-            "attributes": { "employment": format!("{custom}:employmentType") },
+            "attributes": {
+                "employment": format!("{custom}:employmentType"),
+                "hire_date": format!("{ENTERPRISE}:startDate"),
+                "termination_date": format!("{ENTERPRISE}:endDate"),
+                "office": format!("{ENTERPRISE}:location"),
+                "gender": format!("{ENTERPRISE}:gender"),
+            },
         }),
     );
     let mut settings = settings();

@@ -4,6 +4,7 @@
 //! `hrsync-lab` (host/lab), so the product carries no fake provider.
 
 mod audit;
+mod invite;
 mod link;
 mod plugin;
 pub mod report;
@@ -50,6 +51,9 @@ enum Command {
     Link(link::LinkArgs),
     /// Remove an employee's link; the next run matches them again.
     Unlink(link::UnlinkArgs),
+    /// Ask the app to invite accounts created without its invitation:
+    /// `--employee ID` (again if invited before) or `--all` not yet invited.
+    Invite(invite::InviteArgs),
     /// The audit log: `verify` walks its hash chain.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -130,6 +134,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Rules(command) => runtime(&cli.cache).and_then(|rt| rules::run(&rt, command)),
         Command::Link(args) => runtime(&cli.cache).and_then(|rt| link::link(&rt, args)),
         Command::Unlink(args) => link::unlink_employee(args),
+        Command::Invite(args) => runtime(&cli.cache).and_then(|rt| invite::invite(&rt, args)),
         Command::Audit(command) => audit::run(command),
         Command::Serve(args) => runtime(&cli.cache).and_then(|rt| serve::serve(rt, args)),
     };

@@ -48,7 +48,7 @@ pub struct UnlinkArgs {
 
 /// The integration file, its store and a runtime to drive the store; an
 /// unreadable or invalid file is refused with exit code 2.
-fn open(
+pub(crate) fn open(
     config: &Path,
     database_url: Option<String>,
 ) -> Result<Result<(IntegrationFile, Store, tokio::runtime::Runtime), ExitCode>, String> {

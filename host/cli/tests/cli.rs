@@ -658,3 +658,68 @@ token = {{ env = "SCIM_TOKEN" }}
     let applied = run(&["sync", "--config", config]);
     assert!(applied.contains("managers set 5 cleared 0 (failed 0)"), "{applied}");
 }
+
+/// Seed 004: accounts made without the app's invitation are invited later,
+/// all that are not yet invited or one employee's again.
+#[test]
+fn invite_sends_later_the_invitations_accounts_were_created_without() {
+    use hrsync_emulators::perks::{Mode, PerksEmulator};
+    use hrsync_emulators::personio::{HrEmployee, PersonioEmulator};
+
+    let dir = tempfile::tempdir().unwrap();
+    let hr = PersonioEmulator::start("cli-client", "cli-secret-0f1e2d").unwrap();
+    let perks = PerksEmulator::start("sk_test_cli_9a8b7c", "sk_live_cli_unused").unwrap();
+    hr.upsert((1..=3).map(|id| {
+        let mut e = HrEmployee::new(id, &format!("First{id}"), &format!("Last{id}"), "IT");
+        e.email = Some(format!("person{id}@example.com"));
+        e.last_modified_ms -= 60_000;
+        e
+    }));
+    let file = example_integration(dir.path(), &hr.base_url(), &perks.base_url());
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("invite = true"));
+    std::fs::write(&file, text.replacen("invite = true", "invite = false", 1)).unwrap();
+    let config = file.to_str().unwrap();
+    let invited = |email: &str| perks.user_by_email(Mode::Sandbox, email).expect("wallet")["invited"] == true;
+
+    let output = run_hrsync(&["sync", "--config", config], dir.path());
+    assert!(output.status.success(), "{}", stdout(&output));
+    assert_eq!(perks.users(Mode::Sandbox).len(), 3);
+    assert!(!invited("person1@example.com"), "created without the welcome e-mail");
+
+    let output = run_hrsync(&["invite", "--config", config], dir.path());
+    assert_eq!(output.status.code(), Some(2), "whom is required");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--employee"));
+
+    let output = run_hrsync(&["invite", "--config", config, "--all", "--dry-run"], dir.path());
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("would invite employee 2"), "{text}");
+    assert!(text.contains("3 invitation(s) due, 0 failed"), "{text}");
+    assert_eq!(perks.writes().invites, 0, "a dry run sends nothing");
+
+    let output = run_hrsync(&["invite", "--config", config, "--all"], dir.path());
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("3 invitation(s) sent, 0 failed"), "{text}");
+    assert!((1..=3).all(|n| invited(&format!("person{n}@example.com"))));
+
+    // Nobody is left; a new hire created with the invitation is not due either.
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replacen("invite = false", "invite = true", 1)).unwrap();
+    hr.upsert([HrEmployee::new(4, "First4", "Last4", "IT")]);
+    let output = run_hrsync(&["sync", "--config", config], dir.path());
+    assert!(output.status.success(), "{}", stdout(&output));
+    assert_eq!(perks.writes().invites, 4);
+    let output = run_hrsync(&["invite", "--config", config, "--all"], dir.path());
+    assert!(stdout(&output).contains("0 invitation(s) sent"), "{}", stdout(&output));
+    assert_eq!(perks.writes().invites, 4);
+
+    // One employee's invitation, again; an unknown one is refused by name.
+    let output = run_hrsync(&["invite", "--config", config, "--employee", "2"], dir.path());
+    assert!(stdout(&output).contains("invited employee 2"), "{}", stdout(&output));
+    assert_eq!(perks.writes().invites, 5);
+    let output = run_hrsync(&["invite", "--config", config, "--employee", "99"], dir.path());
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("employee `99` has no account"));
+}

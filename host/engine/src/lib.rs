@@ -28,6 +28,7 @@ pub mod fields;
 pub mod identity;
 pub mod installation;
 pub mod integration;
+pub mod invite;
 pub mod job;
 pub mod manual;
 pub mod plan;

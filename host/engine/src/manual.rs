@@ -24,7 +24,7 @@ pub struct Actor<'a> {
 }
 
 impl Actor<'_> {
-    fn event(&self, integration: &str, action: &str, detail: serde_json::Value) -> AuditEvent {
+    pub(crate) fn event(&self, integration: &str, action: &str, detail: serde_json::Value) -> AuditEvent {
         AuditEvent {
             tenant: self.tenant.map(str::to_string),
             integration: Some(integration.to_string()),

@@ -162,6 +162,8 @@ pub struct AccountInputs<'a> {
     pub options: &'a Options,
     /// Whether the target supports reactivation.
     pub can_reactivate: bool,
+    /// Whether the target sends invitations: a draft asks for one only then.
+    pub can_invite: bool,
 }
 
 /// What correlation needs to know of a run's employees: who wants an
@@ -334,7 +336,7 @@ pub fn plan_accounts(input: AccountInputs<'_>) -> Result<AccountPlan, PlanError>
             } else if options.create {
                 creates.push(Planned {
                     hr_id: hr,
-                    change: Change::CreateAccount(draft(desired, options.invite)),
+                    change: Change::CreateAccount(draft(desired, options.invite && input.can_invite)),
                 });
             } else {
                 skip(&mut plan, hr_id, "no account and auto-create is off".into());
@@ -793,6 +795,7 @@ mod tests {
                 read: self.read,
                 options: &self.options,
                 can_reactivate: true,
+                can_invite: true,
             })
         }
     }

@@ -223,6 +223,18 @@ pub fn link_changes<'a>(before: &'a [Link], after: &'a [Link]) -> (Vec<&'a Link>
     (upsert, removed)
 }
 
+/// The accounts created with the app's invitation.
+fn invited(report: &RunReport) -> Vec<&str> {
+    report
+        .outcomes
+        .iter()
+        .filter_map(|outcome| match (&outcome.planned.change, &outcome.result) {
+            (Change::CreateAccount(draft), ItemResult::Done { id: Some(id) }) if draft.invite => Some(id.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Who the audit log names for a run's events: the run, and the member
 /// (and key) who asked for it, if one did.
 fn actor(asked_by: Option<&str>) -> String {
@@ -257,6 +269,7 @@ pub async fn record<S: RunStore>(
     }
     let (upsert, removed) = link_changes(links_before, &report.links);
     store.change_links(integration, &upsert, &removed).await?;
+    store.record_invitations(integration, &invited(report)).await?;
     let status = if report.interrupted {
         "interrupted"
     } else if report.failed() > 0 {

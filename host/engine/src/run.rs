@@ -854,6 +854,7 @@ fn plan_run(
             read: read.kind,
             options: &settings.options,
             can_reactivate: capabilities.reactivation,
+            can_invite: capabilities.invites,
         });
         let reporting = reporting.map(|thread| thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
         (plan, reporting)

@@ -84,6 +84,16 @@ pub trait RunStore: Sync {
     /// Makes the next run read everyone.
     fn want_full_read(&self, integration: &str) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
+    /// The accounts the app was asked to invite.
+    fn invited_accounts(&self, integration: &str) -> impl Future<Output = Result<Vec<String>, Self::Error>> + Send;
+
+    /// Notes that the app was asked to invite these accounts.
+    fn record_invitations(
+        &self,
+        integration: &str,
+        accounts: &[&str],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
     /// After a successful run; `full_read` is the hash of the configuration
     /// (`Job::config_hash`) when the run read everyone.
     fn advance_cursor(

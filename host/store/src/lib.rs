@@ -627,6 +627,35 @@ impl Store {
         }))
     }
 
+    /// The accounts the app was asked to invite, by this integration.
+    pub async fn invited_accounts(&self, integration: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT account_id FROM invitations WHERE integration_id = $1")
+            .bind(integration)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| row.try_get("account_id").map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Notes that the app was asked to invite these accounts (now).
+    pub async fn record_invitations(&self, integration: &str, accounts: &[&str]) -> Result<(), StoreError> {
+        let now = now_ms();
+        for chunk in accounts.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO invitations (integration_id, account_id, invited_at) VALUES {} \
+                 ON CONFLICT (integration_id, account_id) DO UPDATE SET invited_at = excluded.invited_at",
+                self.rows(chunk.len(), 3)
+            );
+            let mut query = sqlx::query(&sql);
+            for account in chunk {
+                query = query.bind(integration).bind(*account).bind(now);
+            }
+            query.execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
     /// Makes the integration's next run read everyone: a manual link or
     /// unlink concerns an employee an incremental read would not see
     /// unless HR changed them.
@@ -1038,6 +1067,12 @@ impl RunStore for Store {
     }
     async fn want_full_read(&self, integration: &str) -> Result<(), StoreError> {
         Store::want_full_read(self, integration).await
+    }
+    async fn invited_accounts(&self, integration: &str) -> Result<Vec<String>, StoreError> {
+        Store::invited_accounts(self, integration).await
+    }
+    async fn record_invitations(&self, integration: &str, accounts: &[&str]) -> Result<(), StoreError> {
+        Store::record_invitations(self, integration, accounts).await
     }
     async fn advance_cursor(&self, integration: &str, cursor: &str, full_read: Option<&str>) -> Result<(), StoreError> {
         Store::advance_cursor(self, integration, cursor, full_read).await

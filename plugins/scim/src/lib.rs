@@ -867,7 +867,7 @@ impl Target for Scim {
                 "additionalProperties": false,
                 "properties": {
                     "base_url": { "type": "string", "description": "the SCIM base URL, e.g. https://app.example.com/scim/v2" },
-                    "preset": { "enum": ["generic", "leapsome"], "description": "leapsome adds hire_date, termination_date, gender, office and level (Leapsome's enterprise attributes)" },
+                    "preset": { "enum": ["generic", "leapsome"], "description": "leapsome: Leapsome's SCIM API (https://api.leapsome.com/scim/v1) — its attributes hire_date, termination_date, gender, office and level, and its dialect of the protocol" },
                     "attributes": {
                         "type": "object",
                         "description": "account attribute → SCIM path: title, name.middleName, or urn:…:User:attr for the enterprise extension or any extension schema of the app",

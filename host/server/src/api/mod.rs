@@ -9,6 +9,7 @@ pub mod error;
 pub mod hooks;
 pub mod inbound;
 pub mod integrations;
+pub mod invitations;
 pub mod links;
 pub mod plugins;
 pub mod quota;
@@ -189,6 +190,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(integrations::router())
                 .merge(inbound::router())
                 .merge(links::router())
+                .merge(invitations::router())
                 .merge(runs::router())
                 .merge(versions::router()),
         )
