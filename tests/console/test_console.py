@@ -214,6 +214,28 @@ def test_integrations_sync_now_and_a_paused_integration_resumed(stack: Stack, pa
     assert stack.a.call("GET", f"/api/v1/integrations/{integration}")["state"] == "active"
 
 
+def test_which_hr_statuses_get_an_account_is_chosen_on_the_overview(stack: Stack, page: Page) -> None:
+    integration = integration_via_api(stack, stack.a, "Wallets")
+    sign_in(page, stack.base, stack.a.key)
+    page.goto(f"{stack.base}/integrations/{integration}")
+    for status in ("onboarding", "active", "leave"):
+        expect(page.locator(f"#opt-create-for-{status}")).to_be_checked()
+    # A benefits wallet opens on the first day: active only.
+    page.locator("#opt-create-for-onboarding").uncheck()
+    page.locator("#opt-create-for-leave").uncheck()
+    accessible(page)
+    shot(page, "options-create-for")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".notice")).to_contain_text("Saved")
+    assert stack.a.call("GET", f"/api/v1/integrations/{integration}")["options"]["create_for"] == ["active"]
+    expect(page.locator("#opt-create-for-onboarding")).not_to_be_checked()
+    # None at all is refused, naming the option.
+    page.locator("#opt-create-for-active").uncheck()
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".error")).to_contain_text("create_for")
+    assert stack.a.call("GET", f"/api/v1/integrations/{integration}")["options"]["create_for"] == ["active"]
+
+
 def test_a_rule_change_previewed_against_the_current_rules(stack: Stack, page: Page) -> None:
     integration = stack.a.ids.get("Nightly") or integration_via_api(stack, stack.a, "Nightly")
     sign_in(page, stack.base, stack.a.key)

@@ -203,6 +203,13 @@ fn notice_note(done: Option<&str>) -> Markup {
     html! { @if let Some(text) = notice(done) { p.notice role="status" { (text) } } }
 }
 
+/// The HR statuses an account can be created for (`options.create_for`).
+const CREATE_FOR: [hrsync_model::EmployeeStatus; 3] = [
+    hrsync_model::EmployeeStatus::Onboarding,
+    hrsync_model::EmployeeStatus::Active,
+    hrsync_model::EmployeeStatus::Leave,
+];
+
 /// The options form: what the wizard's last step and the overview share.
 pub fn options_fields(
     integration_options: &hrsync_engine::plan::Options,
@@ -223,6 +230,19 @@ pub fn options_fields(
         fieldset {
             legend { "Options" }
             (check("create", "Auto-Create", integration_options.create, "new employees in scope get an account"))
+            div.field role="group" aria-labelledby="opt-create-for" {
+                span #opt-create-for.label { "New accounts for HR status" }
+                div.choices {
+                    @for status in CREATE_FOR {
+                        span.check {
+                            input type="checkbox" id=(format!("opt-create-for-{}", status.as_str())) name=(format!("create_for_{}", status.as_str()))
+                                value="on" checked[integration_options.create_for.contains(&status)] disabled[disabled];
+                            label for=(format!("opt-create-for-{}", status.as_str())) { (status.as_str()) }
+                        }
+                    }
+                }
+                span.hint { "only active: a benefits wallet opens on the first day; onboarding too: a learning app prepares it. Accounts that exist stay managed whatever the status." }
+            }
             (check("deactivate", "Auto-Archive (deactivate)", integration_options.deactivate, "leavers' accounts are deactivated at once"))
             (check("reactivate", "Reactivate returning employees", integration_options.reactivate, "a rehire gets their old account back"))
             (check("invite", "Send invitations", integration_options.invite, "the app e-mails each new account"))
@@ -253,6 +273,12 @@ pub fn options_from_form(base: &hrsync_engine::plan::Options, form: &[(String, S
     for name in ["create", "deactivate", "reactivate", "invite"] {
         options[name] = serde_json::json!(field(name) == Some("on"));
     }
+    // None ticked is passed on: the API names `create_for`.
+    options["create_for"] = CREATE_FOR
+        .iter()
+        .filter(|status| field(&format!("create_for_{}", status.as_str())) == Some("on"))
+        .map(|status| serde_json::json!(status.as_str()))
+        .collect();
     if let Some(text) = field("deletion_threshold_percent") {
         // A number the API checks; text that is none is passed on as text
         // so the API names the field.
