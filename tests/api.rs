@@ -1685,3 +1685,105 @@ fn invitations_later_through_the_api_name_what_is_wrong() {
     let (status, _) = rival.post(&path, json!({ "all": true }));
     assert_eq!(status, 404, "another tenant's integration is not there");
 }
+
+/// The recipes of examples/ through the API: listed part by part, and
+/// Personio → Leapsome (seed 004) made in one step — installations and an
+/// inactive integration — whose first run fills Leapsome.
+#[test]
+fn a_recipe_becomes_an_integration_in_one_step() {
+    use hrsync_emulators::leapsome::LeapsomeEmulator;
+    let server = Server::start();
+    let (_, owner) = server.tenant("Acme", "owner@acme.example");
+    let (status, recipes) = owner.get("/api/v1/recipes");
+    assert_eq!(status, 200, "{recipes}");
+    let names: Vec<&str> = recipes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"personio-to-leapsome") && names.contains(&"personio-to-perks"),
+        "{names:?}"
+    );
+    let leapsome = recipes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "personio-to-leapsome")
+        .unwrap();
+    assert_eq!(leapsome["seed"], "004");
+    assert_eq!(leapsome["target"]["secrets"], json!(["token"]));
+
+    let hr = PersonioEmulator::start(HR_CLIENT, HR_SECRET).unwrap();
+    people(&hr);
+    // The recipe maps gender: a company that records none is told so by
+    // the first run (host/engine: a rule's field nobody has).
+    for id in 1..=5 {
+        hr.update(id, |e| e.gender = Some("diverse".into()));
+    }
+    let app = LeapsomeEmulator::start(APP_TOKEN).unwrap();
+    let app_origin = app.base_url().trim_end_matches("/scim/v1").to_string();
+    let body = json!({
+        "name": "Personio → Leapsome",
+        "source": { "secrets": { "client-id": HR_CLIENT, "client-secret": HR_SECRET },
+                    "config": { "base_url": hr.base_url() }, "allowed_hosts": [hr.base_url()] },
+        "target": { "secrets": { "token": APP_TOKEN },
+                    "config": { "base_url": app.base_url() }, "allowed_hosts": [app_origin] },
+        "options": { "deletion_threshold_percent": 50 },
+    });
+    // Nothing is made while a plugin is missing from the catalog.
+    let (status, error) = owner.post("/api/v1/recipes/personio-to-leapsome", body.clone());
+    assert_eq!(status, 422, "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("personio"),
+        "{error}"
+    );
+    let (_, installations) = owner.get("/api/v1/installations");
+    assert_eq!(installations.as_array().map(Vec::len), Some(0), "{installations}");
+    for plugin in ["personio", "attribute_map", "team_map", "scim"] {
+        let (status, uploaded) = owner.upload(&plugin_bytes(plugin));
+        assert!(status == 201 || status == 409, "{plugin}: {status} {uploaded}");
+    }
+    let (status, error) = owner.post("/api/v1/recipes/no-such-recipe", body.clone());
+    assert_eq!(status, 404, "{error}");
+    // A secret left out is named with its part.
+    let mut without_token = body.clone();
+    without_token["target"]["secrets"] = json!({});
+    let (status, error) = owner.post("/api/v1/recipes/personio-to-leapsome", without_token);
+    assert_eq!(status, 422, "{error}");
+    assert!(
+        error["error"]["field"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("target"),
+        "{error}"
+    );
+
+    let mut named = body.clone();
+    named["name"] = json!("Leapsome");
+    let (status, created) = owner.post("/api/v1/recipes/personio-to-leapsome", named);
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["state"], "inactive");
+    assert_eq!(created["options"]["create_for"], json!(["active"]));
+    assert_eq!(created["options"]["deletion_threshold_percent"], 50);
+    assert_eq!(created["rules"].as_array().map(Vec::len), Some(2));
+    let id = created["id"].as_str().unwrap();
+    let (_, run) = owner.post(&format!("/api/v1/integrations/{id}/sync"), json!({}));
+    let done = owner.wait_for_run(run["run_id"].as_str().unwrap());
+    assert_eq!(done["run"]["status"], "succeeded", "{done}");
+    assert_eq!(app.users().len(), 5, "everyone active got a Leapsome account");
+    let teams: Vec<String> = app.groups().into_iter().map(|(_, name, _, _)| name).collect();
+    assert!(
+        teams.contains(&"Sales".to_string()) && teams.contains(&"IT".to_string()),
+        "{teams:?}"
+    );
+    let bodies = format!("{created}{recipes}");
+    assert!(
+        !bodies.contains(HR_SECRET) && !bodies.contains(APP_TOKEN),
+        "no secret shown"
+    );
+}

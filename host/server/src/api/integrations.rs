@@ -45,11 +45,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(provision))
 }
 
-fn default_schedule() -> String {
+pub(crate) fn default_schedule() -> String {
     DEFAULT_SCHEDULE.to_string()
 }
 
-fn default_timezone() -> String {
+pub(crate) fn default_timezone() -> String {
     DEFAULT_TIMEZONE.to_string()
 }
 

@@ -13,6 +13,7 @@ pub mod invitations;
 pub mod links;
 pub mod plugins;
 pub mod quota;
+pub mod recipes;
 pub mod runs;
 pub mod tenants;
 pub mod versions;
@@ -191,6 +192,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(inbound::router())
                 .merge(links::router())
                 .merge(invitations::router())
+                .merge(recipes::router())
                 .merge(runs::router())
                 .merge(versions::router()),
         )
