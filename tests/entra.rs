@@ -262,6 +262,34 @@ fn changes_come_in_next_link_pages() {
     assert!(changes.employees.iter().all(|e| e.office.as_deref() == Some("Madrid")));
 }
 
+/// The host asks a page again when a manager lookup on it failed: nobody
+/// of that page is taken for already read.
+#[test]
+fn a_page_asked_again_after_a_failed_manager_lookup_loses_nobody() {
+    let emulator = directory(10);
+    emulator.set_page_size(3);
+    let mut session = session(&emulator);
+    let cursor = read_all(&mut session).cursor.expect("cursor");
+    for n in 1..=6 {
+        emulator.update(&user_id(n), |u| u.department = Some("Finance".into()));
+    }
+    let first = session.changes_since(&cursor, None, 50).expect("the first page");
+    let next = first.next_page.expect("a second page");
+    // The second page comes; the lookup of its second user's manager fails.
+    emulator.fault(
+        2,
+        Fault {
+            status: 503,
+            retry_after_secs: None,
+        },
+    );
+    assert!(session.changes_since(&cursor, Some(&next), 50).is_err());
+    let again = session.changes_since(&cursor, Some(&next), 50).expect("asked again");
+    let mut read = ids(&first.employees);
+    read.extend(ids(&again.employees));
+    assert_eq!(read, (1..=6).map(user_id).collect::<BTreeSet<_>>());
+}
+
 #[test]
 fn an_expired_delta_token_or_a_foreign_cursor_makes_the_host_read_everything() {
     let emulator = directory(5);

@@ -551,6 +551,9 @@ impl Entra {
     fn read_page(&mut self, page: DeltaPage, full: bool) -> Result<Sorted, PluginError> {
         let now = i64::try_from(now_millis()).unwrap_or(i64::MAX);
         let mut sorted = Sorted::default();
+        // Noted in the round only once the whole page is read: a page the
+        // host asks again after a failed manager lookup is read afresh.
+        let (mut seen_here, mut guests) = (HashSet::new(), 0);
         for value in page.value {
             match entry(value, self.config.email_from, self.config.include_guests, now) {
                 Entry::Removed(id) => {
@@ -558,7 +561,7 @@ impl Entra {
                         sorted.removed.push(id);
                     }
                 }
-                Entry::Guest => self.guests_left_out += 1,
+                Entry::Guest => guests += 1,
                 Entry::Rejected(record) => sorted.rejected.push(record),
                 Entry::User {
                     mut employee,
@@ -569,7 +572,7 @@ impl Entra {
                             continue;
                         }
                     }
-                    if !self.seen.insert(employee.hr_id.clone()) {
+                    if self.seen.contains(&employee.hr_id) || !seen_here.insert(employee.hr_id.clone()) {
                         log::debug(format!(
                             "user {} came twice in one round; the first is kept",
                             employee.hr_id
@@ -588,6 +591,8 @@ impl Entra {
                 }
             }
         }
+        self.seen.extend(seen_here);
+        self.guests_left_out += guests;
         Ok(sorted)
     }
 
@@ -753,25 +758,26 @@ impl Source for Entra {
                         "the group's members changed since the last run; reading everything",
                     ));
                 }
-                let response = self.get(&cursor.delta)?;
-                if round_expired(&response) {
-                    return Err(PluginError::unsupported(format!(
-                        "Graph no longer knows the delta token ({}); reading everything",
-                        error_detail(&response)
-                    )));
+                if !cursor.delta.starts_with(&format!("{}/", self.graph)) {
+                    return Err(PluginError::unsupported(
+                        "the cursor is of another Graph address (graph_url changed); reading everything",
+                    ));
                 }
-                response
+                self.get(&cursor.delta)?
             }
             Some(next) => self.get(next)?,
         };
         if round_expired(&response) {
-            // Mid-round: what was handed on cannot be taken back. The run
-            // fails; the next one starts from the old cursor, which Graph
-            // refuses on its first page, and reads everything.
-            return Err(PluginError::fatal(format!(
-                "the delta round expired while it was read ({})",
-                error_detail(&response)
-            )));
+            let detail = error_detail(&response);
+            return Err(match page {
+                None => PluginError::unsupported(format!(
+                    "Graph no longer knows the delta token ({detail}); reading everything"
+                )),
+                // Mid-round: what was handed on cannot be taken back. The
+                // run fails; the next one starts from the old cursor, which
+                // Graph refuses on its first page, and reads everything.
+                Some(_) => PluginError::fatal(format!("the delta round expired while it was read ({detail})")),
+            });
         }
         let (sorted, next_page, cursor) = self.delta_page("reading changed users", response, false)?;
         Ok(ChangePage {

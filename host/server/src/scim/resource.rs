@@ -27,7 +27,9 @@ pub fn normalize_attribute(kind: Kind, extension: Option<&str>, key: &str, value
     match (key, value) {
         ("active", Value::String(text)) if text.eq_ignore_ascii_case("true") => Value::Bool(true),
         ("active", Value::String(text)) if text.eq_ignore_ascii_case("false") => Value::Bool(false),
-        ("manager", Value::String(id)) => json!({ "value": id }),
+        ("manager", Value::String(id)) if extension.is_some_and(|urn| urn.eq_ignore_ascii_case(ENTERPRISE_USER)) => {
+            json!({ "value": id })
+        }
         (_, Value::Object(object)) => Value::Object(canonical_subs(object)),
         (_, Value::Array(items)) => Value::Array(
             items

@@ -354,8 +354,9 @@ pub fn is_multi_valued(kind: Kind, name: &str) -> bool {
 /// The sub-attributes' canonical names of a core or enterprise attribute.
 pub fn canonical_sub_name(kind: Kind, extension: Option<&str>, parent: &str, name: &str) -> Option<&'static str> {
     let attributes: &[Attr] = match (kind, extension) {
-        (Kind::User, Some(_)) => &ENTERPRISE,
-        _ => core(kind),
+        (_, None) => core(kind),
+        (Kind::User, Some(urn)) if urn.eq_ignore_ascii_case(ENTERPRISE_USER) => &ENTERPRISE,
+        _ => return None,
     };
     let parent = attributes.iter().find(|a| a.name.eq_ignore_ascii_case(parent))?;
     parent
