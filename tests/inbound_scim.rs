@@ -7,15 +7,12 @@
 
 use std::time::{Duration, Instant};
 
-use hrsync_emulators::scim::ScimEmulator;
+use hrsync_emulators::scim::{ScimEmulator, ENTERPRISE, GROUP_SCHEMA as CORE_GROUP, USER_SCHEMA as CORE_USER};
 use hrsync_tests::api::{eventually, Client, Server};
 use hrsync_tests::{plugin_bytes, venv_tool};
 use serde_json::{json, Value};
 
 const APP_TOKEN: &str = "downstream-app-token-77";
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const CORE_GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /// An integration of `owner` from its inbound SCIM endpoint to the SCIM

@@ -459,6 +459,8 @@ fn invitations_asked_of_a_target_without_them_are_named_in_a_note() {
         notes[0]
     );
     settings.options.invite = false;
+    // A new hire, so that the run creates an account and could name it.
+    s.hr.upsert([HrEmployee::new(99, "New", "Hire", "IT")]);
     let again = sync(&s, &report.links, &settings).expect("run");
     assert!(!again.notes.iter().any(|n| n.message.contains("invitations")));
 }

@@ -676,9 +676,12 @@ fn invite_sends_later_the_invitations_accounts_were_created_without() {
         e
     }));
     let file = example_integration(dir.path(), &hr.base_url(), &perks.base_url());
-    let text = std::fs::read_to_string(&file).unwrap();
-    assert!(text.contains("invite = true"));
-    std::fs::write(&file, text.replacen("invite = true", "invite = false", 1)).unwrap();
+    let edit = |from: &str, to: &str| {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains(from), "{from}");
+        std::fs::write(&file, text.replacen(from, to, 1)).unwrap();
+    };
+    edit("invite = true", "invite = false");
     let config = file.to_str().unwrap();
     let invited = |email: &str| perks.user_by_email(Mode::Sandbox, email).expect("wallet")["invited"] == true;
 
@@ -705,8 +708,7 @@ fn invite_sends_later_the_invitations_accounts_were_created_without() {
     assert!((1..=3).all(|n| invited(&format!("person{n}@example.com"))));
 
     // Nobody is left; a new hire created with the invitation is not due either.
-    let text = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(&file, text.replacen("invite = false", "invite = true", 1)).unwrap();
+    edit("invite = false", "invite = true");
     hr.upsert([HrEmployee::new(4, "First4", "Last4", "IT")]);
     let output = run_hrsync(&["sync", "--config", config], dir.path());
     assert!(output.status.success(), "{}", stdout(&output));

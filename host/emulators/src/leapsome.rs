@@ -23,7 +23,7 @@
 // Refusals are answers (a `Response`), returned as they are.
 #![allow(clippy::result_large_err)]
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -131,8 +131,13 @@ impl LeapsomeEmulator {
         format!("http://{}/scim/v1", self.addr)
     }
 
+    /// `http://127.0.0.1:PORT`, the origin to grant.
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.inner)
     }
 
     /// Answer a create of an existing user with 201 and `{}`, as the
@@ -664,8 +669,8 @@ async fn patch_group(
             .collect(),
         Some(_) => return bad("members is an array"),
     };
-    let user_ids: HashMap<&str, ()> = inner.users.iter().map(|u| (u.id.as_str(), ())).collect();
-    if let Some(stranger) = members.iter().find(|m| !user_ids.contains_key(m.as_str())) {
+    let user_ids: HashSet<&str> = inner.users.iter().map(|u| u.id.as_str()).collect();
+    if let Some(stranger) = members.iter().find(|m| !user_ids.contains(m.as_str())) {
         return bad(&format!("member `{stranger}` is not a user of the organization"));
     }
     if let Some(name) = body.get("displayName") {

@@ -9,7 +9,7 @@
 //! stays true to what the app was asked. Asking for one employee by name
 //! sends again, as an app's "resend invitation" does.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::apply::{apply, ItemResult};
 use super::correlate::LinkOrigin;
@@ -85,15 +85,17 @@ impl Job {
                     .collect()
             }
             Invitees::Employees(hr_ids) => {
-                let mut chosen = Vec::with_capacity(hr_ids.len());
-                for hr_id in hr_ids {
-                    let link = links
-                        .iter()
-                        .find(|l| l.hr_id == *hr_id)
-                        .ok_or_else(|| InviteError::NoAccount(hr_id.clone()))?;
-                    chosen.push((link.hr_id.clone(), link.account_id.clone()));
-                }
-                chosen
+                let accounts: HashMap<&str, &str> = links
+                    .iter()
+                    .map(|l| (l.hr_id.as_str(), l.account_id.as_str()))
+                    .collect();
+                hr_ids
+                    .iter()
+                    .map(|hr_id| match accounts.get(hr_id.as_str()) {
+                        Some(account_id) => Ok((hr_id.clone(), account_id.to_string())),
+                        None => Err(InviteError::NoAccount(hr_id.clone())),
+                    })
+                    .collect::<Result<_, _>>()?
             }
         };
         let job = self.clone();
@@ -126,30 +128,26 @@ impl Job {
         })
         .await
         .map_err(InviteError::store)??;
-        let invitations: Vec<Invitation> = match outcomes {
-            None => chosen
-                .into_iter()
-                .map(|(hr_id, account_id)| Invitation {
-                    hr_id,
-                    account_id,
-                    error: None,
-                })
-                .collect(),
+        // One outcome per change, in order; none in a dry run.
+        let errors: Vec<Option<String>> = match outcomes {
+            None => vec![None; chosen.len()],
             Some(outcomes) => outcomes
                 .into_iter()
-                .map(|outcome| Invitation {
-                    hr_id: outcome.planned.hr_id.clone().unwrap_or_default(),
-                    account_id: match &outcome.planned.change {
-                        Change::Invite(id) => id.clone(),
-                        _ => String::new(),
-                    },
-                    error: match outcome.result {
-                        ItemResult::Failed(error) => Some(error.to_string()),
-                        _ => None,
-                    },
+                .map(|outcome| match outcome.result {
+                    ItemResult::Failed(error) => Some(error.to_string()),
+                    _ => None,
                 })
                 .collect(),
         };
+        let invitations: Vec<Invitation> = chosen
+            .into_iter()
+            .zip(errors)
+            .map(|((hr_id, account_id), error)| Invitation {
+                hr_id,
+                account_id,
+                error,
+            })
+            .collect();
         if dry_run {
             return Ok(invitations);
         }

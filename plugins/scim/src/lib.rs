@@ -136,10 +136,7 @@ impl Paths {
                     "an account attribute name is lower case letters, digits and `_` (as rules set it)",
                 ));
             }
-            if matches!(
-                name.as_str(),
-                "first_name" | "last_name" | "user_name" | "external_id" | "email"
-            ) {
+            if core_path(name).is_some() {
                 return Err(PluginError::invalid(
                     field,
                     format!("`{name}` is a core field of every account; its SCIM path is fixed"),
@@ -165,15 +162,7 @@ impl Paths {
 
     /// The SCIM path of an account field or attribute.
     fn of(&self, field: &str) -> Result<&str, PluginError> {
-        let core = match field {
-            "first_name" => Some("name.givenName"),
-            "last_name" => Some("name.familyName"),
-            "user_name" => Some("userName"),
-            "external_id" => Some("externalId"),
-            "email" => Some("emails"),
-            _ => None,
-        };
-        if let Some(core) = core {
+        if let Some(core) = core_path(field) {
             return Ok(core);
         }
         self.0
@@ -194,6 +183,18 @@ impl Paths {
     /// Every attribute name, in order.
     fn names(&self) -> Vec<String> {
         self.0.iter().map(|(name, _)| name.clone()).collect()
+    }
+}
+
+/// The fixed SCIM path of a core field of every account.
+fn core_path(field: &str) -> Option<&'static str> {
+    match field {
+        "first_name" => Some("name.givenName"),
+        "last_name" => Some("name.familyName"),
+        "user_name" => Some("userName"),
+        "external_id" => Some("externalId"),
+        "email" => Some("emails"),
+        _ => None,
     }
 }
 

@@ -51,10 +51,7 @@ pub(crate) async fn new_scim_token(
             ),
         });
     }
-    let (token, hash) = crate::scim::new_token().map_err(|e| ApiError::Internal(e.to_string()))?;
-    integration
-        .sealed_secrets
-        .insert(crate::scim::TOKEN_SECRET.to_string(), hash);
+    let token = crate::scim::issue_token(&mut integration.sealed_secrets)?;
     // The secrets alone: a change of state or configuration made
     // meanwhile stays.
     (state.control.store)

@@ -280,11 +280,7 @@ pub(crate) async fn create_integration(
         .map_err(internal)?;
     integration.sealed_secrets.insert("signing".to_string(), sealed);
     let scim_token = if integration.source == crate::scim::INBOUND_SOURCE {
-        let (token, hash) = crate::scim::new_token().map_err(|e| ApiError::Internal(e.to_string()))?;
-        integration
-            .sealed_secrets
-            .insert(crate::scim::TOKEN_SECRET.to_string(), hash);
-        Some(token)
+        Some(crate::scim::issue_token(&mut integration.sealed_secrets)?)
     } else {
         None
     };

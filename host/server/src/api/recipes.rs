@@ -145,18 +145,22 @@ fn recipe((name, seed, text): &(&str, &str, &str)) -> Result<Recipe, String> {
     })
 }
 
-fn recipes() -> Result<Vec<Recipe>, ApiError> {
-    RECIPES
-        .iter()
-        .map(|r| recipe(r).map_err(|e| ApiError::Internal(format!("recipe {}: {e}", r.0))))
-        .collect()
+/// The recipes, read once (the unit test below reads every one).
+fn recipes() -> Result<&'static [Recipe], ApiError> {
+    static READ: std::sync::LazyLock<Result<Vec<Recipe>, String>> = std::sync::LazyLock::new(|| {
+        RECIPES
+            .iter()
+            .map(|r| recipe(r).map_err(|e| format!("recipe {}: {e}", r.0)))
+            .collect()
+    });
+    READ.as_deref().map_err(|e| ApiError::Internal(e.clone()))
 }
 
 /// The recipes: the seed products' defaults, part by part.
 #[utoipa::path(get, path = "/recipes", tag = "integrations", security(("api_key" = [])),
     responses((status = 200, body = Vec<Recipe>), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub(crate) async fn list_recipes(_who: Principal) -> Result<Json<Vec<Recipe>>, ApiError> {
-    Ok(Json(recipes()?))
+    Ok(Json(recipes()?.to_vec()))
 }
 
 /// What the admin adds to a source or target of a recipe.
@@ -205,6 +209,46 @@ fn with_overrides(part: &RecipePart, input: PartInput, name: String) -> NewInsta
     }
 }
 
+/// A refused part's error, its field prefixed with the part (`target.secrets`)
+/// and the parts made before it named.
+fn in_part(part: &str, made: &[String], error: ApiError) -> ApiError {
+    let so_far = if made.is_empty() {
+        String::new()
+    } else {
+        format!(" (made before it, and kept: {})", made.join(", "))
+    };
+    match error {
+        ApiError::Invalid { field, message } => ApiError::Invalid {
+            field: Some(match field {
+                Some(field) => format!("{part}.{field}"),
+                None => part.to_string(),
+            }),
+            message: format!("{message}{so_far}"),
+        },
+        ApiError::Conflict { field, message } => ApiError::Conflict {
+            field: field.map(|f| format!("{part}.{f}")),
+            message: format!("{message}{so_far}"),
+        },
+        other => other,
+    }
+}
+
+/// Installs one part through `POST /installations`' handler; its id. The
+/// name of what was made joins `made`.
+async fn install_part(
+    state: &AppState,
+    who: &Principal,
+    part: &str,
+    new: NewInstallation,
+    made: &mut Vec<String>,
+) -> Result<String, ApiError> {
+    let (_, Json(installation)) = install(State(state.clone()), who.clone(), Json(new))
+        .await
+        .map_err(|e| in_part(part, made, e))?;
+    made.push(installation.name);
+    Ok(installation.id)
+}
+
 /// Makes an integration from a recipe in one step (admins): its source,
 /// rule and target installations and the integration, inactive. A part
 /// refused (a secret missing, a config the plugin's schema refuses) is
@@ -224,7 +268,7 @@ pub(crate) async fn use_recipe(
     who.require(Role::Admin)?;
     super::tenants::check_name("name", &request.name)?;
     let recipe = recipes()?
-        .into_iter()
+        .iter()
         .find(|r| r.name == name)
         .ok_or_else(|| ApiError::not_found("recipe", &name))?;
     // Every plugin is in the catalog before anything is made.
@@ -235,41 +279,14 @@ pub(crate) async fn use_recipe(
         newest_version(&state, &who.tenant, &part.plugin).await?;
     }
     let mut made: Vec<String> = Vec::new();
-    let in_part = |part: &str, made: &[String], error: ApiError| -> ApiError {
-        let so_far = if made.is_empty() {
-            String::new()
-        } else {
-            format!(" (made before it, and kept: {})", made.join(", "))
-        };
-        match error {
-            ApiError::Invalid { field, message } => ApiError::Invalid {
-                field: Some(match field {
-                    Some(field) => format!("{part}.{field}"),
-                    None => part.to_string(),
-                }),
-                message: format!("{message}{so_far}"),
-            },
-            ApiError::Conflict { field, message } => ApiError::Conflict {
-                field: field.map(|f| format!("{part}.{f}")),
-                message: format!("{message}{so_far}"),
-            },
-            other => other,
-        }
-    };
-    let installed = |part: &str, new: NewInstallation| {
-        let (state, who, part) = (state.clone(), who.clone(), part.to_string());
-        async move {
-            let (_, Json(installation)) = install(State(state), who, Json(new)).await.map_err(|e| (part, e))?;
-            Ok::<_, (String, ApiError)>(installation)
-        }
-    };
-    let source = installed(
+    let source = install_part(
+        &state,
+        &who,
         "source",
         with_overrides(&recipe.source, request.source, format!("{} (HR)", request.name)),
+        &mut made,
     )
-    .await
-    .map_err(|(part, e)| in_part(&part, &made, e))?;
-    made.push(source.name.clone());
+    .await?;
     let mut rules = Vec::with_capacity(recipe.rules.len());
     for (i, rule) in recipe.rules.iter().enumerate() {
         let new = with_overrides(
@@ -277,30 +294,32 @@ pub(crate) async fn use_recipe(
             PartInput::default(),
             format!("{} ({} {})", request.name, rule.plugin, i + 1),
         );
-        let installation = installed(&format!("rules[{i}]"), new)
-            .await
-            .map_err(|(part, e)| in_part(&part, &made, e))?;
-        made.push(installation.name.clone());
-        rules.push(installation.id);
+        rules.push(install_part(&state, &who, &format!("rules[{i}]"), new, &mut made).await?);
     }
-    let target = installed(
+    let target = install_part(
+        &state,
+        &who,
         "target",
         with_overrides(&recipe.target, request.target, format!("{} (app)", request.name)),
+        &mut made,
     )
-    .await
-    .map_err(|(part, e)| in_part(&part, &made, e))?;
-    made.push(target.name.clone());
+    .await?;
     let mut options = recipe.options.clone();
     if let Value::Object(fields) = &mut options {
         fields.extend(request.options);
     }
-    let options =
-        serde_json::from_value(options).map_err(|e| in_part("options", &made, ApiError::invalid("", e.to_string())))?;
+    let options = serde_json::from_value(options).map_err(|e| {
+        let error = ApiError::Invalid {
+            field: None,
+            message: e.to_string(),
+        };
+        in_part("options", &made, error)
+    })?;
     let config = IntegrationConfig {
         name: request.name,
-        source: source.id,
+        source,
         rules,
-        target: target.id,
+        target,
         options,
         schedule: super::integrations::default_schedule(),
         timezone: super::integrations::default_timezone(),

@@ -72,13 +72,7 @@ pub async fn bulk(endpoint: Endpoint, body: Bytes) -> Result<Answer, ScimError> 
                     }
                 }
                 answer["status"] = Value::from(done.status.as_u16().to_string());
-                if let Some(location) = done.location.or_else(|| {
-                    done.body
-                        .as_ref()
-                        .and_then(|b| b.pointer("/meta/location"))
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                }) {
+                if let Some(location) = done.location {
                     answer["location"] = Value::from(location);
                 }
                 if let Some(etag) = done.etag {

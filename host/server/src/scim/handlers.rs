@@ -2,7 +2,7 @@
 //! patch, delete, list and search — shared by the HTTP handlers at the end
 //! of this file and by `/Bulk` (`bulk.rs`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use axum::body::Bytes;
 use axum::extract::RawQuery;
@@ -139,7 +139,9 @@ impl Endpoint {
         let mut by_member: HashMap<String, Vec<Value>> = HashMap::new();
         for group in &groups {
             let display = group.body.get("displayName").cloned().unwrap_or(Value::Null);
-            for id in member_ids(&group.body) {
+            // A member listed twice is a member once.
+            let mut seen = HashSet::new();
+            for id in member_ids(&group.body).filter(|id| seen.insert(*id)) {
                 by_member.entry(id.to_string()).or_default().push(json!({
                     "value": group.id,
                     "$ref": format!("{}/Groups/{}", self.base, group.id),
@@ -160,8 +162,11 @@ impl Endpoint {
 
     /// The answer of a write: the resource with its ETag and location.
     async fn answer(&self, status: StatusCode, kind: Kind, pushed: &Pushed) -> Result<Answer, ScimError> {
-        let body = self.shown(kind, pushed).await?;
-        Ok(Answer {
+        Ok(Self::written(status, pushed, self.shown(kind, pushed).await?))
+    }
+
+    fn written(status: StatusCode, pushed: &Pushed, body: Value) -> Answer {
+        Answer {
             status,
             location: body
                 .pointer("/meta/location")
@@ -169,7 +174,7 @@ impl Endpoint {
                 .map(str::to_string),
             etag: Some(etag(pushed.version)),
             body: Some(body),
-        })
+        }
     }
 
     fn taken(kind: Kind, stored: &Value) -> ScimError {
@@ -191,7 +196,9 @@ impl Endpoint {
         {
             Written::Done(pushed) => {
                 self.pushed();
-                self.answer(StatusCode::CREATED, kind, &pushed).await
+                // A new id: no group lists it yet.
+                let body = show(kind, &pushed, &self.base, None);
+                Ok(Self::written(StatusCode::CREATED, &pushed, body))
             }
             _ => Err(Self::taken(kind, &stored)),
         }
@@ -350,11 +357,8 @@ impl Endpoint {
             .map(|s| AttrPath::parse(s).map_err(|e| ScimError::bad("invalidPath", format!("sortBy: {e}"))))
             .transpose()?;
         let store = &self.state.control.store;
-        let groups = if kinds.contains(&Kind::User) {
-            Some(self.groups_by_member().await?)
-        } else {
-            None
-        };
+        // Read once, and only when a user is to be shown.
+        let mut groups: Option<HashMap<String, Vec<Value>>> = None;
         let mut found: Vec<Value> = Vec::new();
         for &kind in kinds {
             // What identity providers ask before creating a user is
@@ -372,8 +376,16 @@ impl Endpoint {
                 None => store.pushed_all(self.id(), kind.name()).await?,
             };
             for pushed in &candidates {
-                let member_of = groups.as_ref().and_then(|g| g.get(&pushed.id).cloned());
-                let shown = show(kind, pushed, &self.base, member_of.filter(|_| kind == Kind::User));
+                let member_of = match kind {
+                    Kind::User => {
+                        if groups.is_none() {
+                            groups = Some(self.groups_by_member().await?);
+                        }
+                        groups.as_ref().and_then(|g| g.get(&pushed.id).cloned())
+                    }
+                    Kind::Group => None,
+                };
+                let shown = show(kind, pushed, &self.base, member_of);
                 if filter.as_ref().is_none_or(|f| f.matches(&shown)) {
                     found.push(shown);
                 }
@@ -415,11 +427,10 @@ impl Endpoint {
 
 /// A new resource id: 128 random bits in the UUID's form.
 fn new_resource_id() -> Result<String, ScimError> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(ScimError::internal)?;
+    let mut bytes = crate::vault::random_bytes::<16>().map_err(ScimError::internal)?;
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::vault::to_hex(&bytes);
     Ok(format!(
         "{}-{}-{}-{}-{}",
         &hex[..8],

@@ -307,13 +307,15 @@ impl FromRequestParts<AppState> for Endpoint {
     }
 }
 
-/// A new SCIM token and the hash to keep of it.
-pub fn new_token() -> Result<(String, String), getrandom::Error> {
-    let mut bytes = [0u8; 24];
-    getrandom::fill(&mut bytes)?;
-    let token = format!("scim_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
-    let hash = hrsync_store::tenants::key_hash(&token);
-    Ok((token, hash))
+/// Gives an integration a new SCIM token: its hash joins the sealed
+/// secrets; the token is returned to be shown once.
+pub fn issue_token(
+    sealed_secrets: &mut std::collections::BTreeMap<String, String>,
+) -> Result<String, crate::api::error::ApiError> {
+    let bytes = crate::vault::random_bytes::<24>().map_err(|e| crate::api::error::ApiError::Internal(e.to_string()))?;
+    let token = format!("scim_{}", crate::vault::to_hex(&bytes));
+    sealed_secrets.insert(TOKEN_SECRET.to_string(), hrsync_store::tenants::key_hash(&token));
+    Ok(token)
 }
 
 /// The integration's source as a run reads it: what was pushed.
