@@ -30,6 +30,7 @@ struct Family<T> {
 pub struct Metrics {
     counters: Mutex<BTreeMap<&'static str, Family<u64>>>,
     histograms: Mutex<BTreeMap<&'static str, Family<Histogram>>>,
+    gauges: Mutex<BTreeMap<&'static str, Family<i64>>>,
 }
 
 pub fn global() -> &'static Metrics {
@@ -106,12 +107,31 @@ impl Metrics {
         }
     }
 
+    /// Moves a gauge (a level that goes up and down) by `delta`.
+    pub fn shift(&self, name: &'static str, help: &'static str, pairs: &[(&'static str, &str)], delta: i64) {
+        if let Ok(mut gauges) = self.gauges.lock() {
+            let family = gauges.entry(name).or_insert_with(|| Family {
+                help,
+                series: BTreeMap::new(),
+            });
+            *family.series.entry(labels(pairs)).or_default() += delta;
+        }
+    }
+
     /// The text exposition format, version 0.0.4.
     pub fn render(&self, names: PluginNames) -> String {
         let mut out = String::new();
         if let Ok(counters) = self.counters.lock() {
             for (name, family) in counters.iter() {
                 let _ = writeln!(out, "# HELP {name} {}\n# TYPE {name} counter", family.help);
+                for (labels, value) in &family.series {
+                    let _ = writeln!(out, "{name}{} {value}", render_labels(labels, None, names));
+                }
+            }
+        }
+        if let Ok(gauges) = self.gauges.lock() {
+            for (name, family) in gauges.iter() {
+                let _ = writeln!(out, "# HELP {name} {}\n# TYPE {name} gauge", family.help);
                 for (labels, value) in &family.series {
                     let _ = writeln!(out, "{name}{} {value}", render_labels(labels, None, names));
                 }
@@ -183,6 +203,37 @@ pub fn plugin_http(plugin: &str, status: &str) {
     );
 }
 
+/// A plugin instance was made (`1`) or dropped (`-1`).
+pub fn plugin_instances(delta: i64) {
+    global().shift(
+        "hrsync_plugin_instances",
+        "Plugin instances alive in this process (each holds its linear memory).",
+        &[],
+        delta,
+    );
+}
+
+/// Runs of this process that hold a slot (`running`) or wait for one
+/// (`queued`), moved by `delta`.
+pub fn runs_in(state: &'static str, delta: i64) {
+    global().shift(
+        "hrsync_runs_in_process",
+        "Runs of this process holding a run slot (running) or waiting for one (queued).",
+        &[("state", state)],
+        delta,
+    );
+}
+
+/// How long a run waited for a slot, by what started it.
+pub fn run_queue_wait(trigger: &str, seconds: f64) {
+    global().observe(
+        "hrsync_run_queue_wait_seconds",
+        "Time runs waited for a free run slot, by trigger.",
+        &[("trigger", trigger)],
+        seconds,
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +254,18 @@ mod tests {
         assert!(text.contains("t_seconds_bucket{le=\"5\"} 2\n"), "{text}");
         assert!(
             text.contains("t_seconds_bucket{le=\"+Inf\"} 2\nt_seconds_sum 2.003\nt_seconds_count 2\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn gauges_go_up_and_down() {
+        let metrics = Metrics::default();
+        metrics.shift("t_level", "Level.", &[("state", "queued")], 3);
+        metrics.shift("t_level", "Level.", &[("state", "queued")], -1);
+        let text = metrics.render(PluginNames::Shown);
+        assert!(
+            text.contains("# TYPE t_level gauge\nt_level{state=\"queued\"} 2\n"),
             "{text}"
         );
     }

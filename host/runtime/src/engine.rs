@@ -123,7 +123,7 @@ impl Runtime {
     /// of milliseconds: async callers use `spawn_blocking`.
     pub fn load(&self, bytes: &[u8]) -> Result<Plugin, LoadError> {
         let hash = content_hash(bytes);
-        if let Some(plugin) = self.loaded.lock().ok().and_then(|mut loaded| loaded.get(&hash)) {
+        if let Some(plugin) = self.loaded_plugin(&hash) {
             return Ok(plugin);
         }
         let (plugin, code_bytes) = self.compile(bytes, hash.clone())?;
@@ -131,6 +131,11 @@ impl Runtime {
             loaded.insert(hash, plugin.clone(), code_bytes);
         }
         Ok(plugin)
+    }
+
+    /// The plugin of this content hash, when it is loaded.
+    pub fn loaded_plugin(&self, hash: &str) -> Option<Plugin> {
+        self.loaded.lock().ok()?.get(hash)
     }
 
     /// Plugins kept loaded, and the bytes of their compiled code.

@@ -266,6 +266,23 @@ pub struct Session<B> {
     failed: Option<String>,
     /// The page tokens each listing of this session has handed out.
     pages: PageTokens,
+    _alive: Alive,
+}
+
+/// Counts the instance in `hrsync_plugin_instances` while it lives.
+struct Alive;
+
+impl Alive {
+    fn new() -> Self {
+        hrsync_metrics::plugin_instances(1);
+        Alive
+    }
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        hrsync_metrics::plugin_instances(-1);
+    }
 }
 
 /// Page tokens of the listings in progress, per function: a plugin whose
@@ -326,6 +343,7 @@ impl<B> Session<B> {
             epoch_tick,
             failed: None,
             pages: PageTokens::default(),
+            _alive: Alive::new(),
         })
     }
 
