@@ -779,3 +779,78 @@ fn invitations_are_noted_per_integration_and_again_without_a_duplicate() {
         store.record_invitations(&integration, &[]).await.unwrap();
     });
 }
+
+/// An active integration of `tenant` due at `due`, stored.
+async fn due_integration(store: &Store, tenant: &str, name: &str, due: i64) -> String {
+    use hrsync_store::integrations::{Integration, Notify, State};
+    let integration = Integration {
+        id: new_id("int"),
+        mode: hrsync_store::tenants::Mode::Live,
+        name: name.to_string(),
+        source: "src".into(),
+        rules: Vec::new(),
+        target: "tgt".into(),
+        options: Default::default(),
+        schedule: "0 4 * * *".into(),
+        timezone: "UTC".into(),
+        state: State::Active,
+        paused_reason: None,
+        next_run_at: Some(due),
+        notify: Notify::default(),
+        last_run: None,
+        created_at: due,
+        updated_at: due,
+        sealed_secrets: Default::default(),
+    };
+    store.add_integration(tenant, &integration).await.unwrap().unwrap();
+    integration.id
+}
+
+/// One tenant with 200 integrations due first cannot hold back the daily
+/// runs of the others: the scheduler's picks take each tenant's earliest
+/// due integration in turn, and a tenant's runs going on count as turns it
+/// had. Not yet due integrations are not picked; inactive ones neither.
+#[test]
+fn due_integrations_take_turns_between_tenants() {
+    on_both_alone(|store, _| async move {
+        let at = 1_800_000_000_000;
+        let mut big = Vec::new();
+        for n in 0..200 {
+            big.push(due_integration(&store, "big", &format!("i{n}"), at).await);
+        }
+        let mut small = Vec::new();
+        for tenant in ["t1", "t2", "t3", "t4"] {
+            // Due a minute after all of the big tenant's.
+            small.push(due_integration(&store, tenant, "daily", at + 60_000).await);
+        }
+        let later = due_integration(&store, "t5", "tomorrow", at + 86_400_000).await;
+        let picked = |due: Vec<hrsync_store::integrations::Due>| due.into_iter().map(|d| d.id).collect::<Vec<_>>();
+
+        let sorted = |ids: &[String]| {
+            let mut ids = ids.to_vec();
+            ids.sort();
+            ids
+        };
+        // Equally due, a tenant's integrations go in the order of their ids.
+        let big = sorted(&big);
+        let first = picked(store.due_integrations(at + 120_000, 5).await.unwrap());
+        assert_eq!(first[0], big[0], "the earliest due goes first");
+        assert_eq!(
+            sorted(&first[1..]),
+            sorted(&small),
+            "then one turn for every other tenant"
+        );
+        assert!(!first.contains(&later), "not yet due");
+
+        // The big tenant has two runs going on (on any node): the others
+        // are ahead of its next integrations, the earliest first.
+        store.start_run(&big[0], "schedule", None).await.unwrap();
+        store.start_run(&big[1], "schedule", None).await.unwrap();
+        assert!(store.claim_slot(&big[0], at, at + 86_400_000).await.unwrap());
+        assert!(store.claim_slot(&big[1], at, at + 86_400_000).await.unwrap());
+        let next = picked(store.due_integrations(at + 120_000, 6).await.unwrap());
+        assert_eq!(sorted(&next[..4]), sorted(&small), "{next:?}");
+        assert_eq!(&next[4..], &big[2..4]);
+        assert_eq!(store.due_integrations(at + 120_000, 1000).await.unwrap().len(), 198 + 4);
+    });
+}

@@ -112,9 +112,18 @@ impl Store {
             manifest: new.manifest.clone(),
             created_at: now_ms(),
         };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO plugin_components (content_hash, component) VALUES ($1, $2) \
+             ON CONFLICT (content_hash) DO NOTHING",
+        )
+        .bind(plugin.content_hash.as_str())
+        .bind(new.component.to_vec())
+        .execute(&mut *tx)
+        .await?;
         let added = sqlx::query(
             "INSERT INTO plugins (id, tenant_id, name, version, kind, wit_version, content_hash, size, manifest, \
-             component, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              ON CONFLICT (tenant_id, name, version) DO NOTHING",
         )
         .bind(plugin.id.as_str())
@@ -126,10 +135,12 @@ impl Store {
         .bind(plugin.content_hash.as_str())
         .bind(plugin.size)
         .bind(plugin.manifest.to_string())
-        .bind(new.component.to_vec())
         .bind(plugin.created_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        if added.rows_affected() == 1 {
+            tx.commit().await?;
+        }
         Ok((added.rows_affected() == 1).then_some(plugin))
     }
 
@@ -158,6 +169,23 @@ impl Store {
         row.as_ref().map(plugin_version).transpose()
     }
 
+    /// The content hash of a plugin version's component (the runtime
+    /// keeps loaded plugins by it, so a run needs the bytes only once).
+    pub async fn plugin_content_hash(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT content_hash FROM plugins WHERE tenant_id = $1 AND name = $2 AND version = $3")
+            .bind(tenant)
+            .bind(name)
+            .bind(version)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("content_hash")).transpose()?)
+    }
+
     /// The component's bytes.
     pub async fn plugin_component(
         &self,
@@ -165,12 +193,15 @@ impl Store {
         name: &str,
         version: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        let row = sqlx::query("SELECT component FROM plugins WHERE tenant_id = $1 AND name = $2 AND version = $3")
-            .bind(tenant)
-            .bind(name)
-            .bind(version)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT c.component FROM plugins p JOIN plugin_components c ON c.content_hash = p.content_hash \
+             WHERE p.tenant_id = $1 AND p.name = $2 AND p.version = $3",
+        )
+        .bind(tenant)
+        .bind(name)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(|r| r.try_get("component")).transpose()?)
     }
 

@@ -336,13 +336,26 @@ impl Store {
         Ok(())
     }
 
-    /// Active integrations whose next run is due at `now`.
-    pub async fn due_integrations(&self, now: i64) -> Result<Vec<Due>, StoreError> {
+    /// At most `limit` active integrations due at `now`, fairly: each
+    /// tenant's earliest due first, then each tenant's second, and so on,
+    /// a tenant's runs going on (on any node) counting as turns it had — a
+    /// tenant with 200 integrations due gets one turn in each round of
+    /// every tenant, not the first 200. Due order within a turn.
+    pub async fn due_integrations(&self, now: i64, limit: usize) -> Result<Vec<Due>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, tenant_id, schedule, timezone, next_run_at FROM integrations \
-             WHERE state = 'active' AND next_run_at <= $1 ORDER BY next_run_at",
+            "WITH going_on AS ( \
+               SELECT i.tenant_id, COUNT(*) AS runs FROM runs r JOIN integrations i ON i.id = r.integration_id \
+               WHERE r.status IN ('running', 'queued') GROUP BY i.tenant_id), \
+             due AS ( \
+               SELECT id, tenant_id, schedule, timezone, next_run_at, \
+                 ROW_NUMBER() OVER (PARTITION BY tenant_id ORDER BY next_run_at, id) AS turn \
+               FROM integrations WHERE state = 'active' AND next_run_at <= $1) \
+             SELECT due.id, due.tenant_id, due.schedule, due.timezone, due.next_run_at FROM due \
+             LEFT JOIN going_on ON going_on.tenant_id = due.tenant_id \
+             ORDER BY due.turn + COALESCE(going_on.runs, 0), due.next_run_at, due.id LIMIT $2",
         )
         .bind(now)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -356,6 +369,17 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Makes an active integration due at `now` (a run of it stopped
+    /// before it ended).
+    pub async fn due_again(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE integrations SET next_run_at = $1 WHERE id = $2 AND state = 'active' AND next_run_at > $1")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Moves a due integration's next run from `due` to `next`; true for
@@ -441,7 +465,9 @@ impl Store {
     /// Marks runs left `running` (or `queued`) by a process that died as `interrupted`:
     /// of `integration`, whose lease the caller holds (so none of its runs
     /// is going on), or, without one, of every integration whose lease has
-    /// expired or is gone. Returns how many.
+    /// expired or is gone — those, when active, are due again at once, so
+    /// that another node finishes what the dead one claimed. Returns how
+    /// many runs.
     pub async fn interrupt_orphaned_runs(&self, integration: Option<&str>) -> Result<u64, StoreError> {
         const WHY: &str = "interrupted: the process running it stopped without finishing (killed or crashed); \
                            the next run reads and applies what is left";
@@ -459,6 +485,17 @@ impl Store {
                 .await?
             }
             None => {
+                // First the integrations, then their runs: a process that
+                // dies in between finds the runs still orphaned next time.
+                sqlx::query(
+                    "UPDATE integrations SET next_run_at = $1 WHERE state = 'active' AND next_run_at > $1 \
+                     AND id IN (SELECT integration_id FROM runs WHERE status IN ('running', 'queued') \
+                       AND NOT EXISTS (SELECT 1 FROM run_leases l \
+                         WHERE l.integration_id = runs.integration_id AND l.expires_at >= $1))",
+                )
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
                 sqlx::query(
                     "UPDATE runs SET status = 'interrupted', finished_at = $1, error = $2 \
                      WHERE status IN ('running', 'queued') AND NOT EXISTS (SELECT 1 FROM run_leases l \
