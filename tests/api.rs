@@ -244,7 +244,7 @@ fn an_admins_first_ten_minutes() {
     assert!(check["events"].as_u64().unwrap() >= 10);
 
     // Prometheus metrics: runs by status, changes by kind, plugin calls and
-    // their outbound HTTP.
+    // their outbound HTTP, run slots and plugin instances.
     let (status, refused) = owner.get("/metrics");
     assert_eq!(status, 401, "a tenant's key reads no metrics: {refused}");
     let (status, _) = server.client(None).get("/metrics");
@@ -263,6 +263,11 @@ fn an_admins_first_ten_minutes() {
         "hrsync_changes_total{kind=\"create-account\",outcome=\"done\"}",
         "hrsync_plugin_call_seconds_count{plugin=\"personio\",function=\"list-employees\"}",
         "hrsync_plugin_http_requests_total{plugin=\"scim\",status=\"200\"}",
+        // The run slots: runs holding one, and how long runs waited.
+        "# TYPE hrsync_runs_in_process gauge",
+        "hrsync_runs_in_process{state=\"running\"} ",
+        "hrsync_run_queue_wait_seconds_count{trigger=\"manual\"}",
+        "# TYPE hrsync_plugin_instances gauge\nhrsync_plugin_instances ",
     ] {
         assert!(metrics.contains(series), "{series} not in\n{metrics}");
     }

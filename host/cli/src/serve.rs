@@ -80,9 +80,17 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 60)]
     shutdown_grace_secs: u64,
     /// Runs going on at once in this process; later ones are `queued` and
-    /// start in order as slots free up [default: twice the CPUs].
+    /// start as slots free up, webhook runs first [default: four per CPU].
     #[arg(long, env = "HRSYNC_MAX_CONCURRENT_RUNS")]
     max_concurrent_runs: Option<usize>,
+    /// How long a run lease lives unless renewed, in seconds: when a node
+    /// dies, the others take up its runs after at most this (at least 1).
+    #[arg(long, env = "HRSYNC_LEASE_SECS", default_value_t = hrsync_server::control::DEFAULT_LEASE_TTL.as_secs())]
+    lease_secs: u64,
+    /// How long a plugin's HTTP request waits for an answer before it
+    /// fails as a timeout (retried like a 503), in seconds.
+    #[arg(long, env = "HRSYNC_PLUGIN_HTTP_TIMEOUT_SECS", default_value_t = 30.0)]
+    plugin_http_timeout_secs: f64,
 }
 
 pub fn serve(runtime: Runtime, args: ServeArgs) -> Result<ExitCode, String> {
@@ -125,6 +133,10 @@ async fn serve_async(runtime: Runtime, args: ServeArgs) -> Result<ExitCode, Stri
         Control::new(store, Arc::new(runtime), vault, notifier)
             .with_egress(egress)
             .with_node(node)
+            .with_lease_ttl(Duration::from_secs(args.lease_secs))
+            .with_http_timeout(Duration::from_secs_f64(
+                args.plugin_http_timeout_secs.clamp(0.1, 3600.0),
+            ))
             .with_max_concurrent_runs(args.max_concurrent_runs.unwrap_or_else(default_max_concurrent_runs)),
     );
     control

@@ -8,14 +8,13 @@ pub mod notify;
 pub mod schedule;
 pub mod scheduler;
 pub mod signature;
+pub mod slots;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use tokio::sync::Semaphore;
 
 use crate::vault::{Vault, VaultError};
 use hrsync_engine::integration::IntegrationError;
@@ -32,15 +31,20 @@ use hrsync_store::{new_id, Store, StoreError};
 
 use notify::{Notifier, RunFailed};
 use schedule::Schedule;
+use slots::RunSlots;
 
-/// Runs at once unless the operator says otherwise: twice the CPUs, as a
-/// run mostly waits for the HR system and the app.
+/// Runs at once unless the operator says otherwise: four per CPU, as a
+/// run mostly waits for the HR system and the app (`hrsync-lab bench
+/// tenants` with 20 ms answers: twice as many runs per second as two per
+/// CPU, at 8–20 MiB per run; docs/operations.md, "Sizing").
 pub fn default_max_concurrent_runs() -> usize {
-    std::thread::available_parallelism().map_or(2, |cpus| cpus.get()) * 2
+    std::thread::available_parallelism().map_or(2, |cpus| cpus.get()) * 4
 }
 
-/// A lease lives this long unless renewed; renewed every third of it.
-const LEASE_TTL_MS: i64 = 30_000;
+/// A lease lives this long unless renewed; renewed every third of it. A
+/// node that dies leaves its integrations to the others after at most
+/// this (docs/operations.md, "Several nodes").
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
 
 /// Why a stored integration cannot be turned into a job; each names the
 /// field of the integration or installation at fault.
@@ -131,9 +135,12 @@ pub struct Control {
     /// run started (`scim/mod.rs`).
     pub(crate) pending_pushes: Mutex<HashMap<String, (std::time::Instant, std::time::Instant)>>,
     /// Runs going on at once in this process (`--max-concurrent-runs`);
-    /// the rest are `queued`, in the order they started (the semaphore is
-    /// fair).
-    slots: Arc<Semaphore>,
+    /// the rest are `queued`, most urgent trigger first (`slots.rs`).
+    slots: Arc<RunSlots>,
+    /// How long a run lease lives unless renewed, in milliseconds.
+    lease_ttl_ms: i64,
+    /// How long a plugin's HTTP request may wait for its answer.
+    http_timeout: Duration,
 }
 
 /// Turns a failed blocking task into a store error (it only fails when the
@@ -156,14 +163,44 @@ impl Control {
             progress: Arc::default(),
             waiting: Mutex::new(std::collections::HashSet::new()),
             pending_pushes: Mutex::new(HashMap::new()),
-            slots: Arc::new(Semaphore::new(default_max_concurrent_runs())),
+            slots: RunSlots::new(default_max_concurrent_runs()),
+            lease_ttl_ms: DEFAULT_LEASE_TTL.as_millis() as i64,
+            http_timeout: HttpPolicy::default().timeout,
         }
     }
 
     /// At most `runs` runs at once in this process; the rest wait, queued.
     pub fn with_max_concurrent_runs(mut self, runs: usize) -> Self {
-        self.slots = Arc::new(Semaphore::new(runs.max(1)));
+        self.slots = RunSlots::new(runs);
         self
+    }
+
+    /// Leases of this length (`hrsync serve --lease-secs`): a node that
+    /// dies gives up its runs to the others after it expires.
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl_ms = (ttl.as_millis() as i64).max(1000);
+        self
+    }
+
+    /// Plugins' HTTP requests give up after `timeout` without an answer
+    /// (`hrsync serve --plugin-http-timeout-secs`).
+    pub fn with_http_timeout(mut self, timeout: Duration) -> Self {
+        self.http_timeout = timeout.max(Duration::from_millis(100));
+        self
+    }
+
+    pub fn lease_ttl(&self) -> Duration {
+        Duration::from_millis(self.lease_ttl_ms as u64)
+    }
+
+    /// Run slots free for scheduled runs now.
+    pub fn free_slots(&self) -> usize {
+        self.slots.free()
+    }
+
+    /// Resolves when a run slot was freed with no run waiting for it.
+    pub async fn slot_freed(&self) {
+        self.slots.freed().await
     }
 
     /// Lets tenants' plugins and notification webhooks reach these
@@ -182,19 +219,24 @@ impl Control {
         self
     }
 
-    /// After a crash or `kill -9`: the leases this node held in its last
-    /// life are released, and runs no live process holds a lease for are
-    /// marked interrupted. Called at start-up, and by the scheduler every
-    /// lease period for runs of other nodes that died.
+    /// At start-up, after a crash or `kill -9`: the leases this node held
+    /// in its last life are released, then [`Self::take_over_dead`].
     pub async fn recover(&self) -> Result<u64, StoreError> {
         let released = self.store.release_node_leases(&self.node).await?;
+        if released > 0 {
+            tracing::warn!(released, "leases of this node's last life released");
+        }
+        self.take_over_dead().await
+    }
+
+    /// Runs no live process holds a lease for are marked interrupted, and
+    /// their active integrations are due again at once, so that a live
+    /// node finishes the round of one that died. The scheduler calls this
+    /// a few times per lease period.
+    pub async fn take_over_dead(&self) -> Result<u64, StoreError> {
         let interrupted = self.store.interrupt_orphaned_runs(None).await?;
-        if released + interrupted > 0 {
-            tracing::warn!(
-                released,
-                interrupted,
-                "runs left by a process that died are marked interrupted"
-            );
+        if interrupted > 0 {
+            tracing::warn!(interrupted, "runs left by a process that died are marked interrupted");
         }
         Ok(interrupted)
     }
@@ -325,16 +367,28 @@ impl Control {
         if let Some(config) = draft {
             installation.config = config.clone();
         }
-        let bytes = self
+        let missing = || SetupError::MissingPlugin {
+            field: field.to_string(),
+            plugin: installation.plugin.clone(),
+            version: installation.version.clone(),
+        };
+        let hash = self
             .store
-            .plugin_component(tenant, &installation.plugin, &installation.version)
+            .plugin_content_hash(tenant, &installation.plugin, &installation.version)
             .await?
-            .ok_or_else(|| SetupError::MissingPlugin {
-                field: field.to_string(),
-                plugin: installation.plugin.clone(),
-                version: installation.version.clone(),
-            })?;
-        let plugin = self.plugin(field, bytes).await?;
+            .ok_or_else(missing)?;
+        // A loaded plugin is not read again: a Python component is 19 MB.
+        let plugin = match self.runtime.loaded_plugin(&hash) {
+            Some(plugin) => plugin,
+            None => {
+                let bytes = self
+                    .store
+                    .plugin_component(tenant, &installation.plugin, &installation.version)
+                    .await?
+                    .ok_or_else(missing)?;
+                self.plugin(field, bytes).await?
+            }
+        };
         let sandbox = self.sandbox(tenant, &installation)?;
         plugin.validate(&sandbox).map_err(|errors| SetupError::Config {
             field: field.to_string(),
@@ -370,6 +424,7 @@ impl Control {
                 grants,
                 local: LocalReach::Operator(Arc::clone(&self.egress)),
                 tenant_tag: Some(self.tenant_tag(tenant)),
+                timeout: self.http_timeout,
                 ..HttpPolicy::default()
             },
             ..Sandbox::default()
@@ -493,7 +548,11 @@ impl Control {
             return Err(StartError::ShuttingDown);
         }
         let holder = format!("{}/{}", self.node, new_id("lease"));
-        if !self.store.acquire_lease(&integration.id, &holder, LEASE_TTL_MS).await? {
+        if !self
+            .store
+            .acquire_lease(&integration.id, &holder, self.lease_ttl_ms)
+            .await?
+        {
             return Err(StartError::Busy);
         }
         let prepared = async {
@@ -521,26 +580,25 @@ impl Control {
         if let Ok(mut stops) = self.stops.lock() {
             stops.insert(run_id.clone(), stop);
         }
-        let slot = Arc::clone(&self.slots).try_acquire_owned().ok();
+        let slot = self.slots.try_acquire();
         if slot.is_none() {
             self.store.set_run_queued(&run_id, true).await?;
         }
         let renewal = self.renew_while_running(integration.id.clone(), holder.clone());
+        let (dry_run, trigger) = (order.dry_run, order.trigger);
         let control = Arc::clone(self);
         let (tenant, integration, started) = (tenant.to_string(), integration.clone(), run_id.clone());
         let done = tokio::spawn(async move {
             let _slot = match slot {
                 Some(slot) => Some(slot),
                 None => {
-                    let slot = Arc::clone(&control.slots).acquire_owned().await.ok();
+                    let slot = Some(control.slots.acquire(trigger).await);
                     if let Err(error) = control.store.set_run_queued(&started, false).await {
                         tracing::warn!(run = %started, %error, "could not mark the queued run as running");
                     }
                     slot
                 }
             };
-            let dry_run = order.dry_run;
-            let trigger = order.trigger;
             let progress = Arc::clone(&control.progress);
             let run = started.clone();
             let observer: SharedObserver = Arc::new(move |step| {
@@ -552,11 +610,14 @@ impl Control {
             if let Ok(mut progress) = control.progress.lock() {
                 progress.remove(&started);
             }
-            renewal.abort();
-            let _ = control.store.release_lease(&integration.id, &holder).await;
+            // The pause of a failed run is recorded before the lease goes:
+            // another node taking the lease in between would start a
+            // second failing run and send a second notice.
             if !dry_run {
                 control.after_run(&tenant, &integration.id, trigger, &result).await;
             }
+            renewal.abort();
+            let _ = control.store.release_lease(&integration.id, &holder).await;
             if let Ok(mut stops) = control.stops.lock() {
                 stops.remove(&started);
             }
@@ -579,7 +640,11 @@ impl Control {
             return Err(StartError::ShuttingDown);
         }
         let holder = format!("{}/{}", self.node, new_id("lease"));
-        if !self.store.acquire_lease(integration, &holder, LEASE_TTL_MS).await? {
+        if !self
+            .store
+            .acquire_lease(integration, &holder, self.lease_ttl_ms)
+            .await?
+        {
             return Err(StartError::Busy);
         }
         let renewal = self.renew_while_running(integration.to_string(), holder.clone());
@@ -636,13 +701,13 @@ impl Control {
     }
 
     fn renew_while_running(&self, integration: String, holder: String) -> tokio::task::JoinHandle<()> {
-        let store = self.store.clone();
+        let (store, ttl) = (self.store.clone(), self.lease_ttl_ms);
         tokio::spawn(async move {
-            let mut every = tokio::time::interval(Duration::from_millis((LEASE_TTL_MS / 3) as u64));
+            let mut every = tokio::time::interval(Duration::from_millis((ttl / 3) as u64));
             every.tick().await;
             loop {
                 every.tick().await;
-                match store.renew_lease(&integration, &holder, LEASE_TTL_MS).await {
+                match store.renew_lease(&integration, &holder, ttl).await {
                     Ok(true) => {}
                     Ok(false) => {
                         tracing::warn!(%integration, "the run lease was lost");
@@ -698,6 +763,11 @@ impl Control {
                             &serde_json::json!({ "run": finished.run_id }),
                         )
                         .await?;
+                }
+                // What a run stopped by a shutdown left is taken up at once,
+                // by another node or by this one when it is back.
+                (Ok(finished), State::Active) if finished.report.interrupted => {
+                    self.store.due_again(integration_id, now_ms()).await?;
                 }
                 _ => {}
             }

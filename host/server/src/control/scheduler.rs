@@ -13,22 +13,26 @@ use hrsync_model::clock::now_ms;
 use hrsync_store::integrations::{Due, State};
 use hrsync_store::StoreError;
 
-/// Checks for due integrations every `tick` until `shutdown` turns true.
+/// Checks for due integrations every `tick`, and whenever a run slot is
+/// freed, until `shutdown` turns true.
 pub async fn run(control: Arc<Control>, tick: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    // A dead node's runs are found within a sixth of a lease period of
+    // their lease expiring.
+    let look_for_dead = control.lease_ttl() / 6;
     let mut recovered = std::time::Instant::now();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(tick) => {}
+            _ = control.slot_freed() => {}
             // A dropped sender stops the scheduler too.
             changed = shutdown.changed() => if changed.is_err() { break },
         }
         if *shutdown.borrow() || control.is_stopping() {
             break;
         }
-        // Runs of another node that died are found once its leases expire.
-        if recovered.elapsed() >= Duration::from_millis(super::LEASE_TTL_MS as u64) {
+        if recovered.elapsed() >= look_for_dead {
             recovered = std::time::Instant::now();
-            if let Err(error) = control.recover().await {
+            if let Err(error) = control.take_over_dead().await {
                 tracing::error!(%error, "scheduler: looking for runs left by a dead process failed");
             }
         }
@@ -38,14 +42,34 @@ pub async fn run(control: Arc<Control>, tick: Duration, mut shutdown: tokio::syn
     }
 }
 
+/// Claims due integrations for the free run slots only, fairly between
+/// tenants (`Store::due_integrations`): what this node cannot start now
+/// stays due for another node, or for this one when a slot frees.
 async fn run_due(control: &Arc<Control>) -> Result<(), StoreError> {
-    let now = now_ms();
-    for due in control.store.due_integrations(now).await? {
-        if let Err(error) = run_one(control, &due, now).await {
-            tracing::error!(integration = %due.id, %error, "scheduler: starting a run failed");
+    loop {
+        let free = control.free_slots();
+        if free == 0 || control.is_stopping() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let due = control.store.due_integrations(now, free).await?;
+        if due.is_empty() {
+            return Ok(());
+        }
+        // Each due row is claimed, skipped, paused or taken by another
+        // node, so the next round reads new ones; when the store fails for
+        // all of them, the next tick tries again.
+        let mut moved = false;
+        for due in &due {
+            match run_one(control, due, now).await {
+                Ok(()) => moved = true,
+                Err(error) => tracing::error!(integration = %due.id, %error, "scheduler: starting a run failed"),
+            }
+        }
+        if !moved {
+            return Ok(());
         }
     }
-    Ok(())
 }
 
 async fn run_one(control: &Arc<Control>, due: &Due, now: i64) -> Result<(), StoreError> {
