@@ -3,8 +3,6 @@
 //! still an integration has one run at a time and each scheduled slot runs
 //! once. SIGTERM stops a server cleanly.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hrsync_emulators::built_plugin;
@@ -12,114 +10,8 @@ use hrsync_emulators::personio::{HrEmployee, PersonioEmulator};
 use hrsync_emulators::scim::ScimEmulator;
 use serde_json::{json, Value};
 
-const OPERATOR: &str = "op_two_servers_7f3a";
-const KEY: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
-
-/// A fresh schema in the test database, so runs of this test do not meet.
-fn postgres_schema() -> String {
-    let url = std::env::var("HRSYNC_TEST_POSTGRES_URL")
-        .expect("HRSYNC_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts PostgreSQL");
-    let schema = hrsync_store::new_id("serve").to_lowercase();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        sqlx::any::install_default_drivers();
-        let admin = sqlx::AnyPool::connect(&url).await.unwrap();
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-    });
-    let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}options=-c%20search_path%3D{schema}")
-}
-
-struct Serve {
-    child: Child,
-    base: String,
-    log: std::path::PathBuf,
-}
-
-impl Serve {
-    fn start(database: &str, dir: &std::path::Path, name: &str) -> Self {
-        let log = dir.join(format!("{name}.log"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hrsync"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.join(name))
-            .env("HRSYNC_DATABASE_URL", database)
-            .env("HRSYNC_SECRET_KEY", KEY)
-            .env("HRSYNC_OPERATOR_TOKEN", OPERATOR)
-            .env("HRSYNC_CACHE_DIR", dir.join("cache"))
-            .env("HRSYNC_SCHEDULER_TICK_MS", "50")
-            // The emulators listen on loopback.
-            .env("HRSYNC_EGRESS_ALLOW", "127.0.0.1")
-            // The schedule below runs every second.
-            .env("HRSYNC_MIN_SCHEDULE_INTERVAL_SECS", "1")
-            // Everything the server logs, to look for secrets in it.
-            .env("RUST_LOG", "debug")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("start hrsync serve");
-        let mut line = String::new();
-        let stdout = child.stdout.take().unwrap();
-        let mut reader = BufReader::new(stdout);
-        reader.read_line(&mut line).unwrap();
-        let base = line
-            .split("listening on ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in `{line}`"))
-            .to_string();
-        // Keep reading so that the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in reader.lines() {});
-        Self { child, base, log }
-    }
-
-    fn call(&self, key: &str, method: &str, path: &str, body: Option<&[u8]>, content_type: &str) -> (u16, Value) {
-        let request = ureq::request(method, &format!("{}{path}", self.base))
-            .timeout(Duration::from_secs(120))
-            .set("authorization", &format!("Bearer {key}"));
-        let result = match body {
-            Some(body) => request.set("content-type", content_type).send_bytes(body),
-            None => request.call(),
-        };
-        let response = match result {
-            Ok(response) | Err(ureq::Error::Status(_, response)) => response,
-            Err(e) => panic!("{method} {path}: {e}"),
-        };
-        let status = response.status();
-        let text = response.into_string().unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    fn post(&self, key: &str, path: &str, body: Value) -> (u16, Value) {
-        self.call(key, "POST", path, Some(body.to_string().as_bytes()), "application/json")
-    }
-
-    fn get(&self, key: &str, path: &str) -> (u16, Value) {
-        self.call(key, "GET", path, None, "")
-    }
-
-    /// SIGTERM, then the exit status.
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for Serve {
-    /// A failed test leaves no server behind.
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod common;
+use common::{postgres_schema, Serve, KEY, OPERATOR};
 
 /// The tenant Acme created through `creator`, the Personio and SCIM plugins
 /// uploaded through `uploader`: the owner's key.
