@@ -18,6 +18,7 @@ pub mod tiny;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::http::{header, StatusCode};
 use axum::response::Response;
@@ -62,6 +63,70 @@ impl Faults {
     }
 }
 
+/// Milliseconds every emulator of this process waits before it answers.
+static LATENCY_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Makes every emulator of this process answer after `latency`, like a
+/// real API across a region (the benchmarks; tests leave it at zero).
+pub fn set_latency(latency: std::time::Duration) {
+    LATENCY_MS.store(latency.as_millis() as u64, Ordering::Relaxed);
+}
+
+/// Per mille of the requests to every emulator of this process that fail
+/// on purpose, and how long a request that "times out" is held.
+static FAULT_PER_MILLE: AtomicU64 = AtomicU64::new(0);
+static HOLD_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Makes `percent` of the requests to every emulator of this process fail,
+/// each fault drawn at random from 429 with `Retry-After: 1`, 500, 503 and
+/// a request held for `hold` before a 504 (longer than the client waits: a
+/// timeout). The soak test; zero turns it off.
+pub fn set_random_faults(percent: f64, hold: std::time::Duration) {
+    FAULT_PER_MILLE.store((percent * 10.0).clamp(0.0, 1000.0) as u64, Ordering::Relaxed);
+    HOLD_MS.store(hold.as_millis() as u64, Ordering::Relaxed);
+}
+
+/// Requests answered with a fault drawn by [`set_random_faults`].
+pub fn random_faults_answered() -> u64 {
+    FAULTS_ANSWERED.load(Ordering::Relaxed)
+}
+
+static FAULTS_ANSWERED: AtomicU64 = AtomicU64::new(0);
+
+async fn delayed(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let latency = LATENCY_MS.load(Ordering::Relaxed);
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+    }
+    let per_mille = FAULT_PER_MILLE.load(Ordering::Relaxed);
+    if per_mille > 0 && fastrand::u64(0..1000) < per_mille {
+        FAULTS_ANSWERED.fetch_add(1, Ordering::Relaxed);
+        let status = match fastrand::u8(0..4) {
+            0 => StatusCode::TOO_MANY_REQUESTS,
+            1 => StatusCode::INTERNAL_SERVER_ERROR,
+            2 => StatusCode::SERVICE_UNAVAILABLE,
+            _ => {
+                let hold = HOLD_MS.load(Ordering::Relaxed);
+                tokio::time::sleep(std::time::Duration::from_millis(hold)).await;
+                StatusCode::GATEWAY_TIMEOUT
+            }
+        };
+        let mut response = Response::new(axum::body::Body::from(format!("{{\"error\":\"{status} on purpose\"}}")));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        );
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
+        return response;
+    }
+    next.run(request).await
+}
+
 /// Serves `router` on 127.0.0.1 (a free port) on a background thread.
 pub fn serve(router: Router) -> std::io::Result<SocketAddr> {
     serve_on(router, 0)
@@ -73,6 +138,7 @@ pub fn serve_on(router: Router, port: u16) -> std::io::Result<SocketAddr> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
+    let router = router.layer(axum::middleware::from_fn(delayed));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

@@ -1,10 +1,14 @@
 //! Benchmarks: separate from the tests, they print their numbers.
 
 mod console;
+mod memory;
+mod nodes;
 mod previews;
 mod runtime;
 mod served;
+mod soak;
 mod sync;
+mod tenants;
 mod webhooks;
 
 use std::path::PathBuf;
@@ -67,6 +71,63 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 100)]
         terminations: u64,
     },
+    /// Many tenants on one deployment: each an integration Personio → scope
+    /// rule → team map (→ a Python rule in some) → SCIM, set up through
+    /// the API of `hrsync serve` processes; every first sync, then daily
+    /// rounds all due at one minute. Wall time, runs/s, due→done p50/p99,
+    /// peak RSS, plugin instances at peak, writes, database size.
+    Tenants {
+        #[arg(long, default_value_t = 1000)]
+        tenants: usize,
+        #[arg(long, default_value_t = 1000)]
+        employees: usize,
+        /// How long every emulator takes to answer, in milliseconds.
+        #[arg(long, default_value_t = 20)]
+        latency_ms: u64,
+        /// A Python rule in every Nth tenant (0: none).
+        #[arg(long, default_value_t = 10)]
+        python_every: usize,
+        /// PostgreSQL (`postgres://...`) instead of a SQLite file.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// `hrsync serve` processes sharing the work (PostgreSQL only).
+        #[arg(long, default_value_t = 1)]
+        nodes: usize,
+        /// Each node's `--max-concurrent-runs` (default: the server's).
+        #[arg(long)]
+        max_concurrent_runs: Option<usize>,
+        /// Only the first syncs and the round with nothing changed.
+        #[arg(long)]
+        skip_change_round: bool,
+    },
+    /// Scheduled runs every 5 s across many tenants for `minutes`, with
+    /// `fault_percent` of the emulators' answers failing (429, 500, 503,
+    /// timeouts), Personio tokens expiring and HR data changing; then
+    /// every app compared with its HR data, unfinished runs counted, and
+    /// the memory at the end compared with minute 2. Fails on any
+    /// difference.
+    Soak {
+        #[arg(long, default_value_t = 10.0)]
+        minutes: f64,
+        #[arg(long, default_value_t = 100)]
+        tenants: usize,
+        #[arg(long, default_value_t = 50)]
+        employees: usize,
+        #[arg(long, default_value_t = 30.0)]
+        fault_percent: f64,
+        /// PostgreSQL (`postgres://...`) instead of a SQLite file.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// What one run costs the server in memory with Rust plugins only,
+    /// with a Python rule and with a JavaScript rule (cold and warm), and
+    /// `runs` Rust runs at once.
+    Memory {
+        #[arg(long, default_value_t = 1000)]
+        employees: usize,
+        #[arg(long, default_value_t = 8)]
+        runs: usize,
+    },
 }
 
 pub fn run(command: BenchCommand) -> Result<ExitCode, String> {
@@ -88,6 +149,39 @@ pub fn run(command: BenchCommand) -> Result<ExitCode, String> {
             employees,
             terminations,
         } => webhooks::run(employees, terminations),
+        BenchCommand::Tenants {
+            tenants,
+            employees,
+            latency_ms,
+            python_every,
+            database_url,
+            nodes,
+            max_concurrent_runs,
+            skip_change_round,
+        } => tenants::run(tenants::Options {
+            tenants,
+            employees,
+            latency: Duration::from_millis(latency_ms),
+            python_every,
+            database_url,
+            nodes: nodes.max(1),
+            max_concurrent_runs,
+            skip_change_round,
+        }),
+        BenchCommand::Memory { employees, runs } => memory::run(employees, runs),
+        BenchCommand::Soak {
+            minutes,
+            tenants,
+            employees,
+            fault_percent,
+            database_url,
+        } => soak::run(soak::Options {
+            minutes,
+            tenants,
+            employees,
+            fault_percent,
+            database_url,
+        }),
     }
 }
 

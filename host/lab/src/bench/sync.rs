@@ -259,7 +259,7 @@ page_size = 200
 /// The `hrsync` binary built beside this one (`cargo build --release -p
 /// hrsync -p hrsync-lab`, as `scripts/bench` does): the benchmark measures
 /// the product's own process, not the lab's.
-fn hrsync_binary() -> Result<PathBuf, String> {
+pub(super) fn hrsync_binary() -> Result<PathBuf, String> {
     let lab = std::env::current_exe().map_err(|e| e.to_string())?;
     let exe = lab.with_file_name(format!("hrsync{}", std::env::consts::EXE_SUFFIX));
     if exe.exists() {
