@@ -580,7 +580,7 @@ impl Control {
         if let Ok(mut stops) = self.stops.lock() {
             stops.insert(run_id.clone(), stop);
         }
-        let slot = self.slots.try_acquire();
+        let slot = self.slots.try_acquire(order.trigger);
         if slot.is_none() {
             self.store.set_run_queued(&run_id, true).await?;
         }

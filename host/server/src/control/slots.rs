@@ -60,12 +60,14 @@ impl RunSlots {
         self.pool.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// A slot now, if one is free and no run waits for one.
-    pub fn try_acquire(self: &Arc<Self>) -> Option<Slot> {
+    /// A slot now, if one is free and no run waits for one (a wait of
+    /// zero in `hrsync_run_queue_wait_seconds`).
+    pub fn try_acquire(self: &Arc<Self>, trigger: Trigger) -> Option<Slot> {
         let mut pool = self.pool();
         if pool.in_use < pool.capacity && pool.waiting.is_empty() {
             pool.in_use += 1;
             hrsync_metrics::runs_in("running", 1);
+            hrsync_metrics::run_queue_wait(trigger.as_str(), 0.0);
             return Some(Slot {
                 slots: Arc::clone(self),
             });
@@ -181,8 +183,8 @@ mod tests {
     #[tokio::test]
     async fn webhook_runs_go_before_scheduled_ones_and_each_in_arrival_order() {
         let slots = RunSlots::new(1);
-        let held = slots.try_acquire().expect("a free slot");
-        assert!(slots.try_acquire().is_none(), "one slot only");
+        let held = slots.try_acquire(Trigger::Manual).expect("a free slot");
+        assert!(slots.try_acquire(Trigger::Manual).is_none(), "one slot only");
         assert_eq!(slots.free(), 0);
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut waiters = Vec::new();
@@ -215,7 +217,7 @@ mod tests {
     #[tokio::test]
     async fn a_waiter_that_gave_up_does_not_keep_the_slot() {
         let slots = RunSlots::new(1);
-        let held = slots.try_acquire().unwrap();
+        let held = slots.try_acquire(Trigger::Manual).unwrap();
         let gave_up = {
             let slots = Arc::clone(&slots);
             tokio::spawn(async move { slots.acquire(Trigger::Schedule).await })
@@ -225,6 +227,6 @@ mod tests {
         let _ = gave_up.await;
         drop(held);
         assert_eq!(slots.free(), 1);
-        assert!(slots.try_acquire().is_some());
+        assert!(slots.try_acquire(Trigger::Manual).is_some());
     }
 }
