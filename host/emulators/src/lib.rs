@@ -179,6 +179,14 @@ pub fn parse_timestamp_ms(text: &str) -> Option<u64> {
     u64::try_from(seconds).ok().map(|s| s * 1000)
 }
 
+/// `target/wasm32-wasip2/plugin/NAME.wasm`, where `scripts/build-plugins` puts them.
+pub fn built_plugin(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join("target"));
+    target.join("wasm32-wasip2").join("plugin").join(format!("{name}.wasm"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_timestamp_ms;
@@ -194,12 +202,4 @@ mod tests {
         assert_eq!(parse_timestamp_ms("2022-13-24"), None, "no month 13");
         assert_eq!(parse_timestamp_ms("1969-12-31"), None, "before the epoch");
     }
-}
-
-/// `target/wasm32-wasip2/plugin/NAME.wasm`, where `scripts/build-plugins` puts them.
-pub fn built_plugin(name: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join("target"));
-    target.join("wasm32-wasip2").join("plugin").join(format!("{name}.wasm"))
 }

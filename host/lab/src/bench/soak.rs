@@ -108,7 +108,7 @@ fn soak(dir: &Path, options: &Options) -> Result<ExitCode, String> {
         if rss_after_two.is_none() && started.elapsed() >= Duration::from_secs(120) {
             rss_after_two = Some(node.rss_mib());
         }
-        if round % 12 == 0 {
+        if round.is_multiple_of(12) {
             println!(
                 "  {:.0} min: runs {:?}, {} faults answered, {resumed} resumed, RSS {:.0} MiB",
                 started.elapsed().as_secs_f64() / 60.0,
@@ -198,7 +198,7 @@ fn soak(dir: &Path, options: &Options) -> Result<ExitCode, String> {
 /// a hire each.
 fn change_hr(companies: &[Company], expected: &mut [Expected], round: u64) {
     let count = companies.len();
-    for t in (0..count).filter(|t| (*t as u64 + round) % 10 == 0) {
+    for t in (0..count).filter(|t| (*t as u64 + round).is_multiple_of(10)) {
         let (company, expected) = (&companies[t], &mut expected[t]);
         let active: Vec<u64> = expected
             .people

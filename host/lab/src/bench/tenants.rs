@@ -276,7 +276,7 @@ fn set_up_one(
         Some(&json!({ "name": format!("Tenant {t}"), "owner_email": format!("owner@tenant{t}.example") })),
     )?;
     let key = tenant["key"]["secret"].as_str().ok_or("no tenant key")?.to_string();
-    let python = python_every > 0 && t % python_every == 0;
+    let python = python_every > 0 && t.is_multiple_of(python_every);
     let mut names = Vec::new();
     for (plugin, bytes) in PLUGINS.iter().zip(bytes) {
         if *plugin != "python_rule" || python {
