@@ -100,7 +100,7 @@ pub fn run(employees: usize, runs: usize) -> Result<ExitCode, String> {
         let parallel: Vec<String> = (0..runs)
             .map(|n| integration(&format!("Rust {n}"), vec![&scope, &teams]))
             .collect::<Result<_, _>>()?;
-        let sync = |id: &str| -> Result<(), String> {
+        let start = |id: &str| -> Result<String, String> {
             let started = request(
                 &node.base,
                 &key,
@@ -108,9 +108,12 @@ pub fn run(employees: usize, runs: usize) -> Result<ExitCode, String> {
                 &format!("/api/v1/integrations/{id}/sync"),
                 Some(&json!({ "full": true })),
             )?;
-            let run = started["run_id"].as_str().ok_or("no run id")?.to_string();
-            wait_for(&node, &key, &run)
+            started["run_id"]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("no run id in {started}"))
         };
+        let sync = |id: &str| wait_for(&node, &key, &start(id)?);
         println!("{employees} employees per run; idle is the server's resident memory once it settled after a first run of each");
         println!(
             "| {:<26} | {:>13} | {:>13} | {:>12} |",
@@ -137,22 +140,7 @@ pub fn run(employees: usize, runs: usize) -> Result<ExitCode, String> {
             }
             let idle = settle(&node);
             node.reset_peak();
-            let started: Vec<String> = parallel
-                .iter()
-                .map(|id| {
-                    let body = request(
-                        &node.base,
-                        &key,
-                        "POST",
-                        &format!("/api/v1/integrations/{id}/sync"),
-                        Some(&json!({ "full": true })),
-                    )?;
-                    body["run_id"]
-                        .as_str()
-                        .map(str::to_string)
-                        .ok_or_else(|| "no run id".to_string())
-                })
-                .collect::<Result<_, _>>()?;
+            let started: Vec<String> = parallel.iter().map(|id| start(id)).collect::<Result<_, _>>()?;
             for run in &started {
                 wait_for(&node, &key, run)?;
             }

@@ -79,14 +79,7 @@ fn soak(dir: &Path, options: &Options) -> Result<ExitCode, String> {
             Some(&json!({ "schedule": "*/5 * * * * *", "options": {
                 "deletion_threshold_percent": 100, "full_read_every_hours": 0.01, "page_size": 20 } })),
         )?;
-        request(
-            &node.base,
-            &company.key,
-            "POST",
-            &format!("/api/v1/integrations/{}/activate", company.integration),
-            Some(&json!({})),
-        )
-        .map(drop)
+        company.act(&node.base, "activate")
     })?;
     let runs = Runs::connect(&database)?;
     let since = now_ms();
@@ -137,16 +130,7 @@ fn soak(dir: &Path, options: &Options) -> Result<ExitCode, String> {
         std::thread::sleep(Duration::from_secs(2));
     }
     // What runs were going on finish before the count.
-    each(&companies, |company| {
-        request(
-            &node.base,
-            &company.key,
-            "POST",
-            &format!("/api/v1/integrations/{}/deactivate", company.integration),
-            Some(&json!({})),
-        )
-        .map(drop)
-    })?;
+    each(&companies, |company| company.act(&node.base, "deactivate"))?;
     std::thread::sleep(Duration::from_secs(5));
 
     let mut differences = Vec::new();
@@ -241,13 +225,7 @@ fn resume_paused(node: &Node, companies: &[Company]) -> Result<usize, String> {
         let path = format!("/api/v1/integrations/{}", company.integration);
         let integration = request(&node.base, &company.key, "GET", &path, None)?;
         if integration["state"] == "paused" {
-            request(
-                &node.base,
-                &company.key,
-                "POST",
-                &format!("{path}/resume"),
-                Some(&json!({})),
-            )?;
+            company.act(&node.base, "resume")?;
             resumed += 1;
         }
     }

@@ -51,6 +51,21 @@ pub(super) struct Company {
     pub(super) integration: String,
 }
 
+impl Company {
+    /// `POST /api/v1/integrations/{id}/{action}` as the company's admin:
+    /// `activate`, `deactivate`, `resume`.
+    pub(super) fn act(&self, base: &str, action: &str) -> Result<(), String> {
+        request(
+            base,
+            &self.key,
+            "POST",
+            &format!("/api/v1/integrations/{}/{action}", self.integration),
+            Some(&json!({})),
+        )
+        .map(drop)
+    }
+}
+
 struct Phase {
     name: &'static str,
     wall: Duration,
@@ -117,16 +132,7 @@ fn bench(dir: &Path, options: &Options) -> Result<ExitCode, String> {
     let since = now_ms();
     reset(&nodes);
     let writes = app_writes(&companies);
-    each(&companies, |company| {
-        request(
-            &nodes[0].base,
-            &company.key,
-            "POST",
-            &format!("/api/v1/integrations/{}/activate", company.integration),
-            Some(&json!({})),
-        )
-        .map(drop)
-    })?;
+    each(&companies, |company| company.act(&nodes[0].base, "activate"))?;
     phases.push(pool.wait(
         "first syncs (activation runs them)",
         &nodes,
