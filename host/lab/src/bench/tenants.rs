@@ -141,6 +141,7 @@ fn bench(dir: &Path, options: &Options) -> Result<ExitCode, String> {
         &companies,
         writes,
     )?);
+    pool.note_size(&mut phases, dir)?;
 
     let due = due_next_minute(&nodes[0].base, &companies)?;
     let writes = app_writes(&companies);
