@@ -314,6 +314,42 @@ fn on_demand_allocation_serves_when_pooling_is_off() {
     assert!(session.decide(&[]).expect("evaluate").is_empty());
 }
 
+/// The instance pool grows with the runs the process holds at once: a
+/// server with 60 run slots (`hrsync serve --max-concurrent-runs 60`) has
+/// room for five plugin instances of each, beyond the pool of 40 runs a
+/// default runtime keeps (there the 201st instance is refused).
+#[test]
+fn the_instance_pool_has_room_for_every_run_slot() {
+    let bytes = plugin_bytes("scope_rule");
+    let sized = Runtime::new(RuntimeOptions {
+        concurrent_runs: 60,
+        ..RuntimeOptions::default()
+    })
+    .expect("runtime");
+    assert!(sized.pooling(), "this test is about the pooling allocator");
+    let plugin = sized.load(&bytes).expect("load");
+    let sessions: Vec<_> = (0..300)
+        .map(|n| {
+            plugin
+                .rule(&Sandbox::default())
+                .unwrap_or_else(|e| panic!("instance {n} of 300: {e}"))
+        })
+        .collect();
+    assert_eq!(sessions.len(), 300);
+
+    let default = Runtime::new(RuntimeOptions::default()).expect("runtime");
+    let plugin = default.load(&bytes).expect("load");
+    let mut held = Vec::new();
+    let refused = (0..300).find_map(|n| match plugin.rule(&Sandbox::default()) {
+        Ok(session) => {
+            held.push(session);
+            None
+        }
+        Err(_) => Some(n),
+    });
+    assert_eq!(refused, Some(200), "a default pool holds 40 runs × 5 instances");
+}
+
 /// A plugin built against an older minor version of the WIT (1.0.0, a
 /// frozen copy in tests/plugins/legacy-rule/wit) loads and runs unchanged:
 /// it imports none of what 1.1.0 added, and its exports are found under

@@ -136,7 +136,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Unlink(args) => link::unlink_employee(args),
         Command::Invite(args) => runtime(&cli.cache).and_then(|rt| invite::invite(&rt, args)),
         Command::Audit(command) => audit::run(command),
-        Command::Serve(args) => runtime(&cli.cache).and_then(|rt| serve::serve(rt, args)),
+        Command::Serve(args) => {
+            runtime_for(&cli.cache, serve::concurrent_runs(&args)).and_then(|rt| serve::serve(rt, args))
+        }
     };
     match result {
         Ok(code) => code,
@@ -166,10 +168,16 @@ pub struct CacheArgs {
 
 /// The plugin runtime with its compile cache (`--cache-dir`, else the default).
 pub fn runtime(cache: &CacheArgs) -> Result<Runtime, String> {
+    runtime_for(cache, RuntimeOptions::default().concurrent_runs)
+}
+
+/// [`runtime`] with room in its instance pool for `concurrent_runs` runs.
+fn runtime_for(cache: &CacheArgs, concurrent_runs: usize) -> Result<Runtime, String> {
     Runtime::new(RuntimeOptions {
         cache_dir: cache.cache_dir.clone().or_else(default_cache_dir),
         cache_max_bytes: cache.cache_max_mib.saturating_mul(1 << 20),
         loaded_max_bytes: cache.loaded_plugins_max_mib.saturating_mul(1 << 20),
+        concurrent_runs,
         ..RuntimeOptions::default()
     })
     .map_err(|e| e.to_string())

@@ -93,6 +93,13 @@ pub struct ServeArgs {
     plugin_http_timeout_secs: f64,
 }
 
+/// Runs at once in this process (`--max-concurrent-runs`, else four per CPU).
+pub fn concurrent_runs(args: &ServeArgs) -> usize {
+    args.max_concurrent_runs
+        .unwrap_or_else(default_max_concurrent_runs)
+        .max(1)
+}
+
 pub fn serve(runtime: Runtime, args: ServeArgs) -> Result<ExitCode, String> {
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -137,7 +144,7 @@ async fn serve_async(runtime: Runtime, args: ServeArgs) -> Result<ExitCode, Stri
             .with_http_timeout(Duration::from_secs_f64(
                 args.plugin_http_timeout_secs.clamp(0.1, 3600.0),
             ))
-            .with_max_concurrent_runs(args.max_concurrent_runs.unwrap_or_else(default_max_concurrent_runs)),
+            .with_max_concurrent_runs(concurrent_runs(&args)),
     );
     control
         .recover()

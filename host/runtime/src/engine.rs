@@ -37,6 +37,9 @@ pub struct RuntimeOptions {
     /// Cap on the compiled code of the plugins kept loaded in memory; the
     /// least recently used are unloaded.
     pub loaded_max_bytes: u64,
+    /// Runs the process holds at once: the pooling allocator keeps room
+    /// for the instances of this many runs (never less than for 40).
+    pub concurrent_runs: usize,
 }
 
 impl Default for RuntimeOptions {
@@ -47,6 +50,7 @@ impl Default for RuntimeOptions {
             epoch_tick: Duration::from_millis(5),
             cache_max_bytes: 1 << 30,
             loaded_max_bytes: 512 << 20,
+            concurrent_runs: POOL_RUNS_AT_LEAST,
         }
     }
 }
@@ -72,7 +76,7 @@ pub enum RuntimeError {
 
 impl Runtime {
     pub fn new(options: RuntimeOptions) -> Result<Self, RuntimeError> {
-        let (engine, pooling) = build_engine(options.pooling)?;
+        let (engine, pooling) = build_engine(options.pooling, options.concurrent_runs)?;
         let mut linkers = BTreeMap::new();
         linkers.insert(version::WIT_VERSION.major, build_linker(&engine)?);
         let cache = options
@@ -196,20 +200,32 @@ fn prepare_memory_images(component: &wasmtime::component::Component) -> Result<(
     }
 }
 
-fn build_engine(try_pooling: bool) -> Result<(Engine, bool), RuntimeError> {
+fn build_engine(try_pooling: bool, concurrent_runs: usize) -> Result<(Engine, bool), RuntimeError> {
     if try_pooling {
-        match Engine::new(&engine_config(true)) {
+        match Engine::new(&engine_config(Some(concurrent_runs))) {
             Ok(engine) => return Ok((engine, true)),
             Err(e) => {
                 tracing::warn!("pooling allocator unavailable ({e:#}); using on-demand allocation")
             }
         }
     }
-    let engine = Engine::new(&engine_config(false)).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+    let engine = Engine::new(&engine_config(None)).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
     Ok((engine, false))
 }
 
-fn engine_config(pooling: bool) -> Config {
+/// The pool always has room for this many runs at once.
+const POOL_RUNS_AT_LEAST: usize = 40;
+
+/// Pooling allocator slots per run: a run holds a source, a target and a
+/// few rules at once, and an interpreted-language plugin (Python,
+/// JavaScript) brings several core instances, memories and large tables.
+const COMPONENTS_PER_RUN: u32 = 5;
+const CORE_INSTANCES_PER_RUN: u32 = 50;
+const MEMORIES_PER_RUN: u32 = 10;
+const TABLES_PER_RUN: u32 = 20;
+
+/// `pooling`: the runs the pool makes room for; None allocates on demand.
+fn engine_config(pooling: Option<usize>) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
@@ -219,15 +235,15 @@ fn engine_config(pooling: bool) -> Config {
     if std::env::var("HRSYNC_PROFILE").as_deref() == Ok("perfmap") {
         config.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }
-    if pooling {
+    if let Some(runs) = pooling {
+        // Sized for the run slots: an instance beyond the pool would fail
+        // its run (`hrsync serve --max-concurrent-runs`).
+        let runs = u32::try_from(runs.max(POOL_RUNS_AT_LEAST)).unwrap_or(u32::MAX);
         let mut pool = PoolingAllocationConfig::default();
-        // Room for many concurrent runs; interpreted-language plugins
-        // (Python, JavaScript) bring several core instances and large
-        // tables per component.
-        pool.total_component_instances(200)
-            .total_core_instances(2000)
-            .total_memories(400)
-            .total_tables(800)
+        pool.total_component_instances(runs.saturating_mul(COMPONENTS_PER_RUN))
+            .total_core_instances(runs.saturating_mul(CORE_INSTANCES_PER_RUN))
+            .total_memories(runs.saturating_mul(MEMORIES_PER_RUN))
+            .total_tables(runs.saturating_mul(TABLES_PER_RUN))
             .max_core_instances_per_component(64)
             .max_memories_per_component(16)
             .max_tables_per_component(32)
