@@ -844,13 +844,50 @@ fn due_integrations_take_turns_between_tenants() {
 
         // The big tenant has two runs going on (on any node): the others
         // are ahead of its next integrations, the earliest first.
-        store.start_run(&big[0], "schedule", None).await.unwrap();
-        store.start_run(&big[1], "schedule", None).await.unwrap();
-        assert!(store.claim_slot(&big[0], at, at + 86_400_000).await.unwrap());
-        assert!(store.claim_slot(&big[1], at, at + 86_400_000).await.unwrap());
+        for id in &big[..2] {
+            let run = store.start_scheduled_run(id, at, at + 86_400_000).await.unwrap();
+            assert!(run.is_some(), "the slot was free");
+        }
         let next = picked(store.due_integrations(at + 120_000, 6).await.unwrap());
         assert_eq!(sorted(&next[..4]), sorted(&small), "{next:?}");
         assert_eq!(&next[4..], &big[2..4]);
         assert_eq!(store.due_integrations(at + 120_000, 1000).await.unwrap().len(), 198 + 4);
+    });
+}
+
+/// A scheduled slot is taken once, with its run recorded in the same
+/// step: a second process gets nothing and records nothing. While an
+/// integration's run lease is held (a manual run going on) its due slot
+/// is passed over, and due again when the lease goes.
+#[test]
+fn a_scheduled_slot_starts_one_run_and_waits_for_the_run_going_on() {
+    on_both_alone(|store, _| async move {
+        let at = hrsync_model::clock::now_ms() - 1_000;
+        let first = due_integration(&store, "t1", "daily", at).await;
+        let second = due_integration(&store, "t2", "daily", at).await;
+        let next = at + 86_400_000;
+        let run = store.start_scheduled_run(&first, at, next).await.unwrap();
+        let run = run.expect("the first process takes the slot");
+        assert_eq!(store.start_scheduled_run(&first, at, next).await.unwrap(), None);
+        let runs = store.runs(Some(&first), 10).await.unwrap();
+        assert_eq!(runs.len(), 1, "one run for the slot: {runs:?}");
+        assert_eq!(
+            (runs[0].id.as_str(), runs[0].trigger.as_str()),
+            (run.as_str(), "schedule")
+        );
+        let due = store.due_integrations(at + 60_000, 10).await.unwrap();
+        assert_eq!(due.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), [second.as_str()]);
+
+        assert!(store.acquire_lease(&second, "node/lease", 600_000).await.unwrap());
+        assert!(
+            store.due_integrations(at + 60_000, 10).await.unwrap().is_empty(),
+            "a run of it is going on"
+        );
+        store.release_lease(&second, "node/lease").await.unwrap();
+        assert_eq!(
+            store.due_integrations(at + 60_000, 10).await.unwrap().len(),
+            1,
+            "due when it ended"
+        );
     });
 }

@@ -78,8 +78,7 @@ fn two_servers_on_one_postgres_run_each_integration_once_at_a_time() {
     // seen (one started a run, the other found it going) and each server
     // has run the integration (its plugins' requests are in its log); then the
     // schedulers alone until a scheduled run has finished (while "sync
-    // now" holds the lease a scheduled slot is skipped, which under load
-    // can be every slot).
+    // now" holds the lease a due slot waits for it to end).
     let mut answers = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     let has_run =

@@ -340,7 +340,8 @@ impl Store {
     /// tenant's earliest due first, then each tenant's second, and so on,
     /// a tenant's runs going on (on any node) counting as turns it had — a
     /// tenant with 200 integrations due gets one turn in each round of
-    /// every tenant, not the first 200. Due order within a turn.
+    /// every tenant, not the first 200. Due order within a turn. An
+    /// integration with a run going on is due when that run ends.
     pub async fn due_integrations(&self, now: i64, limit: usize) -> Result<Vec<Due>, StoreError> {
         let rows = sqlx::query(
             "WITH going_on AS ( \
@@ -349,7 +350,8 @@ impl Store {
              due AS ( \
                SELECT id, tenant_id, schedule, timezone, next_run_at, \
                  ROW_NUMBER() OVER (PARTITION BY tenant_id ORDER BY next_run_at, id) AS turn \
-               FROM integrations WHERE state = 'active' AND next_run_at <= $1) \
+               FROM integrations WHERE state = 'active' AND next_run_at <= $1 \
+                 AND NOT EXISTS (SELECT 1 FROM run_leases l WHERE l.integration_id = integrations.id AND l.expires_at >= $1)) \
              SELECT due.id, due.tenant_id, due.schedule, due.timezone, due.next_run_at FROM due \
              LEFT JOIN going_on ON going_on.tenant_id = due.tenant_id \
              ORDER BY due.turn + COALESCE(going_on.runs, 0), due.next_run_at, due.id LIMIT $2",
@@ -380,20 +382,6 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
-    }
-
-    /// Moves a due integration's next run from `due` to `next`; true for
-    /// the one process that did it, so each scheduled slot runs once.
-    pub async fn claim_slot(&self, id: &str, due: i64, next: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE integrations SET next_run_at = $1 WHERE id = $2 AND state = 'active' AND next_run_at = $3",
-        )
-        .bind(next)
-        .bind(id)
-        .bind(due)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
     }
 
     /// Takes the run lease of an integration for `ttl_ms` unless another

@@ -429,19 +429,36 @@ impl Store {
         trigger: &str,
         started_by: Option<&str>,
     ) -> Result<String, StoreError> {
-        let id = new_id("run");
-        sqlx::query(
-            "INSERT INTO runs (id, integration_id, run_trigger, started_by, status, started_at, counts) \
-             VALUES ($1, $2, $3, $4, 'running', $5, '{}')",
+        let mut conn = self.pool.acquire().await?;
+        insert_run(&mut conn, integration, trigger, started_by).await
+    }
+
+    /// Records the start of the scheduled run of the slot due at `due`
+    /// and moves the integration's next run to `next`, both or neither:
+    /// a process that dies after this leaves a run that is found and
+    /// made due again (`interrupt_orphaned_runs`), one that dies before
+    /// leaves the slot due. None when another process took the slot.
+    pub async fn start_scheduled_run(
+        &self,
+        integration: &str,
+        due: i64,
+        next: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE integrations SET next_run_at = $1 WHERE id = $2 AND state = 'active' AND next_run_at = $3",
         )
-        .bind(id.as_str())
+        .bind(next)
         .bind(integration)
-        .bind(trigger)
-        .bind(started_by)
-        .bind(now_ms())
-        .execute(&self.pool)
+        .bind(due)
+        .execute(&mut *tx)
         .await?;
-        Ok(id)
+        if claimed.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let run = insert_run(&mut tx, integration, "schedule", None).await?;
+        tx.commit().await?;
+        Ok(Some(run))
     }
 
     /// A started run waits for a free slot (`queued`), or has one
@@ -1095,4 +1112,25 @@ impl RunStore for Store {
     async fn append_audit_events(&self, events: impl Iterator<Item = AuditEvent> + Send) -> Result<(), StoreError> {
         Store::append_audit_events(self, events).await
     }
+}
+
+async fn insert_run(
+    conn: &mut sqlx::AnyConnection,
+    integration: &str,
+    trigger: &str,
+    started_by: Option<&str>,
+) -> Result<String, StoreError> {
+    let id = new_id("run");
+    sqlx::query(
+        "INSERT INTO runs (id, integration_id, run_trigger, started_by, status, started_at, counts) \
+         VALUES ($1, $2, $3, $4, 'running', $5, '{}')",
+    )
+    .bind(id.as_str())
+    .bind(integration)
+    .bind(trigger)
+    .bind(started_by)
+    .bind(now_ms())
+    .execute(&mut *conn)
+    .await?;
+    Ok(id)
 }

@@ -179,7 +179,7 @@ impl From<SetupError> for ApiError {
 impl From<StartError> for ApiError {
     fn from(error: StartError) -> Self {
         match error {
-            StartError::Busy => ApiError::Conflict {
+            StartError::Busy | StartError::SlotTaken => ApiError::Conflict {
                 field: None,
                 message: error.to_string(),
             },

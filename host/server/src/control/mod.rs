@@ -96,12 +96,22 @@ impl SetupError {
 pub enum StartError {
     #[error("a run of this integration is in progress")]
     Busy,
+    #[error("another process started this scheduled run")]
+    SlotTaken,
     #[error("the server is shutting down")]
     ShuttingDown,
     #[error(transparent)]
     Setup(#[from] SetupError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A scheduled slot: due at `due` (the integration's `next_run_at`),
+/// the one after it at `next`.
+#[derive(Debug, Clone, Copy)]
+pub struct ScheduledSlot {
+    pub due: i64,
+    pub next: i64,
 }
 
 /// A run that has started; `done` resolves when it ends.
@@ -544,6 +554,30 @@ impl Control {
         integration: &Integration,
         order: RunRequest,
     ) -> Result<Started, StartError> {
+        self.start_run(tenant, integration, order, None).await
+    }
+
+    /// Starts the scheduled run of the slot due at `slot.due`, moving the
+    /// integration's next run to `slot.next` as it records the run
+    /// (`Store::start_scheduled_run`): with the lease held, so that a
+    /// process dying at any point loses no slot and runs none twice.
+    pub async fn start_scheduled(
+        self: &Arc<Self>,
+        tenant: &str,
+        integration: &Integration,
+        slot: ScheduledSlot,
+    ) -> Result<Started, StartError> {
+        self.start_run(tenant, integration, RunRequest::scheduled(), Some(slot))
+            .await
+    }
+
+    async fn start_run(
+        self: &Arc<Self>,
+        tenant: &str,
+        integration: &Integration,
+        order: RunRequest,
+        slot: Option<ScheduledSlot>,
+    ) -> Result<Started, StartError> {
         if self.is_stopping() {
             return Err(StartError::ShuttingDown);
         }
@@ -560,10 +594,18 @@ impl Control {
             // one still marked running was left by a process that died.
             self.store.interrupt_orphaned_runs(Some(&integration.id)).await?;
             let job = self.prepare(tenant, integration).await?;
-            let run_id = self
-                .store
-                .start_run(&integration.id, order.trigger.as_str(), order.by.as_deref())
-                .await?;
+            let run_id = match slot {
+                Some(slot) => self
+                    .store
+                    .start_scheduled_run(&integration.id, slot.due, slot.next)
+                    .await?
+                    .ok_or(StartError::SlotTaken)?,
+                None => {
+                    self.store
+                        .start_run(&integration.id, order.trigger.as_str(), order.by.as_deref())
+                        .await?
+                }
+            };
             Ok::<_, StartError>((job, run_id))
         }
         .await;

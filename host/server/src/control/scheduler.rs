@@ -1,14 +1,14 @@
 //! Runs active integrations when their schedule says. Every process of
 //! `hrsync serve` runs this loop against the same database: a due slot is
-//! claimed with a conditional update, so each slot runs once, and the run
-//! lease keeps a scheduled run from overlapping a manual one.
+//! started under the integration's run lease, and its run recorded in the
+//! same transaction that moves the next run on, so each slot runs once,
+//! none is lost when a process dies, and no two runs overlap.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::schedule::Schedule;
-use super::{Control, StartError};
-use hrsync_engine::job::RunRequest;
+use super::{Control, ScheduledSlot, StartError};
 use hrsync_model::clock::now_ms;
 use hrsync_store::integrations::{Due, State};
 use hrsync_store::StoreError;
@@ -56,13 +56,14 @@ async fn run_due(control: &Arc<Control>) -> Result<(), StoreError> {
         if due.is_empty() {
             return Ok(());
         }
-        // Each due row is claimed, skipped, paused or taken by another
-        // node, so the next round reads new ones; when the store fails for
-        // all of them, the next tick tries again.
+        // A due row started or paused is no longer due, so the next round
+        // reads new ones; when none was (each one busy, taken by another
+        // node, or the store failing), the next tick or freed slot tries
+        // again.
         let mut moved = false;
         for due in &due {
             match run_one(control, due, now).await {
-                Ok(()) => moved = true,
+                Ok(started) => moved |= started,
                 Err(error) => tracing::error!(integration = %due.id, %error, "scheduler: starting a run failed"),
             }
         }
@@ -72,35 +73,42 @@ async fn run_due(control: &Arc<Control>) -> Result<(), StoreError> {
     }
 }
 
-async fn run_one(control: &Arc<Control>, due: &Due, now: i64) -> Result<(), StoreError> {
+/// Starts the run of a due slot; false when it was left for now (a run
+/// of the integration is going on here or elsewhere, or another process
+/// took the slot).
+async fn run_one(control: &Arc<Control>, due: &Due, now: i64) -> Result<bool, StoreError> {
     let next = Schedule::parse(&due.schedule, &due.timezone).map(|s| s.next_after(now.max(due.next_run_at)));
     let next = match next {
         Ok(Some(next)) => next,
         Ok(None) | Err(_) => {
             let reason = format!("the schedule `{}` in {} has no next run", due.schedule, due.timezone);
-            return pause(control, due, &reason).await;
+            pause(control, due, &reason).await?;
+            return Ok(true);
         }
     };
-    if !control.store.claim_slot(&due.id, due.next_run_at, next).await? {
-        return Ok(()); // another process took this slot
-    }
     let Some(integration) = control.store.integration(&due.tenant_id, &due.id).await? else {
-        return Ok(());
+        return Ok(false);
     };
-    match control
-        .start(&due.tenant_id, &integration, RunRequest::scheduled())
-        .await
-    {
+    let slot = ScheduledSlot {
+        due: due.next_run_at,
+        next,
+    };
+    match control.start_scheduled(&due.tenant_id, &integration, slot).await {
         Ok(started) => {
             tracing::info!(integration = %due.id, run = %started.run_id, "scheduled run started");
-            Ok(())
+            Ok(true)
         }
+        // The slot stays due and is run when the run going on ends
+        // (`Store::due_integrations` passes over it until then).
         Err(StartError::Busy) => {
-            tracing::info!(integration = %due.id, "scheduled run skipped: a run is in progress");
-            Ok(())
+            tracing::info!(integration = %due.id, "scheduled run deferred: a run is in progress");
+            Ok(false)
         }
-        Err(StartError::ShuttingDown) => Ok(()),
-        Err(StartError::Setup(error)) => pause(control, due, &error.to_string()).await,
+        Err(StartError::SlotTaken | StartError::ShuttingDown) => Ok(false),
+        Err(StartError::Setup(error)) => {
+            pause(control, due, &error.to_string()).await?;
+            Ok(true)
+        }
         Err(StartError::Store(error)) => Err(error),
     }
 }

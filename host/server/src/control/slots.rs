@@ -1,9 +1,9 @@
 //! The run slots of one process (`--max-concurrent-runs`): a run holds one
 //! while it goes on; the rest wait, webhook and push runs ahead of manual
 //! ones ahead of scheduled ones, and in the order they came within each.
-//! The scheduler only claims due slots for the slots that are free
+//! The scheduler only takes due integrations for the slots that are free
 //! (`scheduler.rs`), so on several nodes each takes its share of the
-//! round and a node that dies holds no queue of claimed work.
+//! round and a node that dies holds no queue of taken work.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
