@@ -1133,6 +1133,11 @@ fn secrets_stay_bound_to_the_hosts_they_were_entered_for() {
 /// `GET path` with `key` from the loopback address `source` (Linux routes
 /// all of 127.0.0.0/8 to the loopback interface): the status.
 fn status_from(source: [u8; 4], server: &Server, path: &str, key: &str) -> u16 {
+    status_forwarded(source, None, server, path, key)
+}
+
+/// `status_from`, with an `X-Forwarded-For` header when `forwarded_for`.
+fn status_forwarded(source: [u8; 4], forwarded_for: Option<&str>, server: &Server, path: &str, key: &str) -> u16 {
     use std::io::{Read, Write};
     let address: std::net::SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -1146,9 +1151,10 @@ fn status_from(source: [u8; 4], server: &Server, path: &str, key: &str) -> u16 {
     });
     let mut stream = socket;
     stream.set_nonblocking(false).unwrap();
+    let forwarded = forwarded_for.map_or(String::new(), |value| format!("X-Forwarded-For: {value}\r\n"));
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {key}\r\n{forwarded}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut answer = String::new();
@@ -1189,6 +1195,53 @@ fn lockout_per_address_and_for_all_addresses_are_told_apart() {
         "b failed, and all did too often"
     );
     assert_eq!(status_from(c, &server, "/api/v1/tenant", &key), 200, "c never failed");
+}
+
+/// Behind a load balancer the operator named (`--trusted-proxies`), the
+/// lock-out is per client as the balancer saw it, so one client's wrong
+/// keys do not lock out the others behind the same balancer; a header
+/// the client made up counts for nothing, from an untrusted peer or left
+/// of the balancer's own entry.
+#[test]
+fn behind_a_trusted_proxy_the_lockout_is_per_forwarded_client() {
+    let server = Server::with(ServerOptions {
+        max_auth_failures: 3,
+        max_total_auth_failures: 100,
+        trusted_proxies: vec!["127.0.0.5/32".parse().unwrap()],
+        ..ServerOptions::default()
+    });
+    let (tenant, _) = server.tenant("Acme", "owner@acme.example");
+    let key = tenant["key"]["secret"].as_str().unwrap().to_string();
+    let wrong = "sk_live_0000000000000000";
+    let (proxy, direct) = ([127, 0, 0, 5], [127, 0, 0, 6]);
+    let path = "/api/v1/tenant";
+    // The client sends its own header; the balancer appends the address.
+    let mallory = Some("198.51.100.1, 203.0.113.66");
+    for _ in 0..3 {
+        assert_eq!(status_forwarded(proxy, mallory, &server, path, wrong), 401);
+    }
+    assert_eq!(
+        status_forwarded(proxy, mallory, &server, path, &key),
+        429,
+        "mallory is locked out"
+    );
+    let alice = Some("203.0.113.10");
+    assert_eq!(
+        status_forwarded(proxy, alice, &server, path, &key),
+        200,
+        "alice behind the same balancer is not"
+    );
+    // The made-up part of mallory's header is not where her failures count.
+    assert_eq!(status_forwarded(proxy, Some("198.51.100.1"), &server, path, &key), 200);
+
+    // A peer that is not a trusted proxy is itself the client, whatever
+    // it forwards: it cannot escape its lock-out by naming others.
+    for n in 0..3 {
+        let made_up = format!("192.0.2.{n}");
+        assert_eq!(status_forwarded(direct, Some(&made_up), &server, path, wrong), 401);
+    }
+    assert_eq!(status_forwarded(direct, Some("192.0.2.99"), &server, path, &key), 429);
+    assert_eq!(status_forwarded(proxy, Some("192.0.2.99"), &server, path, &key), 200);
 }
 
 /// A tenant who aims a plugin at this server's own API: its failed logins

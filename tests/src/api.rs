@@ -41,6 +41,8 @@ pub struct ServerOptions {
     pub metrics_plugin_names: hrsync_metrics::PluginNames,
     /// `hrsync serve --max-concurrent-runs`.
     pub max_concurrent_runs: usize,
+    /// `hrsync serve --trusted-proxies`.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for ServerOptions {
@@ -57,6 +59,7 @@ impl Default for ServerOptions {
             quotas: hrsync_server::api::quota::Quotas::default(),
             metrics_plugin_names: hrsync_metrics::PluginNames::Shown,
             max_concurrent_runs: hrsync_server::control::default_max_concurrent_runs(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -97,7 +100,7 @@ impl Server {
                 min_schedule_interval_secs: options.min_schedule_interval_secs,
                 quotas: options.quotas,
                 metrics_plugin_names: options.metrics_plugin_names,
-                ..ApiSettings::default()
+                trusted_proxies: options.trusted_proxies,
             },
         );
         let (addr, stop) = serve_in_background(tokio, state, options.scheduler_tick).expect("serve");

@@ -76,6 +76,13 @@ pub struct ServeArgs {
     /// By default they reach public addresses only.
     #[arg(long, env = "HRSYNC_EGRESS_ALLOW", value_delimiter = ',')]
     egress_allow: Vec<String>,
+    /// Load balancers or proxies in front of this server (ranges like
+    /// `10.0.0.0/8`, or addresses), repeated or comma-separated: from
+    /// them, the nearest address in `X-Forwarded-For` that is not one of
+    /// them is the client's, for the lock-out after failed
+    /// authentications. None by default: the TCP peer is the client.
+    #[arg(long, env = "HRSYNC_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy)]
+    trusted_proxies: Vec<ipnet::IpNet>,
     /// How long a shutdown waits for running runs, in seconds.
     #[arg(long, default_value_t = 60)]
     shutdown_grace_secs: u64,
@@ -91,6 +98,15 @@ pub struct ServeArgs {
     /// fails as a timeout (retried like a 503), in seconds.
     #[arg(long, env = "HRSYNC_PLUGIN_HTTP_TIMEOUT_SECS", default_value_t = 30.0)]
     plugin_http_timeout_secs: f64,
+}
+
+/// A range (`10.0.0.0/8`) or one address (`10.0.0.5`, a /32 or /128).
+fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map(|net| net.trunc())
+        .map_err(|_| format!("`{text}` is neither an address nor a range like 10.0.0.0/8"))
 }
 
 /// Runs at once in this process (`--max-concurrent-runs`, else four per CPU).
@@ -164,6 +180,7 @@ async fn serve_async(runtime: Runtime, args: ServeArgs) -> Result<ExitCode, Stri
             } else {
                 hrsync_metrics::PluginNames::Hashed
             },
+            trusted_proxies: args.trusted_proxies.clone(),
         },
     );
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -193,15 +193,53 @@ pub(crate) fn bucket(parts: &Parts, state: &AppState) -> Bucket {
         .get(hrsync_runtime::capability::http::PLUGIN_TAG_HEADER)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| state.control.tenant_of_tag(value))
-        .map_or_else(|| Bucket::Address(client_ip(parts)), Bucket::Plugins)
+        .map_or_else(|| Bucket::Address(client_ip(parts, state)), Bucket::Plugins)
 }
 
-pub(crate) fn client_ip(parts: &Parts) -> IpAddr {
-    parts
+/// The address a request came from: the TCP peer, unless the peer is one
+/// of the operator's `--trusted-proxies`; then the nearest address in
+/// `X-Forwarded-For` that is not a trusted proxy. Proxies append the
+/// address they were reached from, so entries left of the first untrusted
+/// one are the client's to make up and are never read.
+pub(crate) fn client_ip(parts: &Parts, state: &AppState) -> IpAddr {
+    let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip())
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+        .map(|info| info.0.ip().to_canonical())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    forwarded_client(peer, &parts.headers, &state.settings.trusted_proxies)
+}
+
+fn forwarded_client(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .flat_map(|value| value.to_str().unwrap_or("").split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    let mut client = peer;
+    for hop in hops.into_iter().rev() {
+        // What a trusted proxy wrote is an address, maybe with a port; an
+        // entry that is neither cannot be told from a forgery, so the
+        // nearest hop known stands for the client.
+        let Some(ip) = parse_hop(hop) else { return client };
+        client = ip;
+        if !is_trusted(&ip) {
+            return ip;
+        }
+    }
+    client
+}
+
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|address| address.ip()))
+        .map(|ip| ip.to_canonical())
 }
 
 fn bearer(parts: &Parts) -> Option<&str> {
@@ -260,5 +298,64 @@ impl FromRequestParts<AppState> for Operator {
                 Err(ApiError::MissingKey)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forwarded_client;
+    use axum::http::HeaderMap;
+    use std::net::IpAddr;
+
+    fn client(peer: &str, forwarded: &[&str], trusted: &[&str]) -> IpAddr {
+        let mut headers = HeaderMap::new();
+        for value in forwarded {
+            headers.append("x-forwarded-for", value.parse().unwrap());
+        }
+        let trusted: Vec<ipnet::IpNet> = trusted.iter().map(|net| net.parse().unwrap()).collect();
+        forwarded_client(peer.parse().unwrap(), &headers, &trusted)
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_header_counts_only_from_a_trusted_proxy() {
+        assert_eq!(client("203.0.113.9", &["198.51.100.1"], &[]), ip("203.0.113.9"));
+        assert_eq!(
+            client("203.0.113.9", &["198.51.100.1"], &["10.0.0.0/8"]),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client("10.0.0.5", &["198.51.100.1"], &["10.0.0.0/8"]),
+            ip("198.51.100.1")
+        );
+        assert_eq!(client("10.0.0.5", &[], &["10.0.0.0/8"]), ip("10.0.0.5"));
+    }
+
+    #[test]
+    fn what_the_client_wrote_left_of_its_own_address_is_not_read() {
+        // The client sent `X-Forwarded-For: 192.0.2.77`; the balancer
+        // appended the address it was reached from.
+        let header = ["192.0.2.77, 198.51.100.1"];
+        assert_eq!(client("10.0.0.5", &header, &["10.0.0.0/8"]), ip("198.51.100.1"));
+        // Two proxies, both trusted; the header split over two lines.
+        let lines = ["192.0.2.77", "198.51.100.1, 10.0.0.7"];
+        assert_eq!(client("10.0.0.5", &lines, &["10.0.0.0/8"]), ip("198.51.100.1"));
+    }
+
+    #[test]
+    fn ports_mapped_addresses_and_garbage() {
+        let trusted = ["10.0.0.0/8", "fd00::/8"];
+        assert_eq!(client("fd00::1", &["198.51.100.1:4711"], &trusted), ip("198.51.100.1"));
+        assert_eq!(client("fd00::1", &["[2001:db8::5]:443"], &trusted), ip("2001:db8::5"));
+        assert_eq!(
+            client("10.0.0.5", &["::ffff:198.51.100.1"], &trusted),
+            ip("198.51.100.1")
+        );
+        // An entry that is not an address: the nearest known hop stands in.
+        assert_eq!(client("10.0.0.5", &["198.51.100.1, unknown"], &trusted), ip("10.0.0.5"));
+        assert_eq!(client("10.0.0.5", &["unknown, 10.0.0.7"], &trusted), ip("10.0.0.7"));
     }
 }

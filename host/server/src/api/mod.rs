@@ -55,6 +55,10 @@ pub struct ApiSettings {
     /// Plugin names in `/metrics` labels (tenants choose them); hashed
     /// unless the operator shows them.
     pub metrics_plugin_names: hrsync_metrics::PluginNames,
+    /// Load balancers and proxies in front of this server, whose
+    /// `X-Forwarded-For` names the client (`auth::client_ip`); none by
+    /// default, so a client cannot pick the address its failures count on.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for ApiSettings {
@@ -66,6 +70,7 @@ impl Default for ApiSettings {
             min_schedule_interval_secs: 300,
             quotas: quota::Quotas::default(),
             metrics_plugin_names: hrsync_metrics::PluginNames::Hashed,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -272,7 +272,7 @@ impl FromRequestParts<AppState> for Endpoint {
         // Ids are short; a long made-up one is cut, so that a flood of
         // them holds little memory in the lockout's buckets.
         let short: String = id.chars().take(64).collect();
-        let bucket = Bucket::Endpoint(crate::api::auth::client_ip(parts), short);
+        let bucket = Bucket::Endpoint(crate::api::auth::client_ip(parts, state), short);
         let guard = &state.endpoint_guard;
         if let Some(seconds) = guard.locked_out(&bucket) {
             return Err(ScimError::status(
