@@ -90,8 +90,9 @@ pub struct ServeArgs {
     /// start as slots free up, webhook runs first [default: four per CPU].
     #[arg(long, env = "HRSYNC_MAX_CONCURRENT_RUNS")]
     max_concurrent_runs: Option<usize>,
-    /// How long a run lease lives unless renewed, in seconds: when a node
-    /// dies, the others take up its runs after at most this (at least 1).
+    /// How long a run lease lives unless renewed, in seconds (at least 1):
+    /// when a node dies, the others take up its runs between two thirds
+    /// and seven sixths of this after it died.
     #[arg(long, env = "HRSYNC_LEASE_SECS", default_value_t = hrsync_server::control::DEFAULT_LEASE_TTL.as_secs())]
     lease_secs: u64,
     /// How long a plugin's HTTP request waits for an answer before it
@@ -139,6 +140,9 @@ async fn serve_async(runtime: Runtime, args: ServeArgs) -> Result<ExitCode, Stri
         .await
         .map_err(|e| e.to_string())?
         .with_audit_key(vault.audit_key());
+    hrsync_server::vault::check_shared_key(&vault, &store)
+        .await
+        .map_err(|e| e.to_string())?;
     store
         .seal_audit_chain()
         .await
@@ -166,6 +170,7 @@ async fn serve_async(runtime: Runtime, args: ServeArgs) -> Result<ExitCode, Stri
         .recover()
         .await
         .map_err(|e| format!("recovering runs left by a crash: {e}"))?;
+    hrsync_metrics::declare();
     let state = AppState::new(
         Arc::clone(&control),
         args.operator_token.as_deref(),

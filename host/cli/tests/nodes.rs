@@ -261,6 +261,15 @@ fn a_node_killed_in_the_middle_of_a_round_leaves_its_integrations_to_the_others(
         interrupted > 0,
         "the kill hit no run in flight: the test proved nothing"
     );
+    // The survivors count what they took over, for the operator's alert.
+    let counted: f64 = servers
+        .iter()
+        .map(|server| server.metric("hrsync_runs_taken_over_total").unwrap_or(0.0))
+        .sum();
+    assert_eq!(
+        counted as usize, interrupted,
+        "hrsync_runs_taken_over_total on the survivors"
+    );
     assert!(
         taken_over < Duration::from_secs(LEASE_SECS * 3 + 20),
         "the others took {taken_over:?} to finish the dead node's integrations"

@@ -286,3 +286,103 @@ fn runs_killed_mid_apply_are_interrupted_and_the_next_run_finishes_them() {
     let (_, check) = server.get(&key, "/api/v1/audit/verify");
     assert_eq!(check["broken"], Value::Null, "{check}");
 }
+
+/// `hrsync serve` with another key than the one the database's secrets
+/// were sealed with, its own exit status and standard error.
+fn start_with_key(database: &str, dir: &std::path::Path, key: &str) -> (std::process::ExitStatus, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hrsync"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.join("wrong-key-node"))
+        .env("HRSYNC_DATABASE_URL", database)
+        .env("HRSYNC_SECRET_KEY", key)
+        .env("HRSYNC_CACHE_DIR", dir.join("cache"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start hrsync serve");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("a node with another secret key started");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    (status, stderr)
+}
+
+/// A node started with another secret key than the others' is refused
+/// at start, with what to do, instead of answering 500 for every secret
+/// it cannot open: in a database from before the key was recorded (by a
+/// sealed secret it cannot open), and once the first node recorded it.
+#[test]
+fn a_node_with_another_secret_key_is_refused_at_start() {
+    let database = postgres_schema();
+    let dir = tempfile::tempdir().unwrap();
+    let first = Serve::start(&database, dir.path(), "first");
+    let key = tenant_with_plugins(&first, &first);
+    let (status, installed) = first.post(
+        &key,
+        "/api/v1/installations",
+        json!({ "name": "SCIM", "plugin": "scim", "config": { "base_url": "http://127.0.0.1:9" },
+                "secrets": { "token": "sealed-with-the-first-key" }, "allowed_hosts": ["http://127.0.0.1:9"] }),
+    );
+    assert_eq!(status, 201, "{installed}");
+    let other_key = "0f".repeat(32);
+    let refused = |why: &str| {
+        let (status, stderr) = start_with_key(&database, dir.path(), &other_key);
+        assert!(!status.success(), "{why}: {stderr}");
+        assert!(
+            stderr.contains("secret key is not the one the database's secrets were sealed with")
+                && stderr.contains(why)
+                && stderr.contains("docs/operations.md"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains(&other_key) && !stderr.contains(KEY), "{stderr}");
+    };
+    refused("the database recorded another key");
+
+    // A database the key was never recorded in, as one from before.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let forget = || {
+        runtime.block_on(async {
+            let pool = sqlx::AnyPool::connect(&database).await.unwrap();
+            sqlx::query("DELETE FROM server_key").execute(&pool).await.unwrap();
+        })
+    };
+    forget();
+    refused("a sealed secret does not open with it");
+    // The refused node recorded nothing: the right key still starts.
+    let second = Serve::start(&database, dir.path(), "second");
+    assert_eq!(second.get(&key, "/api/v1/installations").0, 200);
+    refused("the database recorded another key");
+}
+
+/// A node that has run nothing yet serves the series alerts watch, at 0,
+/// and its resident memory (docs/operations.md, "Metrics to alert on").
+#[test]
+fn a_fresh_node_serves_the_alerting_series_at_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("hrsync.db").display());
+    let node = Serve::start(&database, dir.path(), "fresh");
+    for series in [
+        r#"hrsync_runs_in_process{state="running"}"#,
+        r#"hrsync_runs_in_process{state="queued"}"#,
+        r#"hrsync_runs_total{status="failed"}"#,
+        r#"hrsync_runs_total{status="partial"}"#,
+        "hrsync_runs_taken_over_total",
+        "hrsync_plugin_instances",
+    ] {
+        assert_eq!(node.metric(series), Some(0.0), "{series}");
+    }
+    let resident = node.metric("process_resident_memory_bytes").unwrap_or(0.0);
+    assert!(resident > 1_000_000.0, "{resident}");
+}

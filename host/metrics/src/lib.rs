@@ -224,6 +224,51 @@ pub fn runs_in(state: &'static str, delta: i64) {
     );
 }
 
+/// Runs left `running` by a process that died, found and marked
+/// `interrupted` by this one (their integrations are due again).
+pub fn runs_taken_over(count: u64) {
+    global().count(
+        "hrsync_runs_taken_over_total",
+        "Runs left by a process that died (killed, crashed), marked interrupted by this process.",
+        &[],
+        count,
+    );
+}
+
+/// The levels and the counters an alert watches, at zero, so that a
+/// process that has not run anything yet shows them (`hrsync serve` calls
+/// this at start).
+pub fn declare() {
+    for state in ["running", "queued"] {
+        runs_in(state, 0);
+    }
+    plugin_instances(0);
+    for status in ["succeeded", "partial", "failed", "interrupted"] {
+        global().count("hrsync_runs_total", "Runs by final status.", &[("status", status)], 0);
+    }
+    runs_taken_over(0);
+}
+
+/// This process's resident memory, in the text format (Linux; nothing
+/// elsewhere): read when `/metrics` is asked, not kept.
+pub fn render_process() -> String {
+    let Some(bytes) = resident_bytes() else {
+        return String::new();
+    };
+    format!(
+        "# HELP process_resident_memory_bytes Resident memory size in bytes.\n\
+         # TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {bytes}\n"
+    )
+}
+
+fn resident_bytes() -> Option<u64> {
+    // statm counts pages: size, resident, shared, ...
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // Linux on the platforms hrsync is built for uses 4 KiB pages.
+    Some(pages * 4096)
+}
+
 /// How long a run waited for a slot, by what started it.
 pub fn run_queue_wait(trigger: &str, seconds: f64) {
     global().observe(

@@ -31,6 +31,9 @@ pub struct Vault {
     tag_key: [u8; 32],
     /// Derived from the key: seals the audit chain ([`Vault::audit_key`]).
     audit_key: [u8; 32],
+    /// Derived from the key, one-way: what the database records so that
+    /// a process with another key is refused ([`check_shared_key`]).
+    key_check: String,
 }
 
 pub fn to_hex(bytes: &[u8]) -> String {
@@ -62,6 +65,7 @@ impl Vault {
             cipher: ChaCha20Poly1305::new(Key::from_slice(&bytes)),
             tag_key: blake3::derive_key("hrsync 2026-12 request tags", &bytes),
             audit_key: blake3::derive_key("hrsync 2026-12 audit chain", &bytes),
+            key_check: to_hex(&blake3::derive_key("hrsync 2026-12 key check", &bytes)),
         })
     }
 
@@ -130,6 +134,38 @@ impl Vault {
             .map_err(|_| fail())?;
         String::from_utf8(plain).map(Secret::new).map_err(|_| fail())
     }
+}
+
+/// Why a process may not use a database with its secret key.
+#[derive(Debug, thiserror::Error)]
+pub enum SharedKeyError {
+    #[error(
+        "this server's secret key is not the one the database's secrets were sealed with ({0}): every process \
+         sharing a database needs the same key (HRSYNC_SECRET_KEY or --secret-key, else <data-dir>/secret.key); \
+         see docs/operations.md, \"Several nodes\""
+    )]
+    Mismatch(&'static str),
+    #[error(transparent)]
+    Store(#[from] hrsync_store::StoreError),
+}
+
+/// Refuses a key other than the one the processes sharing `store` hold:
+/// checked against the value the first of them recorded, or, in a
+/// database from before that record, against a secret sealed in it;
+/// then recorded. Without it a node with another key starts and answers
+/// 500 for every secret it cannot open.
+pub async fn check_shared_key(vault: &Vault, store: &hrsync_store::Store) -> Result<(), SharedKeyError> {
+    if !store.server_key_recorded().await? {
+        if let Some((context, sealed)) = store.some_sealed_secret().await? {
+            if vault.open(&context, &sealed).is_err() {
+                return Err(SharedKeyError::Mismatch("a sealed secret does not open with it"));
+            }
+        }
+    }
+    if store.record_server_key(&vault.key_check).await? != vault.key_check {
+        return Err(SharedKeyError::Mismatch("the database recorded another key"));
+    }
+    Ok(())
 }
 
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {

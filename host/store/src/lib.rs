@@ -8,6 +8,7 @@ use hrsync_model::clock::now_ms;
 use futures_util::TryStreamExt;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
+use std::collections::BTreeMap;
 
 use hrsync_engine::correlate::{Conflict, Link, LinkOrigin};
 use hrsync_engine::identity::AccountKeys;
@@ -785,6 +786,53 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The check value of the secret key the processes sharing this
+    /// database hold, recorded by the first of them to start; `check`
+    /// when this one is the first.
+    pub async fn record_server_key(&self, check: &str) -> Result<String, StoreError> {
+        sqlx::query(
+            "INSERT INTO server_key (id, key_check, recorded_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(check)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(sqlx::query("SELECT key_check FROM server_key WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("key_check")?)
+    }
+
+    /// Whether a secret key was recorded (see [`Self::record_server_key`]).
+    pub async fn server_key_recorded(&self) -> Result<bool, StoreError> {
+        Ok(sqlx::query("SELECT 1 AS one FROM server_key WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+
+    /// One sealed secret, with the place it was sealed for
+    /// (`<installation or integration id>/<name>`), to try a key on; none
+    /// when nothing is sealed yet.
+    pub async fn some_sealed_secret(&self) -> Result<Option<(String, String)>, StoreError> {
+        for table in ["installations", "integrations"] {
+            let rows = sqlx::query(&format!(
+                "SELECT id, secrets FROM {table} WHERE secrets <> '{{}}' LIMIT 1"
+            ))
+            .fetch_all(&self.pool)
+            .await?;
+            for row in &rows {
+                let id: String = row.try_get("id")?;
+                let secrets: BTreeMap<String, String> = serde_json::from_str(&row.try_get::<String, _>("secrets")?)
+                    .map_err(|e| StoreError::Malformed(format!("{table}.secrets of {id}: {e}")))?;
+                if let Some((name, sealed)) = secrets.into_iter().next() {
+                    return Ok(Some((format!("{id}/{name}"), sealed)));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// Seals the audit chain with `key` from now on (see [`Self::seal_audit_chain`]).

@@ -97,6 +97,29 @@ impl Serve {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// `GET path`, its status and body as text (`/metrics`).
+    pub fn text(&self, key: &str, path: &str) -> (u16, String) {
+        let result = ureq::get(&format!("{}{path}", self.base))
+            .timeout(Duration::from_secs(60))
+            .set("authorization", &format!("Bearer {key}"))
+            .call();
+        match result {
+            Ok(response) | Err(ureq::Error::Status(_, response)) => {
+                (response.status(), response.into_string().unwrap_or_default())
+            }
+            Err(e) => panic!("GET {path}: {e}"),
+        }
+    }
+
+    /// The value of one series in this node's `/metrics`, e.g.
+    /// `hrsync_runs_total{status="failed"}`; none when it is not served.
+    pub fn metric(&self, series: &str) -> Option<f64> {
+        let (status, text) = self.text(OPERATOR, "/metrics");
+        assert_eq!(status, 200, "{text}");
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+    }
+
     pub fn post(&self, key: &str, path: &str, body: Value) -> (u16, Value) {
         self.call(key, "POST", path, Some(body.to_string().as_bytes()), "application/json")
     }

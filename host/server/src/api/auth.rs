@@ -282,7 +282,7 @@ impl FromRequestParts<AppState> for Operator {
         }
         let Some(expected) = &state.guard.operator_hash else {
             return Err(ApiError::Forbidden(
-                "tenants are created with the operator token; this server has none (HRSYNC_OPERATOR_TOKEN)".into(),
+                "this needs the operator token (it creates tenants and reads /metrics); this server has none: start it with HRSYNC_OPERATOR_TOKEN".into(),
             ));
         };
         // Comparing hashes keeps the comparison's time independent of the

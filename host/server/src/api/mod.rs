@@ -250,7 +250,8 @@ pub fn app(state: AppState) -> Router {
                 |axum::extract::State(state): axum::extract::State<AppState>, _operator: auth::Operator| async move {
                     (
                         [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                        hrsync_metrics::global().render(state.settings.metrics_plugin_names),
+                        hrsync_metrics::global().render(state.settings.metrics_plugin_names)
+                            + &hrsync_metrics::render_process(),
                     )
                 },
             ),

@@ -245,6 +245,7 @@ impl Control {
     /// a few times per lease period.
     pub async fn take_over_dead(&self) -> Result<u64, StoreError> {
         let interrupted = self.store.interrupt_orphaned_runs(None).await?;
+        hrsync_metrics::runs_taken_over(interrupted);
         if interrupted > 0 {
             tracing::warn!(interrupted, "runs left by a process that died are marked interrupted");
         }
@@ -592,7 +593,8 @@ impl Control {
         let prepared = async {
             // With the lease held, no run of this integration is going on:
             // one still marked running was left by a process that died.
-            self.store.interrupt_orphaned_runs(Some(&integration.id)).await?;
+            let orphaned = self.store.interrupt_orphaned_runs(Some(&integration.id)).await?;
+            hrsync_metrics::runs_taken_over(orphaned);
             let job = self.prepare(tenant, integration).await?;
             let run_id = match slot {
                 Some(slot) => self
