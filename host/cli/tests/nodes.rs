@@ -18,7 +18,7 @@ use hrsync_emulators::scim::ScimEmulator;
 use serde_json::{json, Value};
 
 mod common;
-use common::{postgres_schema, Serve, OPERATOR};
+use common::{in_database, postgres_schema, Serve, OPERATOR};
 
 /// The tests of this file share the emulators' delay and two CPUs.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -280,6 +280,8 @@ fn a_node_killed_in_the_middle_of_a_round_leaves_its_integrations_to_the_others(
 /// is one failed run, one pause and one notice — the pause is recorded
 /// before the lease goes, so the other node never starts a second failing
 /// run in between. Resumed five times, it fails five more times, once each.
+/// The counts alone depend on the other node trying in the gap; a trigger
+/// on the lease table also checks the order itself on every failure.
 #[test]
 fn a_failed_run_pauses_before_its_lease_goes_so_two_nodes_fail_it_once() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -287,6 +289,7 @@ fn a_failed_run_pauses_before_its_lease_goes_so_two_nodes_fail_it_once() {
     let dir = tempfile::tempdir().unwrap();
     let servers = nodes(&database, dir.path(), &["a", "b"], "4");
     let company = Company::set_up(&servers[0], 0, 3, json!({ "schedule": "* * * * * *" }));
+    note_lease_releases(&database);
     let (status, body) = company.post(&servers[1], "activate");
     assert_eq!(status, 202, "{body}");
     wait_until("the first sync", Duration::from_secs(60), || {
@@ -327,6 +330,56 @@ fn a_failed_run_pauses_before_its_lease_goes_so_two_nodes_fail_it_once() {
             assert_eq!(status, 200, "{body}");
         }
     }
+    // Without timing: the release that ended each failed run (the first
+    // release after it; no other can come while it holds the lease) found
+    // its integration already paused.
+    let releases = lease_releases(&database);
+    let mut ended: Vec<&(String, String, String)> = Vec::new();
+    for release in &releases {
+        if release.2 == "failed" && !ended.iter().any(|seen| seen.1 == release.1) {
+            ended.push(release);
+        }
+    }
+    assert_eq!(ended.len(), 6, "a release after each failed run: {releases:?}");
+    for (state, run, _) in ended {
+        assert_eq!(
+            state, "paused",
+            "run {run} released its lease before it paused: {releases:?}"
+        );
+    }
+}
+
+/// Has the database note, at each release of a run lease, the state of the
+/// integration and its latest run, so that a test sees the order of the
+/// pause and the release without racing for it.
+fn note_lease_releases(database: &str) {
+    in_database(database, |pool| async move {
+        for statement in [
+            "CREATE TABLE lease_releases (seq BIGSERIAL PRIMARY KEY, state TEXT, run_id TEXT, run_status TEXT)",
+            "CREATE FUNCTION note_lease_release() RETURNS trigger AS $$ BEGIN \
+               INSERT INTO lease_releases (state, run_id, run_status) \
+               SELECT (SELECT state FROM integrations WHERE id = OLD.integration_id), id, status \
+               FROM runs WHERE integration_id = OLD.integration_id ORDER BY started_at DESC, id DESC LIMIT 1; \
+               RETURN OLD; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER note_lease_release AFTER DELETE ON run_leases \
+               FOR EACH ROW EXECUTE FUNCTION note_lease_release()",
+        ] {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+    });
+}
+
+/// What `note_lease_releases` noted, in order: (integration state, latest
+/// run, its status).
+fn lease_releases(database: &str) -> Vec<(String, String, String)> {
+    in_database(database, |pool| async move {
+        sqlx::query_as::<_, (String, String, String)>(
+            "SELECT state, run_id, run_status FROM lease_releases ORDER BY seq",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    })
 }
 
 /// SIGTERM to a node in the middle of a first sync: the run ends

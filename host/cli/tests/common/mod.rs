@@ -16,20 +16,25 @@ pub fn postgres_schema() -> String {
     let url = std::env::var("HRSYNC_TEST_POSTGRES_URL")
         .expect("HRSYNC_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts PostgreSQL");
     let schema = hrsync_store::new_id("serve").to_lowercase();
+    let create = format!("CREATE SCHEMA {schema}");
+    in_database(&url, |admin| async move {
+        sqlx::query(&create).execute(&admin).await.unwrap();
+    });
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-c%20search_path%3D{schema}")
+}
+
+/// Does `work` with a pool on `database` (a URL of the test server).
+pub fn in_database<T, F: std::future::Future<Output = T>>(database: &str, work: impl FnOnce(sqlx::AnyPool) -> F) -> T {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
         sqlx::any::install_default_drivers();
-        let admin = sqlx::AnyPool::connect(&url).await.unwrap();
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-    });
-    let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}options=-c%20search_path%3D{schema}")
+        let pool = sqlx::AnyPool::connect(database).await.unwrap();
+        work(pool).await
+    })
 }
 
 pub struct Serve {
