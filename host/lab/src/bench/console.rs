@@ -104,7 +104,7 @@ pub fn run(integrations: usize, runs: usize, samples: usize, database_url: Optio
     }
     let dir = std::env::temp_dir().join(hrsync_store::new_id("hrsync-bench-console"));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let database = database_url.unwrap_or_else(|| format!("sqlite://{}", dir.join("hrsync.db").display()));
+    let scratch = super::BenchDatabase::open(database_url.as_deref(), &dir)?;
     let settings = ApiSettings {
         quotas: Quotas {
             integrations: integrations as u64 + 10,
@@ -112,7 +112,8 @@ pub fn run(integrations: usize, runs: usize, samples: usize, database_url: Optio
         },
         ..ApiSettings::default()
     };
-    let result = measure(&dir, &database, settings, integrations, runs, samples);
+    let result = measure(&dir, &scratch.url, settings, integrations, runs, samples);
+    drop(scratch);
     let _ = std::fs::remove_dir_all(&dir);
     result
 }

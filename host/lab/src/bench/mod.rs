@@ -77,8 +77,11 @@ pub enum BenchCommand {
     /// rounds all due at one minute. Wall time, runs/s, due→done p50/p99,
     /// peak RSS, plugin instances at peak, writes, database size.
     Tenants {
+        /// Companies, each with one integration (the emulators of 1,000 ×
+        /// 1,000 hold about 12 GiB: 100 fits a laptop).
         #[arg(long, default_value_t = 1000)]
         tenants: usize,
+        /// Employees in each company's Personio.
         #[arg(long, default_value_t = 1000)]
         employees: usize,
         /// How long every emulator takes to answer, in milliseconds.
@@ -107,12 +110,16 @@ pub enum BenchCommand {
     /// the memory at the end compared with minute 2. Fails on any
     /// difference.
     Soak {
+        /// How long the faults last; the check comes after.
         #[arg(long, default_value_t = 10.0)]
         minutes: f64,
+        /// Companies, each with one integration scheduled every 5 s.
         #[arg(long, default_value_t = 100)]
         tenants: usize,
+        /// Employees in each company's Personio.
         #[arg(long, default_value_t = 50)]
         employees: usize,
+        /// Share of the emulators' answers that fail, in percent.
         #[arg(long, default_value_t = 30.0)]
         fault_percent: f64,
         /// PostgreSQL (`postgres://...`) instead of a SQLite file.
@@ -123,8 +130,10 @@ pub enum BenchCommand {
     /// with a Python rule and with a JavaScript rule (cold and warm), and
     /// `runs` Rust runs at once.
     Memory {
+        /// Employees in the Personio of each run.
         #[arg(long, default_value_t = 1000)]
         employees: usize,
+        /// Rust runs at once in the last measurement.
         #[arg(long, default_value_t = 8)]
         runs: usize,
     },
@@ -224,4 +233,67 @@ fn in_temp_dir(
     let result = bench(&dir);
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// The database of one benchmark: a SQLite file in its folder, or a new
+/// schema in the PostgreSQL database at `--database-url`, so that runs of
+/// the benchmark do not meet; the schema is dropped when the benchmark
+/// ends (declare it before the nodes, so that they stop first).
+pub(super) struct BenchDatabase {
+    /// What the nodes connect to.
+    pub(super) url: String,
+    /// PostgreSQL: the given URL and the schema made in it.
+    scratch: Option<(String, String)>,
+}
+
+impl BenchDatabase {
+    pub(super) fn open(postgres: Option<&str>, dir: &std::path::Path) -> Result<Self, String> {
+        let Some(url) = postgres else {
+            return Ok(Self {
+                url: format!("sqlite://{}", dir.join("hrsync.db").display()),
+                scratch: None,
+            });
+        };
+        let schema = format!("bench_{}", std::process::id());
+        on_postgres(
+            url,
+            &[
+                format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+                format!("CREATE SCHEMA {schema}"),
+            ],
+        )?;
+        let separator = if url.contains('?') { '&' } else { '?' };
+        Ok(Self {
+            url: format!("{url}{separator}options=-c%20search_path%3D{schema}"),
+            scratch: Some((url.to_string(), schema)),
+        })
+    }
+}
+
+impl Drop for BenchDatabase {
+    fn drop(&mut self) {
+        if let Some((url, schema)) = &self.scratch {
+            if let Err(error) = on_postgres(url, &[format!("DROP SCHEMA IF EXISTS {schema} CASCADE")]) {
+                eprintln!("could not drop the benchmark's schema {schema}: {error}");
+            }
+        }
+    }
+}
+
+fn on_postgres(url: &str, statements: &[String]) -> Result<(), String> {
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    sqlx::any::install_default_drivers();
+    tokio.block_on(async {
+        let pool = sqlx::AnyPool::connect(url).await.map_err(|e| e.to_string())?;
+        for statement in statements {
+            sqlx::query(statement)
+                .execute(&pool)
+                .await
+                .map_err(|e| format!("{statement}: {e}"))?;
+        }
+        Ok(())
+    })
 }

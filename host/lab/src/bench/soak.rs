@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::in_temp_dir;
 use super::nodes::{request, Node};
-use super::tenants::{each, employee, fresh_schema, next_department, set_up, Company, Runs};
+use super::tenants::{each, employee, next_department, set_up, Company, Runs};
+use super::{in_temp_dir, BenchDatabase};
 use hrsync_emulators::personio::HrEmployee;
 use hrsync_model::clock::now_ms;
 
@@ -46,10 +46,8 @@ pub fn run(options: Options) -> Result<ExitCode, String> {
 }
 
 fn soak(dir: &Path, options: &Options) -> Result<ExitCode, String> {
-    let database = match &options.database_url {
-        Some(url) => fresh_schema(url)?,
-        None => format!("sqlite://{}", dir.join("hrsync.db").display()),
-    };
+    let scratch = BenchDatabase::open(options.database_url.as_deref(), dir)?;
+    let database = scratch.url.clone();
     let node = Node::start(
         &database,
         dir,

@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 
 use super::nodes::{request, upload, Node};
 use super::served::OPERATOR;
-use super::{built_plugin, in_temp_dir, Distribution};
+use super::{built_plugin, in_temp_dir, BenchDatabase, Distribution};
 use hrsync_emulators::personio::{HrEmployee, PersonioEmulator};
 use hrsync_emulators::scim::ScimEmulator;
 use hrsync_model::clock::now_ms;
@@ -91,10 +91,8 @@ pub fn run(options: Options) -> Result<ExitCode, String> {
 }
 
 fn bench(dir: &Path, options: &Options) -> Result<ExitCode, String> {
-    let database = match &options.database_url {
-        Some(url) => fresh_schema(url)?,
-        None => format!("sqlite://{}", dir.join("hrsync.db").display()),
-    };
+    let scratch = BenchDatabase::open(options.database_url.as_deref(), dir)?;
+    let database = scratch.url.clone();
     println!(
         "{} tenants × {} employees, emulators answering after {} ms, a Python rule in every {}th, {} node(s) on {}",
         options.tenants,
@@ -132,7 +130,13 @@ fn bench(dir: &Path, options: &Options) -> Result<ExitCode, String> {
     let since = now_ms();
     reset(&nodes);
     let writes = app_writes(&companies);
-    each(&companies, |company| company.act(&nodes[0].base, "activate"))?;
+    // Each node activates a share, so the nodes share the first syncs too.
+    let numbered: Vec<(usize, &Company)> = companies.iter().enumerate().collect();
+    let activate = || {
+        each(&numbered, |(n, company)| {
+            company.act(&nodes[n % nodes.len()].base, "activate")
+        })
+    };
     phases.push(pool.wait(
         "first syncs (activation runs them)",
         &nodes,
@@ -140,12 +144,22 @@ fn bench(dir: &Path, options: &Options) -> Result<ExitCode, String> {
         since,
         &companies,
         writes,
+        activate,
     )?);
     pool.note_size(&mut phases, dir)?;
 
     let due = due_next_minute(&nodes[0].base, &companies)?;
     let writes = app_writes(&companies);
-    phases.push(pool.wait("daily round, nothing changed", &nodes, due, due, &companies, writes)?);
+    let round = pool.wait(
+        "daily round, nothing changed",
+        &nodes,
+        due,
+        due,
+        &companies,
+        writes,
+        scheduled,
+    )?;
+    phases.push(round);
     pool.note_size(&mut phases, dir)?;
 
     if !options.skip_change_round {
@@ -160,7 +174,16 @@ fn bench(dir: &Path, options: &Options) -> Result<ExitCode, String> {
         }
         let due = due_next_minute(&nodes[0].base, &companies)?;
         let writes = app_writes(&companies);
-        phases.push(pool.wait("daily round, 1% changed", &nodes, due, due, &companies, writes)?);
+        let round = pool.wait(
+            "daily round, 1% changed",
+            &nodes,
+            due,
+            due,
+            &companies,
+            writes,
+            scheduled,
+        )?;
+        phases.push(round);
         pool.note_size(&mut phases, dir)?;
     }
 
@@ -203,6 +226,11 @@ fn bench(dir: &Path, options: &Options) -> Result<ExitCode, String> {
         return Err(format!("{failed} run(s) did not succeed; see the node logs"));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Nothing to start: the schedules start the runs of a daily round.
+fn scheduled() -> Result<(), String> {
+    Ok(())
 }
 
 /// Does `work` for every company, `SETUP_THREADS` at a time; the first
@@ -413,8 +441,11 @@ impl Runs {
         })
     }
 
-    /// Waits until every company's integration has a run started at or
-    /// after `since` that ended; the latencies count from `from`.
+    /// Does `start` (the requests that start the phase's runs, if any) and
+    /// waits until every company's integration has a run started at or
+    /// after `since` that ended; the latencies count from `from`. The
+    /// instances are sampled from the outset, as runs go on while `start`
+    /// still sends requests.
     #[allow(clippy::too_many_arguments)]
     fn wait(
         &self,
@@ -424,33 +455,44 @@ impl Runs {
         from: i64,
         companies: &[Company],
         writes_before: u64,
+        start: impl FnOnce() -> Result<(), String> + Send,
     ) -> Result<Phase, String> {
         use sqlx::Row;
         let wanted = companies.len();
         let started = Instant::now();
         let mut instances: f64 = 0.0;
         let deadline = Instant::now() + Duration::from_secs(3600);
-        let rows = loop {
-            std::thread::sleep(Duration::from_millis(250));
-            instances = instances.max(nodes.iter().map(|n| n.metric("hrsync_plugin_instances")).sum());
-            let rows = self
-                .tokio
-                .block_on(
-                    sqlx::query(
-                        "SELECT integration_id, status, finished_at, error FROM runs \
-                         WHERE started_at >= $1 AND status NOT IN ('running', 'queued')",
+        let rows = std::thread::scope(|scope| {
+            let mut starting = Some(scope.spawn(start));
+            loop {
+                std::thread::sleep(Duration::from_millis(250));
+                instances = instances.max(nodes.iter().map(|n| n.metric("hrsync_plugin_instances")).sum());
+                if starting.as_ref().is_some_and(|thread| thread.is_finished()) {
+                    if let Some(thread) = starting.take() {
+                        thread
+                            .join()
+                            .unwrap_or_else(|_| Err("the thread starting the runs panicked".into()))?;
+                    }
+                }
+                let rows = self
+                    .tokio
+                    .block_on(
+                        sqlx::query(
+                            "SELECT integration_id, status, finished_at, error FROM runs \
+                             WHERE started_at >= $1 AND status NOT IN ('running', 'queued')",
+                        )
+                        .bind(since)
+                        .fetch_all(&self.pool),
                     )
-                    .bind(since)
-                    .fetch_all(&self.pool),
-                )
-                .map_err(|e| e.to_string())?;
-            if rows.len() >= wanted {
-                break rows;
+                    .map_err(|e| e.to_string())?;
+                if rows.len() >= wanted && starting.is_none() {
+                    break Ok::<_, String>(rows);
+                }
+                if Instant::now() > deadline {
+                    return Err(format!("{name}: {} of {wanted} runs ended within an hour", rows.len()));
+                }
             }
-            if Instant::now() > deadline {
-                return Err(format!("{name}: {} of {wanted} runs ended within an hour", rows.len()));
-            }
-        };
+        })?;
         let mut latencies = Vec::with_capacity(rows.len());
         let mut failed = 0;
         let mut errors = std::collections::BTreeMap::new();
@@ -541,28 +583,4 @@ impl Runs {
         let size: i64 = row.try_get("size").map_err(|e| e.to_string())?;
         Ok(size.max(0) as u64)
     }
-}
-
-/// A new schema in the PostgreSQL database at `url`, so that runs of the
-/// benchmark do not meet: the URL that uses it.
-pub(super) fn fresh_schema(url: &str) -> Result<String, String> {
-    let schema = format!("bench_{}", std::process::id());
-    let tokio = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    sqlx::any::install_default_drivers();
-    tokio.block_on(async {
-        let pool = sqlx::AnyPool::connect(url).await.map_err(|e| e.to_string())?;
-        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .execute(&pool)
-            .await
-            .map_err(|e| e.to_string())?;
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&pool)
-            .await
-            .map_err(|e| e.to_string())
-    })?;
-    let separator = if url.contains('?') { '&' } else { '?' };
-    Ok(format!("{url}{separator}options=-c%20search_path%3D{schema}"))
 }
