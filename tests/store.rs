@@ -22,7 +22,7 @@ where
 {
     let dir = tempfile::tempdir().unwrap();
     let postgres = std::env::var("HRSYNC_TEST_POSTGRES_URL")
-        .expect("HRSYNC_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts PostgreSQL");
+        .expect("HRSYNC_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts PostgreSQL, or alone with HRSYNC_TEST_POSTGRES_URL=$(scripts/postgres) cargo test ...");
     let sqlite = format!("sqlite://{}", dir.path().join("hrsync.db").display());
     for url in [sqlite, postgres] {
         runtime().block_on(async {
@@ -305,7 +305,7 @@ where
 {
     let dir = tempfile::tempdir().unwrap();
     let postgres = std::env::var("HRSYNC_TEST_POSTGRES_URL")
-        .expect("HRSYNC_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts PostgreSQL");
+        .expect("HRSYNC_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts PostgreSQL, or alone with HRSYNC_TEST_POSTGRES_URL=$(scripts/postgres) cargo test ...");
     let schema = new_id("t").to_lowercase();
     runtime().block_on(async {
         sqlx::any::install_default_drivers();

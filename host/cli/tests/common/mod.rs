@@ -14,7 +14,7 @@ pub const KEY: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5
 /// A fresh schema in the test database, so runs of this test do not meet.
 pub fn postgres_schema() -> String {
     let url = std::env::var("HRSYNC_TEST_POSTGRES_URL")
-        .expect("HRSYNC_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts PostgreSQL");
+        .expect("HRSYNC_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts PostgreSQL, or alone with HRSYNC_TEST_POSTGRES_URL=$(scripts/postgres) cargo test ...");
     let schema = hrsync_store::new_id("serve").to_lowercase();
     let create = format!("CREATE SCHEMA {schema}");
     in_database(&url, |admin| async move {
