@@ -14,6 +14,14 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// The PostgreSQL server of the tests (scripts/test starts it).
+fn postgres_url() -> String {
+    std::env::var("HRSYNC_TEST_POSTGRES_URL").expect(
+        "HRSYNC_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts PostgreSQL, \
+         or alone with HRSYNC_TEST_POSTGRES_URL=$(scripts/postgres) cargo test ...",
+    )
+}
+
 /// Runs `check` against a fresh SQLite file and the PostgreSQL server.
 fn on_both<F, Fut>(check: F)
 where
@@ -21,8 +29,7 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     let dir = tempfile::tempdir().unwrap();
-    let postgres = std::env::var("HRSYNC_TEST_POSTGRES_URL")
-        .expect("HRSYNC_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts PostgreSQL, or alone with HRSYNC_TEST_POSTGRES_URL=$(scripts/postgres) cargo test ...");
+    let postgres = postgres_url();
     let sqlite = format!("sqlite://{}", dir.path().join("hrsync.db").display());
     for url in [sqlite, postgres] {
         runtime().block_on(async {
@@ -304,8 +311,7 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     let dir = tempfile::tempdir().unwrap();
-    let postgres = std::env::var("HRSYNC_TEST_POSTGRES_URL")
-        .expect("HRSYNC_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts PostgreSQL, or alone with HRSYNC_TEST_POSTGRES_URL=$(scripts/postgres) cargo test ...");
+    let postgres = postgres_url();
     let schema = new_id("t").to_lowercase();
     runtime().block_on(async {
         sqlx::any::install_default_drivers();

@@ -113,7 +113,6 @@ pub fn run(integrations: usize, runs: usize, samples: usize, database_url: Optio
         ..ApiSettings::default()
     };
     let result = measure(&dir, &scratch.url, settings, integrations, runs, samples);
-    drop(scratch);
     let _ = std::fs::remove_dir_all(&dir);
     result
 }

@@ -47,9 +47,9 @@ pub fn run(options: Options) -> Result<ExitCode, String> {
 
 fn soak(dir: &Path, options: &Options) -> Result<ExitCode, String> {
     let scratch = BenchDatabase::open(options.database_url.as_deref(), dir)?;
-    let database = scratch.url.clone();
+    let database = scratch.url.as_str();
     let node = Node::start(
-        &database,
+        database,
         dir,
         "node",
         &[
@@ -79,7 +79,7 @@ fn soak(dir: &Path, options: &Options) -> Result<ExitCode, String> {
         )?;
         company.act(&node.base, "activate")
     })?;
-    let runs = Runs::connect(&database)?;
+    let runs = Runs::connect(database)?;
     let since = now_ms();
     hrsync_emulators::set_random_faults(options.fault_percent, Duration::from_secs(3));
     println!(

@@ -92,7 +92,7 @@ pub fn run(options: Options) -> Result<ExitCode, String> {
 
 fn bench(dir: &Path, options: &Options) -> Result<ExitCode, String> {
     let scratch = BenchDatabase::open(options.database_url.as_deref(), dir)?;
-    let database = scratch.url.clone();
+    let database = scratch.url.as_str();
     println!(
         "{} tenants × {} employees, emulators answering after {} ms, a Python rule in every {}th, {} node(s) on {}",
         options.tenants,
@@ -112,9 +112,9 @@ fn bench(dir: &Path, options: &Options) -> Result<ExitCode, String> {
         env.push(("HRSYNC_MAX_CONCURRENT_RUNS", runs.to_string()));
     }
     // The first node makes the schema; the others start on it.
-    let mut nodes = vec![Node::start(&database, dir, "node-0", &env)?];
+    let mut nodes = vec![Node::start(database, dir, "node-0", &env)?];
     for n in 1..options.nodes {
-        nodes.push(Node::start(&database, dir, &format!("node-{n}"), &env)?);
+        nodes.push(Node::start(database, dir, &format!("node-{n}"), &env)?);
     }
     let companies = set_up(&nodes[0].base, options.tenants, options.employees, options.python_every)?;
     println!(
@@ -124,7 +124,7 @@ fn bench(dir: &Path, options: &Options) -> Result<ExitCode, String> {
         nodes.iter().map(Node::rss_mib).sum::<f64>()
     );
     hrsync_emulators::set_latency(options.latency);
-    let pool = Runs::connect(&database)?;
+    let pool = Runs::connect(database)?;
 
     let mut phases = Vec::new();
     let since = now_ms();
@@ -446,12 +446,10 @@ impl Runs {
             loop {
                 std::thread::sleep(Duration::from_millis(250));
                 instances = instances.max(nodes.iter().map(|n| n.metric("hrsync_plugin_instances")).sum());
-                if starting.as_ref().is_some_and(|thread| thread.is_finished()) {
-                    if let Some(thread) = starting.take() {
-                        thread
-                            .join()
-                            .unwrap_or_else(|_| Err("the thread starting the runs panicked".into()))?;
-                    }
+                if let Some(thread) = starting.take_if(|thread| thread.is_finished()) {
+                    thread
+                        .join()
+                        .unwrap_or_else(|_| Err("the thread starting the runs panicked".into()))?;
                 }
                 let rows = self
                     .tokio
